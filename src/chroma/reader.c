@@ -1,0 +1,519 @@
+/*
+ * Collection reader (see reader.h): chroma-format.md §4.4 as a merge of three
+ * id-ordered SQLite cursors, a pickle id->label map, the HNSW slots and a WAL
+ * overlay.
+ */
+#include "chroma/reader.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "chroma/meta.h"
+#include "chroma/pickle.h"
+#include "chroma/wal.h"
+#include "hnsw/hnsw.h"
+#include "util/hmap.h"
+#include "util/strbuf.h"
+#include "util/xalloc.h"
+#include "util/banned.h"
+
+/* A torn pickle (a flush rewriting it right now) is re-read this often. */
+#define PICKLE_TRIES 8
+
+struct cursor {
+	sqlite3_stmt *st;
+	int live;         /* a row is loaded */
+	int64_t id;       /* embeddings.id of the loaded row */
+};
+
+struct cv_reader {
+	struct cv_db *db;
+	const struct cv_collection *c;
+	int cosine;
+	size_t dim;
+	struct cv_pickle pk;
+	struct hmap pk_map;     /* id -> label */
+	struct hnsw_index ix;
+	int has_pickle, has_index;
+	struct wal_overlay ov;
+	struct cursor emb, meta, arr;
+	sqlite3_stmt *wal_vec;
+	size_t *new_order;      /* overlay entries created in the WAL tail */
+	size_t n_new, next_new;
+	int base_done;
+	int emb_used;           /* the loaded embeddings row was returned */
+	struct meta m;
+	struct strbuf meta_json;
+	float *vec;
+	struct cv_reader_stats stats;
+};
+
+static int vec_exists(void *ctx, const char *id, size_t len)
+{
+	struct cv_reader *r = ctx;
+
+	return r->has_pickle && hmap_get(&r->pk_map, id, len) != NULL;
+}
+
+static int load_pickle(struct cv_reader *r, const char *path, struct cv_err *e)
+{
+	struct timespec ts = { 0, 20 * 1000 * 1000 };
+	int rc = 0, i;
+
+	for (i = 0; i < PICKLE_TRIES; i++) {
+		cv_err_clear(e);
+		rc = cv_pickle_load(path, &r->pk, e);
+		if (rc != CV_ECORRUPT)
+			break;
+		nanosleep(&ts, NULL);
+		ts.tv_nsec *= 2;
+		if (ts.tv_nsec >= 1000 * 1000 * 1000)
+			ts.tv_nsec = 999 * 1000 * 1000;
+	}
+	return rc;
+}
+
+static int open_index(struct cv_reader *r, struct cv_err *e)
+{
+	struct strbuf dir = STRBUF_INIT, pk = STRBUF_INIT;
+	struct stat st;
+	size_t i;
+	int rc = 0;
+
+	sb_addf(&dir, "%s/%s", r->db->dir, r->c->vseg);
+	sb_addf(&pk, "%s/index_metadata.pickle", dir.buf);
+	if (stat(pk.buf, &st))
+		goto out; /* no pickle: an empty, never flushed index (§5.1) */
+	if ((rc = load_pickle(r, pk.buf, e)))
+		goto out;
+	r->has_pickle = 1;
+	hmap_init(&r->pk_map, r->pk.n_ids);
+	for (i = 0; i < r->pk.n_ids; i++)
+		hmap_put(&r->pk_map, r->pk.ids[i].id, r->pk.ids[i].id_len,
+			 r->pk.ids[i].label);
+	if (!r->pk.n_ids)
+		goto out; /* uninitialised: Chroma treats V as 0 */
+	if ((rc = hnsw_open(dir.buf, r->cosine, &r->ix, e)))
+		goto out;
+	r->has_index = 1;
+out:
+	sb_release(&dir);
+	sb_release(&pk);
+	return rc;
+}
+
+static int pick_watermarks(struct cv_reader *r, struct cv_err *e)
+{
+	uint64_t m, v;
+	int found, rc;
+
+	if ((rc = cv_db_watermark(r->db, r->c->mseg, &m, &found, e)))
+		return rc;
+	r->stats.m = m;
+	if ((rc = cv_db_watermark(r->db, r->c->vseg, &v, &found, e)))
+		return rc;
+	if (!found && r->has_pickle && r->pk.has_max_seq_id) {
+		v = r->pk.max_seq_id; /* Python < 0.5.6 kept V in the pickle */
+		r->stats.v_from_pickle = 1;
+	}
+	if (!r->has_pickle || !r->pk.n_ids)
+		v = 0;
+	r->stats.v = v;
+	return 0;
+}
+
+static int pick_dim(struct cv_reader *r, struct cv_err *e)
+{
+	const struct cv_collection *c = r->c;
+
+	if (c->has_dimension && (c->dimension <= 0 || c->dimension > 65536))
+		return cv_errf(e, CV_ECORRUPT, "%s: collection %s has dimension %lld",
+			       r->db->path, c->name, (long long)c->dimension);
+	if (c->has_dimension)
+		r->dim = (size_t)c->dimension;
+	if (r->has_index && r->dim && r->ix.hdr.dim != r->dim)
+		return cv_errf(e, CV_ECORRUPT, "%s/%s/header.bin: dimension %u, but "
+			       "collection %s has dimension %zu", r->db->dir, c->vseg,
+			       r->ix.hdr.dim, c->name, r->dim);
+	if (r->has_index && !r->dim)
+		r->dim = r->ix.hdr.dim;
+	return 0;
+}
+
+static int cursor_step(struct cv_reader *r, struct cursor *cu, struct cv_err *e)
+{
+	int rc = sqlite3_step(cu->st);
+
+	cu->live = rc == SQLITE_ROW;
+	if (cu->live)
+		cu->id = sqlite3_column_int64(cu->st, 0);
+	else if (rc != SQLITE_DONE)
+		return cv_db_error(r->db, e, "reading the metadata segment");
+	return 0;
+}
+
+static int cursor_open(struct cv_reader *r, struct cursor *cu, const char *sql,
+		       int bind_seg, struct cv_err *e)
+{
+	int rc = cv_db_prepare(r->db, sql, &cu->st, e);
+
+	if (rc)
+		return rc;
+	if (bind_seg)
+		sqlite3_bind_text(cu->st, 1, r->c->mseg, -1, SQLITE_STATIC);
+	return cursor_step(r, cu, e);
+}
+
+static int open_cursors(struct cv_reader *r, struct cv_err *e)
+{
+	const char *meta_sql = r->db->em_has_bool ?
+		"SELECT id, key, string_value, int_value, float_value, bool_value "
+		"FROM embedding_metadata ORDER BY id, key" :
+		"SELECT id, key, string_value, int_value, float_value "
+		"FROM embedding_metadata ORDER BY id, key";
+	int rc;
+
+	if (!r->c->mseg)
+		return 0; /* no metadata segment: every record is in the WAL */
+	if ((rc = cursor_open(r, &r->emb, "SELECT id, embedding_id FROM embeddings "
+			      "WHERE segment_id = ?1 ORDER BY id", 1, e)))
+		return rc;
+	if ((rc = cursor_open(r, &r->meta, meta_sql, 0, e)))
+		return rc;
+	if (r->db->has_arrays &&
+	    (rc = cursor_open(r, &r->arr, "SELECT id, key, string_value, int_value, "
+			      "float_value, bool_value FROM embedding_metadata_array "
+			      "ORDER BY id, key, rowid", 0, e)))
+		return rc;
+	return cv_db_prepare(r->db, "SELECT vector, encoding FROM embeddings_queue "
+			     "WHERE seq_id = ?1", &r->wal_vec, e);
+}
+
+static int cmp_create(const void *a, const void *b, void *ctx)
+{
+	const struct wal_overlay *ov = ctx;
+	uint64_t x = ov->e[*(const size_t *)a].create_seq;
+	uint64_t y = ov->e[*(const size_t *)b].create_seq;
+
+	return x < y ? -1 : x > y;
+}
+
+static void collect_new(struct cv_reader *r)
+{
+	size_t i;
+
+	r->new_order = xmalloc((r->ov.n + 1) * sizeof(*r->new_order));
+	for (i = 0; i < r->ov.n; i++)
+		if (r->ov.e[i].meta_state == OV_META_NEW)
+			r->new_order[r->n_new++] = i;
+	qsort_r(r->new_order, r->n_new, sizeof(*r->new_order), cmp_create, &r->ov);
+}
+
+/* Vectors Chroma holds after replay: the pickle's ids, changed by the WAL. */
+static void count_final_vectors(struct cv_reader *r)
+{
+	uint64_t n = r->has_index ? r->pk.n_ids : 0;
+	const struct ov_entry *en;
+	int base, fin;
+	size_t i;
+
+	for (i = 0; i < r->ov.n; i++) {
+		en = &r->ov.e[i];
+		base = r->has_index && vec_exists(r, en->id, en->id_len);
+		fin = en->vec_state == OV_VEC_SET ? 1 :
+		      en->vec_state == OV_VEC_DEL ? 0 : base;
+		n = n + (uint64_t)fin - (uint64_t)base;
+	}
+	r->stats.vectors_final = n;
+}
+
+int cv_reader_open(struct cv_db *db, const struct cv_collection *c,
+		   struct cv_reader **out, struct cv_err *e)
+{
+	struct cv_reader *r = xcalloc(1, sizeof(*r));
+	int rc = 0;
+
+	r->db = db;
+	r->c = c;
+	r->cosine = !strcmp(c->space, "cosine");
+	meta_init(&r->m);
+	sb_init(&r->meta_json, 256);
+	if (c->vseg && (rc = open_index(r, e)))
+		goto fail;
+	if ((rc = pick_watermarks(r, e)) || (rc = pick_dim(r, e)))
+		goto fail;
+	rc = wal_overlay_build(db, c, r->stats.m, r->stats.v,
+			       r->dim ? (int64_t)r->dim : -1, vec_exists, r,
+			       &r->ov, e);
+	if (rc)
+		goto fail;
+	if (!r->dim && r->ov.dim > 0)
+		r->dim = (size_t)r->ov.dim;
+	if ((rc = open_cursors(r, e)))
+		goto fail;
+	collect_new(r);
+	r->vec = xcalloc(r->dim ? r->dim : 1, sizeof(float));
+	count_final_vectors(r);
+	r->stats.wal_rows = r->ov.rows;
+	r->stats.wal_rows_above_v = r->ov.rows_above_v;
+	r->stats.has_index = r->has_pickle;
+	r->stats.index_vectors = r->pk.n_ids;
+	r->stats.index_slots = r->has_index ? r->ix.hdr.cur_element_count : 0;
+	r->stats.index_deleted = r->has_index ? r->ix.n_deleted : 0;
+	*out = r;
+	return 0;
+fail:
+	cv_reader_close(r);
+	return rc;
+}
+
+void cv_reader_close(struct cv_reader *r)
+{
+	if (!r)
+		return;
+	sqlite3_finalize(r->emb.st);
+	sqlite3_finalize(r->meta.st);
+	sqlite3_finalize(r->arr.st);
+	sqlite3_finalize(r->wal_vec);
+	wal_overlay_release(&r->ov);
+	if (r->has_index)
+		hnsw_close(&r->ix);
+	if (r->has_pickle)
+		hmap_release(&r->pk_map);
+	cv_pickle_release(&r->pk);
+	meta_release(&r->m);
+	sb_release(&r->meta_json);
+	free(r->new_order);
+	free(r->vec);
+	free(r);
+}
+
+size_t cv_reader_dim(const struct cv_reader *r)
+{
+	return r->dim;
+}
+
+const struct cv_reader_stats *cv_reader_stats(const struct cv_reader *r)
+{
+	return &r->stats;
+}
+
+/*
+ * Chroma stores cosine vectors normalised and multiplies them back by their
+ * norm on get (§5.7); a WAL vector gets the same float32 round trip so the
+ * export equals what the server returns.
+ */
+static void cosine_roundtrip(float *v, size_t n)
+{
+	float norm = 0.0f, len, inv;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		norm += v[i] * v[i];
+	len = sqrtf(norm);
+	inv = 1.0f / (len + 1e-30f);
+	for (i = 0; i < n; i++)
+		v[i] = (v[i] * inv) * len;
+}
+
+static int vec_from_wal(struct cv_reader *r, uint64_t seq, struct cv_err *e)
+{
+	char where[160];
+	int rc;
+
+	snprintf(where, sizeof(where), "%s: embeddings_queue row seq_id %llu",
+		 r->db->path, (unsigned long long)seq);
+	sqlite3_reset(r->wal_vec);
+	sqlite3_bind_int64(r->wal_vec, 1, (sqlite3_int64)seq);
+	rc = sqlite3_step(r->wal_vec);
+	if (rc != SQLITE_ROW)
+		return rc == SQLITE_DONE ?
+		       cv_errf(e, CV_ECORRUPT, "%s: row vanished", where) :
+		       cv_db_error(r->db, e, "reading embeddings_queue");
+	rc = wal_vector_decode(sqlite3_column_blob(r->wal_vec, 0),
+			       (size_t)sqlite3_column_bytes(r->wal_vec, 0),
+			       (const char *)sqlite3_column_text(r->wal_vec, 1),
+			       (int64_t)r->dim, r->vec, NULL, where, e);
+	if (!rc && r->cosine)
+		cosine_roundtrip(r->vec, r->dim);
+	return rc;
+}
+
+static int vec_from_index(struct cv_reader *r, const char *id, size_t len,
+			  int *found, struct cv_err *e)
+{
+	struct hmap_slot *s;
+	uint32_t slot;
+	uint8_t flags;
+	int rc;
+
+	*found = 0;
+	if (!r->has_index || !(s = hmap_get(&r->pk_map, id, len)))
+		return 0;
+	if (hnsw_slot_of(&r->ix, s->val, &slot))
+		return cv_errf(e, CV_ECORRUPT, "%s/data_level0.bin: label %llu of "
+			       "record \"%.*s\" (index_metadata.pickle) is in no "
+			       "element", r->ix.dir, (unsigned long long)s->val,
+			       (int)len, id);
+	if ((rc = hnsw_slot_flags(&r->ix, slot, &flags, e)))
+		return rc;
+	if (flags & HNSW_DELETE_MARK)
+		return cv_errf(e, CV_ECORRUPT, "%s/data_level0.bin: element %u "
+			       "(label %llu, record \"%.*s\") is marked deleted but "
+			       "the pickle lists it", r->ix.dir, slot,
+			       (unsigned long long)s->val, (int)len, id);
+	if ((rc = hnsw_read_vector(&r->ix, slot, r->cosine, r->vec, e)))
+		return rc;
+	*found = 1;
+	return 0;
+}
+
+static int fetch_vector(struct cv_reader *r, const char *id, size_t len,
+			const struct ov_entry *ov, const float **out,
+			struct cv_err *e)
+{
+	int found = 0, rc;
+
+	*out = NULL;
+	if (!r->dim)
+		return 0;
+	if (ov && ov->vec_state == OV_VEC_DEL)
+		return 0;
+	if (ov && ov->vec_state == OV_VEC_SET) {
+		if ((rc = vec_from_wal(r, ov->vec_seq, e)))
+			return rc;
+		*out = r->vec;
+		return 0;
+	}
+	if ((rc = vec_from_index(r, id, len, &found, e)))
+		return rc;
+	if (found)
+		*out = r->vec;
+	return 0;
+}
+
+static int gather(struct cv_reader *r, struct cursor *cu, int64_t eid,
+		  int is_array, struct cv_err *e)
+{
+	int bool_col = is_array || r->db->em_has_bool ? 5 : -1, rc;
+
+	while (cu->live && cu->id < eid)
+		if ((rc = cursor_step(r, cu, e)))
+			return rc;
+	while (cu->live && cu->id == eid) {
+		meta_add_row(&r->m, (const char *)sqlite3_column_text(cu->st, 1),
+			     (size_t)sqlite3_column_bytes(cu->st, 1), is_array,
+			     cu->st, 2, bool_col);
+		if ((rc = cursor_step(r, cu, e)))
+			return rc;
+	}
+	return 0;
+}
+
+static void special_key(struct meta *m, const char *key, const char **p,
+			size_t *n)
+{
+	struct mentry *en = meta_find(m, key, strlen(key));
+	const struct mval *v;
+
+	*p = NULL;
+	*n = 0;
+	if (!en || en->is_array || en->count != 1)
+		return;
+	v = &m->v[en->first];
+	if (v->type != MV_STR)
+		return;
+	*p = meta_str(m, v);
+	*n = v->slen;
+}
+
+static int fill_record(struct cv_reader *r, const char *id, size_t len,
+		       const struct ov_entry *ov, struct cv_record *rec,
+		       struct cv_err *e)
+{
+	char where[128];
+	int rc;
+
+	if (ov && ov->patch) {
+		snprintf(where, sizeof(where), "%s: embeddings_queue", r->db->path);
+		if ((rc = meta_patch(&r->m, ov->patch, where, e)))
+			return rc;
+	}
+	memset(rec, 0, sizeof(*rec));
+	rec->id = id;
+	rec->id_len = len;
+	special_key(&r->m, "chroma:document", &rec->doc, &rec->doc_len);
+	special_key(&r->m, "chroma:uri", &rec->uri, &rec->uri_len);
+	sb_reset(&r->meta_json);
+	rec->bad_utf8 = meta_write_json(&r->m, &r->meta_json);
+	rec->meta_json = r->meta_json.buf;
+	rec->meta_len = r->meta_json.len;
+	if ((rc = fetch_vector(r, id, len, ov, &rec->vec, e)))
+		return rc;
+	rec->dim = r->dim;
+	if (!rec->vec)
+		r->stats.missing_vectors++;
+	r->stats.records++;
+	return 0;
+}
+
+/* Next record of the metadata segment; 0 when it has no more. */
+static int next_base(struct cv_reader *r, struct cv_record *rec,
+		     struct cv_err *e)
+{
+	const struct ov_entry *ov;
+	const char *id;
+	size_t len;
+	int64_t eid;
+	int rc;
+
+	if (r->emb_used) {
+		r->emb_used = 0;
+		if ((rc = cursor_step(r, &r->emb, e)))
+			return rc;
+	}
+	while (r->emb.live) {
+		eid = r->emb.id;
+		id = (const char *)sqlite3_column_text(r->emb.st, 1);
+		len = (size_t)sqlite3_column_bytes(r->emb.st, 1);
+		ov = r->ov.n ? wal_overlay_get(&r->ov, id, len) : NULL;
+		meta_reset(&r->m);
+		if (!ov || ov->meta_state == OV_META_NONE ||
+		    ov->meta_state == OV_META_MOD) {
+			if ((rc = gather(r, &r->meta, eid, 0, e)) ||
+			    (r->arr.st && (rc = gather(r, &r->arr, eid, 1, e))))
+				return rc;
+			/* rec->id points into the row: step on at the next call. */
+			r->emb_used = 1;
+			rc = fill_record(r, id, len, ov, rec, e);
+			return rc ? rc : 1;
+		}
+		if ((rc = cursor_step(r, &r->emb, e)))
+			return rc;
+	}
+	return 0;
+}
+
+int cv_reader_next(struct cv_reader *r, struct cv_record *rec,
+		   struct cv_err *e)
+{
+	struct ov_entry *en;
+	int rc;
+
+	if (!r->base_done) {
+		rc = next_base(r, rec, e);
+		if (rc)
+			return rc;
+		r->base_done = 1;
+	}
+	if (r->next_new >= r->n_new)
+		return 0;
+	en = &r->ov.e[r->new_order[r->next_new++]];
+	meta_reset(&r->m);
+	rc = fill_record(r, en->id, en->id_len, en, rec, e);
+	return rc ? rc : 1;
+}

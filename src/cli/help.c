@@ -1,0 +1,81 @@
+/*
+ * `chromavault help [COMMAND]`, and the error/usage helpers shared by every
+ * command (the README's usage section is generated from the same entries).
+ */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "util/banned.h"
+
+static const char exit_codes[] =
+	"exit codes: 0 ok, 1 usage, 2 runtime error (I/O, not found, server),\n"
+	"            3 corrupt or unsupported input, 4 partial (see the message)\n";
+
+void cli_print_help(const struct cli_cmd *c, FILE *f)
+{
+	fprintf(f, "usage: chromavault %s\n\n%s\n", c->usage, c->summary);
+	if (c->options && *c->options)
+		fprintf(f, "\noptions:\n%s", c->options);
+	fprintf(f, "\n%s", exit_codes);
+}
+
+int cli_fail(const struct cli_cmd *c, const struct cv_err *e)
+{
+	fprintf(stderr, "chromavault %s: %s\n", c->name,
+		e->msg[0] ? e->msg : "failed");
+	return cv_err_exit_code(e->code ? e->code : CV_EIO);
+}
+
+int cli_usage_error(const struct cli_cmd *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "chromavault %s: ", c->name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nusage: chromavault %s\n", c->usage);
+	return CV_EXIT_USAGE;
+}
+
+long long cli_parse_count(const char *s)
+{
+	char *end;
+	long long v;
+
+	if (!s || !*s || *s == '-')
+		return -1;
+	v = strtoll(s, &end, 10);
+	return *end ? -1 : v;
+}
+
+static int help_run(int argc, char **argv)
+{
+	const struct cli_cmd *const *c;
+
+	if (argc > 1) {
+		for (c = cli_commands; *c; c++)
+			if (!strcmp((*c)->name, argv[1])) {
+				cli_print_help(*c, stdout);
+				return 0;
+			}
+		fprintf(stderr, "chromavault help: unknown command '%s'\n", argv[1]);
+		return CV_EXIT_USAGE;
+	}
+	printf("usage: chromavault COMMAND [OPTIONS]\n\ncommands:\n");
+	for (c = cli_commands; *c; c++)
+		printf("  %-10s %s\n", (*c)->name, (*c)->summary);
+	printf("\n'chromavault help COMMAND' or 'chromavault COMMAND --help' for "
+	       "details.\n%s", exit_codes);
+	return 0;
+}
+
+const struct cli_cmd cmd_help = {
+	.name = "help",
+	.usage = "help [COMMAND]",
+	.summary = "Show the commands, or one command's options.",
+	.options = "",
+	.run = help_run,
+};

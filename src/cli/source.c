@@ -1,0 +1,163 @@
+/*
+ * Location parsing (see source.h).
+ */
+#include "cli/source.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "util/strbuf.h"
+#include "util/xalloc.h"
+#include "util/banned.h"
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Caller frees. */
+static char *pct_decode(const char *p, size_t n)
+{
+	struct strbuf sb = STRBUF_INIT;
+	size_t i;
+	int hi, lo;
+
+	sb_grow(&sb, n);
+	for (i = 0; i < n; i++) {
+		if (p[i] == '%' && i + 2 < n && (hi = hexval(p[i + 1])) >= 0 &&
+		    (lo = hexval(p[i + 2])) >= 0) {
+			sb_addch(&sb, (char)(hi * 16 + lo));
+			i += 2;
+		} else {
+			sb_addch(&sb, p[i]);
+		}
+	}
+	return sb_detach(&sb, NULL);
+}
+
+static void parse_query(const char *q, struct cv_source *s)
+{
+	const char *p = q, *amp, *eq;
+	size_t n;
+
+	while (p && *p) {
+		amp = strchr(p, '&');
+		n = amp ? (size_t)(amp - p) : strlen(p);
+		eq = memchr(p, '=', n);
+		if (eq && eq - p == 6 && !strncmp(p, "tenant", 6)) {
+			free(s->tenant);
+			s->tenant = pct_decode(eq + 1, n - 7);
+		} else if (eq && eq - p == 8 && !strncmp(p, "database", 8)) {
+			free(s->database);
+			s->database = pct_decode(eq + 1, n - 9);
+		}
+		p = amp ? amp + 1 : NULL;
+	}
+}
+
+static int has_db(const char *dir)
+{
+	struct strbuf sb = STRBUF_INIT;
+	struct stat st;
+	int r;
+
+	sb_addf(&sb, "%s/chroma.sqlite3", dir);
+	r = stat(sb.buf, &st) == 0;
+	sb_release(&sb);
+	return r;
+}
+
+static void strip_slashes(char *p)
+{
+	size_t n = strlen(p);
+
+	while (n > 1 && p[n - 1] == '/')
+		p[--n] = '\0';
+}
+
+/* file://: the directory itself, or DIR/COLLECTION. */
+static int parse_file(const char *rest, struct cv_source *s, struct cv_err *e)
+{
+	char *slash;
+
+	s->kind = SRC_FILE;
+	s->path = pct_decode(rest, strlen(rest));
+	strip_slashes(s->path);
+	if (!*s->path)
+		return cv_errf(e, CV_EUSAGE, "file:// location has no path");
+	if (has_db(s->path))
+		return 0;
+	slash = strrchr(s->path, '/');
+	if (slash && slash != s->path) {
+		*slash = '\0';
+		if (has_db(s->path)) {
+			s->collection = xstrdup(slash + 1);
+			return 0;
+		}
+		*slash = '/';
+	}
+	return 0; /* cv_db_open explains what is wrong with the path */
+}
+
+static int parse_http(const char *spec, const char *rest, struct cv_source *s,
+		      struct cv_err *e)
+{
+	const char *slash = strchr(rest, '/');
+	size_t base = slash ? (size_t)(slash - spec) : strlen(spec);
+
+	s->kind = SRC_HTTP;
+	s->base_url = xmemdupz(spec, base);
+	if (slash && slash[1]) {
+		s->collection = pct_decode(slash + 1, strlen(slash + 1));
+		strip_slashes(s->collection);
+		if (strchr(s->collection, '/'))
+			return cv_errf(e, CV_EUSAGE, "%s: expected http(s)://HOST:PORT"
+				       "[/COLLECTION]", spec);
+	}
+	if (rest == slash || !*rest)
+		return cv_errf(e, CV_EUSAGE, "%s: no host", spec);
+	return 0;
+}
+
+int cv_source_parse(const char *spec, struct cv_source *s, struct cv_err *e)
+{
+	char *copy = xstrdup(spec), *q;
+	int rc;
+
+	memset(s, 0, sizeof(*s));
+	q = strchr(copy, '?');
+	if (q) {
+		*q = '\0';
+		parse_query(q + 1, s);
+	}
+	if (!strncmp(copy, "file://", 7))
+		rc = parse_file(copy + 7, s, e);
+	else if (!strncmp(copy, "http://", 7))
+		rc = parse_http(copy, copy + 7, s, e);
+	else if (!strncmp(copy, "https://", 8))
+		rc = parse_http(copy, copy + 8, s, e);
+	else
+		rc = cv_errf(e, CV_EUSAGE, "%s: a location starts with file://, "
+			     "http:// or https://", spec);
+	free(copy);
+	if (rc)
+		cv_source_release(s);
+	return rc;
+}
+
+void cv_source_release(struct cv_source *s)
+{
+	free(s->path);
+	free(s->base_url);
+	free(s->collection);
+	free(s->tenant);
+	free(s->database);
+	memset(s, 0, sizeof(*s));
+}

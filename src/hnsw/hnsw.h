@@ -1,0 +1,83 @@
+/*
+ * Chroma's hnswlib persisted segment folder: header.bin, data_level0.bin,
+ * length.bin, link_lists.bin (chroma-format.md §5.2-5.7). Read-only.
+ */
+#ifndef CV_HNSW_H
+#define CV_HNSW_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/err.h"
+
+#define HNSW_HEADER_SIZE 100
+#define HNSW_DELETE_MARK 0x01
+
+struct hnsw_header {
+	int32_t version;
+	uint64_t offset_level0;
+	uint64_t max_elements;
+	uint64_t cur_element_count;
+	uint64_t size_data_per_element;
+	uint64_t label_offset;
+	uint64_t offset_data;
+	int32_t maxlevel;
+	uint32_t enterpoint;
+	uint64_t max_m;
+	uint64_t max_m0;
+	uint64_t m;
+	double mult;
+	uint64_t ef_construction;
+	uint32_t dim;               /* derived: (label_offset - offset_data) / 4 */
+};
+
+/*
+ * Decode and validate the 100 header bytes (version 1, offsets consistent,
+ * dimension sane). `name` names the file in messages.
+ */
+int hnsw_header_parse(const uint8_t *buf, size_t len, const char *name,
+		      struct hnsw_header *h, struct cv_err *e);
+
+struct hnsw_index {
+	char *dir;
+	struct hnsw_header hdr;
+	int fd_data;                /* data_level0.bin */
+	int fd_length;              /* length.bin, -1 when not needed */
+	uint64_t data_size, length_size, link_size;
+	/* label -> slot lookup, open addressing, built by hnsw_open */
+	uint64_t *lk_label;
+	uint32_t *lk_slot;
+	size_t lk_cap;
+	size_t n_deleted;
+	/* read window over data_level0.bin */
+	uint8_t *win;
+	uint64_t win_off, win_len;
+	size_t win_cap;
+};
+
+/*
+ * Open DIR read-only, parse and check the header against the file sizes,
+ * scan every slot's label and flags to build the label lookup, and check
+ * that link_lists.bin is consumed exactly by cur_element_count records.
+ * need_length: length.bin must cover every slot (cosine space).
+ * Errors name the file and byte offset. On error nothing needs releasing.
+ */
+int hnsw_open(const char *dir, int need_length, struct hnsw_index *ix,
+	      struct cv_err *e);
+void hnsw_close(struct hnsw_index *ix);
+
+/* Slot of a label; 0 found, CV_ENOTFOUND otherwise. */
+int hnsw_slot_of(const struct hnsw_index *ix, uint64_t label, uint32_t *slot);
+
+/* Flags byte of a slot (bit 0: deleted). slot < cur_element_count. */
+int hnsw_slot_flags(struct hnsw_index *ix, uint32_t slot, uint8_t *flags,
+		    struct cv_err *e);
+
+/*
+ * The user's vector of a slot into out[dim]: stored floats, multiplied back
+ * by length[slot] as float32 when `cosine` (what Chroma's get returns).
+ */
+int hnsw_read_vector(struct hnsw_index *ix, uint32_t slot, int cosine,
+		     float *out, struct cv_err *e);
+
+#endif

@@ -1,0 +1,31 @@
+/*
+ * Writing JSON text into a strbuf: strings escaped from arbitrary bytes,
+ * integers exact, floats shortest round-trip (fmtfloat.h).
+ */
+#ifndef CV_JSONW_H
+#define CV_JSONW_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/strbuf.h"
+
+/*
+ * Append p[0..n) as a JSON string with quotes. Bytes that are not valid
+ * UTF-8 become U+FFFD; returns the number of such replacements (0 normally).
+ */
+size_t jw_str(struct strbuf *sb, const char *p, size_t n);
+void jw_int(struct strbuf *sb, int64_t v);
+void jw_f64(struct strbuf *sb, double v);
+void jw_f32_array(struct strbuf *sb, const float *v, size_t n);
+
+/*
+ * Append a JSON text with the insignificant white space removed, so that
+ * pretty-printed input stays on one line. The input must be valid JSON.
+ */
+void jw_compact(struct strbuf *sb, const char *json, size_t n);
+
+/* Length of the valid UTF-8 prefix of p[0..n). */
+size_t utf8_valid_prefix(const unsigned char *p, size_t n);
+
+#endif
