@@ -7,7 +7,7 @@ CC        ?= cc
 CXX       ?= c++
 PKGS      := sqlite3 jansson libzstd libcrypto libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS)) -lm
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka)
 DRAGONBOX_INC ?= $(firstword $(wildcard /usr/include/dragonbox-*))
 
@@ -80,7 +80,8 @@ asan:
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --std=c11 --enable=warning,portability \
-		--inline-suppr --suppress=missingIncludeSystem -Isrc src
+		--inline-suppr --suppress=missingIncludeSystem -D_GNU_SOURCE \
+		--include=/usr/include/jansson.h -Isrc src
 	clang-tidy --quiet $(LIB_C) $(CLI_C) -- $(ALL_CFLAGS)
 
 FUZZ_CFLAGS := -std=c17 -D_GNU_SOURCE -Isrc $(PKG_CFLAGS) -g -O1 \

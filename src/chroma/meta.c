@@ -141,6 +141,8 @@ struct mentry *meta_find(struct meta *m, const char *key, size_t klen)
 
 static int json_scalar(struct meta *m, struct mval *v, json_t *j)
 {
+	if (!j)
+		return -1;
 	switch (json_typeof(j)) {
 	case JSON_STRING:
 		meta_set_str(m, v, json_string_value(j), json_string_length(j));

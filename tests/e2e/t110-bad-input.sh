@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Bad input gets one clear message naming the file and row or offset, a
+# documented exit code, and no output file left behind.
+. "$(dirname "$0")/lib.sh"
+setup
+
+F=$(fixtures_dir)
+[ -n "$F" ] || skip "shared/fixtures/real-world is absent"
+
+copy() { # copy fixture $1 to $T/$2, writable
+	rm -rf "$T/$2"
+	cp -r "$F/$1/db" "$T/$2"
+	chmod -R u+w "$T/$2"
+}
+
+fails_clearly() { # CODE NEEDLE SOURCE
+	rm -f "$T/out.jsonl"
+	expect_fail "$1" "$CV" export "$3" -o "$T/out.jsonl"
+	grep -qF -- "$2" "$T/stderr" || fail "expected '$2' in: $(cat "$T/stderr")"
+	[ "$(wc -l <"$T/stderr")" -eq 1 ] || fail "more than one line: $(cat "$T/stderr")"
+	[ ! -e "$T/out.jsonl" ] || fail "output file left behind"
+	ls "$T" | grep -q 'out.jsonl.tmp' && fail "temp file left behind"
+	return 0
+}
+
+# not SQLite
+copy todo-davmateo notsql
+head -c 4096 /dev/urandom >"$T/notsql/chroma.sqlite3"
+fails_clearly 3 "notsql/chroma.sqlite3: not an SQLite database" "file://$T/notsql"
+
+# SQLite, but not Chroma's
+mkdir -p "$T/othersql"
+sqlite3 "$T/othersql/chroma.sqlite3" "CREATE TABLE t(x)"
+fails_clearly 3 "not a Chroma database" "file://$T/othersql"
+
+# not a persist directory at all, and a missing one
+mkdir -p "$T/empty"
+fails_clearly 2 "not a Chroma persist directory" "file://$T/empty"
+fails_clearly 2 "$T/missing" "file://$T/missing"
+
+# a missing collection
+fails_clearly 2 'collection "nope" not found' "file://$F/todo-davmateo/db/nope"
+
+# a vector of the wrong dimension in the WAL
+copy todo-davmateo wrongdim
+seq=$(sqlite3 "$T/wrongdim/chroma.sqlite3" "SELECT max(seq_id) FROM embeddings_queue")
+sqlite3 "$T/wrongdim/chroma.sqlite3" \
+	"UPDATE embeddings_queue SET vector = x'0000803f00000040' WHERE seq_id = $seq"
+fails_clearly 3 "embeddings_queue row seq_id $seq: vector has dimension 2, the collection has 384" \
+	"file://$T/wrongdim"
+
+# malformed WAL metadata
+copy todo-davmateo badjson
+sqlite3 "$T/badjson/chroma.sqlite3" \
+	"UPDATE embeddings_queue SET metadata = '{\"a\":' WHERE seq_id = $seq"
+fails_clearly 3 "embeddings_queue row seq_id $seq: metadata is not valid JSON" \
+	"file://$T/badjson"
+
+# a hot journal left by a crash: said clearly, and the journal is not touched
+copy todo-davmateo hot
+head -c 2048 /dev/urandom >"$T/hot/chroma.sqlite3-journal"
+before=$(tree_hash "$T/hot")
+fails_clearly 3 "hot journal (chroma.sqlite3-journal)" "file://$T/hot"
+[ "$(tree_hash "$T/hot")" = "$before" ] || fail "the hot journal was touched"
+expect_fail 3 "$CV" inspect "$T/hot"
+grep -q "hot journal" "$T/stderr" || fail "inspect does not report the journal"
+
+# usage errors
+expect_fail 1 "$CV" export
+expect_fail 1 "$CV" export --limit x "file://$T/hot"
+expect_fail 1 "$CV" export "/no/scheme"
+expect_fail 1 "$CV" nosuchcommand
+echo "bad input answered clearly"

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# export's options: --limit/--offset, --with-collection, -o FILE atomically,
+# FILE.zst compressed, cdp's relative file:// form, stdout.
+. "$(dirname "$0")/lib.sh"
+setup
+
+F=$(fixtures_dir)
+[ -n "$F" ] || skip "shared/fixtures/real-world is absent"
+src="$F/face-match-aryan/db"
+
+expect_ok "$CV" export "file://$src/face-api" -o "$T/all.jsonl"
+[ "$(wc -l <"$T/all.jsonl")" -eq 134 ] || fail "expected 134 records"
+head -c 7 "$T/all.jsonl" | grep -q '{"id":' || fail "single collection has a header"
+
+expect_ok "$CV" export "file://$src/face-api" --offset 10 --limit 5
+sed -n '11,15p' "$T/all.jsonl" >"$T/want"
+test_cmp "$T/want" "$T/stdout"
+
+expect_ok "$CV" export "file://$src/face-api" --with-collection --limit 1
+head -1 "$T/stdout" | grep -q '^{"_collection":{"format":1,"name":"face-api"' ||
+	fail "no header line"
+[ "$(wc -l <"$T/stdout")" -eq 2 ] || fail "expected header + 1 record"
+
+# the whole directory: a header per collection
+expect_ok "$CV" export "file://$F/bookpub-snehal/db" -o "$T/dir.jsonl"
+[ "$(grep -c '^{"_collection"' "$T/dir.jsonl")" -eq 2 ] || fail "expected 2 headers"
+
+# zstd output, and the same bytes as the plain file
+expect_ok "$CV" export "file://$src/face-api" -o "$T/all.jsonl.zst"
+zstd -q -d -c "$T/all.jsonl.zst" >"$T/unz.jsonl"
+test_cmp "$T/all.jsonl" "$T/unz.jsonl"
+
+# cdp's relative form file://rel/dir/COLLECTION
+mkdir -p "$T/rel"
+cp -r "$src" "$T/rel/db"
+(cd "$T" && "$CV" export "file://rel/db/face-api" >"$T/rel.jsonl") || fail "relative form"
+test_cmp "$T/all.jsonl" "$T/rel.jsonl"
+
+# formatting on worker threads and inline gives the same bytes
+expect_ok "$CV" export "file://$src/face-api" --threads 0 -o "$T/t0.jsonl"
+expect_ok "$CV" export "file://$src/face-api" --threads 3 -o "$T/t3.jsonl"
+test_cmp "$T/all.jsonl" "$T/t0.jsonl"
+test_cmp "$T/all.jsonl" "$T/t3.jsonl"
+
+# an existing output file is replaced only on success
+echo keep >"$T/keep.jsonl"
+expect_fail 2 "$CV" export "file://$src/nope" -o "$T/keep.jsonl"
+[ "$(cat "$T/keep.jsonl")" = keep ] || fail "failed export clobbered the output"
+echo "options work"
