@@ -222,19 +222,26 @@ static void print_collection(json_t *c)
 	       json_string_value(json_object_get(c, "id")),
 	       json_string_value(json_object_get(c, "tenant")),
 	       json_string_value(json_object_get(c, "database")));
-	printf("  dimension %s%lld, space %s\n", json_is_null(dim) ? "none " : "",
-	       json_is_null(dim) ? 0LL : (long long)json_integer_value(dim),
-	       json_string_value(json_object_get(c, "space")));
+	if (json_is_null(dim))
+		printf("  dimension none (no vector yet), space %s\n",
+		       json_string_value(json_object_get(c, "space")));
+	else
+		printf("  dimension %lld, space %s\n", jint(c, "dimension"),
+		       json_string_value(json_object_get(c, "space")));
 	if (!json_object_get(c, "records"))
 		return;
 	printf("  records %lld, vectors in index %lld (%lld slots, %lld deleted), "
 	       "WAL rows not yet indexed %lld\n", jint(c, "records"),
 	       jint(c, "vectors_in_index"), jint(c, "index_slots"),
 	       jint(c, "index_deleted_slots"), jint(c, "wal_rows_not_indexed"));
-	printf("  watermarks: metadata %lld, vector %lld; index %s, %lld bytes on disk\n",
+	printf("  watermarks: metadata %lld, vector %lld; index %s",
 	       jint(wm, "metadata"), jint(wm, "vector"),
 	       json_is_true(json_object_get(c, "index_flushed")) ?
-	       "flushed" : "not flushed yet", jint(c, "index_bytes"));
+	       "flushed" : "not flushed yet");
+	if (jint(c, "index_bytes") >= 0)
+		printf(", %lld bytes on disk\n", jint(c, "index_bytes"));
+	else
+		printf(", no index folder\n");
 }
 
 static void print_text(json_t *doc)

@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# The real Chroma server for tests and benchmarks: npm chromadb 3.5.0 (Chroma's
+# Rust core 1.5.9), run through a private Debian 13 glibc where the system's
+# is older than the 2.39 the binding needs. Installs into a cache, idempotently.
+#   tests/chroma-server.sh install
+#   tests/chroma-server.sh start DIR PORT   -> prints the server's PID when ready
+#   tests/chroma-server.sh stop PID
+set -euo pipefail
+
+CHROMA_NPM_VERSION=3.5.0
+CACHE=${CHROMAVAULT_CACHE:-$HOME/.cache/chromavault}
+PKG=$CACHE/chroma-$CHROMA_NPM_VERSION
+GLIBC=$CACHE/glibc-trixie
+
+die() { echo "chroma-server: $*" >&2; exit 1; }
+
+install_npm() {
+	[ -f "$PKG/.complete" ] && return 0
+	local tmp=$CACHE/tmp-npm.$$
+	rm -rf "$tmp"
+	mkdir -p "$tmp"
+	npm install --silent --no-audit --no-fund --prefix "$tmp" \
+		"chromadb@$CHROMA_NPM_VERSION" >&2 || die "npm install chromadb@$CHROMA_NPM_VERSION failed"
+	touch "$tmp/.complete"
+	rm -rf "$PKG"
+	mv "$tmp" "$PKG"
+}
+
+glibc_too_old() {
+	local v
+	v=$(ldd --version 2>/dev/null | head -1 | grep -oE '[0-9]+\.[0-9]+$') || return 0
+	[ "$(printf '%s\n2.39\n' "$v" | sort -V | head -1)" != 2.39 ]
+}
+
+debian_mirror() {
+	local m
+	m=$(grep -h '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null |
+		awk '{print $2}' | grep -v security | head -1)
+	[ -n "$m" ] || m=$(grep -h '^deb ' /etc/apt/sources.list 2>/dev/null |
+		grep -v security | grep -oE 'https?://[^ ]+' | head -1)
+	echo "${m:-http://deb.debian.org/debian}"
+}
+
+install_glibc() {
+	[ -f "$GLIBC/.complete" ] && return 0
+	local apt=$CACHE/apt tmp=$CACHE/tmp-glibc.$$ deb
+	mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial" "$tmp/debs"
+	echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $(debian_mirror) trixie main" \
+		>"$apt/sources.list"
+	local opts=(-o "Dir::Etc::SourceList=$apt/sources.list" -o "Dir::Etc::SourceParts=/dev/null"
+		-o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt/cache" -o "APT::Get::List-Cleanup=0" -o "APT::Sandbox::User=root")
+	apt-get "${opts[@]}" -qq update >&2 || die "apt-get update (trixie) failed"
+	(cd "$tmp/debs" && apt-get "${opts[@]}" -qq download libc6 libgcc-s1 libstdc++6 >&2) ||
+		die "apt-get download of trixie's libc6 libgcc-s1 libstdc++6 failed"
+	for deb in "$tmp"/debs/*.deb; do
+		dpkg-deb -x "$deb" "$tmp/root"
+	done
+	touch "$tmp/root/.complete"
+	rm -rf "$GLIBC"
+	mv "$tmp/root" "$GLIBC"
+	rm -rf "$tmp"
+}
+
+install() {
+	mkdir -p "$CACHE"
+	exec 9>"$CACHE/.install.lock"
+	flock 9
+	install_npm
+	if glibc_too_old; then install_glibc; fi
+	exec 9>&-
+}
+
+# The command that runs the server, one word per line.
+server_cmd() {
+	local node cli=$PKG/node_modules/chromadb/dist/cli.mjs
+	node=$(readlink -f "$(command -v node)")
+	if glibc_too_old; then
+		local ld=$GLIBC/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2
+		[ -e "$ld" ] || ld=$GLIBC/lib64/ld-linux-x86-64.so.2
+		printf '%s\n' "$ld" --library-path \
+			"$GLIBC/usr/lib/x86_64-linux-gnu:$GLIBC/lib/x86_64-linux-gnu" "$node" "$cli"
+	else
+		printf '%s\n' "$node" "$cli"
+	fi
+}
+
+start() {
+	local dir=$1 port=$2 log pid i
+	install
+	mkdir -p "$dir"
+	log=${CHROMA_LOG:-$dir/../chroma-server-$port.log}
+	mapfile -t cmd < <(server_cmd)
+	ANONYMIZED_TELEMETRY=False CHROMA_ANONYMIZED_TELEMETRY=False \
+		setsid "${cmd[@]}" run --path "$dir" --host 127.0.0.1 --port "$port" \
+		>"$log" 2>&1 </dev/null &
+	pid=$!
+	for i in $(seq 1 600); do
+		if curl -fsS -m 2 "http://127.0.0.1:$port/api/v2/heartbeat" >/dev/null 2>&1; then
+			echo "$pid"
+			return 0
+		fi
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -9 "$pid" 2>/dev/null || true
+	tail -20 "$log" >&2
+	die "server on port $port did not become ready"
+}
+
+stop() {
+	local pid=$1 i
+	kill -TERM "$pid" 2>/dev/null || return 0
+	for i in $(seq 1 30); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null || true
+	while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+}
+
+case "${1:-}" in
+install) install ;;
+start) [ $# -eq 3 ] || die "usage: start DIR PORT"; start "$2" "$3" ;;
+stop) [ $# -eq 2 ] || die "usage: stop PID"; stop "$2" ;;
+cmd) install; server_cmd ;;
+*) die "usage: $0 install | start DIR PORT | stop PID" ;;
+esac
