@@ -24,6 +24,7 @@ struct cv_pickle {
 	uint64_t max_seq_id;
 	size_t n_ids;               /* id_to_label, in pickle order */
 	struct pickle_id_label *ids;
+	char *arena;                /* the ids' bytes */
 	size_t n_label_to_id;       /* entries of label_to_id (for consistency checks) */
 };
 

@@ -41,18 +41,21 @@ int hnsw_header_parse(const uint8_t *buf, size_t len, const char *name,
 struct hnsw_index {
 	char *dir;
 	struct hnsw_header hdr;
-	int fd_data;                /* data_level0.bin */
-	int fd_length;              /* length.bin, -1 when not needed */
-	uint64_t data_size, length_size, link_size;
+	uint64_t link_size;         /* link_lists.bin */
 	/* label -> slot lookup, open addressing, built by hnsw_open */
 	uint64_t *lk_label;
 	uint32_t *lk_slot;
 	size_t lk_cap;
 	size_t n_deleted;
-	/* read window over data_level0.bin */
-	uint8_t *win;
-	uint64_t win_off, win_len;
-	size_t win_cap;
+	/* read windows over data_level0.bin and length.bin */
+	struct hnsw_window {
+		int fd;
+		uint64_t size;       /* file size */
+		uint8_t *buf;
+		uint64_t off, len;   /* bytes [off, off+len) are in buf */
+		size_t cap;
+		const char *name;
+	} wdata, wlen;
 };
 
 /*

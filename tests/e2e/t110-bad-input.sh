@@ -49,10 +49,12 @@ sqlite3 "$T/wrongdim/chroma.sqlite3" \
 fails_clearly 3 "embeddings_queue row seq_id $seq: vector has dimension 2, the collection has 384" \
 	"file://$T/wrongdim"
 
-# malformed WAL metadata
+# malformed WAL metadata in a row above the metadata watermark
 copy todo-davmateo badjson
 sqlite3 "$T/badjson/chroma.sqlite3" \
-	"UPDATE embeddings_queue SET metadata = '{\"a\":' WHERE seq_id = $seq"
+	"UPDATE embeddings_queue SET metadata = '{\"a\":' WHERE seq_id = $seq;
+	 UPDATE max_seq_id SET seq_id = $((seq - 1)) WHERE segment_id IN
+	   (SELECT id FROM segments WHERE scope = 'METADATA')"
 fails_clearly 3 "embeddings_queue row seq_id $seq: metadata is not valid JSON" \
 	"file://$T/badjson"
 
