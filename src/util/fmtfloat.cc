@@ -7,8 +7,6 @@
 #include <stdint.h>
 #include <string.h>
 
-#include <cmath>
-
 #include <dragonbox/dragonbox.h>
 
 #include "util/banned.h"
@@ -38,23 +36,45 @@ size_t put_str(char *out, const char *s)
 	return n;
 }
 
+/* "00" "01" ... "99": two digits per table lookup. */
+constexpr char digits2[] =
+	"00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+	"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+	"8081828384858687888990919293949596979899";
+
+constexpr uint64_t pow10[] = {
+	1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull, 1000000ull, 10000000ull,
+	100000000ull, 1000000000ull, 10000000000ull, 100000000000ull,
+	1000000000000ull, 10000000000000ull, 100000000000000ull,
+	1000000000000000ull, 10000000000000000ull, 100000000000000000ull,
+	1000000000000000000ull, 10000000000000000000ull,
+};
+
+/* Decimal digits of v > 0: log10 from the bit length, corrected once. */
 int digit_count(uint64_t v)
 {
-	int n = 1;
+	int n = ((64 - __builtin_clzll(v | 1)) * 1233) >> 12;
 
-	while (v >= 10) {
-		v /= 10;
-		n++;
-	}
-	return n;
+	return n + (v >= pow10[n]);
 }
 
-/* Write the len decimal digits of v into out[0..len). */
+/* Write the len decimal digits of v into out[0..len), two at a time. */
 void put_digits(uint64_t v, int len, char *out)
 {
-	for (int i = len - 1; i >= 0; i--) {
-		out[i] = (char)('0' + v % 10);
-		v /= 10;
+	char *p = out + len;
+	unsigned r;
+
+	while (v >= 100) {
+		r = (unsigned)(v % 100);
+		v /= 100;
+		p -= 2;
+		memcpy(p, digits2 + 2 * r, 2);
+	}
+	if (v >= 10) {
+		p -= 2;
+		memcpy(p, digits2 + 2 * v, 2);
+	} else {
+		*--p = (char)('0' + v);
 	}
 }
 
@@ -142,18 +162,24 @@ size_t put_decimal(uint64_t d, int k, const layout &lay, char *out)
 	return put_scientific(d, len, kk, out);
 }
 
-template <class Float>
+/* Sign, NaN, infinities and zero from the bits; dragonbox for the rest. */
+template <class Float, class Bits>
 size_t fmt_float(Float x, const layout &lay, char *out)
 {
+	constexpr int mbits = sizeof(Float) == 4 ? 23 : 52;
+	constexpr Bits emask = sizeof(Float) == 4 ? 0xff : 0x7ff;
+	Bits bits;
 	size_t n = 0;
 
-	if (std::isnan(x))
-		return put_str(out, "NaN");
-	if (std::signbit(x))
+	memcpy(&bits, &x, sizeof(bits));
+	if (((bits >> mbits) & emask) == emask) {
+		if (bits & ((Bits(1) << mbits) - 1))
+			return put_str(out, "NaN");
+		return put_str(out, bits >> (sizeof(Bits) * 8 - 1) ? "-Infinity" : "Infinity");
+	}
+	if (bits >> (sizeof(Bits) * 8 - 1))
 		out[n++] = '-';
-	if (std::isinf(x))
-		return n + put_str(out + n, "Infinity");
-	if (x == 0)
+	if (!(bits << 1))
 		return n + put_str(out + n, "0.0");
 
 	auto dec = jkj::dragonbox::to_decimal(x, jkj::dragonbox::policy::sign::ignore);
@@ -164,10 +190,10 @@ size_t fmt_float(Float x, const layout &lay, char *out)
 
 extern "C" size_t cv_fmt_f32(float x, char *out)
 {
-	return fmt_float(x, layout_f32, out);
+	return fmt_float<float, uint32_t>(x, layout_f32, out);
 }
 
 extern "C" size_t cv_fmt_f64(double x, char *out)
 {
-	return fmt_float(x, layout_f64, out);
+	return fmt_float<double, uint64_t>(x, layout_f64, out);
 }

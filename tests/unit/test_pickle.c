@@ -1,0 +1,241 @@
+/*
+ * Unit tests for chroma/pickle.c: both shapes Chroma writes (Rust
+ * serde-pickle dict, Python PersistentData object with memo references),
+ * large batched dicts, and hostile input at every truncation point.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "chroma/pickle.h"
+#include "util/strbuf.h"
+
+static void op(struct strbuf *b, int c) { sb_addch(b, (char)c); }
+
+static void u32le(struct strbuf *b, uint32_t v)
+{
+	char p[4] = { (char)v, (char)(v >> 8), (char)(v >> 16), (char)(v >> 24) };
+
+	sb_add(b, p, 4);
+}
+
+static void ustr(struct strbuf *b, const char *s) /* BINUNICODE */
+{
+	op(b, 'X');
+	u32le(b, (uint32_t)strlen(s));
+	sb_adds(b, s);
+}
+
+static void sstr(struct strbuf *b, const char *s) /* SHORT_BINUNICODE + MEMOIZE */
+{
+	op(b, 0x8c);
+	op(b, (int)strlen(s));
+	sb_adds(b, s);
+	op(b, 0x94);
+}
+
+static void binint(struct strbuf *b, int32_t v)
+{
+	op(b, 'J');
+	u32le(b, (uint32_t)v);
+}
+
+/* The Rust shape: protocol 3, a plain dict, SETITEMS batches of 1000. */
+static void rust_pickle(struct strbuf *b, int n)
+{
+	char id[32];
+	int i;
+
+	op(b, 0x80); op(b, 3); op(b, '}'); op(b, '(');
+	ustr(b, "dimensionality"); op(b, 'N');
+	ustr(b, "total_elements_added"); binint(b, n);
+	ustr(b, "max_seq_id"); op(b, 'N');
+	ustr(b, "id_to_label"); op(b, '}'); op(b, '(');
+	for (i = 0; i < n; i++) {
+		if (i && i % 1000 == 0) { op(b, 'u'); op(b, '('); }
+		snprintf(id, sizeof(id), "id%d", i);
+		ustr(b, id);
+		binint(b, i + 1);
+	}
+	op(b, 'u'); op(b, '('); op(b, 'u'); /* the trailing empty batch */
+	ustr(b, "label_to_id"); op(b, '}');
+	ustr(b, "id_to_seq_id"); op(b, '}');
+	op(b, 'u'); op(b, '.');
+}
+
+static void parse_ok(const struct strbuf *b, struct cv_pickle *p)
+{
+	struct cv_err e = { 0 };
+	int rc = cv_pickle_parse((const uint8_t *)b->buf, b->len, "t.pickle", p, &e);
+
+	if (rc)
+		fail_msg("parse failed: %s", e.msg);
+}
+
+static void test_rust_shape(void **state)
+{
+	struct strbuf b = STRBUF_INIT;
+	struct cv_pickle p;
+
+	(void)state;
+	rust_pickle(&b, 2500);
+	parse_ok(&b, &p);
+	assert_int_equal(p.n_ids, 2500);
+	assert_string_equal(p.ids[0].id, "id0");
+	assert_int_equal(p.ids[0].label, 1);
+	assert_string_equal(p.ids[2499].id, "id2499");
+	assert_int_equal(p.ids[2499].label, 2500);
+	assert_int_equal(p.total_elements_added, 2500);
+	assert_false(p.has_dimensionality);
+	assert_false(p.has_max_seq_id);
+	cv_pickle_release(&p);
+	sb_release(&b);
+}
+
+/* The Python shape: PersistentData via NEWOBJ+BUILD, memoised strings. */
+static void python_pickle(struct strbuf *b)
+{
+	op(b, 0x80); op(b, 5);
+	op(b, 0x95); sb_add(b, "\0\0\0\0\0\0\0\0", 8);
+	sstr(b, "chromadb.segment.impl.vector.local_persistent_hnsw");   /* memo 0 */
+	sstr(b, "PersistentData");                                       /* memo 1 */
+	op(b, 0x93); op(b, 0x94);                                        /* memo 2 */
+	op(b, ')'); op(b, 0x81); op(b, 0x94);                            /* memo 3 */
+	op(b, '}'); op(b, 0x94); op(b, '(');                             /* memo 4 */
+	sstr(b, "dimensionality"); op(b, 'K'); op(b, 3);                 /* memo 5 */
+	sstr(b, "total_elements_added"); op(b, 'M'); op(b, 2); op(b, 1); /* 258 */
+	sstr(b, "max_seq_id"); op(b, 0x8a); op(b, 5);
+	sb_add(b, "\x01\x00\x00\x00\x01", 5);                            /* 2^32+1 */
+	sstr(b, "id_to_label"); op(b, '}'); op(b, 0x94); op(b, '(');     /* memo 8, 9 */
+	sstr(b, "a"); op(b, 'K'); op(b, 1);                              /* memo 10 */
+	sstr(b, "b"); op(b, 'K'); op(b, 2);                              /* memo 11 */
+	op(b, 'u');
+	sstr(b, "label_to_id"); op(b, '}'); op(b, 0x94); op(b, '(');     /* memo 12, 13 */
+	op(b, 'K'); op(b, 1); op(b, 'h'); op(b, 10);
+	op(b, 'K'); op(b, 2); op(b, 'j'); u32le(b, 11);
+	op(b, 'u');
+	sstr(b, "id_to_seq_id"); op(b, '}'); op(b, 0x94);
+	sstr(b, "a"); op(b, 0x8a); op(b, 1); op(b, 7); op(b, 's');
+	op(b, 'u'); op(b, 'b'); op(b, '.');
+}
+
+static void test_python_shape(void **state)
+{
+	struct strbuf b = STRBUF_INIT;
+	struct cv_pickle p;
+
+	(void)state;
+	python_pickle(&b);
+	parse_ok(&b, &p);
+	assert_int_equal(p.n_ids, 2);
+	assert_string_equal(p.ids[1].id, "b");
+	assert_int_equal(p.ids[1].label, 2);
+	assert_true(p.has_dimensionality);
+	assert_int_equal(p.dimensionality, 3);
+	assert_int_equal(p.total_elements_added, 258);
+	assert_true(p.has_max_seq_id);
+	assert_int_equal(p.max_seq_id, (1ull << 32) + 1);
+	assert_int_equal(p.n_label_to_id, 2);
+	cv_pickle_release(&p);
+	sb_release(&b);
+}
+
+static void expect_corrupt(const struct strbuf *b, size_t len, const char *needle)
+{
+	struct cv_err e = { 0 };
+	struct cv_pickle p;
+
+	assert_int_equal(cv_pickle_parse((const uint8_t *)b->buf, len, "t.pickle",
+					 &p, &e), CV_ECORRUPT);
+	assert_int_equal(p.n_ids, 0);
+	if (needle && !strstr(e.msg, needle))
+		fail_msg("\"%s\" lacks \"%s\"", e.msg, needle);
+}
+
+static void test_every_truncation(void **state)
+{
+	struct strbuf r = STRBUF_INIT, py = STRBUF_INIT;
+	size_t i;
+
+	(void)state;
+	rust_pickle(&r, 3);
+	python_pickle(&py);
+	for (i = 0; i < r.len; i++)
+		expect_corrupt(&r, i, "t.pickle: offset");
+	for (i = 0; i < py.len; i++)
+		expect_corrupt(&py, i, "t.pickle: offset");
+	sb_release(&r);
+	sb_release(&py);
+}
+
+static void test_hostile(void **state)
+{
+	struct strbuf b = STRBUF_INIT;
+	int i;
+
+	(void)state;
+	sb_add(&b, "\x80\x03}(X\xff\xff\xff\x7f", 9);   /* huge string length */
+	expect_corrupt(&b, b.len, "string longer than the file");
+	sb_reset(&b);
+	sb_add(&b, "\x80\x03}\x52.", 5);                /* REDUCE: not supported */
+	expect_corrupt(&b, b.len, "unsupported pickle opcode 0x52");
+	sb_reset(&b);
+	sb_add(&b, "\x80\x03h\x05.", 5);                /* memo never set */
+	expect_corrupt(&b, b.len, "memo index not set");
+	sb_reset(&b);
+	for (i = 0; i < 100000; i++)
+		op(&b, '(');                             /* deep marks */
+	expect_corrupt(&b, b.len, "marks nested too deeply");
+	sb_reset(&b);
+	sb_add(&b, "\x80\x03}.x", 5);                   /* data after STOP */
+	expect_corrupt(&b, b.len, "data after STOP");
+	sb_reset(&b);
+	sb_add(&b, "\x80\x03}(X\x0b\0\0\0id_to_labelJ\x01\0\0\0u.",
+	       sizeof("\x80\x03}(X\x0b\0\0\0id_to_labelJ\x01\0\0\0u.") - 1);
+	expect_corrupt(&b, b.len, "id_to_label is not a dict");
+	sb_reset(&b);
+	sb_add(&b, "\x80\x03]", 3);                     /* top level is a list */
+	op(&b, '.');
+	expect_corrupt(&b, b.len, "top level is not a dict");
+	sb_reset(&b);
+	sb_add(&b, "\x80\x03u.", 4);                    /* SETITEMS without MARK */
+	expect_corrupt(&b, b.len, "SETITEMS without MARK");
+	sb_release(&b);
+}
+
+static void test_real_fixture(void **state)
+{
+	const char *dir = getenv("CV_FIXTURES");
+	char path[512];
+	struct cv_pickle p;
+	struct cv_err e = { 0 };
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/repomind-navneet/db/"
+		 "0822d49d-fdb4-4977-a398-9596cb1993aa/index_metadata.pickle",
+		 dir ? dir : "../shared/fixtures/real-world");
+	if (access(path, R_OK))
+		skip();
+	assert_int_equal(cv_pickle_load(path, &p, &e), 0);
+	assert_int_equal(p.n_ids, 69);
+	cv_pickle_release(&p);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_rust_shape),
+		cmocka_unit_test(test_python_shape),
+		cmocka_unit_test(test_every_truncation),
+		cmocka_unit_test(test_hostile),
+		cmocka_unit_test(test_real_fixture),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
