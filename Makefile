@@ -23,10 +23,11 @@ ALL_LDFLAGS  = -pthread $(LDFLAGS) $(XLDFLAGS)
 
 LIB_C     := $(sort $(wildcard src/util/*.c src/chroma/*.c src/hnsw/*.c src/net/*.c src/repo/*.c))
 LIB_CXX   := $(sort $(wildcard src/util/*.cc))
-CLI_C     := $(sort $(wildcard src/cli/*.c)) src/main.c
+CLI_C     := $(sort $(wildcard src/cli/*.c))
 LIB_OBJ   := $(LIB_C:%.c=$(BUILD)/%.o) $(LIB_CXX:%.cc=$(BUILD)/%.o)
 CLI_OBJ   := $(CLI_C:%.c=$(BUILD)/%.o)
 LIB_A     := $(BUILD)/libchromavault.a
+CLI_A     := $(BUILD)/libcli.a
 BIN       := $(BUILD)/chromavault
 UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -51,12 +52,16 @@ $(LIB_A): $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BIN): $(CLI_OBJ) $(LIB_A)
-	$(CXX) $(ALL_LDFLAGS) -o $@ $(CLI_OBJ) $(LIB_A) $(PKG_LIBS)
+$(CLI_A): $(CLI_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
 
-$(BUILD)/tests/%: tests/unit/%.c $(LIB_A)
+$(BIN): $(BUILD)/src/main.o $(CLI_A) $(LIB_A)
+	$(CXX) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(CLI_A) $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(LIB_A) $(ALL_LDFLAGS) $(PKG_LIBS) $(CMOCKA_LIBS) -lstdc++
+	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(CLI_A) $(LIB_A) $(ALL_LDFLAGS) $(PKG_LIBS) $(CMOCKA_LIBS) -lstdc++
 
 unit: $(UNIT_BIN)
 	@bash tests/run-unit.sh $(UNIT_BIN)
@@ -91,8 +96,9 @@ fuzz: $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_C) $(LIB_CXX)
 	@mkdir -p $(dir $@)
-	clang++ -std=c++17 -I$(DRAGONBOX_INC) -O1 -g -fsanitize=address,undefined -c src/util/fmtfloat.cc -o $@.fmtfloat.o
+	clang++ -std=c++17 -Isrc -I$(DRAGONBOX_INC) -O1 -g -fsanitize=address,undefined -c src/util/fmtfloat.cc -o $@.fmtfloat.o
 	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_C) $@.fmtfloat.o $(PKG_LIBS) -lstdc++
+	rm -f $@.fmtfloat.o
 
 verify-floats: $(BUILD)/tools/verify-floats
 	$(BUILD)/tools/verify-floats
