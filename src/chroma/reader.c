@@ -22,7 +22,7 @@
 #include "util/banned.h"
 
 /* A torn pickle (a flush rewriting it right now) is re-read this often. */
-#define PICKLE_TRIES 8
+#define PICKLE_TRIES 6
 
 struct cursor {
 	sqlite3_stmt *st;

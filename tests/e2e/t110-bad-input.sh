@@ -67,6 +67,33 @@ fails_clearly 3 "hot journal (chroma.sqlite3-journal)" "file://$T/hot"
 expect_fail 3 "$CV" inspect "$T/hot"
 grep -q "hot journal" "$T/stderr" || fail "inspect does not report the journal"
 
+# a flushed index, damaged in each of its files
+seg=0822d49d-fdb4-4977-a398-9596cb1993aa
+copy repomind-navneet idx
+truncate -s 60 "$T/idx/$seg/header.bin"
+fails_clearly 3 "$seg/header.bin: 60 bytes, a header has 100" "file://$T/idx"
+
+copy repomind-navneet idx
+truncate -s 1000 "$T/idx/$seg/data_level0.bin"
+fails_clearly 3 "$seg/data_level0.bin: 1000 bytes, 69 elements" "file://$T/idx"
+
+copy repomind-navneet idx
+truncate -s -3 "$T/idx/$seg/link_lists.bin"
+fails_clearly 3 "$seg/link_lists.bin" "file://$T/idx"
+
+copy repomind-navneet idx
+truncate -s 2000 "$T/idx/$seg/index_metadata.pickle"
+fails_clearly 3 "$seg/index_metadata.pickle: offset " "file://$T/idx"
+
+# a label the pickle names but no element carries: element 0's label byte
+copy repomind-navneet idx
+size=$(od -An -t u8 -j 28 -N 8 "$T/idx/$seg/header.bin" | tr -d ' ')
+loff=$(od -An -t u8 -j 36 -N 8 "$T/idx/$seg/header.bin" | tr -d ' ')
+printf '\xff\xff\xff\x7f' | dd of="$T/idx/$seg/data_level0.bin" bs=1 seek="$loff" conv=notrunc status=none
+fails_clearly 3 "is in no element" "file://$T/idx"
+expect_fail 3 "$CV" inspect --check "$T/idx"
+grep -q "is in no element" "$T/stdout" || fail "inspect does not name the missing label"
+
 # usage errors
 expect_fail 1 "$CV" export
 expect_fail 1 "$CV" export --limit x "file://$T/hot"
