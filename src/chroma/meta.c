@@ -264,7 +264,7 @@ size_t meta_write_json(struct meta *m, struct strbuf *out)
 	size_t i, n = 0, bad = 0;
 
 	if (m->n > 32)
-		list = xmalloc(m->n * sizeof(*list));
+		list = xmalloc(m->n * sizeof(struct mentry *));
 	for (i = 0; i < m->n; i++)
 		if (!m->e[i].deleted &&
 		    !(m->e[i].klen >= 7 && !memcmp(meta_key(m, &m->e[i]), "chroma:", 7)))
@@ -274,7 +274,7 @@ size_t meta_write_json(struct meta *m, struct strbuf *out)
 		goto out;
 	}
 	if (n > 1)
-		qsort_r(list, n, sizeof(*list), cmp_entry, m);
+		qsort_r(list, n, sizeof(struct mentry *), cmp_entry, m);
 	sb_addch(out, '{');
 	for (i = 0; i < n; i++) {
 		if (i)

@@ -434,10 +434,13 @@ static int extract_ids(struct vm *m, const struct pv *map, struct cv_pickle *out
 
 static int extract(struct vm *m, uint32_t root, struct cv_pickle *out)
 {
-	const struct pv *top = &m->v[root], *map;
-	int64_t v;
+	const struct pv *top, *map;
+	int64_t v = 0;
 	int has, rc;
 
+	if (root >= m->nv)
+		return cv_errf(m->e, CV_ECORRUPT, "%s: no result", m->name);
+	top = &m->v[root];
 	if (top->type != PV_DICT)
 		return cv_errf(m->e, CV_ECORRUPT, "%s: top level is not a dict or an "
 			       "object with a dict state", m->name);

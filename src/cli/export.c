@@ -230,7 +230,7 @@ static int export_run(int argc, char **argv)
 	}
 	if (rc)
 		return rc;
-	if ((rc = cv_source_parse(argv[optind], &src, &e)))
+	if (cv_source_parse(argv[optind], &src, &e))
 		return cli_fail(&cmd_export, &e);
 	if (src.kind != SRC_FILE)
 		rc = cv_errf(&e, CV_EUSAGE, "%s: export from a server is not "

@@ -5,6 +5,7 @@
  */
 #include "hnsw/hnsw.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -21,6 +22,12 @@
 #define LENGTH_WINDOW (256u << 10)
 #define MAX_DIM 65536
 #define MAX_M0 4096
+
+/* For printing sums of uint64_t with %llu. */
+static unsigned long long ull(uint64_t v)
+{
+	return v;
+}
 
 static uint64_t rd64(const uint8_t *p)
 {
@@ -106,7 +113,7 @@ static int win_get(struct hnsw_window *w, uint64_t off, size_t n,
 
 	if (off + n > w->size)
 		return cv_errf(e, CV_ECORRUPT, "%s: offset %llu: truncated (file has "
-			       "%llu bytes)", w->name, (unsigned long long)(off + n),
+			       "%llu bytes)", w->name, ull(off + n),
 			       (unsigned long long)w->size);
 	if (off >= w->off && off + n <= w->off + w->len) {
 		*p = w->buf + (off - w->off);
@@ -125,7 +132,7 @@ static int win_get(struct hnsw_window *w, uint64_t off, size_t n,
 			continue;
 		if (r <= 0)
 			return cv_errno(e, CV_EIO, "%s: read at offset %llu", w->name,
-					(unsigned long long)(off + got));
+					ull(off + got));
 		got += (size_t)r;
 	}
 	w->off = off;
@@ -265,7 +272,7 @@ static int scan_slots(struct hnsw_index *ix, struct cv_err *e)
 			       "bytes need %llu", ix->wdata.name,
 			       (unsigned long long)ix->wdata.size, (unsigned long long)n,
 			       (unsigned long long)h->size_data_per_element,
-			       (unsigned long long)(n * h->size_data_per_element));
+			       ull(n * h->size_data_per_element));
 	ix->lk_cap = 16;
 	while (ix->lk_cap < 2 * n)
 		ix->lk_cap <<= 1;
@@ -304,7 +311,7 @@ int hnsw_open(const char *dir, int need_length, struct hnsw_index *ix,
 			rc = cv_errf(e, CV_ECORRUPT, "%s: %llu bytes, %llu elements need "
 				     "%llu", ix->wlen.name, (unsigned long long)ix->wlen.size,
 				     (unsigned long long)ix->hdr.cur_element_count,
-				     (unsigned long long)(4 * ix->hdr.cur_element_count));
+				     ull(4 * ix->hdr.cur_element_count));
 			goto fail;
 		}
 	}
@@ -369,6 +376,7 @@ int hnsw_read_vector(struct hnsw_index *ix, uint32_t slot, int cosine,
 	if ((rc = win_get(&ix->wdata, (uint64_t)slot * h->size_data_per_element +
 			  h->offset_data, 4 * (size_t)h->dim, &p, e)))
 		return rc;
+	assert(p);
 	memcpy(out, p, 4 * (size_t)h->dim);
 	if (!cosine)
 		return 0;
