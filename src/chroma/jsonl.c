@@ -151,12 +151,18 @@ static void batch_free(struct batch *b)
 	free(b);
 }
 
-/* With the lock held: write finished batches in order. */
+/*
+ * With the lock held: write finished batches in order. The write itself runs
+ * unlocked (only the batch whose turn it is can be there), so the other
+ * threads keep formatting while the kernel copies.
+ */
 static void write_in_order(struct jsonl_writer *w, struct batch *b)
 {
 	while (b->seq != w->write_seq)
 		pthread_cond_wait(&w->cv, &w->mu);
+	pthread_mutex_unlock(&w->mu);
 	os_write(w->os, b->out.buf, b->out.len);
+	pthread_mutex_lock(&w->mu);
 	w->write_seq++;
 	b->next = w->free_list;
 	w->free_list = b;
