@@ -13,6 +13,11 @@
 const struct cli_cmd *const cli_commands[] = {
 	&cmd_export,
 	&cmd_inspect,
+	&cmd_backup,
+	&cmd_snapshots,
+	&cmd_restore,
+	&cmd_verify,
+	&cmd_prune,
 	&cmd_help,
 	NULL,
 };

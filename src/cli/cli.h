@@ -19,6 +19,11 @@ struct cli_cmd {
 
 extern const struct cli_cmd cmd_export;
 extern const struct cli_cmd cmd_inspect;
+extern const struct cli_cmd cmd_backup;
+extern const struct cli_cmd cmd_restore;
+extern const struct cli_cmd cmd_snapshots;
+extern const struct cli_cmd cmd_verify;
+extern const struct cli_cmd cmd_prune;
 extern const struct cli_cmd cmd_help;
 
 /* NULL-terminated, in the order help lists them (main.c). */

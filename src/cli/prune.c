@@ -1,0 +1,212 @@
+/*
+ * `chromavault prune REPO --keep-last N --keep-daily N --keep-weekly N`:
+ * forget snapshots outside the policy, then delete the chunks no kept
+ * snapshot references.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/cli.h"
+#include "repo/manifest.h"
+#include "repo/repo.h"
+#include "repo/walk.h"
+#include "util/xalloc.h"
+#include "util/banned.h"
+
+struct policy {
+	long long last, daily, weekly;
+	int dry_run;
+};
+
+struct snap {
+	char *name;
+	long long time;
+	int keep;
+};
+
+/* Keep the newest snapshot of each of the newest n distinct periods. */
+static void keep_periods(struct snap *s, size_t n, long long count,
+			 const char *fmt)
+{
+	char prev[32] = "", cur[32];
+	struct tm tm;
+	time_t t;
+	size_t i;
+
+	for (i = n; i-- > 0 && count > 0;) {
+		t = (time_t)s[i].time;
+		gmtime_r(&t, &tm);
+		strftime(cur, sizeof(cur), fmt, &tm);
+		if (!strcmp(cur, prev))
+			continue;
+		memcpy(prev, cur, sizeof(prev));
+		s[i].keep = 1;
+		count--;
+	}
+}
+
+static void apply_policy(struct snap *s, size_t n, const struct policy *p)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		s[i].keep = (long long)(n - i) <= p->last;
+	keep_periods(s, n, p->daily, "%Y-%m-%d");
+	keep_periods(s, n, p->weekly, "%G-W%V");
+}
+
+static int add_chunk(void *ctx, const struct manifest *m,
+		     const struct mf_file *f, long long off,
+		     const uint8_t *hash, struct cv_err *e)
+{
+	hashset_add(ctx, hash);
+	return 0;
+}
+
+static int load_snaps(struct repo *r, struct snap **out, size_t *n,
+		      struct cv_err *e)
+{
+	struct manifest m;
+	char **names;
+	size_t i;
+	int rc;
+
+	if ((rc = repo_list_snapshots(r, &names, n, e)))
+		return rc;
+	*out = xcalloc(*n + 1, sizeof(**out));
+	for (i = 0; i < *n; i++) {
+		(*out)[i].name = names[i];
+		if (!rc && !(rc = manifest_load(r, names[i], &m, e)))
+			(*out)[i].time = m.time;
+		manifest_release(&m);
+	}
+	free(names);
+	return rc;
+}
+
+static int mark_kept(struct repo *r, struct snap *s, size_t n,
+		     struct hashset *keep, struct cv_err *e)
+{
+	struct manifest m;
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; !rc && i < n; i++) {
+		if (!s[i].keep)
+			continue;
+		if (!(rc = manifest_load(r, s[i].name, &m, e)))
+			rc = walk_snapshot(r, &m, add_chunk, keep, e);
+		manifest_release(&m);
+	}
+	return rc;
+}
+
+static int forget(struct repo *r, struct snap *s, size_t n, int dry_run,
+		  struct cv_err *e)
+{
+	char path[256];
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; !rc && i < n; i++) {
+		printf("%s %s\n", s[i].keep ? "keep  " : "remove", s[i].name);
+		if (s[i].keep || dry_run)
+			continue;
+		snprintf(path, sizeof(path), "snapshots/%s.json", s[i].name);
+		rc = store_remove(&r->st, path, e);
+	}
+	return rc;
+}
+
+static int prune_all(const char *path, const struct policy *p, struct cv_err *e)
+{
+	struct gc_stats gs;
+	struct hashset keep;
+	struct snap *s = NULL;
+	struct repo r;
+	size_t n = 0, i;
+	int rc;
+
+	if ((rc = repo_open(path, 1, &r, e)))
+		return rc;
+	hashset_init(&keep);
+	if (!(rc = load_snaps(&r, &s, &n, e))) {
+		apply_policy(s, n, p);
+		/* what the kept snapshots need is known before anything is removed */
+		rc = mark_kept(&r, s, n, &keep, e);
+	}
+	if (!rc)
+		rc = forget(&r, s, n, p->dry_run, e);
+	if (!rc)
+		rc = repo_gc(&r, &keep, p->dry_run, &gs, e);
+	if (!rc) {
+		store_clean_tmp(&r.st, "packs");
+		store_clean_tmp(&r.st, "snapshots");
+		printf("%s%llu chunks unreferenced: %llu packs removed, %llu rewritten\n",
+		       p->dry_run ? "dry run: " : "", (unsigned long long)gs.chunks_removed,
+		       (unsigned long long)gs.packs_removed,
+		       (unsigned long long)gs.packs_rewritten);
+	}
+	for (i = 0; i < n; i++)
+		free(s[i].name);
+	free(s);
+	hashset_release(&keep);
+	repo_close(&r, NULL);
+	return rc;
+}
+
+static const struct option prune_longopts[] = {
+	{ "keep-last", required_argument, NULL, 'l' },
+	{ "keep-daily", required_argument, NULL, 'd' },
+	{ "keep-weekly", required_argument, NULL, 'w' },
+	{ "dry-run", no_argument, NULL, 'n' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int prune_run(int argc, char **argv)
+{
+	struct policy p = { 0, 0, 0, 0 };
+	struct cv_err e = { 0 };
+	long long *dst;
+	int ch;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "", prune_longopts, NULL)) != -1) {
+		dst = ch == 'l' ? &p.last : ch == 'd' ? &p.daily : ch == 'w' ? &p.weekly : NULL;
+		if (dst && (*dst = cli_parse_count(optarg)) < 0)
+			return cli_usage_error(&cmd_prune, "--keep-* wants a count");
+		if (ch == 'n')
+			p.dry_run = 1;
+		else if (ch == 'h') {
+			cli_print_help(&cmd_prune, stdout);
+			return 0;
+		} else if (!dst)
+			return cli_usage_error(&cmd_prune, "unknown option");
+	}
+	if (optind + 1 != argc)
+		return cli_usage_error(&cmd_prune, "expected REPO");
+	if (!p.last && !p.daily && !p.weekly)
+		return cli_usage_error(&cmd_prune, "a --keep-* option is required "
+				       "(pruning to nothing is not offered)");
+	if (prune_all(argv[optind], &p, &e))
+		return cli_fail(&cmd_prune, &e);
+	return 0;
+}
+
+const struct cli_cmd cmd_prune = {
+	.name = "prune",
+	.usage = "prune REPO [--keep-last N] [--keep-daily N] [--keep-weekly N] [--dry-run]",
+	.summary = "Forget the snapshots the policy does not keep, then delete chunks no\n"
+		   "kept snapshot references (packs holding some are rewritten first).\n"
+		   "A crash at any moment never loses a chunk a kept snapshot needs.",
+	.options =
+		"  --keep-last N     the newest N snapshots\n"
+		"  --keep-daily N    the newest snapshot of each of the last N days\n"
+		"  --keep-weekly N   the newest snapshot of each of the last N weeks\n"
+		"  --dry-run         say what would be removed, remove nothing\n",
+	.run = prune_run,
+};

@@ -1,0 +1,111 @@
+/*
+ * `chromavault snapshots REPO [--json]`: the snapshots of a repository.
+ */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "repo/manifest.h"
+#include "repo/repo.h"
+#include "util/banned.h"
+
+static json_t *summary(const struct manifest *m)
+{
+	json_t *colls = json_object_get(m->root, "collections"), *c;
+	json_int_t records = 0, bytes = 0;
+	size_t i;
+
+	json_array_foreach(colls, i, c)
+		records += json_integer_value(json_object_get(c, "records"));
+	for (i = 0; i < m->n; i++)
+		bytes += (json_int_t)m->files[i].size;
+	return json_pack("{s:s, s:O, s:O, s:O, s:O, s:I, s:I, s:O}", "id", m->name,
+			 "time", json_object_get(m->root, "time"),
+			 "host", json_object_get(m->root, "host"),
+			 "source", json_object_get(m->root, "source"),
+			 "chroma_version", json_object_get(m->root, "chroma_version"),
+			 "records", records, "bytes", bytes, "collections", colls);
+}
+
+static int list_all(const char *path, int as_json, struct cv_err *e)
+{
+	struct manifest m;
+	struct repo r;
+	char **names = NULL;
+	size_t n = 0, i;
+	json_t *all = json_array(), *s;
+	int rc;
+
+	if ((rc = repo_open(path, 0, &r, e)))
+		goto out;
+	rc = repo_list_snapshots(&r, &names, &n, e);
+	for (i = 0; !rc && i < n; i++) {
+		if ((rc = manifest_load(&r, names[i], &m, e)))
+			break;
+		json_array_append_new(all, summary(&m));
+		manifest_release(&m);
+	}
+	repo_close(&r, NULL);
+	if (rc)
+		goto out;
+	if (as_json) {
+		json_dumpf(all, stdout, JSON_INDENT(2));
+		putchar('\n');
+	}
+	json_array_foreach(all, i, s)
+		if (!as_json)
+			printf("%s  %s  %s  %lld records  %lld bytes  Chroma %s\n",
+			       json_string_value(json_object_get(s, "id")),
+			       json_string_value(json_object_get(s, "time")),
+			       json_string_value(json_object_get(s, "source")),
+			       (long long)json_integer_value(json_object_get(s, "records")),
+			       (long long)json_integer_value(json_object_get(s, "bytes")),
+			       json_string_value(json_object_get(s, "chroma_version")));
+out:
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	json_decref(all);
+	return rc;
+}
+
+static const struct option snapshots_longopts[] = {
+	{ "json", no_argument, NULL, 'j' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int snapshots_run(int argc, char **argv)
+{
+	struct cv_err e = { 0 };
+	int ch, as_json = 0;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "", snapshots_longopts, NULL)) != -1) {
+		if (ch == 'j') {
+			as_json = 1;
+		} else if (ch == 'h') {
+			cli_print_help(&cmd_snapshots, stdout);
+			return 0;
+		} else {
+			return cli_usage_error(&cmd_snapshots, "unknown option");
+		}
+	}
+	if (optind + 1 != argc)
+		return cli_usage_error(&cmd_snapshots, "expected REPO");
+	if (list_all(argv[optind], as_json, &e))
+		return cli_fail(&cmd_snapshots, &e);
+	return 0;
+}
+
+const struct cli_cmd cmd_snapshots = {
+	.name = "snapshots",
+	.usage = "snapshots REPO [--json]",
+	.summary = "List the snapshots of a repository, oldest first: id, time, source,\n"
+		   "records, bytes and the Chroma versions the directory fits.",
+	.options = "  --json     machine-readable list\n",
+	.run = snapshots_run,
+};

@@ -1,0 +1,167 @@
+/*
+ * `chromavault verify REPO [--read-data]`: every snapshot's chunks present,
+ * every pack there; with --read-data every chunk read and re-hashed. A
+ * problem is named by snapshot, file and offset.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli/cli.h"
+#include "repo/manifest.h"
+#include "repo/repo.h"
+#include "repo/walk.h"
+#include "util/xalloc.h"
+#include "util/banned.h"
+
+struct verify {
+	struct repo r;
+	int read_data;
+	struct hashset seen;   /* chunks already checked */
+	struct strbuf buf;
+	size_t problems;
+	uint64_t chunks;
+};
+
+static void problem(struct verify *v, const struct manifest *m,
+		    const struct mf_file *f, long long off, const char *what)
+{
+	v->problems++;
+	if (off < 0)
+		printf("snapshot %s: %s: chunk list: %s\n", m->name, f->path, what);
+	else
+		printf("snapshot %s: %s at offset %lld: %s\n", m->name, f->path, off, what);
+}
+
+static int check_chunk(void *ctx, const struct manifest *m,
+		       const struct mf_file *f, long long off,
+		       const uint8_t *hash, struct cv_err *e)
+{
+	struct verify *v = ctx;
+	struct cv_err ce = { 0 };
+	char hex[2 * SHA256_LEN + 1];
+
+	if (!hashset_add(&v->seen, hash))
+		return 0;
+	v->chunks++;
+	hex_encode(hash, SHA256_LEN, hex);
+	if (!repo_find(&v->r, hash)) {
+		char msg[200];
+
+		snprintf(msg, sizeof(msg), "chunk %s is missing", hex);
+		problem(v, m, f, off, msg);
+		return 0;
+	}
+	if ((v->read_data || off < 0) && repo_get(&v->r, hash, &v->buf, &ce))
+		problem(v, m, f, off, ce.msg);
+	return 0;
+}
+
+/* Without --read-data: each pack is there and long enough. */
+static void check_packs(struct verify *v)
+{
+	uint64_t *need = xcalloc(v->r.npacks + 1, sizeof(uint64_t));
+	char path[4096];
+	struct stat st;
+	size_t i;
+
+	for (i = 0; i < v->r.cap; i++) {
+		const struct chunk_loc *l = &v->r.tab[i];
+
+		if (l->pack != UINT32_MAX && l->off + l->clen > need[l->pack])
+			need[l->pack] = l->off + l->clen;
+	}
+	for (i = 0; i < v->r.npacks; i++) {
+		snprintf(path, sizeof(path), "%s/packs/%s.pack", v->r.st.root, v->r.packs[i]);
+		if (stat(path, &st)) {
+			printf("%s: missing\n", path);
+			v->problems++;
+		} else if ((uint64_t)st.st_size < need[i]) {
+			printf("%s: truncated at %lld bytes, its index needs %llu\n", path,
+			       (long long)st.st_size, (unsigned long long)need[i]);
+			v->problems++;
+		}
+	}
+	free(need);
+}
+
+static int verify_all(const char *path, int read_data, struct cv_err *e)
+{
+	struct verify v = { .read_data = read_data };
+	struct manifest m;
+	char **names = NULL;
+	size_t n = 0, i;
+	int rc;
+
+	if ((rc = repo_open(path, 0, &v.r, e)))
+		return rc;
+	hashset_init(&v.seen);
+	sb_init(&v.buf, 0);
+	check_packs(&v);
+	rc = repo_list_snapshots(&v.r, &names, &n, e);
+	for (i = 0; !rc && i < n; i++) {
+		struct cv_err me = { 0 };
+
+		if (manifest_load(&v.r, names[i], &m, &me)) {
+			printf("%s\n", me.msg);
+			v.problems++;
+		} else {
+			rc = walk_snapshot(&v.r, &m, check_chunk, &v, e);
+		}
+		manifest_release(&m);
+	}
+	if (!rc)
+		printf("%zu snapshots, %zu packs, %llu chunks %s: %zu problems\n", n,
+		       v.r.npacks, (unsigned long long)v.chunks,
+		       read_data ? "read and hashed" : "present", v.problems);
+	if (!rc && v.problems)
+		rc = cv_errf(e, CV_ECORRUPT, "%s: %zu problems found", path, v.problems);
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	hashset_release(&v.seen);
+	sb_release(&v.buf);
+	repo_close(&v.r, NULL);
+	return rc;
+}
+
+static const struct option verify_longopts[] = {
+	{ "read-data", no_argument, NULL, 'r' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int verify_run(int argc, char **argv)
+{
+	struct cv_err e = { 0 };
+	int ch, read_data = 0;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "", verify_longopts, NULL)) != -1) {
+		if (ch == 'r') {
+			read_data = 1;
+		} else if (ch == 'h') {
+			cli_print_help(&cmd_verify, stdout);
+			return 0;
+		} else {
+			return cli_usage_error(&cmd_verify, "unknown option");
+		}
+	}
+	if (optind + 1 != argc)
+		return cli_usage_error(&cmd_verify, "expected REPO");
+	if (verify_all(argv[optind], read_data, &e))
+		return cli_fail(&cmd_verify, &e);
+	return 0;
+}
+
+const struct cli_cmd cmd_verify = {
+	.name = "verify",
+	.usage = "verify REPO [--read-data]",
+	.summary = "Check a repository: its indexes, that every pack is there, and that\n"
+		   "every chunk of every snapshot is present. Each problem is printed\n"
+		   "with its snapshot, file and offset; exit 3 when there is one.",
+	.options = "  --read-data    also read every chunk, decompress it and check its SHA-256\n",
+	.run = verify_run,
+};

@@ -1,0 +1,61 @@
+/*
+ * Snapshot manifests (docs/REPOSITORY.md): building the file list while a
+ * copy streams in, and reading it back.
+ */
+#ifndef CV_MANIFEST_H
+#define CV_MANIFEST_H
+
+#include <jansson.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "repo/repo.h"
+#include "util/err.h"
+#include "util/sha256.h"
+
+struct mf_file {
+	const char *path;
+	int is_dir;
+	uint64_t size;
+	unsigned mode;
+	int64_t mtime_ns;
+	uint8_t sha[SHA256_LEN];
+	uint8_t *segs;        /* list segment hashes */
+	size_t nsegs;
+};
+
+struct manifest {
+	char *name;
+	json_t *root;
+	struct mf_file *files;
+	size_t n;
+	int64_t time;         /* seconds since the epoch */
+};
+
+/* Parse; errors name the snapshot. */
+int manifest_parse(const char *name, const char *json, struct manifest *m,
+		   struct cv_err *e);
+void manifest_release(struct manifest *m);
+/* Load snapshot NAME ("latest" for the newest) from the repository. */
+int manifest_load(struct repo *r, const char *name, struct manifest *m,
+		  struct cv_err *e);
+
+/* A manifest being written by a copy into the repository. */
+struct mf_writer {
+	struct repo *r;
+	json_t *files;
+	json_t *cur;
+	struct sha256 whole;
+	struct strbuf hashes;
+	uint64_t size;
+};
+
+void mfw_init(struct mf_writer *w, struct repo *r);
+void mfw_release(struct mf_writer *w);
+int mfw_dir(struct mf_writer *w, const char *rel, struct cv_err *e);
+int mfw_file_begin(struct mf_writer *w, const char *rel, const struct stat *st);
+int mfw_chunk(struct mf_writer *w, const void *p, size_t n, struct cv_err *e);
+int mfw_file_end(struct mf_writer *w, struct cv_err *e);
+void mfw_drop(struct mf_writer *w, const char *rel);
+
+#endif

@@ -1,0 +1,619 @@
+/*
+ * Backup repository (repo.h, docs/REPOSITORY.md): the chunk table, pack and
+ * index writing, chunk reads with hash checks, chunk lists and manifests.
+ */
+#include "repo/repo.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include "util/xalloc.h"
+#include "util/banned.h"
+
+#define PACK_MAGIC "CVPACK01"
+#define IDX_MAGIC "CVIDX001"
+#define IDX_ENTRY 48
+#define PACK_MAX (128ull << 20)
+#define CHUNK_MAX (64u << 20)
+
+static uint64_t rd_u64(const uint8_t *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, 8);
+	return v;
+}
+
+static uint32_t rd_u32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return v;
+}
+
+/* ---- the chunk table: open addressing on the hash's first 8 bytes ---- */
+
+static size_t tab_slot(const struct chunk_loc *tab, size_t cap,
+		       const uint8_t *hash)
+{
+	size_t i = (size_t)rd_u64(hash) & (cap - 1);
+
+	while (tab[i].pack != UINT32_MAX && memcmp(tab[i].hash, hash, SHA256_LEN))
+		i = (i + 1) & (cap - 1);
+	return i;
+}
+
+static void tab_grow(struct repo *r)
+{
+	struct chunk_loc *old = r->tab;
+	size_t oc = r->cap, i;
+
+	r->cap = oc ? oc * 2 : 4096;
+	r->tab = xmalloc(r->cap * sizeof(*r->tab));
+	for (i = 0; i < r->cap; i++)
+		r->tab[i].pack = UINT32_MAX;
+	for (i = 0; i < oc; i++)
+		if (old[i].pack != UINT32_MAX)
+			r->tab[tab_slot(r->tab, r->cap, old[i].hash)] = old[i];
+	free(old);
+}
+
+static void tab_add(struct repo *r, const struct chunk_loc *loc)
+{
+	size_t i;
+
+	if ((r->n + 1) * 2 > r->cap)
+		tab_grow(r);
+	i = tab_slot(r->tab, r->cap, loc->hash);
+	if (r->tab[i].pack == UINT32_MAX)
+		r->n++;
+	r->tab[i] = *loc;
+}
+
+const struct chunk_loc *repo_find(const struct repo *r,
+				  const uint8_t hash[SHA256_LEN])
+{
+	size_t i;
+
+	if (!r->cap)
+		return NULL;
+	i = tab_slot(r->tab, r->cap, hash);
+	return r->tab[i].pack == UINT32_MAX ? NULL : &r->tab[i];
+}
+
+static uint32_t add_pack_name(struct repo *r, const char *name)
+{
+	if (r->npacks == r->cappacks) {
+		r->cappacks = r->cappacks ? 2 * r->cappacks : 16;
+		r->packs = xrealloc(r->packs, r->cappacks * sizeof(*r->packs));
+	}
+	r->packs[r->npacks] = xstrdup(name);
+	return (uint32_t)r->npacks++;
+}
+
+/* ---- indexes ---- */
+
+static int load_index(struct repo *r, const char *file, struct cv_err *e)
+{
+	char name[256];
+	uint8_t *buf, sum[SHA256_LEN];
+	size_t n, i, count;
+	struct chunk_loc loc;
+	uint32_t pack;
+	int rc;
+
+	snprintf(name, sizeof(name), "packs/%s", file);
+	if ((rc = store_get(&r->st, name, 1u << 30, &buf, &n, e)))
+		return rc;
+	count = n >= 16 ? (size_t)rd_u64(buf + 8) : 0;
+	if (n < 16 + SHA256_LEN || memcmp(buf, IDX_MAGIC, 8) ||
+	    count != (n - 16 - SHA256_LEN) / IDX_ENTRY ||
+	    (n - 16 - SHA256_LEN) % IDX_ENTRY) {
+		free(buf);
+		return cv_errf(e, CV_ECORRUPT, "%s/%s: not a pack index", r->st.root, name);
+	}
+	sha256(buf, n - SHA256_LEN, sum);
+	if (memcmp(sum, buf + n - SHA256_LEN, SHA256_LEN)) {
+		free(buf);
+		return cv_errf(e, CV_ECORRUPT, "%s/%s: checksum mismatch", r->st.root, name);
+	}
+	file = strrchr(name, '/') + 1;
+	name[strlen(name) - 4] = '\0'; /* drop ".idx" */
+	pack = add_pack_name(r, file);
+	for (i = 0; i < count; i++) {
+		const uint8_t *p = buf + 16 + i * IDX_ENTRY;
+
+		memcpy(loc.hash, p, SHA256_LEN);
+		loc.off = rd_u64(p + 32);
+		loc.clen = rd_u32(p + 40);
+		loc.ulen = rd_u32(p + 44);
+		loc.pack = pack;
+		tab_add(r, &loc);
+	}
+	free(buf);
+	return 0;
+}
+
+static int load_indexes(struct repo *r, struct cv_err *e)
+{
+	char **names;
+	size_t n, i;
+	int rc;
+
+	if ((rc = store_list(&r->st, "packs", ".idx", &names, &n, e)))
+		return rc;
+	for (i = 0; i < n; i++) {
+		if (!rc)
+			rc = load_index(r, names[i], e);
+		free(names[i]);
+	}
+	free(names);
+	return rc;
+}
+
+/* ---- open, close ---- */
+
+int repo_init(const char *path, struct cv_err *e)
+{
+	struct store st;
+	uint8_t rnd[16];
+	char hex[33], text[160];
+	FILE *f = fopen("/dev/urandom", "rb");
+	int rc;
+
+	if (!f || fread(rnd, 1, sizeof(rnd), f) != sizeof(rnd)) {
+		if (f)
+			fclose(f);
+		return cv_errno(e, CV_EIO, "/dev/urandom");
+	}
+	fclose(f);
+	hex_encode(rnd, sizeof(rnd), hex);
+	snprintf(text, sizeof(text), "{\"format\":\"chromavault-repository\","
+		 "\"version\":%d,\"id\":\"%s\"}\n", REPO_VERSION, hex);
+	if (!(rc = store_open(&st, path, 1, e)))
+		rc = store_put(&st, "config", text, strlen(text), e);
+	store_close(&st);
+	return rc;
+}
+
+static int check_config(struct repo *r, struct cv_err *e)
+{
+	uint8_t *buf;
+	size_t n;
+	json_t *j;
+	int rc, ok;
+
+	if ((rc = store_get(&r->st, "config", 1 << 16, &buf, &n, e))) {
+		cv_err_clear(e);
+		return cv_errf(e, CV_ENOTFOUND, "%s: not a chromavault repository "
+			       "(no config)", r->st.root);
+	}
+	j = json_loadb((const char *)buf, n, 0, NULL);
+	ok = j && !strcmp(json_string_value(json_object_get(j, "format")) ?
+			  json_string_value(json_object_get(j, "format")) : "",
+			  "chromavault-repository");
+	if (ok && json_integer_value(json_object_get(j, "version")) > REPO_VERSION)
+		rc = cv_errf(e, CV_EUNSUP, "%s: repository version %lld is newer than "
+			     "this chromavault (%d)", r->st.root,
+			     (long long)json_integer_value(json_object_get(j, "version")),
+			     REPO_VERSION);
+	else if (!ok)
+		rc = cv_errf(e, CV_ECORRUPT, "%s/config: not a chromavault "
+			     "repository configuration", r->st.root);
+	json_decref(j);
+	free(buf);
+	return rc;
+}
+
+int repo_open(const char *path, int writable, struct repo *r, struct cv_err *e)
+{
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	r->pf.fd = -1;
+	r->writable = writable;
+	r->level = 3;
+	sb_init(&r->idx, 0);
+	sb_init(&r->zbuf, 0);
+	if ((rc = store_open(&r->st, path, 0, e)) || (rc = check_config(r, e)) ||
+	    (rc = store_lock(&r->st, writable, e)) || (rc = load_indexes(r, e)))
+		goto fail;
+	if (!r->cap)
+		tab_grow(r);
+	r->zc = ZSTD_createCCtx();
+	r->dc = ZSTD_createDCtx();
+	ZSTD_CCtx_setParameter(r->zc, ZSTD_c_compressionLevel, r->level);
+	ZSTD_CCtx_setParameter(r->zc, ZSTD_c_checksumFlag, 1);
+	return 0;
+fail:
+	repo_close(r, NULL);
+	return rc;
+}
+
+int repo_close(struct repo *r, struct cv_err *e)
+{
+	size_t i;
+	int rc = 0;
+
+	if (r->pack_open) {
+		if (e) {
+			rc = repo_flush(r, e);
+		} else {
+			uint8_t dummy[SHA256_LEN];
+
+			sha256_final(&r->pack_sha, dummy);
+			store_abort(&r->pf);
+		}
+	}
+	for (i = 0; i < r->npacks; i++)
+		free(r->packs[i]);
+	free(r->packs);
+	free(r->tab);
+	sb_release(&r->idx);
+	sb_release(&r->zbuf);
+	ZSTD_freeCCtx(r->zc);
+	ZSTD_freeDCtx(r->dc);
+	store_close(&r->st);
+	memset(r, 0, sizeof(*r));
+	return rc;
+}
+
+/* ---- writing packs ---- */
+
+static int pack_start(struct repo *r, struct cv_err *e)
+{
+	int rc = store_create(&r->st, "packs/new.pack", &r->pf, e);
+
+	if (rc)
+		return rc;
+	sha256_init(&r->pack_sha);
+	sb_reset(&r->idx);
+	r->pack_chunks = 0;
+	r->pack_open = 1;
+	add_pack_name(r, "(open)");
+	sha256_update(&r->pack_sha, PACK_MAGIC, 8);
+	return store_append(&r->pf, PACK_MAGIC, 8, e);
+}
+
+static void idx_entry(struct repo *r, const struct chunk_loc *loc)
+{
+	uint8_t p[IDX_ENTRY];
+
+	memcpy(p, loc->hash, SHA256_LEN);
+	memcpy(p + 32, &loc->off, 8);
+	memcpy(p + 40, &loc->clen, 4);
+	memcpy(p + 44, &loc->ulen, 4);
+	sb_add(&r->idx, p, IDX_ENTRY);
+}
+
+int repo_put(struct repo *r, const uint8_t hash[SHA256_LEN], const void *p,
+	     size_t n, struct cv_err *e)
+{
+	struct chunk_loc loc;
+	size_t bound, c;
+	int rc;
+
+	r->stats.chunks_seen++;
+	r->stats.bytes_seen += n;
+	if (repo_find(r, hash))
+		return 0;
+	if (n > CHUNK_MAX)
+		return cv_errf(e, CV_EUSAGE, "chunk of %zu bytes is too large", n);
+	if (!r->pack_open && (rc = pack_start(r, e)))
+		return rc;
+	bound = ZSTD_compressBound(n);
+	sb_reset(&r->zbuf);
+	sb_grow(&r->zbuf, bound);
+	c = ZSTD_compress2(r->zc, r->zbuf.buf, bound, p, n);
+	if (ZSTD_isError(c))
+		return cv_errf(e, CV_EIO, "zstd: %s", ZSTD_getErrorName(c));
+	memcpy(loc.hash, hash, SHA256_LEN);
+	loc.pack = (uint32_t)(r->npacks - 1);
+	loc.off = r->pf.size;
+	loc.clen = (uint32_t)c;
+	loc.ulen = (uint32_t)n;
+	sha256_update(&r->pack_sha, r->zbuf.buf, c);
+	if ((rc = store_append(&r->pf, r->zbuf.buf, c, e)))
+		return rc;
+	idx_entry(r, &loc);
+	tab_add(r, &loc);
+	r->pack_chunks++;
+	r->stats.chunks_new++;
+	r->stats.bytes_new += n;
+	r->stats.bytes_stored += c;
+	if (r->pf.size >= PACK_MAX)
+		return repo_flush(r, e);
+	return 0;
+}
+
+int repo_flush(struct repo *r, struct cv_err *e)
+{
+	uint8_t sum[SHA256_LEN], head[16];
+	char hex[2 * SHA256_LEN + 1], name[256];
+	struct strbuf idx = STRBUF_INIT;
+	int rc;
+
+	if (!r->pack_open)
+		return 0;
+	r->pack_open = 0;
+	sha256_final(&r->pack_sha, sum);
+	hex_encode(sum, SHA256_LEN, hex);
+	snprintf(name, sizeof(name), "packs/%s.pack", hex);
+	if ((rc = store_commit(&r->st, &r->pf, name, e)))
+		return rc;
+	memcpy(head, IDX_MAGIC, 8);
+	memcpy(head + 8, &r->pack_chunks, 8);
+	sb_add(&idx, head, 16);
+	sb_add(&idx, r->idx.buf, r->idx.len);
+	sha256(idx.buf, idx.len, sum);
+	sb_add(&idx, sum, SHA256_LEN);
+	snprintf(name, sizeof(name), "packs/%s.idx", hex);
+	rc = store_put(&r->st, name, idx.buf, idx.len, e);
+	sb_release(&idx);
+	free(r->packs[r->npacks - 1]);
+	r->packs[r->npacks - 1] = xstrdup(hex);
+	return rc;
+}
+
+/* ---- reading ---- */
+
+int repo_get(struct repo *r, const uint8_t hash[SHA256_LEN],
+	     struct strbuf *out, struct cv_err *e)
+{
+	const struct chunk_loc *loc = repo_find(r, hash);
+	char hex[2 * SHA256_LEN + 1], name[256];
+	uint8_t sum[SHA256_LEN];
+	size_t d;
+	int rc;
+
+	hex_encode(hash, SHA256_LEN, hex);
+	if (!loc)
+		return cv_errf(e, CV_ECORRUPT, "chunk %s is not in the repository", hex);
+	snprintf(name, sizeof(name), "packs/%s.pack", r->packs[loc->pack]);
+	sb_reset(&r->zbuf);
+	sb_grow(&r->zbuf, loc->clen);
+	if ((rc = store_pread(&r->st, name, loc->off, r->zbuf.buf, loc->clen, e)))
+		return rc;
+	sb_reset(out);
+	sb_grow(out, loc->ulen);
+	d = ZSTD_decompressDCtx(r->dc, out->buf, loc->ulen, r->zbuf.buf, loc->clen);
+	if (ZSTD_isError(d) || d != loc->ulen)
+		return cv_errf(e, CV_ECORRUPT, "%s/%s: offset %llu: chunk %s does "
+			       "not decompress (%s)", r->st.root, name,
+			       (unsigned long long)loc->off, hex,
+			       ZSTD_isError(d) ? ZSTD_getErrorName(d) : "wrong length");
+	sb_setlen(out, d);
+	sha256(out->buf, d, sum);
+	if (memcmp(sum, hash, SHA256_LEN))
+		return cv_errf(e, CV_ECORRUPT, "%s/%s: offset %llu: chunk %s has the "
+			       "wrong content", r->st.root, name,
+			       (unsigned long long)loc->off, hex);
+	return 0;
+}
+
+/* ---- chunk lists ---- */
+
+int repo_put_list(struct repo *r, const uint8_t *hashes, size_t n,
+		  struct strbuf *segs, struct cv_err *e)
+{
+	uint8_t sum[SHA256_LEN];
+	size_t i, k;
+	int rc;
+
+	for (i = 0; i < n; i += REPO_LIST_SEGMENT) {
+		k = n - i < REPO_LIST_SEGMENT ? n - i : REPO_LIST_SEGMENT;
+		sha256(hashes + i * SHA256_LEN, k * SHA256_LEN, sum);
+		if ((rc = repo_put(r, sum, hashes + i * SHA256_LEN, k * SHA256_LEN, e)))
+			return rc;
+		sb_add(segs, sum, SHA256_LEN);
+	}
+	return 0;
+}
+
+int repo_get_list(struct repo *r, const uint8_t *segs, size_t nsegs,
+		  struct strbuf *out, struct cv_err *e)
+{
+	struct strbuf seg = STRBUF_INIT;
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; !rc && i < nsegs; i++) {
+		rc = repo_get(r, segs + i * SHA256_LEN, &seg, e);
+		if (!rc && seg.len % SHA256_LEN)
+			rc = cv_errf(e, CV_ECORRUPT, "chunk list segment %zu has a "
+				     "partial entry", i);
+		if (!rc)
+			sb_add(out, seg.buf, seg.len);
+	}
+	sb_release(&seg);
+	return rc;
+}
+
+/* ---- manifests ---- */
+
+int repo_put_snapshot(struct repo *r, const char *name, const char *json,
+		      struct cv_err *e)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "snapshots/%s.json", name);
+	return store_put(&r->st, path, json, strlen(json), e);
+}
+
+int repo_list_snapshots(struct repo *r, char ***names, size_t *n,
+			struct cv_err *e)
+{
+	size_t i;
+	int rc = store_list(&r->st, "snapshots", ".json", names, n, e);
+
+	for (i = 0; !rc && i < *n; i++)
+		(*names)[i][strlen((*names)[i]) - 5] = '\0';
+	return rc;
+}
+
+int repo_get_snapshot(struct repo *r, const char *name, char **json,
+		      struct cv_err *e)
+{
+	char path[256];
+	uint8_t *buf;
+	size_t n;
+	int rc;
+
+	snprintf(path, sizeof(path), "snapshots/%s.json", name);
+	rc = store_get(&r->st, path, 1u << 30, &buf, &n, e);
+	if (rc == CV_ENOTFOUND) {
+		cv_err_clear(e);
+		return cv_errf(e, CV_ENOTFOUND, "%s: no snapshot %s", r->st.root, name);
+	}
+	*json = (char *)buf;
+	if (!rc)
+		(*json)[n] = '\0';
+	return rc;
+}
+
+/* ---- hash sets ---- */
+
+static const uint8_t zero_key[SHA256_LEN];
+
+void hashset_init(struct hashset *s)
+{
+	s->cap = 1024;
+	s->n = 0;
+	s->keys = xcalloc(s->cap, SHA256_LEN);
+}
+
+void hashset_release(struct hashset *s)
+{
+	free(s->keys);
+	memset(s, 0, sizeof(*s));
+}
+
+static size_t hs_slot(const uint8_t *keys, size_t cap, const uint8_t *h)
+{
+	size_t i = (size_t)rd_u64(h) & (cap - 1);
+
+	while (memcmp(keys + i * SHA256_LEN, zero_key, SHA256_LEN) &&
+	       memcmp(keys + i * SHA256_LEN, h, SHA256_LEN))
+		i = (i + 1) & (cap - 1);
+	return i;
+}
+
+int hashset_has(const struct hashset *s, const uint8_t *h)
+{
+	return !memcmp(s->keys + hs_slot(s->keys, s->cap, h) * SHA256_LEN, h,
+		       SHA256_LEN);
+}
+
+int hashset_add(struct hashset *s, const uint8_t *h)
+{
+	uint8_t *old = s->keys;
+	size_t i, oc = s->cap;
+
+	if ((s->n + 1) * 2 > s->cap) {
+		s->cap *= 2;
+		s->keys = xcalloc(s->cap, SHA256_LEN);
+		for (i = 0; i < oc; i++)
+			if (memcmp(old + i * SHA256_LEN, zero_key, SHA256_LEN))
+				memcpy(s->keys + hs_slot(s->keys, s->cap, old + i * SHA256_LEN) *
+				       SHA256_LEN, old + i * SHA256_LEN, SHA256_LEN);
+		free(old);
+	}
+	i = hs_slot(s->keys, s->cap, h);
+	if (!memcmp(s->keys + i * SHA256_LEN, h, SHA256_LEN))
+		return 0;
+	memcpy(s->keys + i * SHA256_LEN, h, SHA256_LEN);
+	s->n++;
+	return 1;
+}
+
+/* ---- garbage collection ---- */
+
+/* Copy a chunk's stored frame into the open pack as it is. */
+static int copy_frame(struct repo *r, const struct chunk_loc *loc,
+		      struct cv_err *e)
+{
+	struct chunk_loc nl = *loc;
+	char name[256];
+	int rc;
+
+	if (!r->pack_open && (rc = pack_start(r, e)))
+		return rc;
+	snprintf(name, sizeof(name), "packs/%s.pack", r->packs[loc->pack]);
+	sb_reset(&r->zbuf);
+	sb_grow(&r->zbuf, loc->clen);
+	if ((rc = store_pread(&r->st, name, loc->off, r->zbuf.buf, loc->clen, e)))
+		return rc;
+	nl.pack = (uint32_t)(r->npacks - 1);
+	nl.off = r->pf.size;
+	sha256_update(&r->pack_sha, r->zbuf.buf, loc->clen);
+	if ((rc = store_append(&r->pf, r->zbuf.buf, loc->clen, e)))
+		return rc;
+	idx_entry(r, &nl);
+	r->pack_chunks++;
+	return r->pf.size >= PACK_MAX ? repo_flush(r, e) : 0;
+}
+
+static void pack_counts(const struct repo *r, const struct hashset *keep,
+			size_t *kept, size_t *total)
+{
+	size_t i;
+
+	for (i = 0; i < r->cap; i++) {
+		if (r->tab[i].pack == UINT32_MAX)
+			continue;
+		total[r->tab[i].pack]++;
+		kept[r->tab[i].pack] += hashset_has(keep, r->tab[i].hash);
+	}
+}
+
+static int remove_pack(struct repo *r, const char *name, struct cv_err *e)
+{
+	char p[256];
+	int rc;
+
+	snprintf(p, sizeof(p), "packs/%s.idx", name);
+	if ((rc = store_remove(&r->st, p, e)))
+		return rc;
+	snprintf(p, sizeof(p), "packs/%s.pack", name);
+	return store_remove(&r->st, p, e);
+}
+
+int repo_gc(struct repo *r, const struct hashset *keep, int dry_run,
+	    struct gc_stats *st, struct cv_err *e)
+{
+	size_t np = r->npacks, i, *kept = xcalloc(np + 1, sizeof(size_t));
+	size_t *total = xcalloc(np + 1, sizeof(size_t));
+	int rc = 0;
+
+	memset(st, 0, sizeof(*st));
+	pack_counts(r, keep, kept, total);
+	for (i = 0; !rc && !dry_run && i < r->cap; i++) {
+		const struct chunk_loc *loc = &r->tab[i];
+
+		if (loc->pack != UINT32_MAX && loc->pack < np &&
+		    kept[loc->pack] && kept[loc->pack] < total[loc->pack] &&
+		    hashset_has(keep, loc->hash))
+			rc = copy_frame(r, loc, e);
+	}
+	if (!rc && !dry_run)
+		rc = repo_flush(r, e); /* the copies are durable before deletes */
+	for (i = 0; !rc && i < np; i++) {
+		if (kept[i] == total[i])
+			continue;
+		st->chunks_removed += total[i] - kept[i];
+		if (kept[i])
+			st->packs_rewritten++;
+		else
+			st->packs_removed++;
+		if (!dry_run)
+			rc = remove_pack(r, r->packs[i], e);
+	}
+	free(kept);
+	free(total);
+	return rc;
+}

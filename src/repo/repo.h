@@ -1,0 +1,111 @@
+/*
+ * The backup repository (docs/REPOSITORY.md): content-addressed chunks in
+ * zstd packs with indexes, chunk lists, snapshot manifests. Knows nothing of
+ * Chroma: what a chunk is, the caller decides.
+ */
+#ifndef CV_REPO_H
+#define CV_REPO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "repo/store.h"
+#include "util/err.h"
+#include "util/sha256.h"
+#include "util/strbuf.h"
+
+#define REPO_VERSION 1
+#define REPO_LIST_SEGMENT 1024
+
+struct chunk_loc {
+	uint8_t hash[SHA256_LEN];
+	uint32_t pack;        /* index into packs[]; UINT32_MAX: empty slot */
+	uint32_t clen, ulen;
+	uint64_t off;
+};
+
+struct repo_stats {
+	uint64_t chunks_seen, bytes_seen;     /* everything given to repo_put */
+	uint64_t chunks_new, bytes_new;       /* not in the repository before */
+	uint64_t bytes_stored;                /* compressed bytes written */
+};
+
+struct repo {
+	struct store st;
+	int writable;
+	char **packs;         /* pack names (hex), the last one may be open */
+	size_t npacks, cappacks;
+	struct chunk_loc *tab;
+	size_t cap, n;
+	struct store_file pf; /* pack being written */
+	int pack_open;
+	struct sha256 pack_sha;
+	struct strbuf idx;    /* index entries of the open pack */
+	uint64_t pack_chunks;
+	void *zc, *dc;        /* zstd contexts */
+	struct strbuf zbuf;
+	int level;
+	struct repo_stats stats;
+};
+
+int repo_init(const char *path, struct cv_err *e);
+/* Open and lock (exclusive when writable), load every index. */
+int repo_open(const char *path, int writable, struct repo *r, struct cv_err *e);
+/* Finish the open pack (writable) and close. */
+int repo_close(struct repo *r, struct cv_err *e);
+
+/* Store a chunk unless present. hash is the SHA-256 of p[0..n). */
+int repo_put(struct repo *r, const uint8_t hash[SHA256_LEN], const void *p,
+	     size_t n, struct cv_err *e);
+/* Make every chunk put so far durable (pack + index renamed in place). */
+int repo_flush(struct repo *r, struct cv_err *e);
+const struct chunk_loc *repo_find(const struct repo *r,
+				  const uint8_t hash[SHA256_LEN]);
+/* Read, decompress and check a chunk into out (replacing its content). */
+int repo_get(struct repo *r, const uint8_t hash[SHA256_LEN],
+	     struct strbuf *out, struct cv_err *e);
+
+/*
+ * A chunk list (n hashes, 32 bytes each) stored as segments of
+ * REPO_LIST_SEGMENT entries; the segment hashes are appended to segs.
+ */
+int repo_put_list(struct repo *r, const uint8_t *hashes, size_t n,
+		  struct strbuf *segs, struct cv_err *e);
+/* The hashes of a list from its segment hashes (appended to out). */
+int repo_get_list(struct repo *r, const uint8_t *segs, size_t nsegs,
+		  struct strbuf *out, struct cv_err *e);
+
+/* Snapshot manifests: snapshots/NAME.json. */
+int repo_put_snapshot(struct repo *r, const char *name, const char *json,
+		      struct cv_err *e);
+int repo_list_snapshots(struct repo *r, char ***names, size_t *n,
+			struct cv_err *e);
+/* Caller frees *json. */
+int repo_get_snapshot(struct repo *r, const char *name, char **json,
+		      struct cv_err *e);
+
+
+/* A set of chunk hashes (for verify and prune). */
+struct hashset {
+	uint8_t *keys;   /* cap * 32 bytes, all-zero key = empty */
+	size_t cap, n;
+};
+void hashset_init(struct hashset *s);
+void hashset_release(struct hashset *s);
+/* 1 if added, 0 if it was there. */
+int hashset_add(struct hashset *s, const uint8_t *h);
+int hashset_has(const struct hashset *s, const uint8_t *h);
+
+struct gc_stats {
+	uint64_t packs_removed, packs_rewritten, chunks_removed;
+};
+
+/*
+ * Keep only the chunks in keep: packs with none of them are deleted, packs
+ * with some are rewritten first and deleted after. A crash at any point
+ * leaves every kept chunk in some pack with an index.
+ */
+int repo_gc(struct repo *r, const struct hashset *keep, int dry_run,
+	    struct gc_stats *st, struct cv_err *e);
+
+#endif

@@ -1,0 +1,344 @@
+/*
+ * Local-directory store (see store.h): write-once files by temp name, fsync,
+ * rename and directory fsync.
+ */
+#include "repo/store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/strbuf.h"
+#include "util/xalloc.h"
+#include "util/banned.h"
+
+static char *path_of(const struct store *s, const char *name)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	sb_addf(&sb, "%s/%s", s->root, name);
+	return sb_detach(&sb, NULL);
+}
+
+static int dir_empty(const char *path)
+{
+	struct dirent *de;
+	DIR *d = opendir(path);
+	int empty = 1;
+
+	if (!d)
+		return 0;
+	while (empty && (de = readdir(d)))
+		empty = !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..");
+	closedir(d);
+	return empty;
+}
+
+static int make_dirs(const struct store *s, struct cv_err *e)
+{
+	const char *sub[] = { "", "packs", "snapshots" };
+	char *p;
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		p = path_of(s, sub[i]);
+		if (mkdir(p, 0755) && errno != EEXIST) {
+			cv_errno(e, CV_EIO, "%s: cannot create", p);
+			free(p);
+			return CV_EIO;
+		}
+		free(p);
+	}
+	return 0;
+}
+
+int store_open(struct store *s, const char *root, int create, struct cv_err *e)
+{
+	struct stat st;
+
+	memset(s, 0, sizeof(*s));
+	s->lock_fd = s->rd_fd = -1;
+	s->root = xstrdup(root);
+	if (create) {
+		if (!stat(root, &st) && !(S_ISDIR(st.st_mode) && dir_empty(root)))
+			return cv_errf(e, CV_EUSAGE, "%s: exists and is not an empty "
+				       "directory", root);
+		return make_dirs(s, e);
+	}
+	if (stat(root, &st) || !S_ISDIR(st.st_mode))
+		return cv_errf(e, CV_ENOTFOUND, "%s: no repository here", root);
+	return 0;
+}
+
+void store_close(struct store *s)
+{
+	if (s->lock_fd >= 0)
+		close(s->lock_fd);
+	if (s->rd_fd >= 0)
+		close(s->rd_fd);
+	free(s->rd_name);
+	free(s->root);
+	memset(s, 0, sizeof(*s));
+	s->lock_fd = s->rd_fd = -1;
+}
+
+int store_lock(struct store *s, int exclusive, struct cv_err *e)
+{
+	char *p = path_of(s, "lock");
+
+	s->lock_fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (s->lock_fd < 0 && !exclusive)
+		s->lock_fd = open(p, O_RDONLY | O_CLOEXEC);
+	free(p);
+	if (s->lock_fd < 0)
+		return cv_errno(e, CV_EIO, "%s/lock: cannot open", s->root);
+	if (flock(s->lock_fd, exclusive ? LOCK_EX | LOCK_NB : LOCK_SH | LOCK_NB))
+		return cv_errf(e, CV_EIO, "%s: the repository is in use by another "
+			       "chromavault (lock held)", s->root);
+	return 0;
+}
+
+static int sync_parent(const char *path)
+{
+	char *copy = xstrdup(path), *slash = strrchr(copy, '/');
+	int fd, rc = 0;
+
+	if (slash)
+		*slash = '\0';
+	fd = open(slash ? copy : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		rc = fsync(fd);
+		close(fd);
+	}
+	free(copy);
+	return rc;
+}
+
+int store_create(struct store *s, const char *name_hint, struct store_file *f,
+		 struct cv_err *e)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	memset(f, 0, sizeof(*f));
+	sb_addf(&sb, "%s/%s.tmp.%ld", s->root, name_hint, (long)getpid());
+	f->tmp = sb_detach(&sb, NULL);
+	f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (f->fd < 0) {
+		cv_errno(e, CV_EIO, "%s: cannot create", f->tmp);
+		free(f->tmp);
+		f->tmp = NULL;
+		return CV_EIO;
+	}
+	return 0;
+}
+
+int store_append(struct store_file *f, const void *p, size_t n, struct cv_err *e)
+{
+	const char *c = p;
+	ssize_t w;
+
+	while (n) {
+		w = write(f->fd, c, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return cv_errno(e, CV_EIO, "%s: write failed", f->tmp);
+		c += w;
+		n -= (size_t)w;
+		f->size += (uint64_t)w;
+	}
+	return 0;
+}
+
+int store_commit(struct store *s, struct store_file *f, const char *name,
+		 struct cv_err *e)
+{
+	char *dst = path_of(s, name);
+	int rc = 0;
+
+	if (fsync(f->fd) || close(f->fd)) {
+		f->fd = -1;
+		rc = cv_errno(e, CV_EIO, "%s: cannot sync", f->tmp);
+	}
+	f->fd = -1;
+	if (!rc && rename(f->tmp, dst))
+		rc = cv_errno(e, CV_EIO, "%s: cannot rename into place", dst);
+	if (!rc && sync_parent(dst))
+		rc = cv_errno(e, CV_EIO, "%s: cannot sync its directory", dst);
+	free(dst);
+	if (rc)
+		store_abort(f);
+	free(f->tmp);
+	f->tmp = NULL;
+	return rc;
+}
+
+void store_abort(struct store_file *f)
+{
+	if (f->fd >= 0)
+		close(f->fd);
+	if (f->tmp)
+		unlink(f->tmp);
+	free(f->tmp);
+	memset(f, 0, sizeof(*f));
+	f->fd = -1;
+}
+
+int store_put(struct store *s, const char *name, const void *p, size_t n,
+	      struct cv_err *e)
+{
+	struct store_file f;
+	int rc;
+
+	if ((rc = store_create(s, name, &f, e)))
+		return rc;
+	if ((rc = store_append(&f, p, n, e))) {
+		store_abort(&f);
+		return rc;
+	}
+	return store_commit(s, &f, name, e);
+}
+
+int store_get(struct store *s, const char *name, size_t max, uint8_t **buf,
+	      size_t *n, struct cv_err *e)
+{
+	char *p = path_of(s, name);
+	struct stat st;
+	int fd = open(p, O_RDONLY | O_CLOEXEC), rc = 0;
+	ssize_t r;
+
+	*buf = NULL;
+	*n = 0;
+	if (fd < 0) {
+		rc = errno == ENOENT ? CV_ENOTFOUND : CV_EIO;
+		cv_errno(e, rc, "%s", p);
+		free(p);
+		return rc;
+	}
+	if (fstat(fd, &st) || (uint64_t)st.st_size > max) {
+		rc = cv_errf(e, CV_ECORRUPT, "%s: larger than %zu bytes", p, max);
+		goto out;
+	}
+	*buf = xmalloc((size_t)st.st_size + 1);
+	while (*n < (size_t)st.st_size) {
+		r = read(fd, *buf + *n, (size_t)st.st_size - *n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			rc = cv_errno(e, CV_EIO, "%s: read failed", p);
+			goto out;
+		}
+		*n += (size_t)r;
+	}
+out:
+	close(fd);
+	free(p);
+	return rc;
+}
+
+int store_pread(struct store *s, const char *name, uint64_t off, void *buf,
+		size_t n, struct cv_err *e)
+{
+	char *p;
+	size_t got = 0;
+	ssize_t r;
+
+	if (!s->rd_name || strcmp(s->rd_name, name)) {
+		if (s->rd_fd >= 0)
+			close(s->rd_fd);
+		free(s->rd_name);
+		s->rd_name = xstrdup(name);
+		p = path_of(s, name);
+		s->rd_fd = open(p, O_RDONLY | O_CLOEXEC);
+		free(p);
+		if (s->rd_fd < 0)
+			return cv_errno(e, errno == ENOENT ? CV_ENOTFOUND : CV_EIO,
+					"%s/%s", s->root, name);
+	}
+	while (got < n) {
+		r = pread(s->rd_fd, (char *)buf + got, n - got, (off_t)(off + got));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return cv_errf(e, CV_ECORRUPT, "%s/%s: offset %llu: truncated",
+				       s->root, name, (unsigned long long)(off + got));
+		got += (size_t)r;
+	}
+	return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int store_list(struct store *s, const char *dir, const char *suffix,
+	       char ***names, size_t *n, struct cv_err *e)
+{
+	char *p = path_of(s, dir);
+	size_t cap = 0, sl = strlen(suffix), l;
+	struct dirent *de;
+	DIR *d = opendir(p);
+
+	*names = NULL;
+	*n = 0;
+	if (!d) {
+		cv_errno(e, CV_ECORRUPT, "%s", p);
+		free(p);
+		return CV_ECORRUPT;
+	}
+	while ((de = readdir(d))) {
+		l = strlen(de->d_name);
+		if (l <= sl || strcmp(de->d_name + l - sl, suffix))
+			continue;
+		if (*n == cap) {
+			cap = cap ? 2 * cap : 64;
+			*names = xrealloc(*names, cap * sizeof(**names));
+		}
+		(*names)[(*n)++] = xstrdup(de->d_name);
+	}
+	closedir(d);
+	free(p);
+	if (*n)
+		qsort(*names, *n, sizeof(**names), cmp_str);
+	return 0;
+}
+
+int store_remove(struct store *s, const char *name, struct cv_err *e)
+{
+	char *p = path_of(s, name);
+	int rc = 0;
+
+	if (unlink(p) && errno != ENOENT)
+		rc = cv_errno(e, CV_EIO, "%s: cannot remove", p);
+	else
+		sync_parent(p);
+	free(p);
+	return rc;
+}
+
+void store_clean_tmp(struct store *s, const char *dir)
+{
+	struct strbuf sb = STRBUF_INIT;
+	char *p = path_of(s, dir);
+	struct dirent *de;
+	DIR *d = opendir(p);
+
+	while (d && (de = readdir(d))) {
+		if (!strstr(de->d_name, ".tmp."))
+			continue;
+		sb_reset(&sb);
+		sb_addf(&sb, "%s/%s", p, de->d_name);
+		unlink(sb.buf);
+	}
+	if (d)
+		closedir(d);
+	sb_release(&sb);
+	free(p);
+}

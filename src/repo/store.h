@@ -1,0 +1,59 @@
+/*
+ * Repository storage: a local directory of write-once files (REPOSITORY.md).
+ * The rest of repo/ goes through these calls only, so another store
+ * (object storage) can implement them.
+ */
+#ifndef CV_STORE_H
+#define CV_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/err.h"
+
+struct store {
+	char *root;
+	int lock_fd;
+	char *rd_name;   /* the file store_pread has open */
+	int rd_fd;
+};
+
+/* Open root (create: make it, which must not exist or be empty). */
+int store_open(struct store *s, const char *root, int create, struct cv_err *e);
+void store_close(struct store *s);
+/* flock the repository: exclusive for writers, shared for readers. */
+int store_lock(struct store *s, int exclusive, struct cv_err *e);
+
+/* Write name atomically (temp, fsync, rename, fsync dir); never replaces. */
+int store_put(struct store *s, const char *name, const void *p, size_t n,
+	      struct cv_err *e);
+
+/* Streaming write of one new file: open a temp, append, then commit. */
+struct store_file {
+	int fd;
+	char *tmp;
+	char *name;
+	uint64_t size;
+};
+int store_create(struct store *s, const char *name_hint, struct store_file *f,
+		 struct cv_err *e);
+int store_append(struct store_file *f, const void *p, size_t n, struct cv_err *e);
+/* fsync and rename to name (the final name may be decided only now). */
+int store_commit(struct store *s, struct store_file *f, const char *name,
+		 struct cv_err *e);
+void store_abort(struct store_file *f);
+
+/* Whole file, bounded by max bytes. Caller frees *buf. */
+int store_get(struct store *s, const char *name, size_t max, uint8_t **buf,
+	      size_t *n, struct cv_err *e);
+/* n bytes at off of name; the file handle is cached between calls. */
+int store_pread(struct store *s, const char *name, uint64_t off, void *buf,
+		size_t n, struct cv_err *e);
+/* Names in dir ending in suffix, sorted; caller frees each and the array. */
+int store_list(struct store *s, const char *dir, const char *suffix,
+	       char ***names, size_t *n, struct cv_err *e);
+int store_remove(struct store *s, const char *name, struct cv_err *e);
+/* Remove temp files left by interrupted writes. */
+void store_clean_tmp(struct store *s, const char *dir);
+
+#endif

@@ -1,0 +1,25 @@
+/*
+ * Walking every chunk a snapshot references, in file order, with the file
+ * and offset each is at: for verify (naming what is damaged) and prune
+ * (what to keep).
+ */
+#ifndef CV_WALK_H
+#define CV_WALK_H
+
+#include "repo/manifest.h"
+#include "repo/repo.h"
+
+/* Called per chunk; list segments are reported with off = -1. */
+typedef int (*walk_fn)(void *ctx, const struct manifest *m,
+		       const struct mf_file *f, long long off,
+		       const uint8_t *hash, struct cv_err *e);
+
+/*
+ * Call fn for every chunk of m. A list segment that cannot be read is
+ * reported through fn (with off -1) and its chunks skipped; the walk goes on
+ * unless fn returns an error.
+ */
+int walk_snapshot(struct repo *r, const struct manifest *m, walk_fn fn,
+		  void *ctx, struct cv_err *e);
+
+#endif
