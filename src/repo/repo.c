@@ -377,7 +377,13 @@ int repo_get(struct repo *r, const uint8_t hash[SHA256_LEN],
 	snprintf(name, sizeof(name), "packs/%s.pack", r->packs[loc->pack]);
 	sb_reset(&r->zbuf);
 	sb_grow(&r->zbuf, loc->clen);
-	if ((rc = store_pread(&r->st, name, loc->off, r->zbuf.buf, loc->clen, e)))
+	rc = store_pread(&r->st, name, loc->off, r->zbuf.buf, loc->clen, e);
+	if (rc == CV_ENOTFOUND) {
+		cv_err_clear(e);
+		return cv_errf(e, CV_ECORRUPT, "%s/%s: missing (it holds chunk %s)",
+			       r->st.root, name, hex);
+	}
+	if (rc)
 		return rc;
 	sb_reset(out);
 	sb_grow(out, loc->ulen);

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Repository faults: a flipped byte in a pack and a missing pack are named by
+# verify --read-data and by restore (which leaves no target behind); a
+# backup killed at any moment leaves a repository that verifies, and the
+# next backup works; a full disk gives a clear error and changes nothing.
+. "$(dirname "$0")/lib.sh"
+setup
+
+F=$(fixtures_dir)
+[ -n "$F" ] || skip "shared/fixtures/real-world is absent"
+src="$F/yes-chef-4096/db"
+R="$T/repo"
+expect_ok "$CV" backup "$src" "$R"
+expect_ok "$CV" verify --read-data "$R"
+pack=$(ls "$R"/packs/*.pack | head -1)
+
+# a flipped byte inside the pack
+cp "$pack" "$T/pack.orig"
+size=$(stat -c %s "$pack")
+printf '\xff' | dd of="$pack" bs=1 seek=$((size / 2)) conv=notrunc status=none
+expect_fail 3 "$CV" verify --read-data "$R"
+grep -q "^snapshot .*: chroma.sqlite3 at offset [0-9]*: .*$(basename "$pack")" "$T/stdout" ||
+	fail "verify does not name snapshot, file, offset and pack: $(head -3 "$T/stdout")"
+expect_fail 3 "$CV" restore "$R" latest "$T/out"
+grep -q "at offset" "$T/stderr" || fail "restore does not name the offset"
+[ ! -e "$T/out" ] || fail "failed restore left a target"
+ls "$T" | grep -q 'out.tmp' && fail "failed restore left its temp folder"
+cp "$T/pack.orig" "$pack"
+expect_ok "$CV" verify --read-data "$R"
+
+# a missing pack
+mv "$pack" "$T/pack.away"
+expect_fail 3 "$CV" verify "$R"
+grep -q "$(basename "$pack"): missing" "$T/stdout" || fail "missing pack not named"
+expect_fail 3 "$CV" verify --read-data "$R"
+expect_fail 3 "$CV" restore "$R" latest "$T/out"
+[ ! -e "$T/out" ] || fail "failed restore left a target"
+mv "$T/pack.away" "$pack"
+
+# kill -9 at different moments of a backup
+for delay in 0.002 0.005 0.01 0.02 0.04 0.08; do
+	(timeout -s KILL "$delay" "$CV" backup "$F/movie-suggestion-sumanhiremath/db" "$R" \
+		>/dev/null 2>&1) 2>/dev/null || true
+	expect_ok "$CV" verify "$R"
+done
+expect_ok "$CV" backup "$F/movie-suggestion-sumanhiremath/db" "$R"
+expect_ok "$CV" verify --read-data "$R"
+expect_ok "$CV" restore "$R" latest "$T/after-kill"
+diff -r "$F/movie-suggestion-sumanhiremath/db" "$T/after-kill" >&2 || fail "restore after kills"
+
+# a full disk: a 1 MiB filesystem for a 5 MB backup
+mkdir -p "$T/small"
+if mount -t tmpfs -o size=1m tmpfs "$T/small" 2>/dev/null; then
+	expect_ok "$CV" backup "$F/todo-davmateo/db" "$T/small/repo"
+	before=$(tree_hash "$T/small/repo")
+	expect_fail 2 "$CV" backup "$src" "$T/small/repo"
+	grep -q "No space left on device" "$T/stderr" || fail "no clear disk-full error: $(cat "$T/stderr")"
+	[ "$(tree_hash "$T/small/repo")" = "$before" ] || fail "a failed backup changed the repository"
+	expect_ok "$CV" verify --read-data "$T/small/repo"
+	umount "$T/small"
+else
+	echo "disk-full case skipped: cannot mount a small tmpfs here"
+fi
+echo "faults handled"
