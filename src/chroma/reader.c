@@ -348,7 +348,6 @@ static int vec_from_index(struct cv_reader *r, const char *id, size_t len,
 {
 	struct hmap_slot *s;
 	uint32_t slot;
-	uint8_t flags;
 	int rc;
 
 	*found = 0;
@@ -359,9 +358,7 @@ static int vec_from_index(struct cv_reader *r, const char *id, size_t len,
 			       "record \"%.*s\" (index_metadata.pickle) is in no "
 			       "element", r->ix.dir, (unsigned long long)s->val,
 			       (int)len, id);
-	if ((rc = hnsw_slot_flags(&r->ix, slot, &flags, e)))
-		return rc;
-	if (flags & HNSW_DELETE_MARK)
+	if (hnsw_label_deleted(&r->ix, s->val))
 		return cv_errf(e, CV_ECORRUPT, "%s/data_level0.bin: element %u "
 			       "(label %llu, record \"%.*s\") is marked deleted but "
 			       "the pickle lists it", r->ix.dir, slot,

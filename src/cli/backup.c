@@ -15,6 +15,7 @@
 #include "cli/cli.h"
 #include "repo/manifest.h"
 #include "repo/repo.h"
+#include "util/fsutil.h"
 #include "util/banned.h"
 
 #define BACKUP_RETRIES 8
@@ -42,11 +43,6 @@ static int s_chunk(void *ctx, const void *p, size_t n, struct cv_err *e)
 static int s_end(void *ctx, struct cv_err *e)
 {
 	return mfw_file_end(ctx, e);
-}
-
-static void s_drop(void *ctx, const char *rel)
-{
-	mfw_drop(ctx, rel);
 }
 
 static double now_sec(void)
@@ -107,8 +103,10 @@ static int open_or_init(const char *path, struct repo *r, struct cv_err *e)
 		return rc;
 	if ((rc = repo_open(path, 1, r, e)))
 		return rc;
+	/* left by an interrupted backup; the lock says none is running */
 	store_clean_tmp(&r->st, "packs");
 	store_clean_tmp(&r->st, "snapshots");
+	rm_prefixed(path, "staging.tmp.");
 	return 0;
 }
 
@@ -152,8 +150,8 @@ static int backup_one(const char *dir, const char *path,
 	struct lc_stats st = { 0 };
 	struct mf_writer w;
 	struct repo r;
-	struct lc_sink sink = { &w, s_dir, s_begin, s_chunk, s_end, s_drop };
-	char name[64], *text;
+	struct lc_sink sink = { &w, s_dir, s_begin, s_chunk, s_end };
+	char name[64], *text, staging[4096];
 	double t0 = now_sec();
 	time_t t = time(NULL);
 	json_t *m = NULL;
@@ -162,7 +160,11 @@ static int backup_one(const char *dir, const char *path,
 	if ((rc = open_or_init(path, &r, e)))
 		return rc;
 	mfw_init(&w, &r);
-	rc = chroma_live_copy(dir, &sink, BACKUP_RETRIES, &st, e);
+	snprintf(staging, sizeof(staging), "%s/staging.tmp.%ld", path, (long)getpid());
+	rc = chroma_capture(dir, staging, 0, BACKUP_RETRIES, &st, e);
+	if (!rc)
+		rc = chroma_stream(staging, &sink, e);
+	rm_tree(staging);
 	if (!rc)
 		rc = repo_flush(&r, e);
 	if (!rc) {

@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <dirent.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,19 +15,9 @@
 #include "cli/cli.h"
 #include "repo/manifest.h"
 #include "repo/repo.h"
+#include "util/fsutil.h"
 #include "util/strbuf.h"
 #include "util/banned.h"
-
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-	return remove(p);
-}
-
-/* Remove a tree this command created (a temp folder, a replaced target). */
-static void rm_tree(const char *path)
-{
-	nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 static int write_all(int fd, const void *p, size_t n)
 {
@@ -109,17 +98,6 @@ static int restore_file(struct repo *r, const struct manifest *m,
 		rc = cv_errno(e, CV_EIO, "%s: cannot finish", path.buf);
 	close(fd);
 	sb_release(&path);
-	return rc;
-}
-
-static int sync_dir(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = -1;
-
-	if (fd >= 0) {
-		rc = fsync(fd);
-		close(fd);
-	}
 	return rc;
 }
 

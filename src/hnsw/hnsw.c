@@ -257,6 +257,7 @@ static int lk_insert(struct hnsw_index *ix, uint64_t label, uint32_t slot,
 	}
 	ix->lk_label[i] = label;
 	ix->lk_slot[i] = slot;
+	ix->lk_deleted[i] = deleted != 0;
 	return 0;
 }
 
@@ -278,6 +279,7 @@ static int scan_slots(struct hnsw_index *ix, struct cv_err *e)
 		ix->lk_cap <<= 1;
 	ix->lk_label = xmalloc(ix->lk_cap * sizeof(*ix->lk_label));
 	ix->lk_slot = xmalloc(ix->lk_cap * sizeof(*ix->lk_slot));
+	ix->lk_deleted = xcalloc(ix->lk_cap, 1);
 	memset(ix->lk_slot, 0xff, ix->lk_cap * sizeof(*ix->lk_slot));
 	for (i = 0; i < n; i++) {
 		off = i * h->size_data_per_element;
@@ -327,6 +329,7 @@ void hnsw_close(struct hnsw_index *ix)
 	win_close(&ix->wlen);
 	free(ix->lk_label);
 	free(ix->lk_slot);
+	free(ix->lk_deleted);
 	free(ix->dir);
 	memset(ix, 0, sizeof(*ix));
 	ix->wdata.fd = ix->wlen.fd = -1;
@@ -343,6 +346,16 @@ int hnsw_slot_of(const struct hnsw_index *ix, uint64_t label, uint32_t *slot)
 		return CV_ENOTFOUND;
 	*slot = ix->lk_slot[i];
 	return 0;
+}
+
+int hnsw_label_deleted(const struct hnsw_index *ix, uint64_t label)
+{
+	size_t i;
+
+	if (!ix->lk_cap)
+		return 0;
+	i = lk_find(ix, label);
+	return ix->lk_slot[i] != UINT32_MAX && ix->lk_deleted[i];
 }
 
 int hnsw_slot_flags(struct hnsw_index *ix, uint32_t slot, uint8_t *flags,

@@ -45,6 +45,7 @@ struct hnsw_index {
 	/* label -> slot lookup, open addressing, built by hnsw_open */
 	uint64_t *lk_label;
 	uint32_t *lk_slot;
+	uint8_t *lk_deleted;
 	size_t lk_cap;
 	size_t n_deleted;
 	/* read windows over data_level0.bin and length.bin */
@@ -71,6 +72,8 @@ void hnsw_close(struct hnsw_index *ix);
 
 /* Slot of a label; 0 found, CV_ENOTFOUND otherwise. */
 int hnsw_slot_of(const struct hnsw_index *ix, uint64_t label, uint32_t *slot);
+/* Whether the label's element carries the delete mark (label must exist). */
+int hnsw_label_deleted(const struct hnsw_index *ix, uint64_t label);
 
 /* Flags byte of a slot (bit 0: deleted). slot < cur_element_count. */
 int hnsw_slot_flags(struct hnsw_index *ix, uint32_t slot, uint8_t *flags,

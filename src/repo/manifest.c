@@ -87,18 +87,6 @@ int mfw_file_end(struct mf_writer *w, struct cv_err *e)
 	return rc;
 }
 
-void mfw_drop(struct mf_writer *w, const char *rel)
-{
-	size_t i = json_array_size(w->files), n = strlen(rel);
-	const char *p;
-
-	while (i-- > 0) {
-		p = json_string_value(json_object_get(json_array_get(w->files, i), "path"));
-		if (p && !strncmp(p, rel, n) && (p[n] == '\0' || p[n] == '/'))
-			json_array_remove(w->files, i);
-	}
-}
-
 static int parse_file(json_t *o, struct mf_file *f, const char *name, size_t i,
 		      struct cv_err *e)
 {

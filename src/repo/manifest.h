@@ -56,6 +56,5 @@ int mfw_dir(struct mf_writer *w, const char *rel, struct cv_err *e);
 int mfw_file_begin(struct mf_writer *w, const char *rel, const struct stat *st);
 int mfw_chunk(struct mf_writer *w, const void *p, size_t n, struct cv_err *e);
 int mfw_file_end(struct mf_writer *w, struct cv_err *e);
-void mfw_drop(struct mf_writer *w, const char *rel);
 
 #endif

@@ -48,9 +48,10 @@ expect_ok "$CV" verify --read-data "$R"
 expect_ok "$CV" restore "$R" latest "$T/after-kill"
 diff -r "$F/movie-suggestion-sumanhiremath/db" "$T/after-kill" >&2 || fail "restore after kills"
 
-# a full disk: a 1 MiB filesystem for a 5 MB backup
+# a full disk: a 4 MiB filesystem for a 5.6 MB backup
 mkdir -p "$T/small"
-if mount -t tmpfs -o size=1m tmpfs "$T/small" 2>/dev/null; then
+if mount -t tmpfs -o size=4m tmpfs "$T/small" 2>/dev/null; then
+	trap 'umount "$T/small" 2>/dev/null; cleanup' EXIT
 	expect_ok "$CV" backup "$F/todo-davmateo/db" "$T/small/repo"
 	before=$(tree_hash "$T/small/repo")
 	expect_fail 2 "$CV" backup "$src" "$T/small/repo"

@@ -1,22 +1,24 @@
 /*
- * Consistent live copy (see livecopy.h). The read transaction keeps Chroma
- * from advancing a vector watermark or purging the WAL; a folder is accepted
- * only when its files did not change while read, its pickle parses, its
- * header agrees with the file sizes and every label it lists is a live
- * element.
+ * Consistent capture of a live persist directory (livecopy.h,
+ * chroma-format.md §7): under one SQLite read transaction the database file
+ * and every index folder are copied into a staging directory, each folder
+ * accepted only when its files did not change while copied, its pickle
+ * parses, its header agrees with the files and every label is a live
+ * element. Copies use reflinks or copy_file_range, so the lock is short.
  */
 #include "chroma/livecopy.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "chroma/chunking.h"
 #include "chroma/collection.h"
 #include "chroma/db.h"
 #include "chroma/pickle.h"
@@ -25,20 +27,18 @@
 #include "util/xalloc.h"
 #include "util/banned.h"
 
-#define READ_BUF (4u << 20)
-
 struct fstamp {
 	char name[64];
 	struct stat st;
 };
 
-struct lc {
-	const char *root;
-	const struct lc_sink *sink;
+struct cap {
+	const char *root;       /* the persist directory */
+	const char *dst;        /* the staging directory */
+	int sync;               /* fsync what is written (a snapshot, not staging) */
 	struct lc_stats *st;
-	uint8_t *buf;
 	struct cv_db db;
-	int static_damage;     /* invalid, and unchanged across two attempts */
+	int static_damage;      /* invalid, and unchanged across two attempts */
 	struct fstamp prev[32]; /* the folder as the last attempt left it */
 	size_t nprev;
 };
@@ -51,82 +51,106 @@ static double now_ms(void)
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-/* Fill buf[have..cap) from fd; *eof set at end of file. */
-static int fill(int fd, uint8_t *buf, uint64_t *have, uint64_t cap, int *eof,
-		const char *path, struct cv_err *e)
+/* Plain read and write, where the kernel cannot copy between the two. */
+static int copy_rw(int in, int out, uint64_t done, const char *path,
+		   struct cv_err *e)
 {
-	ssize_t r;
+	char buf[1 << 16];
+	ssize_t n, w, o;
 
-	while (*have < cap && !*eof) {
-		r = read(fd, buf + *have, cap - *have);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return cv_errno(e, CV_EIO, "%s: read failed", path);
-		if (r == 0)
-			*eof = 1;
-		*have += (uint64_t)r;
-	}
-	return 0;
-}
-
-/* Emit whole chunks from buf; keeps a partial one unless at end of file. */
-static int emit_chunks(struct lc *lc, const struct cutter *cut, uint64_t *off,
-		       uint64_t *used, uint64_t have, int eof, struct cv_err *e)
-{
-	uint64_t want, len;
-	int rc;
-
-	while (*used < have) {
-		want = cutter_next(cut, *off, UINT64_MAX);
-		len = want < have - *used ? want : have - *used;
-		if (len < want && !eof)
-			return 0;
-		if ((rc = lc->sink->chunk(lc->sink->ctx, lc->buf + *used, (size_t)len, e)))
-			return rc;
-		*used += len;
-		*off += len;
-		lc->st->bytes_read += len;
-	}
-	return 0;
-}
-
-/* Read a whole file through the sink, cut by the Chroma chunker. */
-static int copy_file(struct lc *lc, const char *dir, const char *rel,
-		     const char *name, struct cv_err *e)
-{
-	struct strbuf path = STRBUF_INIT;
-	uint64_t off = 0, have = 0, used = 0;
-	struct cutter cut;
-	struct stat st;
-	int fd, rc, eof = 0;
-
-	sb_addf(&path, "%s/%s", lc->root, rel);
-	fd = open(path.buf, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st)) {
-		rc = cv_errno(e, CV_EIO, "%s: cannot read", path.buf);
-		goto out;
-	}
-	if ((rc = lc->sink->file_begin(lc->sink->ctx, rel, &st, e)) ||
-	    (rc = fill(fd, lc->buf, &have, READ_BUF, &eof, path.buf, e)))
-		goto out;
-	chroma_cutter(dir, name, lc->buf, (unsigned long)have, &cut);
 	for (;;) {
-		if ((rc = emit_chunks(lc, &cut, &off, &used, have, eof, e)) || eof)
-			break;
-		memmove(lc->buf, lc->buf + used, have - used);
-		have -= used;
-		used = 0;
-		if ((rc = fill(fd, lc->buf, &have, READ_BUF, &eof, path.buf, e)))
-			break;
+		n = pread(in, buf, sizeof(buf), (off_t)done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return cv_errno(e, CV_EIO, "%s: read failed", path);
+		if (n == 0)
+			return 0;
+		for (o = 0; o < n; o += w) {
+			w = pwrite(out, buf + o, (size_t)(n - o), (off_t)(done + (uint64_t)o));
+			if (w < 0 && errno == EINTR) {
+				w = 0;
+				continue;
+			}
+			if (w <= 0)
+				return cv_errno(e, CV_EIO, "%s: copy failed", path);
+		}
+		done += (uint64_t)n;
 	}
-	if (rc)
+}
+
+/* The kernel copies: a reflink where the filesystem offers one. */
+static int copy_range(int in, int out, uint64_t size, const char *path,
+		      struct cv_err *e)
+{
+	uint64_t done = 0;
+	ssize_t n;
+
+	if (!ioctl(out, FICLONE, in))
+		return 0;
+	while (done < size) {
+		n = copy_file_range(in, NULL, out, NULL, (size_t)(size - done), 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == ENOSYS ||
+			      errno == EOPNOTSUPP))
+			return copy_rw(in, out, done, path, e);
+		if (n < 0)
+			return cv_errno(e, CV_EIO, "%s: copy failed", path);
+		if (n == 0)
+			break; /* the file shrank while copied: stamps will say so */
+		done += (uint64_t)n;
+	}
+	return 0;
+}
+
+/* Copy one file, keeping its mode and modification time. */
+static int copy_one(struct cap *c, const char *rel, struct cv_err *e)
+{
+	struct strbuf src = STRBUF_INIT, dst = STRBUF_INIT;
+	struct timespec ts[2];
+	struct stat st;
+	int in, out = -1, rc = 0;
+
+	sb_addf(&src, "%s/%s", c->root, rel);
+	sb_addf(&dst, "%s/%s", c->dst, rel);
+	in = open(src.buf, O_RDONLY | O_CLOEXEC);
+	if (in < 0 || fstat(in, &st)) {
+		rc = cv_errno(e, CV_EIO, "%s: cannot read", src.buf);
 		goto out;
-	rc = lc->sink->file_end(lc->sink->ctx, e);
+	}
+	out = open(dst.buf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (out < 0) {
+		rc = cv_errno(e, CV_EIO, "%s: cannot create", dst.buf);
+		goto out;
+	}
+	if ((rc = copy_range(in, out, (uint64_t)st.st_size, src.buf, e)))
+		goto out;
+	ts[0] = st.st_atim;
+	ts[1] = st.st_mtim;
+	if (fchmod(out, st.st_mode & 07777) || futimens(out, ts) ||
+	    (c->sync && fsync(out)))
+		rc = cv_errno(e, CV_EIO, "%s: cannot finish", dst.buf);
+	c->st->bytes_read += (uint64_t)st.st_size;
 out:
-	if (fd >= 0)
-		close(fd);
-	sb_release(&path);
+	if (in >= 0)
+		close(in);
+	if (out >= 0)
+		close(out);
+	sb_release(&src);
+	sb_release(&dst);
+	return rc;
+}
+
+static int make_dir(struct cap *c, const char *rel, struct cv_err *e)
+{
+	struct strbuf p = STRBUF_INIT;
+	int rc = 0;
+
+	sb_addf(&p, "%s/%s", c->dst, rel);
+	if (mkdir(p.buf, 0755) && errno != EEXIST)
+		rc = cv_errno(e, CV_EIO, "%s: cannot create", p.buf);
+	sb_release(&p);
 	return rc;
 }
 
@@ -212,7 +236,6 @@ static int folder_valid(const char *path, const struct fstamp *s, size_t n,
 	struct cv_pickle pick;
 	struct hnsw_index ix;
 	uint32_t slot;
-	uint8_t flags;
 	size_t i;
 	int rc;
 
@@ -227,8 +250,7 @@ static int folder_valid(const char *path, const struct fstamp *s, size_t n,
 	if (pick.n_ids && !(rc = hnsw_open(path, 0, &ix, e))) {
 		for (i = 0; !rc && i < pick.n_ids; i++) {
 			if (hnsw_slot_of(&ix, pick.ids[i].label, &slot) ||
-			    hnsw_slot_flags(&ix, slot, &flags, e) ||
-			    (flags & HNSW_DELETE_MARK))
+			    hnsw_label_deleted(&ix, pick.ids[i].label))
 				rc = cv_errf(e, CV_ECORRUPT, "%s: label %llu is not a live "
 					     "element", path,
 					     (unsigned long long)pick.ids[i].label);
@@ -245,8 +267,8 @@ static int folder_valid(const char *path, const struct fstamp *s, size_t n,
 	return rc;
 }
 
-/* One attempt at a folder: its files through the sink, checked after. */
-static int folder_once(struct lc *lc, const char *rel, int validate,
+/* One attempt at a folder: its files copied, then checked. */
+static int folder_once(struct cap *c, const char *rel, int validate,
 		       struct cv_err *e)
 {
 	struct fstamp before[32], after[32];
@@ -254,35 +276,35 @@ static int folder_once(struct lc *lc, const char *rel, int validate,
 	size_t nb, na, i;
 	int rc = 0, order_only = 0, steady;
 
-	sb_addf(&path, "%s/%s", lc->root, rel);
+	sb_addf(&path, "%s/%s", c->root, rel);
 	if (stamp_folder(path.buf, before, &nb)) {
 		rc = cv_errno(e, CV_EIO, "%s: cannot list", path.buf);
 		goto out;
 	}
-	if ((rc = lc->sink->dir(lc->sink->ctx, rel, NULL, e)))
+	if ((rc = make_dir(c, rel, e)))
 		goto out;
 	for (i = 0; !rc && i < nb; i++) {
 		sb_reset(&frel);
 		sb_addf(&frel, "%s/%s", rel, before[i].name);
-		rc = copy_file(lc, path.buf, frel.buf, before[i].name, e);
+		rc = copy_one(c, frel.buf, e);
 	}
 	if (rc || !validate)
 		goto out;
 	if (stamp_folder(path.buf, after, &na) || !same_stamp(before, nb, after, na)) {
-		lc->nprev = 0;
+		c->nprev = 0;
 		rc = cv_errf(e, CV_ECORRUPT, "%s: changed while being copied", path.buf);
 		goto out;
 	}
 	/* unchanged since the last attempt too: no flush is running */
-	steady = lc->nprev && same_stamp(lc->prev, lc->nprev, after, na);
-	memcpy(lc->prev, after, na * sizeof(*after));
-	lc->nprev = na;
+	steady = c->nprev && same_stamp(c->prev, c->nprev, after, na);
+	memcpy(c->prev, after, na * sizeof(*after));
+	c->nprev = na;
 	rc = folder_valid(path.buf, after, na, &order_only, e);
 	if (rc && steady && order_only) {
 		cv_err_clear(e); /* mtimes out of order by a copy, not a flush */
 		rc = 0;
 	} else if (rc && steady) {
-		lc->static_damage = 1;
+		c->static_damage = 1;
 	}
 out:
 	sb_release(&path);
@@ -290,30 +312,29 @@ out:
 	return rc;
 }
 
-static int copy_folder(struct lc *lc, const char *rel, int max_retries,
+static int copy_folder(struct cap *c, const char *rel, int max_retries,
 		       struct cv_err *e)
 {
-	struct timespec ts = { 0, 50 * 1000 * 1000 };
+	struct timespec ts = { 0, 20 * 1000 * 1000 };
 	int attempt, rc = 0;
 
-	lc->nprev = 0;
+	c->nprev = 0;
 	for (attempt = 0; attempt <= max_retries; attempt++) {
 		if (attempt) {
-			lc->sink->drop(lc->sink->ctx, rel);
-			lc->st->retries++;
+			c->st->retries++;
 			nanosleep(&ts, NULL);
 			if (ts.tv_nsec < 400 * 1000 * 1000)
 				ts.tv_nsec *= 2;
 		}
 		cv_err_clear(e);
-		lc->static_damage = 0;
-		rc = folder_once(lc, rel, 1, e);
-		if (rc != CV_ECORRUPT || lc->static_damage)
+		c->static_damage = 0;
+		rc = folder_once(c, rel, 1, e);
+		if (rc != CV_ECORRUPT || c->static_damage)
 			break;
 	}
-	if (rc == CV_ECORRUPT && lc->static_damage) {
+	if (rc == CV_ECORRUPT && c->static_damage) {
 		/* unchanged while read, still invalid: damaged, not racing */
-		json_array_append_new(lc->st->warnings, json_string(e->msg));
+		json_array_append_new(c->st->warnings, json_string(e->msg));
 		cv_err_clear(e);
 		return 0;
 	}
@@ -340,30 +361,31 @@ static int is_segment_folder(struct cv_db *db, const char *name)
 }
 
 /* Everything but the database: segment folders checked, the rest as is. */
-static int copy_rest(struct lc *lc, int max_retries, struct cv_err *e)
+/* Everything but the database: segment folders checked, the rest as is. */
+static int copy_rest(struct cap *c, int max_retries, struct cv_err *e)
 {
 	struct strbuf p = STRBUF_INIT;
 	struct dirent *de;
 	struct stat st;
-	DIR *d = opendir(lc->root);
+	DIR *d = opendir(c->root);
 	int rc = 0;
 
 	if (!d)
-		return cv_errno(e, CV_EIO, "%s: cannot list", lc->root);
+		return cv_errno(e, CV_EIO, "%s: cannot list", c->root);
 	while (!rc && (de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
 		    !strncmp(de->d_name, "chroma.sqlite3", 14))
 			continue; /* the database and its transient journal */
 		sb_reset(&p);
-		sb_addf(&p, "%s/%s", lc->root, de->d_name);
+		sb_addf(&p, "%s/%s", c->root, de->d_name);
 		if (lstat(p.buf, &st))
 			continue;
-		if (S_ISDIR(st.st_mode) && is_segment_folder(&lc->db, de->d_name))
-			rc = copy_folder(lc, de->d_name, max_retries, e);
+		if (S_ISDIR(st.st_mode) && is_segment_folder(&c->db, de->d_name))
+			rc = copy_folder(c, de->d_name, max_retries, e);
 		else if (S_ISDIR(st.st_mode))
-			rc = folder_once(lc, de->d_name, 0, e); /* orphan: as it is */
+			rc = folder_once(c, de->d_name, 0, e); /* orphan: as it is */
 		else if (S_ISREG(st.st_mode))
-			rc = copy_file(lc, lc->root, de->d_name, de->d_name, e);
+			rc = copy_one(c, de->d_name, e);
 	}
 	closedir(d);
 	sb_release(&p);
@@ -401,31 +423,32 @@ static json_t *describe(struct cv_db *db)
 	return arr;
 }
 
-int chroma_live_copy(const char *dir, const struct lc_sink *sink,
-		     int max_retries, struct lc_stats *st, struct cv_err *e)
+int chroma_capture(const char *dir, const char *dst, int sync, int max_retries,
+		   struct lc_stats *st, struct cv_err *e)
 {
-	struct lc lc = { .root = dir, .sink = sink, .st = st };
+	struct cap c = { .root = dir, .dst = dst, .sync = sync, .st = st };
 	double t0;
 	int rc;
 
 	memset(st, 0, sizeof(*st));
 	st->warnings = json_array();
-	if ((rc = cv_db_open(dir, &lc.db, e)))
+	if ((rc = cv_db_open(dir, &c.db, e)))
 		return rc;
-	snprintf(st->version, sizeof(st->version), "%s", cv_db_version_range(&lc.db));
-	lc.buf = xmalloc(READ_BUF);
-	t0 = now_ms();
-	if ((rc = cv_db_begin(&lc.db, e)))
+	snprintf(st->version, sizeof(st->version), "%s", cv_db_version_range(&c.db));
+	if (mkdir(dst, 0755)) {
+		rc = cv_errno(e, CV_EIO, "%s: cannot create", dst);
 		goto out;
-	st->collections = describe(&lc.db);
-	if (!(rc = sink->dir(sink->ctx, "", NULL, e)))
-		rc = copy_file(&lc, dir, "chroma.sqlite3", "chroma.sqlite3", e);
+	}
+	t0 = now_ms();
+	if ((rc = cv_db_begin(&c.db, e)))
+		goto out;
+	st->collections = describe(&c.db);
+	rc = copy_one(&c, "chroma.sqlite3", e);
 	if (!rc)
-		rc = copy_rest(&lc, max_retries, e);
-	cv_db_end(&lc.db);
+		rc = copy_rest(&c, max_retries, e);
+	cv_db_end(&c.db);
 	st->lock_ms = now_ms() - t0;
 out:
-	free(lc.buf);
-	cv_db_close(&lc.db);
+	cv_db_close(&c.db);
 	return rc;
 }

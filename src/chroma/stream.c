@@ -1,0 +1,186 @@
+/*
+ * Streaming a captured directory through a sink, each file cut by the Chroma
+ * chunker (livecopy.h, chunking.h): the database first, then every folder,
+ * names in byte order, so the same tree always gives the same manifest.
+ */
+#include "chroma/livecopy.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "chroma/chunking.h"
+#include "util/strbuf.h"
+#include "util/xalloc.h"
+#include "util/banned.h"
+
+#define READ_BUF (4u << 20)
+
+struct lc {
+	const char *root;
+	const struct lc_sink *sink;
+	uint8_t *buf;
+};
+
+/* Fill buf[have..cap) from fd; *eof set at end of file. */
+static int fill(int fd, uint8_t *buf, uint64_t *have, uint64_t cap, int *eof,
+		const char *path, struct cv_err *e)
+{
+	ssize_t r;
+
+	while (*have < cap && !*eof) {
+		r = read(fd, buf + *have, cap - *have);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return cv_errno(e, CV_EIO, "%s: read failed", path);
+		if (r == 0)
+			*eof = 1;
+		*have += (uint64_t)r;
+	}
+	return 0;
+}
+
+/* Emit whole chunks from buf; keeps a partial one unless at end of file. */
+static int emit_chunks(struct lc *lc, const struct cutter *cut, uint64_t *off,
+		       uint64_t *used, uint64_t have, int eof, struct cv_err *e)
+{
+	uint64_t want, len;
+	int rc;
+
+	while (*used < have) {
+		want = cutter_next(cut, *off, UINT64_MAX);
+		len = want < have - *used ? want : have - *used;
+		if (len < want && !eof)
+			return 0;
+		if ((rc = lc->sink->chunk(lc->sink->ctx, lc->buf + *used, (size_t)len, e)))
+			return rc;
+		*used += len;
+		*off += len;
+	}
+	return 0;
+}
+
+/* Read a whole file through the sink, cut by the Chroma chunker. */
+static int copy_file(struct lc *lc, const char *dir, const char *rel,
+		     const char *name, struct cv_err *e)
+{
+	struct strbuf path = STRBUF_INIT;
+	uint64_t off = 0, have = 0, used = 0;
+	struct cutter cut;
+	struct stat st;
+	int fd, rc, eof = 0;
+
+	sb_addf(&path, "%s/%s", lc->root, rel);
+	fd = open(path.buf, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st)) {
+		rc = cv_errno(e, CV_EIO, "%s: cannot read", path.buf);
+		goto out;
+	}
+	if ((rc = lc->sink->file_begin(lc->sink->ctx, rel, &st, e)) ||
+	    (rc = fill(fd, lc->buf, &have, READ_BUF, &eof, path.buf, e)))
+		goto out;
+	chroma_cutter(dir, name, lc->buf, (unsigned long)have, &cut);
+	for (;;) {
+		if ((rc = emit_chunks(lc, &cut, &off, &used, have, eof, e)) || eof)
+			break;
+		memmove(lc->buf, lc->buf + used, have - used);
+		have -= used;
+		used = 0;
+		if ((rc = fill(fd, lc->buf, &have, READ_BUF, &eof, path.buf, e)))
+			break;
+	}
+	if (rc)
+		goto out;
+	rc = lc->sink->file_end(lc->sink->ctx, e);
+out:
+	if (fd >= 0)
+		close(fd);
+	sb_release(&path);
+	return rc;
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Entry names of a directory, sorted; caller frees. */
+static char **list_dir(const char *path, size_t *n)
+{
+	struct dirent *de;
+	DIR *d = opendir(path);
+	char **v = NULL;
+	size_t cap = 0;
+
+	*n = 0;
+	while (d && (de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (*n == cap) {
+			cap = cap ? 2 * cap : 16;
+			v = xrealloc(v, cap * sizeof(*v));
+		}
+		v[(*n)++] = xstrdup(de->d_name);
+	}
+	if (d)
+		closedir(d);
+	if (*n)
+		qsort(v, *n, sizeof(*v), cmp_name);
+	return v;
+}
+
+static void free_list(char **v, size_t n)
+{
+	while (n--)
+		free(v[n]);
+	free(v);
+}
+
+/* Files of one level: rel is "" for the root. */
+static int walk_level(struct lc *lc, const char *rel, int dirs, struct cv_err *e)
+{
+	struct strbuf path = STRBUF_INIT, child = STRBUF_INIT;
+	struct stat st;
+	char **names;
+	size_t n, i;
+	int rc = 0;
+
+	sb_addf(&path, "%s%s%s", lc->root, *rel ? "/" : "", rel);
+	names = list_dir(path.buf, &n);
+	for (i = 0; !rc && i < n; i++) {
+		sb_reset(&child);
+		sb_addf(&child, "%s%s%s", rel, *rel ? "/" : "", names[i]);
+		sb_reset(&path);
+		sb_addf(&path, "%s/%s", lc->root, child.buf);
+		if (lstat(path.buf, &st))
+			continue;
+		if (S_ISREG(st.st_mode) && !dirs) {
+			sb_reset(&path);
+			sb_addf(&path, "%s%s%s", lc->root, *rel ? "/" : "", rel);
+			rc = copy_file(lc, path.buf, child.buf, names[i], e);
+		} else if (S_ISDIR(st.st_mode) && dirs && !*rel) {
+			if (!(rc = lc->sink->dir(lc->sink->ctx, child.buf, &st, e)))
+				rc = walk_level(lc, child.buf, 0, e);
+		}
+	}
+	free_list(names, n);
+	sb_release(&path);
+	sb_release(&child);
+	return rc;
+}
+
+int chroma_stream(const char *dir, const struct lc_sink *sink, struct cv_err *e)
+{
+	struct lc lc = { dir, sink, xmalloc(READ_BUF) };
+	int rc;
+
+	if (!(rc = walk_level(&lc, "", 0, e)))
+		rc = walk_level(&lc, "", 1, e);
+	free(lc.buf);
+	return rc;
+}

@@ -1,0 +1,57 @@
+/*
+ * Filesystem helpers (see fsutil.h).
+ */
+#include "util/fsutil.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util/strbuf.h"
+#include "util/banned.h"
+
+static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st;
+	(void)flag;
+	(void)f;
+	return remove(p);
+}
+
+void rm_tree(const char *path)
+{
+	nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+void rm_prefixed(const char *dir, const char *prefix)
+{
+	struct strbuf p = STRBUF_INIT;
+	struct dirent *de;
+	DIR *d = opendir(dir);
+	size_t n = strlen(prefix);
+
+	while (d && (de = readdir(d))) {
+		if (strncmp(de->d_name, prefix, n))
+			continue;
+		sb_reset(&p);
+		sb_addf(&p, "%s/%s", dir, de->d_name);
+		rm_tree(p.buf);
+	}
+	if (d)
+		closedir(d);
+	sb_release(&p);
+}
+
+int sync_dir(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = -1;
+
+	if (fd >= 0) {
+		rc = fsync(fd);
+		close(fd);
+	}
+	return rc;
+}
