@@ -14,6 +14,7 @@ const struct cli_cmd *const cli_commands[] = {
 	&cmd_export,
 	&cmd_inspect,
 	&cmd_backup,
+	&cmd_snapshot,
 	&cmd_snapshots,
 	&cmd_restore,
 	&cmd_verify,

@@ -452,3 +452,19 @@ out:
 	cv_db_close(&c.db);
 	return rc;
 }
+
+int chroma_describe(const char *dir, struct lc_stats *st, struct cv_err *e)
+{
+	struct cv_db db;
+	int rc;
+
+	memset(st, 0, sizeof(*st));
+	st->warnings = json_array();
+	if ((rc = cv_db_open(dir, &db, e)))
+		return rc;
+	snprintf(st->version, sizeof(st->version), "%s", cv_db_version_range(&db));
+	if (!(rc = cv_db_begin(&db, e)))
+		st->collections = describe(&db);
+	cv_db_close(&db);
+	return rc;
+}

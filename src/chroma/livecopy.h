@@ -46,6 +46,9 @@ struct lc_stats {
 int chroma_capture(const char *dir, const char *dst, int sync, int max_retries,
 		   struct lc_stats *st, struct cv_err *e);
 
+/* Fill st's version and collections from a directory nobody writes to. */
+int chroma_describe(const char *dir, struct lc_stats *st, struct cv_err *e);
+
 /* Give every file of dir to sink, cut by the Chroma chunker. */
 int chroma_stream(const char *dir, const struct lc_sink *sink, struct cv_err *e);
 

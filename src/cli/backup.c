@@ -2,6 +2,8 @@
  * `chromavault backup DIR REPO`: a consistent snapshot of a persist
  * directory, live or stopped, into a deduplicating repository.
  */
+#include <dirent.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -16,13 +18,15 @@
 #include "repo/manifest.h"
 #include "repo/repo.h"
 #include "util/fsutil.h"
+#include "util/strbuf.h"
+#include "util/untar.h"
 #include "util/banned.h"
 
 #define BACKUP_RETRIES 8
 
 struct backup_opts {
 	int as_json;
-	int verbose;
+	const char *from_tar;  /* a tar file, "-" for stdin, or NULL */
 };
 
 static int s_dir(void *ctx, const char *rel, const struct stat *st, struct cv_err *e)
@@ -144,6 +148,64 @@ static void report(const struct backup_opts *o, const char *name,
 	       (unsigned long long)rs->chunks_new, st->lock_ms, secs);
 }
 
+/*
+ * The persist directory inside an extracted tar: its root, or the one folder
+ * at its root (docker cp CONTAINER:/chroma/chroma - puts it in "chroma/").
+ */
+static void tar_root(const char *staging, struct strbuf *root)
+{
+	struct strbuf p = STRBUF_INIT;
+	struct dirent *de;
+	struct stat st;
+	DIR *d = opendir(staging);
+	int dirs = 0;
+
+	sb_reset(root);
+	sb_adds(root, staging);
+	sb_addf(&p, "%s/chroma.sqlite3", staging);
+	if (!stat(p.buf, &st) || !d)
+		goto out;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		sb_reset(&p);
+		sb_addf(&p, "%s/%s", staging, de->d_name);
+		if (!lstat(p.buf, &st) && S_ISDIR(st.st_mode) && !dirs++) {
+			sb_reset(root);
+			sb_adds(root, p.buf);
+		}
+	}
+	if (dirs != 1) {
+		sb_reset(root);
+		sb_adds(root, staging);
+	}
+out:
+	if (d)
+		closedir(d);
+	sb_release(&p);
+}
+
+/* Extract a tar into staging; *dir becomes the persist directory in it. */
+static int from_tar(const char *tar, const char *staging, struct strbuf *dir,
+		    struct lc_stats *st, struct cv_err *e)
+{
+	int fd = strcmp(tar, "-") ? open(tar, O_RDONLY | O_CLOEXEC) : STDIN_FILENO;
+	int rc;
+
+	if (fd < 0)
+		return cv_errno(e, CV_EIO, "%s: cannot open", tar);
+	if (mkdir(staging, 0700))
+		rc = cv_errno(e, CV_EIO, "%s: cannot create", staging);
+	else
+		rc = untar_safe(fd, staging, e);
+	if (fd != STDIN_FILENO)
+		close(fd);
+	if (rc)
+		return rc;
+	tar_root(staging, dir);
+	return chroma_describe(dir->buf, st, e);
+}
+
 static int backup_one(const char *dir, const char *path,
 		      const struct backup_opts *o, struct cv_err *e)
 {
@@ -151,6 +213,7 @@ static int backup_one(const char *dir, const char *path,
 	struct mf_writer w;
 	struct repo r;
 	struct lc_sink sink = { &w, s_dir, s_begin, s_chunk, s_end };
+	struct strbuf root = STRBUF_INIT;
 	char name[64], *text, staging[4096];
 	double t0 = now_sec();
 	time_t t = time(NULL);
@@ -161,15 +224,21 @@ static int backup_one(const char *dir, const char *path,
 		return rc;
 	mfw_init(&w, &r);
 	snprintf(staging, sizeof(staging), "%s/staging.tmp.%ld", path, (long)getpid());
-	rc = chroma_capture(dir, staging, 0, BACKUP_RETRIES, &st, e);
+	if (o->from_tar) {
+		rc = from_tar(o->from_tar, staging, &root, &st, e);
+	} else {
+		sb_adds(&root, staging);
+		rc = chroma_capture(dir, staging, 0, BACKUP_RETRIES, &st, e);
+	}
 	if (!rc)
-		rc = chroma_stream(staging, &sink, e);
+		rc = chroma_stream(root.buf, &sink, e);
 	rm_tree(staging);
+	sb_release(&root);
 	if (!rc)
 		rc = repo_flush(&r, e);
 	if (!rc) {
 		snapshot_name(name, sizeof(name), t);
-		m = manifest_json(dir, name, t, &st, &w);
+		m = manifest_json(o->from_tar ? o->from_tar : dir, name, t, &st, &w);
 		text = json_dumps(m, JSON_COMPACT);
 		rc = repo_put_snapshot(&r, name, text, e);
 		free(text);
@@ -186,13 +255,14 @@ static int backup_one(const char *dir, const char *path,
 
 static const struct option backup_longopts[] = {
 	{ "json", no_argument, NULL, 'j' },
+	{ "from-tar", required_argument, NULL, 't' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
 
 static int backup_run(int argc, char **argv)
 {
-	struct backup_opts o = { 0, 0 };
+	struct backup_opts o = { 0, NULL };
 	struct cv_err e = { 0 };
 	int ch;
 
@@ -200,6 +270,8 @@ static int backup_run(int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "", backup_longopts, NULL)) != -1) {
 		if (ch == 'j') {
 			o.as_json = 1;
+		} else if (ch == 't') {
+			o.from_tar = optarg;
 		} else if (ch == 'h') {
 			cli_print_help(&cmd_backup, stdout);
 			return 0;
@@ -207,8 +279,11 @@ static int backup_run(int argc, char **argv)
 			return cli_usage_error(&cmd_backup, "unknown option");
 		}
 	}
+	if (o.from_tar && optind + 1 == argc)
+		optind--; /* no DIR with --from-tar */
 	if (optind + 2 != argc)
-		return cli_usage_error(&cmd_backup, "expected DIR and REPO");
+		return cli_usage_error(&cmd_backup, "expected DIR and REPO (or "
+				       "--from-tar FILE and REPO)");
 	if (backup_one(argv[optind], argv[optind + 1], &o, &e))
 		return cli_fail(&cmd_backup, &e);
 	return 0;
@@ -216,14 +291,20 @@ static int backup_run(int argc, char **argv)
 
 const struct cli_cmd cmd_backup = {
 	.name = "backup",
-	.usage = "backup DIR REPO [--json]",
+	.usage = "backup DIR REPO [--json] | backup --from-tar FILE|- REPO",
 	.summary = "Back up a persist directory into a repository (created when it\n"
 		   "does not exist), consistently while Chroma keeps running: one\n"
 		   "SQLite read transaction covers the copy of the database pages and\n"
 		   "of every index folder, which is checked and copied again when a\n"
 		   "flush raced it. Chunks are cut along Chroma's own structures and\n"
 		   "stored once (docs/REPOSITORY.md).",
-	.options = "  --json     summary as JSON: bytes read, new and stored, new chunks,\n"
-		   "             how long Chroma's writers were held (lock_ms), seconds\n",
+	.options = "  --json            summary as JSON: bytes read, new and stored, new\n"
+		   "                    chunks, how long Chroma's writers were held\n"
+		   "                    (lock_ms), seconds\n"
+		   "  --from-tar FILE   read the directory from a tar stream (- for stdin):\n"
+		   "                    docker cp CONTAINER:/chroma/chroma - | chromavault\n"
+		   "                    backup --from-tar - REPO; entries with \"..\" or\n"
+		   "                    absolute paths, links leaving the tree and\n"
+		   "                    devices are refused\n",
 	.run = backup_run,
 };

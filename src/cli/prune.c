@@ -150,7 +150,7 @@ static int prune_all(const char *path, const struct policy *p, struct cv_err *e)
 		       (unsigned long long)gs.packs_removed,
 		       (unsigned long long)gs.packs_rewritten);
 	}
-	for (i = 0; i < n; i++)
+	for (i = 0; s && i < n; i++)
 		free(s[i].name);
 	free(s);
 	hashset_release(&keep);

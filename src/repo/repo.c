@@ -19,6 +19,7 @@
 #define IDX_ENTRY 48
 #define PACK_MAX (128ull << 20)
 #define CHUNK_MAX (64u << 20)
+#define PACK_PENDING (UINT32_MAX - 1) /* put, still being compressed */
 
 static uint64_t rd_u64(const uint8_t *p)
 {
@@ -217,7 +218,7 @@ int repo_open(const char *path, int writable, struct repo *r, struct cv_err *e)
 	memset(r, 0, sizeof(*r));
 	r->pf.fd = -1;
 	r->writable = writable;
-	r->level = 3;
+	r->level = 1;
 	sb_init(&r->idx, 0);
 	sb_init(&r->zbuf, 0);
 	if ((rc = store_open(&r->st, path, 0, e)) || (rc = check_config(r, e)) ||
@@ -225,10 +226,7 @@ int repo_open(const char *path, int writable, struct repo *r, struct cv_err *e)
 		goto fail;
 	if (!r->cap)
 		tab_grow(r);
-	r->zc = ZSTD_createCCtx();
 	r->dc = ZSTD_createDCtx();
-	ZSTD_CCtx_setParameter(r->zc, ZSTD_c_compressionLevel, r->level);
-	ZSTD_CCtx_setParameter(r->zc, ZSTD_c_checksumFlag, 1);
 	return 0;
 fail:
 	repo_close(r, NULL);
@@ -256,7 +254,9 @@ int repo_close(struct repo *r, struct cv_err *e)
 	free(r->tab);
 	sb_release(&r->idx);
 	sb_release(&r->zbuf);
-	ZSTD_freeCCtx(r->zc);
+	if (r->cur)
+		zpool_release(r->zp, r->cur);
+	zpool_free(r->zp);
 	ZSTD_freeDCtx(r->dc);
 	store_close(&r->st);
 	memset(r, 0, sizeof(*r));
@@ -291,11 +291,78 @@ static void idx_entry(struct repo *r, const struct chunk_loc *loc)
 	sb_add(&r->idx, p, IDX_ENTRY);
 }
 
+void repo_set_compression(struct repo *r, int level, int threads)
+{
+	r->level = level;
+	zpool_free(r->zp);
+	r->zp = zpool_new(threads, level);
+}
+
+static int pack_finish(struct repo *r, struct cv_err *e);
+
+/* Append a compressed batch to the pack, and give its chunks their place. */
+static int append_batch(struct repo *r, struct zbatch *b, struct cv_err *e)
+{
+	struct chunk_loc *loc;
+	const struct zitem *it;
+	size_t i;
+	int rc;
+
+	if (b->err[0])
+		return cv_errf(e, CV_EIO, "%s", b->err);
+	for (i = 0; i < b->n; i++) {
+		it = &b->it[i];
+		if (!r->pack_open && (rc = pack_start(r, e)))
+			return rc;
+		loc = &r->tab[tab_slot(r->tab, r->cap, it->hash)];
+		loc->pack = (uint32_t)(r->npacks - 1);
+		loc->off = r->pf.size;
+		loc->clen = (uint32_t)it->olen;
+		sha256_update(&r->pack_sha, b->out.buf + it->ooff, it->olen);
+		if ((rc = store_append(&r->pf, b->out.buf + it->ooff, it->olen, e)))
+			return rc;
+		idx_entry(r, loc);
+		r->pack_chunks++;
+		r->stats.bytes_stored += it->olen;
+		if (r->pf.size >= PACK_MAX && (rc = pack_finish(r, e)))
+			return rc;
+	}
+	return 0;
+}
+
+/* Write out compressed batches, oldest first; all of them when wait. */
+static int collect(struct repo *r, int wait, struct cv_err *e)
+{
+	struct zbatch *b;
+	int rc = 0;
+
+	while ((b = zpool_oldest(r->zp, wait))) {
+		if (!rc)
+			rc = append_batch(r, b, e);
+		zpool_release(r->zp, b);
+	}
+	return rc;
+}
+
+static int submit(struct repo *r, struct cv_err *e)
+{
+	struct zbatch *b = r->cur;
+
+	r->cur = NULL;
+	if (!b)
+		return 0;
+	if (!b->n) {
+		zpool_release(r->zp, b);
+		return 0;
+	}
+	zpool_submit(r->zp, b);
+	return collect(r, 0, e);
+}
+
 int repo_put(struct repo *r, const uint8_t hash[SHA256_LEN], const void *p,
 	     size_t n, struct cv_err *e)
 {
 	struct chunk_loc loc;
-	size_t bound, c;
 	int rc;
 
 	r->stats.chunks_seen++;
@@ -304,34 +371,38 @@ int repo_put(struct repo *r, const uint8_t hash[SHA256_LEN], const void *p,
 		return 0;
 	if (n > CHUNK_MAX)
 		return cv_errf(e, CV_EUSAGE, "chunk of %zu bytes is too large", n);
-	if (!r->pack_open && (rc = pack_start(r, e)))
-		return rc;
-	bound = ZSTD_compressBound(n);
-	sb_reset(&r->zbuf);
-	sb_grow(&r->zbuf, bound);
-	c = ZSTD_compress2(r->zc, r->zbuf.buf, bound, p, n);
-	if (ZSTD_isError(c))
-		return cv_errf(e, CV_EIO, "zstd: %s", ZSTD_getErrorName(c));
+	if (!r->zp)
+		repo_set_compression(r, r->level, -1);
+	while (!r->cur && !(r->cur = zpool_batch(r->zp)))
+		if ((rc = collect(r, 1, e)))
+			return rc;
+	zpool_add(r->cur, hash, p, n);
+	memset(&loc, 0, sizeof(loc));
 	memcpy(loc.hash, hash, SHA256_LEN);
-	loc.pack = (uint32_t)(r->npacks - 1);
-	loc.off = r->pf.size;
-	loc.clen = (uint32_t)c;
+	loc.pack = PACK_PENDING;
 	loc.ulen = (uint32_t)n;
-	sha256_update(&r->pack_sha, r->zbuf.buf, c);
-	if ((rc = store_append(&r->pf, r->zbuf.buf, c, e)))
-		return rc;
-	idx_entry(r, &loc);
 	tab_add(r, &loc);
-	r->pack_chunks++;
 	r->stats.chunks_new++;
 	r->stats.bytes_new += n;
-	r->stats.bytes_stored += c;
-	if (r->pf.size >= PACK_MAX)
-		return repo_flush(r, e);
+	if (r->cur->in.len >= ZBATCH_BYTES || r->cur->n >= ZBATCH_ITEMS)
+		return submit(r, e);
 	return 0;
 }
 
 int repo_flush(struct repo *r, struct cv_err *e)
+{
+	int rc = 0;
+
+	if (r->zp) {
+		rc = submit(r, e);
+		if (!rc)
+			rc = collect(r, 1, e);
+	}
+	return rc ? rc : pack_finish(r, e);
+}
+
+/* Close the open pack: rename it by its hash, then write its index. */
+static int pack_finish(struct repo *r, struct cv_err *e)
 {
 	uint8_t sum[SHA256_LEN], head[16];
 	char hex[2 * SHA256_LEN + 1], name[256];
@@ -346,7 +417,7 @@ int repo_flush(struct repo *r, struct cv_err *e)
 	snprintf(name, sizeof(name), "packs/%s.pack", hex);
 	if ((rc = store_commit(&r->st, &r->pf, name, e)))
 		return rc;
-	memcpy(head, IDX_MAGIC, 8);
+	memcpy(head, IDX_MAGIC, sizeof(IDX_MAGIC) - 1);
 	memcpy(head + 8, &r->pack_chunks, 8);
 	sb_add(&idx, head, 16);
 	sb_add(&idx, r->idx.buf, r->idx.len);
@@ -372,7 +443,7 @@ int repo_get(struct repo *r, const uint8_t hash[SHA256_LEN],
 	int rc;
 
 	hex_encode(hash, SHA256_LEN, hex);
-	if (!loc)
+	if (!loc || loc->pack == PACK_PENDING)
 		return cv_errf(e, CV_ECORRUPT, "chunk %s is not in the repository", hex);
 	snprintf(name, sizeof(name), "packs/%s.pack", r->packs[loc->pack]);
 	sb_reset(&r->zbuf);
@@ -561,7 +632,7 @@ static int copy_frame(struct repo *r, const struct chunk_loc *loc,
 		return rc;
 	idx_entry(r, &nl);
 	r->pack_chunks++;
-	return r->pf.size >= PACK_MAX ? repo_flush(r, e) : 0;
+	return r->pf.size >= PACK_MAX ? pack_finish(r, e) : 0;
 }
 
 static void pack_counts(const struct repo *r, const struct hashset *keep,

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "repo/store.h"
+#include "repo/zpool.h"
 #include "util/err.h"
 #include "util/sha256.h"
 #include "util/strbuf.h"
@@ -42,7 +43,9 @@ struct repo {
 	struct sha256 pack_sha;
 	struct strbuf idx;    /* index entries of the open pack */
 	uint64_t pack_chunks;
-	void *zc, *dc;        /* zstd contexts */
+	void *dc;             /* zstd decompression context */
+	struct zpool *zp;     /* compression workers (writable) */
+	struct zbatch *cur;   /* new chunks being collected */
 	struct strbuf zbuf;
 	int level;
 	struct repo_stats stats;
@@ -51,6 +54,8 @@ struct repo {
 int repo_init(const char *path, struct cv_err *e);
 /* Open and lock (exclusive when writable), load every index. */
 int repo_open(const char *path, int writable, struct repo *r, struct cv_err *e);
+/* Compression: zstd level and threads (-1: one per CPU); before any put. */
+void repo_set_compression(struct repo *r, int level, int threads);
 /* Finish the open pack (writable) and close. */
 int repo_close(struct repo *r, struct cv_err *e);
 

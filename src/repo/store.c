@@ -265,9 +265,12 @@ int store_pread(struct store *s, const char *name, uint64_t off, void *buf,
 		r = pread(s->rd_fd, (char *)buf + got, n - got, (off_t)(off + got));
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r <= 0)
+		if (r <= 0) {
+			unsigned long long at = off + got;
+
 			return cv_errf(e, CV_ECORRUPT, "%s/%s: offset %llu: truncated",
-				       s->root, name, (unsigned long long)(off + got));
+				       s->root, name, at);
+		}
 		got += (size_t)r;
 	}
 	return 0;

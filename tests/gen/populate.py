@@ -4,6 +4,7 @@
 usage: populate.py URL diff          every write path the reader must replay
        populate.py URL sample        the small demo database
        populate.py URL bench N DIM   N records of DIM floats, cosine, 4 metadata keys
+       populate.py URL bench-more N DIM START   N more, ids from START
 """
 import random
 import sys
@@ -112,12 +113,15 @@ def scenario_sample(c):
               metadatas=[{"camera": rng.choice(["a", "b"]), "tags": ["x", "y"]} for _ in ids])
 
 
-def scenario_bench(c, n, dim):
-    rng = random.Random(1)
-    cid = c.create("bench", None, {"hnsw": {"space": "cosine"}})
+def scenario_bench(c, n, dim, start=0):
+    rng = random.Random(1 + start)
+    if start:
+        cid = [x for x in c.collections() if x["name"] == "bench"][0]["id"]
+    else:
+        cid = c.create("bench", None, {"hnsw": {"space": "cosine"}})
     step = 1000
-    for k in range(0, n, step):
-        m = min(step, n - k)
+    for k in range(start, start + n, step):
+        m = min(step, start + n - k)
         ids = [f"rec-{i:08d}" for i in range(k, k + m)]
         c.records(cid, "add", ids=ids,
                   embeddings=[[round(rng.gauss(0, 0.05), 7) for _ in range(dim)] for _ in ids],
@@ -136,6 +140,8 @@ def main():
         scenario_sample(c)
     elif what == "bench":
         scenario_bench(c, int(sys.argv[3]), int(sys.argv[4]))
+    elif what == "bench-more":
+        scenario_bench(c, int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]))
     else:
         raise SystemExit(__doc__)
 

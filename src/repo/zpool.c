@@ -1,0 +1,226 @@
+/*
+ * Compression pool (see zpool.h).
+ */
+#include "repo/zpool.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include "util/xalloc.h"
+#include "util/banned.h"
+
+#define ZPOOL_MAX_THREADS 8
+
+struct zpool {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	pthread_t th[ZPOOL_MAX_THREADS];
+	int nth, level, stop;
+	ZSTD_CCtx *inline_cctx;
+	struct zbatch *free_list;
+	struct zbatch *todo_head, *todo_tail;    /* waiting for a worker */
+	struct zbatch **fifo;                    /* submitted, oldest first */
+	size_t nfifo, capfifo;
+};
+
+static void compress_batch(ZSTD_CCtx *cc, struct zbatch *b)
+{
+	size_t i, bound, c;
+	struct zitem *it;
+
+	sb_reset(&b->out);
+	b->err[0] = '\0';
+	for (i = 0; i < b->n; i++) {
+		it = &b->it[i];
+		bound = ZSTD_compressBound(it->ilen);
+		sb_grow(&b->out, bound);
+		c = ZSTD_compress2(cc, b->out.buf + b->out.len, bound,
+				   b->in.buf + it->ioff, it->ilen);
+		if (ZSTD_isError(c)) {
+			snprintf(b->err, sizeof(b->err), "zstd: %s", ZSTD_getErrorName(c));
+			return;
+		}
+		it->ooff = b->out.len;
+		it->olen = c;
+		sb_setlen(&b->out, b->out.len + c);
+	}
+}
+
+static ZSTD_CCtx *new_cctx(int level)
+{
+	ZSTD_CCtx *cc = ZSTD_createCCtx();
+
+	ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, level);
+	ZSTD_CCtx_setParameter(cc, ZSTD_c_checksumFlag, 1);
+	return cc;
+}
+
+static void *worker(void *arg)
+{
+	struct zpool *p = arg;
+	ZSTD_CCtx *cc = new_cctx(p->level);
+	struct zbatch *b;
+
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		while (!p->todo_head && !p->stop)
+			pthread_cond_wait(&p->cv, &p->mu);
+		if (!p->todo_head)
+			break;
+		b = p->todo_head;
+		p->todo_head = b->next;
+		if (!p->todo_head)
+			p->todo_tail = NULL;
+		pthread_mutex_unlock(&p->mu);
+		compress_batch(cc, b);
+		pthread_mutex_lock(&p->mu);
+		b->done = 1;
+		pthread_cond_broadcast(&p->cv);
+	}
+	pthread_mutex_unlock(&p->mu);
+	ZSTD_freeCCtx(cc);
+	return NULL;
+}
+
+struct zpool *zpool_new(int threads, int level)
+{
+	struct zpool *p = xcalloc(1, sizeof(*p));
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	int i;
+
+	if (threads < 0)
+		threads = ncpu > 1 ? (int)ncpu : 0;
+	if (threads > ZPOOL_MAX_THREADS)
+		threads = ZPOOL_MAX_THREADS;
+	p->level = level;
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->cv, NULL);
+	for (i = 0; i < 2 * threads + 2; i++) {
+		struct zbatch *b = xcalloc(1, sizeof(*b));
+
+		sb_init(&b->in, ZBATCH_BYTES);
+		sb_init(&b->out, 0);
+		b->next = p->free_list;
+		p->free_list = b;
+	}
+	p->capfifo = 2 * (size_t)threads + 2;
+	p->fifo = xcalloc(p->capfifo, sizeof(struct zbatch *));
+	if (!threads)
+		p->inline_cctx = new_cctx(level);
+	for (i = 0; i < threads; i++)
+		if (!pthread_create(&p->th[p->nth], NULL, worker, p))
+			p->nth++;
+	if (threads && !p->nth)
+		p->inline_cctx = new_cctx(level);
+	return p;
+}
+
+struct zbatch *zpool_batch(struct zpool *p)
+{
+	struct zbatch *b;
+
+	pthread_mutex_lock(&p->mu);
+	b = p->free_list;
+	if (b)
+		p->free_list = b->next;
+	pthread_mutex_unlock(&p->mu);
+	if (b) {
+		sb_reset(&b->in);
+		b->n = 0;
+		b->done = 0;
+		b->next = NULL;
+	}
+	return b;
+}
+
+void zpool_add(struct zbatch *b, const uint8_t *hash, const void *data, size_t n)
+{
+	struct zitem *it;
+
+	if (b->n == b->cap) {
+		b->cap = b->cap ? 2 * b->cap : 256;
+		b->it = xrealloc(b->it, b->cap * sizeof(*b->it));
+	}
+	it = &b->it[b->n++];
+	memcpy(it->hash, hash, SHA256_LEN);
+	it->ioff = b->in.len;
+	it->ilen = n;
+	sb_add(&b->in, data, n);
+}
+
+void zpool_submit(struct zpool *p, struct zbatch *b)
+{
+	pthread_mutex_lock(&p->mu);
+	p->fifo[p->nfifo++] = b;
+	if (p->inline_cctx) {
+		pthread_mutex_unlock(&p->mu);
+		compress_batch(p->inline_cctx, b);
+		b->done = 1;
+		return;
+	}
+	b->next = NULL;
+	if (p->todo_tail)
+		p->todo_tail->next = b;
+	else
+		p->todo_head = b;
+	p->todo_tail = b;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+}
+
+struct zbatch *zpool_oldest(struct zpool *p, int wait)
+{
+	struct zbatch *b = NULL;
+
+	pthread_mutex_lock(&p->mu);
+	while (wait && p->nfifo && !p->fifo[0]->done)
+		pthread_cond_wait(&p->cv, &p->mu);
+	if (p->nfifo && p->fifo[0]->done) {
+		b = p->fifo[0];
+		memmove(p->fifo, p->fifo + 1, (p->nfifo - 1) * sizeof(struct zbatch *));
+		p->nfifo--;
+	}
+	pthread_mutex_unlock(&p->mu);
+	return b;
+}
+
+void zpool_release(struct zpool *p, struct zbatch *b)
+{
+	pthread_mutex_lock(&p->mu);
+	b->next = p->free_list;
+	p->free_list = b;
+	pthread_mutex_unlock(&p->mu);
+}
+
+void zpool_free(struct zpool *p)
+{
+	struct zbatch *b;
+	int i;
+
+	if (!p)
+		return;
+	while ((b = zpool_oldest(p, 1)))
+		zpool_release(p, b); /* only after a failure: drop what is in flight */
+	pthread_mutex_lock(&p->mu);
+	p->stop = 1;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	for (i = 0; i < p->nth; i++)
+		pthread_join(p->th[i], NULL);
+	while ((b = p->free_list)) {
+		p->free_list = b->next;
+		sb_release(&b->in);
+		sb_release(&b->out);
+		free(b->it);
+		free(b);
+	}
+	ZSTD_freeCCtx(p->inline_cctx);
+	pthread_mutex_destroy(&p->mu);
+	pthread_cond_destroy(&p->cv);
+	free(p->fifo);
+	free(p);
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# snapshot DIR DEST: a plain consistent copy. Of a stopped directory it is
+# byte-identical; taken while a writer adds records, the copy opens in a
+# real server and holds a prefix of the written records.
+. "$(dirname "$0")/lib.sh"
+setup
+
+F=$(fixtures_dir)
+if [ -n "$F" ]; then
+	expect_ok "$CV" snapshot "$F/movie-suggestion-sumanhiremath/db" "$T/copy"
+	diff -r "$F/movie-suggestion-sumanhiremath/db" "$T/copy" >&2 || fail "copy differs"
+	expect_fail 1 "$CV" snapshot "$F/movie-suggestion-sumanhiremath/db" "$T/copy"
+fi
+
+start_chroma "$T/data"
+python3 "$ROOT/tests/gen/live.py" "$CHROMA_URL" write 1500 30 >"$T/written" &
+writer=$!
+sleep 1
+for i in 1 2 3; do
+	expect_ok "$CV" snapshot --json "$T/data" "$T/snap$i"
+	sleep 0.5
+done
+wait "$writer" || fail "writer failed"
+stop_chroma
+for i in 1 2 3; do
+	start_chroma "$T/snap$i"
+	got=$(python3 "$ROOT/tests/gen/live.py" "$CHROMA_URL" check) || fail "snap$i: $got"
+	stop_chroma
+	echo "snap$i holds $got records"
+done

@@ -1,0 +1,212 @@
+/*
+ * Unit tests for repo/: chunks stored once and read back with their hash
+ * checked, chunk lists in segments, snapshots, a damaged pack detected,
+ * garbage collection keeping exactly what is asked, the Chroma cutter.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "repo/chunker.h"
+#include "repo/repo.h"
+#include "util/fsutil.h"
+
+static char dir[64];
+
+static int setup(void **state)
+{
+	struct cv_err e = { 0 };
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/cv-test-repo-XXXXXX");
+	if (!mkdtemp(dir))
+		return -1;
+	rmdir(dir);
+	return repo_init(dir, &e);
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	rm_tree(dir);
+	return 0;
+}
+
+static void put_text(struct repo *r, const char *s, uint8_t *h)
+{
+	struct cv_err e = { 0 };
+
+	sha256(s, strlen(s), h);
+	assert_int_equal(repo_put(r, h, s, strlen(s), &e), 0);
+}
+
+static void test_put_get_dedup(void **state)
+{
+	struct repo r;
+	struct cv_err e = { 0 };
+	struct strbuf out = STRBUF_INIT;
+	uint8_t a[SHA256_LEN], b[SHA256_LEN], c[SHA256_LEN];
+
+	(void)state;
+	assert_int_equal(repo_open(dir, 1, &r, &e), 0);
+	repo_set_compression(&r, 1, 0);
+	put_text(&r, "alpha alpha alpha", a);
+	put_text(&r, "beta", b);
+	put_text(&r, "alpha alpha alpha", c);
+	assert_int_equal(r.stats.chunks_seen, 3);
+	assert_int_equal(r.stats.chunks_new, 2);
+	assert_int_equal(repo_flush(&r, &e), 0);
+	assert_int_equal(repo_close(&r, &e), 0);
+
+	assert_int_equal(repo_open(dir, 0, &r, &e), 0);
+	assert_int_equal(r.npacks, 1);
+	assert_int_equal(repo_get(&r, b, &out, &e), 0);
+	assert_string_equal(out.buf, "beta");
+	assert_int_equal(repo_get(&r, a, &out, &e), 0);
+	assert_string_equal(out.buf, "alpha alpha alpha");
+	memset(c, 7, sizeof(c));
+	assert_int_equal(repo_get(&r, c, &out, &e), CV_ECORRUPT);
+	assert_non_null(strstr(e.msg, "not in the repository"));
+	repo_close(&r, NULL);
+	sb_release(&out);
+}
+
+static void test_lock(void **state)
+{
+	struct repo r1, r2;
+	struct cv_err e = { 0 };
+
+	(void)state;
+	assert_int_equal(repo_open(dir, 1, &r1, &e), 0);
+	assert_int_equal(repo_open(dir, 1, &r2, &e), CV_EIO);
+	assert_non_null(strstr(e.msg, "in use by another chromavault"));
+	repo_close(&r1, NULL);
+}
+
+static void test_lists_and_snapshots(void **state)
+{
+	struct repo r;
+	struct cv_err e = { 0 };
+	struct strbuf segs = STRBUF_INIT, back = STRBUF_INIT;
+	uint8_t hashes[3000 * SHA256_LEN];
+	char **names, *json;
+	size_t n, i;
+
+	(void)state;
+	for (i = 0; i < sizeof(hashes); i++)
+		hashes[i] = (uint8_t)(i * 31);
+	assert_int_equal(repo_open(dir, 1, &r, &e), 0);
+	assert_int_equal(repo_put_list(&r, hashes, 3000, &segs, &e), 0);
+	assert_int_equal(segs.len, 3 * SHA256_LEN); /* 1024 + 1024 + 952 */
+	assert_int_equal(repo_put_snapshot(&r, "s1", "{\"x\":1}", &e), 0);
+	assert_int_equal(repo_flush(&r, &e), 0);
+	assert_int_equal(repo_get_list(&r, (const uint8_t *)segs.buf, 3, &back, &e), 0);
+	assert_int_equal(back.len, sizeof(hashes));
+	assert_memory_equal(back.buf, hashes, sizeof(hashes));
+	assert_int_equal(repo_list_snapshots(&r, &names, &n, &e), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(names[0], "s1");
+	free(names[0]);
+	free(names);
+	assert_int_equal(repo_get_snapshot(&r, "s1", &json, &e), 0);
+	assert_string_equal(json, "{\"x\":1}");
+	free(json);
+	assert_int_equal(repo_get_snapshot(&r, "nope", &json, &e), CV_ENOTFOUND);
+	repo_close(&r, NULL);
+	sb_release(&segs);
+	sb_release(&back);
+}
+
+static void test_gc_keeps_what_is_asked(void **state)
+{
+	struct repo r;
+	struct cv_err e = { 0 };
+	struct hashset keep;
+	struct gc_stats gs;
+	struct strbuf out = STRBUF_INIT;
+	uint8_t a[SHA256_LEN], b[SHA256_LEN], c[SHA256_LEN];
+
+	(void)state;
+	assert_int_equal(repo_open(dir, 1, &r, &e), 0);
+	put_text(&r, "keep me", a);
+	put_text(&r, "drop me", b);
+	assert_int_equal(repo_flush(&r, &e), 0);
+	put_text(&r, "drop me too", c);
+	assert_int_equal(repo_flush(&r, &e), 0);
+	hashset_init(&keep);
+	hashset_add(&keep, a);
+	assert_true(hashset_has(&keep, a));
+	assert_false(hashset_has(&keep, b));
+	assert_int_equal(repo_gc(&r, &keep, 0, &gs, &e), 0);
+	assert_int_equal(gs.chunks_removed, 2);
+	assert_int_equal(gs.packs_rewritten, 1);
+	assert_int_equal(gs.packs_removed, 1);
+	repo_close(&r, NULL);
+
+	assert_int_equal(repo_open(dir, 0, &r, &e), 0);
+	assert_int_equal(repo_get(&r, a, &out, &e), 0);
+	assert_string_equal(out.buf, "keep me");
+	assert_null(repo_find(&r, b));
+	assert_null(repo_find(&r, c));
+	repo_close(&r, NULL);
+	hashset_release(&keep);
+	sb_release(&out);
+}
+
+static void test_damaged_pack(void **state)
+{
+	struct repo r;
+	struct cv_err e = { 0 };
+	struct strbuf out = STRBUF_INIT;
+	uint8_t a[SHA256_LEN];
+	char path[512];
+	FILE *f;
+
+	(void)state;
+	assert_int_equal(repo_open(dir, 1, &r, &e), 0);
+	put_text(&r, "a chunk that will be damaged on disk", a);
+	assert_int_equal(repo_flush(&r, &e), 0);
+	snprintf(path, sizeof(path), "%s/packs/%s.pack", dir, r.packs[r.npacks - 1]);
+	f = fopen(path, "r+b");
+	assert_non_null(f);
+	fseek(f, (long)repo_find(&r, a)->off + 5, SEEK_SET);
+	fputc(0x55, f);
+	fclose(f);
+	assert_int_equal(repo_get(&r, a, &out, &e), CV_ECORRUPT);
+	assert_non_null(strstr(e.msg, "offset"));
+	repo_close(&r, NULL);
+	sb_release(&out);
+}
+
+static void test_cutter(void **state)
+{
+	struct cutter fixed = { 4096, 4096 }, alt = { 132, 1544 };
+
+	(void)state;
+	assert_int_equal(cutter_next(&fixed, 0, 10000), 4096);
+	assert_int_equal(cutter_next(&fixed, 8192, 10000), 10000 - 8192);
+	assert_int_equal(cutter_next(&alt, 0, 100000), 132);
+	assert_int_equal(cutter_next(&alt, 132, 100000), 1544);
+	assert_int_equal(cutter_next(&alt, 1676, 100000), 132);
+	assert_int_equal(cutter_next(&alt, 1700, 100000), 132 - 24); /* mid-list */
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_put_get_dedup, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lists_and_snapshots, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gc_keeps_what_is_asked, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_damaged_pack, setup, teardown),
+		cmocka_unit_test(test_cutter),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
