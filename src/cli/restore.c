@@ -41,7 +41,7 @@ static int restore_data(struct repo *r, const struct manifest *m,
 			const struct mf_file *f, int fd, const char *path,
 			struct cv_err *e)
 {
-	struct strbuf list = STRBUF_INIT, chunk = STRBUF_INIT;
+	struct strbuf list = STRBUF_INIT, chunk = STRBUF_INIT, out = STRBUF_INIT;
 	struct sha256 whole;
 	uint8_t sum[SHA256_LEN];
 	uint64_t off = 0;
@@ -54,11 +54,17 @@ static int restore_data(struct repo *r, const struct manifest *m,
 		rc = repo_get(r, (const uint8_t *)list.buf + i * SHA256_LEN, &chunk, e);
 		if (rc)
 			break;
-		if (write_all(fd, chunk.buf, chunk.len))
-			rc = cv_errno(e, CV_EIO, "%s: write failed", path);
+		sb_add(&out, chunk.buf, chunk.len);
+		if (out.len >= (1u << 20)) {
+			if (write_all(fd, out.buf, out.len))
+				rc = cv_errno(e, CV_EIO, "%s: write failed", path);
+			sb_reset(&out);
+		}
 		sha256_update(&whole, chunk.buf, chunk.len);
 		off += chunk.len;
 	}
+	if (!rc && out.len && write_all(fd, out.buf, out.len))
+		rc = cv_errno(e, CV_EIO, "%s: write failed", path);
 	if (rc)
 		cv_err_prefix(e, "snapshot %s: %s at offset %llu", m->name, f->path,
 			      (unsigned long long)off);
@@ -68,6 +74,7 @@ static int restore_data(struct repo *r, const struct manifest *m,
 			     "not match its recorded size and sha256", m->name, f->path);
 	sb_release(&list);
 	sb_release(&chunk);
+	sb_release(&out);
 	return rc;
 }
 

@@ -63,7 +63,7 @@ int store_open(struct store *s, const char *root, int create, struct cv_err *e)
 	struct stat st;
 
 	memset(s, 0, sizeof(*s));
-	s->lock_fd = s->rd_fd = -1;
+	s->lock_fd = -1;
 	s->root = xstrdup(root);
 	if (create) {
 		if (!stat(root, &st) && !(S_ISDIR(st.st_mode) && dir_empty(root)))
@@ -78,14 +78,19 @@ int store_open(struct store *s, const char *root, int create, struct cv_err *e)
 
 void store_close(struct store *s)
 {
+	size_t i;
+
 	if (s->lock_fd >= 0)
 		close(s->lock_fd);
-	if (s->rd_fd >= 0)
-		close(s->rd_fd);
-	free(s->rd_name);
+	for (i = 0; i < STORE_READERS; i++) {
+		if (s->rd[i].name)
+			close(s->rd[i].fd);
+		free(s->rd[i].name);
+		free(s->rd[i].win);
+	}
 	free(s->root);
 	memset(s, 0, sizeof(*s));
-	s->lock_fd = s->rd_fd = -1;
+	s->lock_fd = -1;
 }
 
 int store_lock(struct store *s, int exclusive, struct cv_err *e)
@@ -242,38 +247,92 @@ out:
 	return rc;
 }
 
+#define STORE_WINDOW (1u << 20)
+
+/* The reader for name: open, or replacing the least recently used. */
+static int get_reader(struct store *s, const char *name,
+		      struct store_reader **out, struct cv_err *e)
+{
+	struct store_reader *r = &s->rd[0];
+	char *p;
+	size_t i;
+
+	for (i = 0; i < STORE_READERS; i++) {
+		if (s->rd[i].name && !strcmp(s->rd[i].name, name)) {
+			*out = &s->rd[i];
+			(*out)->used = ++s->clock;
+			return 0;
+		}
+		if (s->rd[i].used < r->used)
+			r = &s->rd[i];
+	}
+	if (r->name)
+		close(r->fd);
+	free(r->name);
+	r->name = NULL;
+	r->win_len = 0;
+	p = path_of(s, name);
+	r->fd = open(p, O_RDONLY | O_CLOEXEC);
+	free(p);
+	if (r->fd < 0)
+		return cv_errno(e, errno == ENOENT ? CV_ENOTFOUND : CV_EIO, "%s/%s",
+				s->root, name);
+	r->name = xstrdup(name);
+	r->used = ++s->clock;
+	if (!r->win)
+		r->win = xmalloc(STORE_WINDOW);
+	*out = r;
+	return 0;
+}
+
+static int pread_all(struct store_reader *r, const char *root, uint64_t off,
+		     void *buf, size_t n, size_t *got, struct cv_err *e)
+{
+	ssize_t k;
+
+	*got = 0;
+	while (*got < n) {
+		k = pread(r->fd, (char *)buf + *got, n - *got, (off_t)(off + *got));
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return cv_errno(e, CV_EIO, "%s/%s: read failed", root, r->name);
+		if (k == 0)
+			break;
+		*got += (size_t)k;
+	}
+	return 0;
+}
+
 int store_pread(struct store *s, const char *name, uint64_t off, void *buf,
 		size_t n, struct cv_err *e)
 {
-	char *p;
+	struct store_reader *r = NULL;
 	size_t got = 0;
-	ssize_t r;
+	int rc;
 
-	if (!s->rd_name || strcmp(s->rd_name, name)) {
-		if (s->rd_fd >= 0)
-			close(s->rd_fd);
-		free(s->rd_name);
-		s->rd_name = xstrdup(name);
-		p = path_of(s, name);
-		s->rd_fd = open(p, O_RDONLY | O_CLOEXEC);
-		free(p);
-		if (s->rd_fd < 0)
-			return cv_errno(e, errno == ENOENT ? CV_ENOTFOUND : CV_EIO,
-					"%s/%s", s->root, name);
+	if ((rc = get_reader(s, name, &r, e)))
+		return rc;
+	if (off >= r->win_off && off + n <= r->win_off + r->win_len) {
+		memcpy(buf, r->win + (off - r->win_off), n);
+		return 0;
 	}
-	while (got < n) {
-		r = pread(s->rd_fd, (char *)buf + got, n - got, (off_t)(off + got));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			unsigned long long at = off + got;
+	if (n > STORE_WINDOW / 4) {
+		rc = pread_all(r, s->root, off, buf, n, &got, e);
+	} else {
+		rc = pread_all(r, s->root, off, r->win, STORE_WINDOW, &got, e);
+		r->win_off = off;
+		r->win_len = got;
+		if (!rc && got >= n)
+			memcpy(buf, r->win, n);
+	}
+	if (!rc && got < n) {
+		unsigned long long at = off + got;
 
-			return cv_errf(e, CV_ECORRUPT, "%s/%s: offset %llu: truncated",
-				       s->root, name, at);
-		}
-		got += (size_t)r;
+		rc = cv_errf(e, CV_ECORRUPT, "%s/%s: offset %llu: truncated",
+			     s->root, name, at);
 	}
-	return 0;
+	return rc;
 }
 
 static int cmp_str(const void *a, const void *b)

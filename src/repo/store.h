@@ -11,11 +11,22 @@
 
 #include "util/err.h"
 
+#define STORE_READERS 8
+
+/* An open file with a read-ahead window, for store_pread. */
+struct store_reader {
+	char *name;
+	int fd;
+	uint8_t *win;
+	uint64_t win_off, win_len;
+	uint64_t used;   /* for least-recently-used replacement */
+};
+
 struct store {
 	char *root;
 	int lock_fd;
-	char *rd_name;   /* the file store_pread has open */
-	int rd_fd;
+	struct store_reader rd[STORE_READERS];
+	uint64_t clock;
 };
 
 /* Open root (create: make it, which must not exist or be empty). */
@@ -46,7 +57,10 @@ void store_abort(struct store_file *f);
 /* Whole file, bounded by max bytes. Caller frees *buf. */
 int store_get(struct store *s, const char *name, size_t max, uint8_t **buf,
 	      size_t *n, struct cv_err *e);
-/* n bytes at off of name; the file handle is cached between calls. */
+/*
+ * n bytes at off of name. The file handle and a read-ahead window are kept
+ * between calls, so reading a pack front to back costs few system calls.
+ */
 int store_pread(struct store *s, const char *name, uint64_t off, void *buf,
 		size_t n, struct cv_err *e);
 /* Names in dir ending in suffix, sorted; caller frees each and the array. */
