@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util/strbuf.h"
@@ -93,9 +94,13 @@ void store_close(struct store *s)
 	s->lock_fd = -1;
 }
 
+#define STORE_LOCK_TRIES 40 /* 2 s */
+
 int store_lock(struct store *s, int exclusive, struct cv_err *e)
 {
+	struct timespec ts = { 0, 50 * 1000 * 1000 };
 	char *p = path_of(s, "lock");
+	int tries;
 
 	s->lock_fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (s->lock_fd < 0 && !exclusive)
@@ -103,9 +108,14 @@ int store_lock(struct store *s, int exclusive, struct cv_err *e)
 	free(p);
 	if (s->lock_fd < 0)
 		return cv_errno(e, CV_EIO, "%s/lock: cannot open", s->root);
-	if (flock(s->lock_fd, exclusive ? LOCK_EX | LOCK_NB : LOCK_SH | LOCK_NB))
-		return cv_errf(e, CV_EIO, "%s: the repository is in use by another "
-			       "chromavault (lock held)", s->root);
+	for (tries = 0; flock(s->lock_fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB);
+	     tries++) {
+		/* a writer that just ended may still be releasing it */
+		if (errno != EWOULDBLOCK || tries >= STORE_LOCK_TRIES)
+			return cv_errf(e, CV_EIO, "%s: the repository is in use by "
+				       "another chromavault (lock held)", s->root);
+		nanosleep(&ts, NULL);
+	}
 	return 0;
 }
 
