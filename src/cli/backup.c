@@ -57,9 +57,13 @@ static double now_sec(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* "20261124T205538Z-1a2b3c4d": sorts by time. */
-static void snapshot_name(char *out, size_t n, time_t t)
+/*
+ * "20261124T205538.123456Z-1a2b3c4d": named when the snapshot is written,
+ * under the repository's exclusive lock, so names sort in writing order.
+ */
+static void snapshot_name(char *out, size_t n)
 {
+	struct timespec ts;
 	struct tm tm;
 	unsigned r = 0;
 	FILE *f = fopen("/dev/urandom", "rb");
@@ -69,9 +73,11 @@ static void snapshot_name(char *out, size_t n, time_t t)
 			r = (unsigned)getpid();
 		fclose(f);
 	}
-	gmtime_r(&t, &tm);
-	strftime(out, n, "%Y%m%dT%H%M%SZ", &tm);
-	snprintf(out + strlen(out), n - strlen(out), "-%08x", r);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(out, n, "%Y%m%dT%H%M%S", &tm);
+	snprintf(out + strlen(out), n - strlen(out), ".%06ldZ-%08x",
+		 ts.tv_nsec / 1000, r);
 }
 
 static json_t *manifest_json(const char *dir, const char *name, time_t t,
@@ -237,7 +243,7 @@ static int backup_one(const char *dir, const char *path,
 	if (!rc)
 		rc = repo_flush(&r, e);
 	if (!rc) {
-		snapshot_name(name, sizeof(name), t);
+		snapshot_name(name, sizeof(name));
 		m = manifest_json(o->from_tar ? o->from_tar : dir, name, t, &st, &w);
 		text = json_dumps(m, JSON_COMPACT);
 		rc = repo_put_snapshot(&r, name, text, e);
