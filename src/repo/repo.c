@@ -660,6 +660,32 @@ static int remove_pack(struct repo *r, const char *name, struct cv_err *e)
 	return store_remove(&r->st, p, e);
 }
 
+/* Packs without an index: left by a backup or prune that was interrupted. */
+static int remove_unindexed(struct repo *r, int dry_run, struct gc_stats *st,
+			    struct cv_err *e)
+{
+	char **names, path[300];
+	size_t n, i, k;
+	int rc, known;
+
+	if ((rc = store_list(&r->st, "packs", ".pack", &names, &n, e)))
+		return rc;
+	for (i = 0; i < n; i++) {
+		names[i][strlen(names[i]) - 5] = '\0';
+		for (k = 0, known = 0; !known && k < r->npacks; k++)
+			known = !strcmp(r->packs[k], names[i]);
+		if (!known && !rc) {
+			st->packs_removed++;
+			snprintf(path, sizeof(path), "packs/%s.pack", names[i]);
+			if (!dry_run)
+				rc = store_remove(&r->st, path, e);
+		}
+		free(names[i]);
+	}
+	free(names);
+	return rc;
+}
+
 int repo_gc(struct repo *r, const struct hashset *keep, int dry_run,
 	    struct gc_stats *st, struct cv_err *e)
 {
@@ -692,5 +718,5 @@ int repo_gc(struct repo *r, const struct hashset *keep, int dry_run,
 	}
 	free(kept);
 	free(total);
-	return rc;
+	return rc ? rc : remove_unindexed(r, dry_run, st, e);
 }
