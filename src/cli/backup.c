@@ -18,6 +18,7 @@
 #include "repo/manifest.h"
 #include "repo/repo.h"
 #include "util/fsutil.h"
+#include "util/progress.h"
 #include "util/strbuf.h"
 #include "util/untar.h"
 #include "util/banned.h"
@@ -41,6 +42,10 @@ static int s_begin(void *ctx, const char *rel, const struct stat *st, struct cv_
 
 static int s_chunk(void *ctx, const void *p, size_t n, struct cv_err *e)
 {
+	struct mf_writer *w = ctx;
+
+	w->done += n;
+	progress_update(w->progress, w->done);
 	return mfw_chunk(ctx, p, n, e);
 }
 
@@ -220,6 +225,7 @@ static int backup_one(const char *dir, const char *path,
 	struct repo r;
 	struct lc_sink sink = { &w, s_dir, s_begin, s_chunk, s_end };
 	struct strbuf root = STRBUF_INIT;
+	struct progress prog = { 0 };
 	char name[64], *text, staging[4096];
 	double t0 = now_sec();
 	time_t t = time(NULL);
@@ -236,8 +242,12 @@ static int backup_one(const char *dir, const char *path,
 		sb_adds(&root, staging);
 		rc = chroma_capture(dir, staging, 0, BACKUP_RETRIES, &st, e);
 	}
-	if (!rc)
+	if (!rc) {
+		progress_init(&prog, "backup", st.bytes_read);
+		w.progress = &prog;
 		rc = chroma_stream(root.buf, &sink, e);
+		progress_end(&prog);
+	}
 	rm_tree(staging);
 	sb_release(&root);
 	if (!rc)

@@ -16,6 +16,7 @@
 #include "repo/manifest.h"
 #include "repo/repo.h"
 #include "util/fsutil.h"
+#include "util/progress.h"
 #include "util/strbuf.h"
 #include "util/banned.h"
 
@@ -35,6 +36,9 @@ static int write_all(int fd, const void *p, size_t n)
 	}
 	return 0;
 }
+
+static struct progress prog;
+static uint64_t prog_done;
 
 /* The chunks of one file, each checked, then the whole file's hash. */
 static int restore_data(struct repo *r, const struct manifest *m,
@@ -62,6 +66,8 @@ static int restore_data(struct repo *r, const struct manifest *m,
 		}
 		sha256_update(&whole, chunk.buf, chunk.len);
 		off += chunk.len;
+		prog_done += chunk.len;
+		progress_update(&prog, prog_done);
 	}
 	if (!rc && out.len && write_all(fd, out.buf, out.len))
 		rc = cv_errno(e, CV_EIO, "%s: write failed", path);
@@ -159,6 +165,7 @@ static int restore_all(const char *repo_path, const char *snap,
 	struct strbuf tmp = STRBUF_INIT, p = STRBUF_INIT;
 	struct manifest m = { 0 };
 	struct repo r;
+	uint64_t total;
 	size_t i;
 	int rc, exists;
 
@@ -173,8 +180,12 @@ static int restore_all(const char *repo_path, const char *snap,
 		rc = cv_errno(e, CV_EIO, "%s: cannot create", tmp.buf);
 		goto out;
 	}
+	for (i = 0, total = 0; i < m.n; i++)
+		total += m.files[i].size;
+	progress_init(&prog, "restore", total);
 	for (i = 0; !rc && i < m.n; i++)
 		rc = restore_file(&r, &m, &m.files[i], tmp.buf, e);
+	progress_end(&prog);
 	for (i = 0; !rc && i < m.n; i++) {
 		if (!m.files[i].is_dir)
 			continue;

@@ -11,6 +11,7 @@
 
 #include "repo/repo.h"
 #include "util/err.h"
+#include "util/progress.h"
 #include "util/sha256.h"
 
 struct mf_file {
@@ -48,6 +49,8 @@ struct mf_writer {
 	struct sha256 whole;
 	struct strbuf hashes;
 	uint64_t size;
+	uint64_t done;             /* bytes so far, for progress */
+	struct progress *progress; /* NULL: none */
 };
 
 void mfw_init(struct mf_writer *w, struct repo *r);
