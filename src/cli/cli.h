@@ -37,6 +37,17 @@ int cli_fail(const struct cli_cmd *c, const struct cv_err *e);
 /* Usage error: message, usage line, exit code 1. */
 int cli_usage_error(const struct cli_cmd *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/*
+ * Options of a command that has only on/off flags: flags[i] is set when
+ * --names[i] is given (names NULL-terminated, at most 8); --help prints the
+ * command's help. Exactly nargs operands must follow (described by
+ * operands in the error), from argv[optind]. Returns -1 to go on, or the
+ * exit code the command returns.
+ */
+int cli_flags(const struct cli_cmd *c, int argc, char **argv,
+	      const char *const *names, int *flags, int nargs,
+	      const char *operands);
+
 /* Parse a non-negative integer option value; -1 on error. */
 long long cli_parse_count(const char *s);
 

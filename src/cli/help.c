@@ -2,6 +2,7 @@
  * `chromavault help [COMMAND]`, and the error/usage helpers shared by every
  * command (the README's usage section is generated from the same entries).
  */
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,35 @@ long long cli_parse_count(const char *s)
 		return -1;
 	v = strtoll(s, &end, 10);
 	return *end ? -1 : v;
+}
+
+int cli_flags(const struct cli_cmd *c, int argc, char **argv,
+	      const char *const *names, int *flags, int nargs,
+	      const char *operands)
+{
+	struct option opts[10];
+	int n = 0, ch;
+
+	while (names && names[n] && n < 8) {
+		opts[n] = (struct option){ names[n], no_argument, NULL, 'a' + n };
+		flags[n] = 0;
+		n++;
+	}
+	opts[n++] = (struct option){ "help", no_argument, NULL, 'H' };
+	opts[n] = (struct option){ NULL, 0, NULL, 0 };
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (ch == 'H') {
+			cli_print_help(c, stdout);
+			return CV_EXIT_OK;
+		}
+		if (ch < 'a' || ch >= 'a' + n - 1)
+			return cli_usage_error(c, "unknown option");
+		flags[ch - 'a'] = 1;
+	}
+	if (optind + nargs != argc)
+		return cli_usage_error(c, "expected %s", operands);
+	return -1;
 }
 
 static int help_run(int argc, char **argv)

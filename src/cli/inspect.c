@@ -3,12 +3,12 @@
  * holds per collection, the Chroma versions it fits, and what is wrong with it.
  */
 #include <dirent.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "chroma/collection.h"
 #include "chroma/db.h"
@@ -268,33 +268,15 @@ static void print_text(json_t *doc)
 		       json_string_value(json_object_get(m, "problem")));
 }
 
-static const struct option inspect_longopts[] = {
-	{ "json", no_argument, NULL, 'j' },
-	{ "check", no_argument, NULL, 'c' },
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
-};
-
 static int inspect_run(int argc, char **argv)
 {
+	static const char *const names[] = { "json", "check", NULL };
 	struct inspect in;
 	struct cv_err e = { 0 };
-	int ch, as_json = 0, check = 0, nprob;
+	int flags[2], nprob, rc;
 
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "", inspect_longopts, NULL)) != -1) {
-		if (ch == 'j')
-			as_json = 1;
-		else if (ch == 'c')
-			check = 1;
-		else if (ch == 'h') {
-			cli_print_help(&cmd_inspect, stdout);
-			return 0;
-		} else
-			return cli_usage_error(&cmd_inspect, "unknown option");
-	}
-	if (optind + 1 != argc)
-		return cli_usage_error(&cmd_inspect, "expected one DIR");
+	if ((rc = cli_flags(&cmd_inspect, argc, argv, names, flags, 1, "one DIR")) >= 0)
+		return rc;
 	memset(&in, 0, sizeof(in));
 	if (cv_db_open(argv[optind], &in.db, &e))
 		return cli_fail(&cmd_inspect, &e);
@@ -307,7 +289,7 @@ static int inspect_run(int argc, char **argv)
 			   "embeddings_queue", in.db.mig_queue,
 			   "collections", in.colls, "problems", in.problems);
 	inspect_db(&in);
-	if (as_json) {
+	if (flags[0]) {
 		json_dumpf(in.doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 		putchar('\n');
 	} else
@@ -315,7 +297,7 @@ static int inspect_run(int argc, char **argv)
 	nprob = (int)json_array_size(in.problems);
 	json_decref(in.doc);
 	cv_db_close(&in.db);
-	return check && nprob ? CV_EXIT_CORRUPT : CV_EXIT_OK;
+	return flags[1] && nprob ? CV_EXIT_CORRUPT : CV_EXIT_OK;
 }
 
 const struct cli_cmd cmd_inspect = {

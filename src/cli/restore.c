@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <dirent.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -209,31 +208,16 @@ out:
 	return rc;
 }
 
-static const struct option restore_longopts[] = {
-	{ "force", no_argument, NULL, 'f' },
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
-};
-
 static int restore_run(int argc, char **argv)
 {
+	static const char *const names[] = { "force", NULL };
 	struct cv_err e = { 0 };
-	int ch, force = 0;
+	int flags[1], rc;
 
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "", restore_longopts, NULL)) != -1) {
-		if (ch == 'f') {
-			force = 1;
-		} else if (ch == 'h') {
-			cli_print_help(&cmd_restore, stdout);
-			return 0;
-		} else {
-			return cli_usage_error(&cmd_restore, "unknown option");
-		}
-	}
-	if (optind + 3 != argc)
-		return cli_usage_error(&cmd_restore, "expected REPO, SNAPSHOT and TARGET");
-	if (restore_all(argv[optind], argv[optind + 1], argv[optind + 2], force, &e))
+	if ((rc = cli_flags(&cmd_restore, argc, argv, names, flags, 3,
+			    "REPO, SNAPSHOT and TARGET")) >= 0)
+		return rc;
+	if (restore_all(argv[optind], argv[optind + 1], argv[optind + 2], flags[0], &e))
 		return cli_fail(&cmd_restore, &e);
 	return 0;
 }

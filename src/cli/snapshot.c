@@ -5,7 +5,6 @@
  */
 #include <dirent.h>
 #include <errno.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
@@ -81,31 +80,16 @@ out:
 	return rc;
 }
 
-static const struct option snapshot_longopts[] = {
-	{ "json", no_argument, NULL, 'j' },
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
-};
-
 static int snapshot_run(int argc, char **argv)
 {
+	static const char *const names[] = { "json", NULL };
 	struct cv_err e = { 0 };
-	int ch, as_json = 0;
+	int flags[1], rc;
 
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "", snapshot_longopts, NULL)) != -1) {
-		if (ch == 'j') {
-			as_json = 1;
-		} else if (ch == 'h') {
-			cli_print_help(&cmd_snapshot, stdout);
-			return 0;
-		} else {
-			return cli_usage_error(&cmd_snapshot, "unknown option");
-		}
-	}
-	if (optind + 2 != argc)
-		return cli_usage_error(&cmd_snapshot, "expected DIR and DEST");
-	if (snapshot_one(argv[optind], argv[optind + 1], as_json, &e))
+	if ((rc = cli_flags(&cmd_snapshot, argc, argv, names, flags, 2,
+			    "DIR and DEST")) >= 0)
+		return rc;
+	if (snapshot_one(argv[optind], argv[optind + 1], flags[0], &e))
 		return cli_fail(&cmd_snapshot, &e);
 	return 0;
 }

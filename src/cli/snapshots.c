@@ -1,11 +1,11 @@
 /*
  * `chromavault snapshots REPO [--json]`: the snapshots of a repository.
  */
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "repo/manifest.h"
@@ -72,31 +72,15 @@ out:
 	return rc;
 }
 
-static const struct option snapshots_longopts[] = {
-	{ "json", no_argument, NULL, 'j' },
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
-};
-
 static int snapshots_run(int argc, char **argv)
 {
+	static const char *const names[] = { "json", NULL };
 	struct cv_err e = { 0 };
-	int ch, as_json = 0;
+	int flags[1], rc;
 
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "", snapshots_longopts, NULL)) != -1) {
-		if (ch == 'j') {
-			as_json = 1;
-		} else if (ch == 'h') {
-			cli_print_help(&cmd_snapshots, stdout);
-			return 0;
-		} else {
-			return cli_usage_error(&cmd_snapshots, "unknown option");
-		}
-	}
-	if (optind + 1 != argc)
-		return cli_usage_error(&cmd_snapshots, "expected REPO");
-	if (list_all(argv[optind], as_json, &e))
+	if ((rc = cli_flags(&cmd_snapshots, argc, argv, names, flags, 1, "REPO")) >= 0)
+		return rc;
+	if (list_all(argv[optind], flags[0], &e))
 		return cli_fail(&cmd_snapshots, &e);
 	return 0;
 }

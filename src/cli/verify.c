@@ -3,10 +3,10 @@
  * every pack there; with --read-data every chunk read and re-hashed. A
  * problem is named by snapshot, file and offset.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include "cli/cli.h"
@@ -127,31 +127,15 @@ static int verify_all(const char *path, int read_data, struct cv_err *e)
 	return rc;
 }
 
-static const struct option verify_longopts[] = {
-	{ "read-data", no_argument, NULL, 'r' },
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
-};
-
 static int verify_run(int argc, char **argv)
 {
+	static const char *const names[] = { "read-data", NULL };
 	struct cv_err e = { 0 };
-	int ch, read_data = 0;
+	int flags[1], rc;
 
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "", verify_longopts, NULL)) != -1) {
-		if (ch == 'r') {
-			read_data = 1;
-		} else if (ch == 'h') {
-			cli_print_help(&cmd_verify, stdout);
-			return 0;
-		} else {
-			return cli_usage_error(&cmd_verify, "unknown option");
-		}
-	}
-	if (optind + 1 != argc)
-		return cli_usage_error(&cmd_verify, "expected REPO");
-	if (verify_all(argv[optind], read_data, &e))
+	if ((rc = cli_flags(&cmd_verify, argc, argv, names, flags, 1, "REPO")) >= 0)
+		return rc;
+	if (verify_all(argv[optind], flags[0], &e))
 		return cli_fail(&cmd_verify, &e);
 	return 0;
 }

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/bytes.h"
 #include "util/strbuf.h"
 #include "util/xalloc.h"
 #include "util/banned.h"
@@ -29,39 +30,23 @@ static unsigned long long ull(uint64_t v)
 	return v;
 }
 
-static uint64_t rd64(const uint8_t *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, 8);
-	return v;
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, 4);
-	return v;
-}
-
 static void header_decode(const uint8_t *b, struct hnsw_header *h)
 {
 	memset(h, 0, sizeof(*h));
-	h->version = (int32_t)rd32(b);
-	h->offset_level0 = rd64(b + 4);
-	h->max_elements = rd64(b + 12);
-	h->cur_element_count = rd64(b + 20);
-	h->size_data_per_element = rd64(b + 28);
-	h->label_offset = rd64(b + 36);
-	h->offset_data = rd64(b + 44);
-	h->maxlevel = (int32_t)rd32(b + 52);
-	h->enterpoint = rd32(b + 56);
-	h->max_m = rd64(b + 60);
-	h->max_m0 = rd64(b + 68);
-	h->m = rd64(b + 76);
+	h->version = (int32_t)load_u32(b);
+	h->offset_level0 = load_u64(b + 4);
+	h->max_elements = load_u64(b + 12);
+	h->cur_element_count = load_u64(b + 20);
+	h->size_data_per_element = load_u64(b + 28);
+	h->label_offset = load_u64(b + 36);
+	h->offset_data = load_u64(b + 44);
+	h->maxlevel = (int32_t)load_u32(b + 52);
+	h->enterpoint = load_u32(b + 56);
+	h->max_m = load_u64(b + 60);
+	h->max_m0 = load_u64(b + 68);
+	h->m = load_u64(b + 76);
 	memcpy(&h->mult, b + 84, 8);
-	h->ef_construction = rd64(b + 92);
+	h->ef_construction = load_u64(b + 92);
 }
 
 static int bad(struct cv_err *e, const char *name, size_t off, const char *what)
@@ -206,7 +191,7 @@ static int check_link_lists(struct hnsw_index *ix, struct cv_err *e)
 	for (i = 0; i < ix->hdr.cur_element_count; i++) {
 		if ((rc = win_get(&w, off, 4, &p, e)))
 			goto out;
-		size = rd32(p);
+		size = load_u32(p);
 		if (size % per || size / per > (uint64_t)(ix->hdr.maxlevel > 0 ?
 							  ix->hdr.maxlevel : 0)) {
 			rc = cv_errf(e, CV_ECORRUPT, "%s: element %llu at offset %llu: "
@@ -287,7 +272,7 @@ static int scan_slots(struct hnsw_index *ix, struct cv_err *e)
 			return rc;
 		deleted = p[2] & HNSW_DELETE_MARK;
 		ix->n_deleted += deleted != 0;
-		if ((rc = lk_insert(ix, rd64(p + h->label_offset), (uint32_t)i,
+		if ((rc = lk_insert(ix, load_u64(p + h->label_offset), (uint32_t)i,
 				    deleted, e)))
 			return rc;
 	}

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include "util/bytes.h"
 #include "util/xalloc.h"
 #include "util/banned.h"
 
@@ -21,28 +22,12 @@
 #define CHUNK_MAX (64u << 20)
 #define PACK_PENDING (UINT32_MAX - 1) /* put, still being compressed */
 
-static uint64_t rd_u64(const uint8_t *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, 8);
-	return v;
-}
-
-static uint32_t rd_u32(const uint8_t *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, 4);
-	return v;
-}
-
 /* ---- the chunk table: open addressing on the hash's first 8 bytes ---- */
 
 static size_t tab_slot(const struct chunk_loc *tab, size_t cap,
 		       const uint8_t *hash)
 {
-	size_t i = (size_t)rd_u64(hash) & (cap - 1);
+	size_t i = (size_t)load_u64(hash) & (cap - 1);
 
 	while (tab[i].pack != UINT32_MAX && memcmp(tab[i].hash, hash, SHA256_LEN))
 		i = (i + 1) & (cap - 1);
@@ -111,7 +96,7 @@ static int load_index(struct repo *r, const char *file, struct cv_err *e)
 	snprintf(name, sizeof(name), "packs/%s", file);
 	if ((rc = store_get(&r->st, name, 1u << 30, &buf, &n, e)))
 		return rc;
-	count = n >= 16 ? (size_t)rd_u64(buf + 8) : 0;
+	count = n >= 16 ? (size_t)load_u64(buf + 8) : 0;
 	if (n < 16 + SHA256_LEN || memcmp(buf, IDX_MAGIC, 8) ||
 	    count != (n - 16 - SHA256_LEN) / IDX_ENTRY ||
 	    (n - 16 - SHA256_LEN) % IDX_ENTRY) {
@@ -130,9 +115,9 @@ static int load_index(struct repo *r, const char *file, struct cv_err *e)
 		const uint8_t *p = buf + 16 + i * IDX_ENTRY;
 
 		memcpy(loc.hash, p, SHA256_LEN);
-		loc.off = rd_u64(p + 32);
-		loc.clen = rd_u32(p + 40);
-		loc.ulen = rd_u32(p + 44);
+		loc.off = load_u64(p + 32);
+		loc.clen = load_u32(p + 40);
+		loc.ulen = load_u32(p + 44);
 		loc.pack = pack;
 		tab_add(r, &loc);
 	}
@@ -572,7 +557,7 @@ void hashset_release(struct hashset *s)
 
 static size_t hs_slot(const uint8_t *keys, size_t cap, const uint8_t *h)
 {
-	size_t i = (size_t)rd_u64(h) & (cap - 1);
+	size_t i = (size_t)load_u64(h) & (cap - 1);
 
 	while (memcmp(keys + i * SHA256_LEN, zero_key, SHA256_LEN) &&
 	       memcmp(keys + i * SHA256_LEN, h, SHA256_LEN))

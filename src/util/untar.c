@@ -32,6 +32,7 @@ struct tar {
 
 static int rd(struct tar *t, void *buf, size_t n, int *eof)
 {
+	unsigned long long at;
 	size_t got = 0;
 	ssize_t r;
 
@@ -40,16 +41,15 @@ static int rd(struct tar *t, void *buf, size_t n, int *eof)
 		r = read(t->fd, (char *)buf + got, n - got);
 		if (r < 0 && errno == EINTR)
 			continue;
+		at = t->off + got;
 		if (r < 0)
-			return cv_errno(t->e, CV_EIO, "tar: read failed at offset %llu",
-					(unsigned long long)(t->off + got));
+			return cv_errno(t->e, CV_EIO, "tar: read failed at offset %llu", at);
 		if (r == 0) {
 			if (got == 0) {
 				*eof = 1;
 				return 0;
 			}
-			return cv_errf(t->e, CV_ECORRUPT, "tar: truncated at offset %llu",
-				       (unsigned long long)(t->off + got));
+			return cv_errf(t->e, CV_ECORRUPT, "tar: truncated at offset %llu", at);
 		}
 		got += (size_t)r;
 	}
@@ -293,7 +293,7 @@ static int one_header(struct tar *t, const unsigned char *h)
 		if (!(rc = read_meta(t, size, &meta))) {
 			if (h[156] == 'x')
 				rc = parse_pax(t, &meta);
-			else
+			else if (meta.len)
 				sb_add(h[156] == 'L' ? &t->path : &t->link, meta.buf,
 				       strnlen(meta.buf, meta.len));
 		}

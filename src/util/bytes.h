@@ -1,0 +1,27 @@
+/*
+ * Unaligned little-endian loads (the on-disk formats are little-endian, as
+ * are the hosts chromavault runs on).
+ */
+#ifndef CV_BYTES_H
+#define CV_BYTES_H
+
+#include <stdint.h>
+#include <string.h>
+
+static inline uint64_t load_u64(const uint8_t *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, 8);
+	return v;
+}
+
+static inline uint32_t load_u32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return v;
+}
+
+#endif
