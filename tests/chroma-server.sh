@@ -5,7 +5,8 @@
 #   tests/chroma-server.sh install
 #   tests/chroma-server.sh start DIR PORT   -> prints the server's PID when ready
 #   tests/chroma-server.sh stop PID
-# Env: CHROMAVAULT_CACHE (default ~/.cache/chromavault), CHROMA_LOG (server log).
+# Env: CHROMAVAULT_CACHE (default ~/.cache/chromavault), CHROMA_LOG (server
+# log), CHROMA_START_TIMEOUT (60 s), CHROMA_STOP_GRACE (3 s).
 set -euo pipefail
 
 CHROMA_NPM_VERSION=3.5.0
@@ -98,11 +99,12 @@ server_cmd() {
 }
 
 start() {
-	local dir=$1 port=$2 log pid i cmd
+	local dir=$1 port=$2 log pid cmd
 	install
 	mkdir -p "$dir"
 	log=${CHROMA_LOG:-$dir/../chroma-server-$port.log}
 	mkdir -p "$(dirname "$log")"
+	: >"$log"
 	mapfile -t cmd < <(server_cmd)
 	# The Rust server has no anonymized telemetry; OpenTelemetry stays off
 	# unless configured. The variables are for older servers.
@@ -110,12 +112,15 @@ start() {
 		setsid "${cmd[@]}" run --path "$dir" --host 127.0.0.1 --port "$port" \
 		>"$log" 2>&1 </dev/null &
 	pid=$!
-	for i in $(seq 1 600); do
-		if curl -fsS -m 2 "http://127.0.0.1:$port/api/v2/heartbeat" >/dev/null 2>&1; then
+	local deadline=$((SECONDS + ${CHROMA_START_TIMEOUT:-60}))
+	while [ "$SECONDS" -lt "$deadline" ]; do
+		# ready: our process bound the port (not another server on it) and answers
+		if grep -q "listening on address" "$log" &&
+			curl -fsS -m 2 "http://127.0.0.1:$port/api/v2/heartbeat" >/dev/null 2>&1; then
 			echo "$pid"
 			return 0
 		fi
-		kill -0 "$pid" 2>/dev/null || break
+		alive "$pid" || break
 		sleep 0.1
 	done
 	kill -9 "$pid" 2>/dev/null || true
@@ -127,16 +132,34 @@ start() {
 # Running and not a zombie (an unreaped zombie is as good as gone).
 alive() { [ -e "/proc/$1" ] && ! grep -q '^[^)]*) Z' "/proc/$1/stat" 2>/dev/null; }
 
-# SIGTERM, 3 s of grace, then SIGKILL; returns once the process is gone.
+# The --port a server was started with, from its command line.
+server_port() {
+	tr '\0' '\n' <"/proc/$1/cmdline" 2>/dev/null | grep -A1 -x -- --port | tail -1
+}
+
+# Whether any client is still connected to PORT (requests to drain).
+has_connections() {
+	local hex
+	hex=$(printf '%04X' "$1")
+	awk -v p=":$hex" '$2 ~ p"$" && $4 == "01" { found = 1 } END { exit !found }' \
+		/proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+
+# SIGTERM, then up to 3 s (CHROMA_STOP_GRACE) for in-flight requests, then
+# SIGKILL. Chroma 1.5.9 stops serving on SIGTERM but never exits (it spins),
+# so the grace ends early once no client is connected.
 stop() {
-	local pid=$1 i
+	local pid=$1 port _ grace=${CHROMA_STOP_GRACE:-3}
+	alive "$pid" || return 0
+	port=$(server_port "$pid")
 	kill -TERM "$pid" 2>/dev/null || return 0
-	for i in $(seq 1 30); do
+	for _ in $(seq 1 $((grace * 10))); do
 		alive "$pid" || return 0
 		sleep 0.1
+		[ -n "$port" ] && ! has_connections "$port" && break
 	done
 	kill -KILL "$pid" 2>/dev/null || true
-	for i in $(seq 1 100); do
+	for _ in $(seq 1 100); do
 		alive "$pid" || return 0
 		sleep 0.05
 	done

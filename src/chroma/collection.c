@@ -93,6 +93,14 @@ static void params_from_collection(struct hnsw_params *p, const char *schema,
 	}
 }
 
+void cv_space_from_json(const char *schema, const char *config, char out[8])
+{
+	struct hnsw_params p;
+
+	params_from_collection(&p, schema, config);
+	memcpy(out, p.space, sizeof(p.space));
+}
+
 /* The legacy L of §3.5 step 2: hnsw:* keys of a metadata table. */
 static int params_from_kv(struct cv_db *db, struct hnsw_params *p,
 			  const char *table, const char *idcol, const char *id,
@@ -280,22 +288,27 @@ int cv_collections_load(struct cv_db *db, struct cv_collection **out,
 	return 0;
 }
 
+void cv_collection_release(struct cv_collection *c)
+{
+	free(c->id);
+	free(c->name);
+	free(c->tenant);
+	free(c->database);
+	free(c->topic);
+	free(c->mseg);
+	free(c->vseg);
+	free(c->config_json);
+	free(c->schema_json);
+	free(c->metadata_json);
+	memset(c, 0, sizeof(*c));
+}
+
 void cv_collections_free(struct cv_collection *c, size_t n)
 {
 	size_t i;
 
-	for (i = 0; i < n; i++) {
-		free(c[i].id);
-		free(c[i].name);
-		free(c[i].tenant);
-		free(c[i].database);
-		free(c[i].topic);
-		free(c[i].mseg);
-		free(c[i].vseg);
-		free(c[i].config_json);
-		free(c[i].schema_json);
-		free(c[i].metadata_json);
-	}
+	for (i = 0; i < n; i++)
+		cv_collection_release(&c[i]);
 	free(c);
 }
 

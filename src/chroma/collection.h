@@ -34,6 +34,14 @@ struct cv_collection {
 int cv_collections_load(struct cv_db *db, struct cv_collection **out,
 			size_t *n, struct cv_err *e);
 void cv_collections_free(struct cv_collection *c, size_t n);
+/* Free one collection's fields (not the struct itself). */
+void cv_collection_release(struct cv_collection *c);
+
+/*
+ * The distance space from a schema and configuration alone (schema first),
+ * as a server reports them; "l2" when neither says.
+ */
+void cv_space_from_json(const char *schema, const char *config, char out[8]);
 
 /*
  * Find a collection by name; tenant/database may be NULL (any). Returns

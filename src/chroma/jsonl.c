@@ -18,12 +18,12 @@
 #define BATCH_RECORDS 256
 #define MAX_THREADS 8
 
-static void compact_or_null(struct strbuf *sb, const char *raw)
+static void canonical_or_null(struct strbuf *sb, const char *raw)
 {
 	json_t *j = raw ? json_loads(raw, JSON_DECODE_ANY, NULL) : NULL;
 
 	if (j)
-		jw_compact(sb, raw, strlen(raw));
+		jw_json(sb, j);
 	else
 		sb_adds(sb, "null");
 	json_decref(j);
@@ -47,9 +47,9 @@ void jsonl_header(struct strbuf *sb, const struct cv_collection *c)
 	sb_addf(sb, ",\"space\":\"%s\",\"metadata\":", c->space);
 	sb_adds(sb, c->metadata_json ? c->metadata_json : "null");
 	sb_adds(sb, ",\"configuration\":");
-	compact_or_null(sb, c->config_json);
+	canonical_or_null(sb, c->config_json);
 	sb_adds(sb, ",\"schema\":");
-	compact_or_null(sb, c->schema_json);
+	canonical_or_null(sb, c->schema_json);
 	sb_adds(sb, "}}\n");
 }
 

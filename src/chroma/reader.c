@@ -305,14 +305,21 @@ const struct cv_reader_stats *cv_reader_stats(const struct cv_reader *r)
 /*
  * Chroma stores cosine vectors normalised and multiplies them back by their
  * norm on get (§5.7); a WAL vector gets the same float32 round trip so the
- * export equals what the server returns.
+ * export equals what the server returns, bit for bit. hnswlib's norm is a
+ * compiler-vectorised sum: four lanes, summed (0+2, 1+3) then together, the
+ * elements past the last multiple of four added one by one; a plain loop
+ * differs from the server by one unit in the last place on 183 of the
+ * shared fixtures' records, this order on none.
  */
 static void cosine_roundtrip(float *v, size_t n)
 {
-	float norm = 0.0f, len, inv;
-	size_t i;
+	float norm, len, inv, lane[4] = { 0.0f, 0.0f, 0.0f, 0.0f };
+	size_t i, body = n / 4 * 4;
 
-	for (i = 0; i < n; i++)
+	for (i = 0; i < body; i++)
+		lane[i % 4] += v[i] * v[i];
+	norm = (lane[0] + lane[2]) + (lane[1] + lane[3]);
+	for (i = body; i < n; i++)
 		norm += v[i] * v[i];
 	len = sqrtf(norm);
 	inv = 1.0f / (len + 1e-30f);

@@ -16,12 +16,14 @@
 #include "chroma/reader.h"
 #include "cli/cli.h"
 #include "cli/source.h"
+#include "net/remote_export.h"
 #include "util/ostream.h"
 #include "util/strbuf.h"
 #include "util/banned.h"
 
 struct export_opts {
 	const char *out;
+	struct http_opts http;
 	long long limit;      /* -1: no limit */
 	long long offset;
 	int with_header;
@@ -169,6 +171,36 @@ out_db:
 	return rc;
 }
 
+static int export_http(const struct cv_source *src, struct export_opts *o,
+		       struct export_stats *st, struct cv_err *e)
+{
+	struct remote_source rs = { src->base_url, src->collection, src->tenant,
+				    src->database };
+	struct remote_opts ro = { o->limit, o->offset, o->with_header || !src->collection,
+				  1000, o->http };
+	struct remote_stats rst;
+	struct jsonl_writer *w;
+	struct ostream os;
+	double t0 = now_sec();
+	int rc, rc2;
+
+	if ((rc = os_open(&os, o->out, -1, e)))
+		return rc;
+	w = jsonl_writer_new(&os, o->threads);
+	rc = remote_export(&rs, &ro, w, &rst, e);
+	jsonl_writer_free(w);
+	rc2 = os_close(&os, rc != 0, rc ? NULL : e);
+	if (!rc)
+		rc = rc2;
+	st->records = rst.records;
+	st->collections = rst.collections;
+	if (rst.changed)
+		fprintf(stderr, "chromavault export: warning: %s\n", rst.change);
+	if (!rc)
+		report(o, st, os.bytes_in, now_sec() - t0);
+	return rc;
+}
+
 static const struct option export_longopts[] = {
 	{ "output", required_argument, NULL, 'o' },
 	{ "limit", required_argument, NULL, 'l' },
@@ -176,6 +208,11 @@ static const struct option export_longopts[] = {
 	{ "with-collection", no_argument, NULL, 'c' },
 	{ "threads", required_argument, NULL, 't' },
 	{ "verbose", no_argument, NULL, 'v' },
+	{ "token", required_argument, NULL, 'T' },
+	{ "auth-header", required_argument, NULL, 'A' },
+	{ "cacert", required_argument, NULL, 'C' },
+	{ "insecure", no_argument, NULL, 'I' },
+	{ "concurrency", required_argument, NULL, 'N' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -187,12 +224,21 @@ static int parse_opts(int argc, char **argv, struct export_opts *o)
 	memset(o, 0, sizeof(*o));
 	o->limit = -1;
 	o->threads = -1;
+	o->http.token = getenv("CHROMA_API_KEY");
 	o->verbose = isatty(STDERR_FILENO);
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "o:v", export_longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'o': o->out = optarg; break;
 		case 'c': o->with_header = 1; break;
+		case 'T': o->http.token = optarg; break;
+		case 'A': o->http.auth_header = optarg; break;
+		case 'C': o->http.cacert = optarg; break;
+		case 'I': o->http.insecure = 1; break;
+		case 'N':
+			if ((o->http.concurrency = (int)cli_parse_count(optarg)) <= 0)
+				return cli_usage_error(&cmd_export, "--concurrency wants a count");
+			break;
 		case 'v': o->verbose = 1; break;
 		case 'h': return 2;
 		case 'l':
@@ -232,9 +278,8 @@ static int export_run(int argc, char **argv)
 		return rc;
 	if (cv_source_parse(argv[optind], &src, &e))
 		return cli_fail(&cmd_export, &e);
-	if (src.kind != SRC_FILE)
-		rc = cv_errf(&e, CV_EUSAGE, "%s: export from a server is not "
-			     "available in this build", argv[optind]);
+	if (src.kind == SRC_HTTP)
+		rc = export_http(&src, &o, &st, &e);
 	else
 		rc = export_file(&src, &o, &st, &e);
 	cv_source_release(&src);
@@ -245,12 +290,16 @@ static int export_run(int argc, char **argv)
 
 const struct cli_cmd cmd_export = {
 	.name = "export",
-	.usage = "export SOURCE [-o FILE] [--limit N] [--offset N] [--with-collection]",
+	.usage = "export SOURCE [-o FILE] [--limit N] [--offset N] [--with-collection]\n"
+		 "                          [--token T] [--auth-header H] [--cacert F] [--insecure]",
 	.summary = "Export collections as JSONL (cdp's record format, plus a header\n"
 		   "line per collection; docs/FORMAT.md). SOURCE is\n"
 		   "file:///ABS/DIR[/COLLECTION] or file://REL/DIR[/COLLECTION], with\n"
-		   "optional ?tenant=T&database=D. The directory is opened read-only\n"
-		   "and read in one consistent state while Chroma keeps running.",
+		   "optional ?tenant=T&database=D, or a server:\n"
+		   "http(s)://[USER:PASS@]HOST:PORT[/COLLECTION]. A directory is opened\n"
+		   "read-only and read in one consistent state while Chroma keeps\n"
+		   "running; a server is paged through several requests at a time,\n"
+		   "with a warning when a collection's count changed meanwhile.",
 	.options =
 		"  -o, --output FILE    write FILE atomically (temp name, fsync, rename);\n"
 		"                       FILE.zst is zstd-compressed; default stdout\n"
@@ -259,6 +308,12 @@ const struct cli_cmd cmd_export = {
 		"  --with-collection    header line for a single collection too\n"
 		"  --threads N          formatting threads (default: one per CPU;\n"
 		"                       0 formats in the reading thread)\n"
-		"  -v, --verbose        summary on stderr (default when it is a terminal)\n",
+		"  -v, --verbose        summary on stderr (default when it is a terminal)\n"
+		"  --token T            API token (default: $CHROMA_API_KEY), sent as\n"
+		"                       x-chroma-token, or as Authorization: Bearer\n"
+		"                       with --auth-header Authorization\n"
+		"  --cacert FILE        trust this CA for https (verification is on)\n"
+		"  --insecure           do not verify the server's certificate\n"
+		"  --concurrency N      requests in flight (default 4)\n",
 	.run = export_run,
 };

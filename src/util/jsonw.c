@@ -4,6 +4,8 @@
  */
 #include "util/jsonw.h"
 
+#include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util/fmtfloat.h"
@@ -184,5 +186,73 @@ void jw_compact(struct strbuf *sb, const char *json, size_t n)
 		if (c == '"')
 			in_str = 1;
 		sb_addch(sb, c);
+	}
+}
+
+static int cmp_key(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void jw_object(struct strbuf *sb, json_t *o)
+{
+	size_t n = json_object_size(o), i = 0;
+	const char **keys = malloc((n ? n : 1) * sizeof(*keys));
+	const char *k;
+	json_t *v;
+
+	if (!keys)
+		abort();
+	json_object_foreach(o, k, v)
+		keys[i++] = k;
+	qsort(keys, n, sizeof(*keys), cmp_key);
+	sb_addch(sb, '{');
+	for (i = 0; i < n; i++) {
+		if (i)
+			sb_addch(sb, ',');
+		jw_str(sb, keys[i], strlen(keys[i]));
+		sb_addch(sb, ':');
+		jw_json(sb, json_object_get(o, keys[i]));
+	}
+	sb_addch(sb, '}');
+	free(keys);
+}
+
+void jw_json(struct strbuf *sb, const json_t *cv)
+{
+	json_t *v = (json_t *)cv, *x;
+	size_t i;
+
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		jw_object(sb, v);
+		return;
+	case JSON_ARRAY:
+		sb_addch(sb, '[');
+		json_array_foreach(v, i, x) {
+			if (i)
+				sb_addch(sb, ',');
+			jw_json(sb, x);
+		}
+		sb_addch(sb, ']');
+		return;
+	case JSON_STRING:
+		jw_str(sb, json_string_value(v), json_string_length(v));
+		return;
+	case JSON_INTEGER:
+		jw_int(sb, json_integer_value(v));
+		return;
+	case JSON_REAL:
+		jw_f64(sb, json_real_value(v));
+		return;
+	case JSON_TRUE:
+		sb_adds(sb, "true");
+		return;
+	case JSON_FALSE:
+		sb_adds(sb, "false");
+		return;
+	default:
+		sb_adds(sb, "null");
+		return;
 	}
 }

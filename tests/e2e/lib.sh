@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # (variables are for the sourcing test)
 # Helpers for end-to-end tests, sourced by tests/e2e/tNNN-*.sh. A test passes
 # with exit 0, is skipped with exit 77 (skip), fails otherwise (fail).
 # Each test runs in its own temp dir $T with its own Chroma servers.
@@ -12,22 +13,29 @@ skip() { echo "skipped: $*"; exit 77; }
 
 cleanup() {
 	local pid
-	for pid in "${SERVERS[@]}"; do
+	for pid in ${SERVERS[@]+"${SERVERS[@]}"}; do
 		bash "$ROOT/tests/chroma-server.sh" stop "$pid" || true
 	done
+	SERVERS=()
 	[ -n "${T:-}" ] && rm -rf "$T"
+	return 0
 }
 
+# setup [--no-cv]: the temp dir $T, removed (servers stopped) on exit; the
+# chromavault binary must be built unless --no-cv.
 setup() {
 	T=$(mktemp -d "${TMPDIR:-/tmp}/cv-e2e.XXXXXX")
 	trap cleanup EXIT
-	[ -x "$CV" ] || fail "$CV is not built"
+	trap 'exit 143' TERM
+	trap 'exit 130' INT
+	[ "${1:-}" = --no-cv ] || [ -x "$CV" ] || fail "$CV is not built"
 }
 
 # Runs a command; its output goes to $T/stdout and $T/stderr.
 expect_ok() {
-	"$@" >"$T/stdout" 2>"$T/stderr" ||
-		fail "exit $? from: $* -- $(head -c 2000 "$T/stderr")"
+	local rc=0
+	"$@" >"$T/stdout" 2>"$T/stderr" || rc=$?
+	[ "$rc" -eq 0 ] || fail "exit $rc from: $* -- $(head -c 2000 "$T/stderr")"
 }
 
 # expect_fail CODE CMD...: the command must exit with exactly CODE.
@@ -41,32 +49,49 @@ expect_fail() {
 
 test_cmp() { diff -u "$1" "$2" >&2 || fail "$1 and $2 differ"; }
 
-# Hash of every file's path, mode and content below a directory.
+# Hash of every file's relative path, mode and content below a directory.
 tree_hash() {
 	(cd "$1" && find . -type f -printf '%p %m\n' | LC_ALL=C sort &&
-		find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum) | sha256sum | cut -d' ' -f1
+		find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum) |
+		sha256sum | cut -d' ' -f1
 }
 
+# The real-world fixtures ($CV_FIXTURES or ../shared/fixtures/real-world);
+# prints nothing when absent.
 fixtures_dir() {
 	local d=${CV_FIXTURES:-$ROOT/../shared/fixtures/real-world}
 	[ -d "$d" ] && (cd "$d" && pwd)
 	return 0
 }
 
+# A loopback port nobody listens on now.
 free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# start_chroma DIR: a real server persisting into DIR; sets CHROMA_URL/PID.
+# start_chroma DIR: a real server persisting into DIR, its log in $T;
+# sets CHROMA_PORT, CHROMA_PID, CHROMA_URL. Retries once if the port was taken.
 start_chroma() {
-	CHROMA_PORT=$(free_port)
-	CHROMA_PID=$(CHROMA_LOG="$T/chroma-$CHROMA_PORT.log" \
-		bash "$ROOT/tests/chroma-server.sh" start "$1" "$CHROMA_PORT") ||
-		fail "chroma server did not start"
-	SERVERS+=("$CHROMA_PID")
-	CHROMA_URL="http://127.0.0.1:$CHROMA_PORT"
+	local _
+	for _ in 1 2 3; do
+		CHROMA_PORT=$(free_port)
+		if CHROMA_PID=$(CHROMA_LOG="$T/chroma-$CHROMA_PORT.log" \
+			bash "$ROOT/tests/chroma-server.sh" start "$1" "$CHROMA_PORT"); then
+			SERVERS+=("$CHROMA_PID")
+			CHROMA_URL="http://127.0.0.1:$CHROMA_PORT"
+			return 0
+		fi
+		grep -q "is not available" "$T/chroma-$CHROMA_PORT.log" 2>/dev/null || break
+	done
+	fail "chroma server did not start"
 }
 
+# Stops the server start_chroma started last.
 stop_chroma() {
+	local pid keep=()
 	bash "$ROOT/tests/chroma-server.sh" stop "$CHROMA_PID"
+	for pid in ${SERVERS[@]+"${SERVERS[@]}"}; do
+		[ "$pid" = "$CHROMA_PID" ] || keep+=("$pid")
+	done
+	SERVERS=(${keep[@]+"${keep[@]}"})
 }

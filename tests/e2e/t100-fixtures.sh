@@ -14,7 +14,7 @@ for d in "$F"/*/; do
 	before=$(tree_hash "$d/db")
 	expect_ok "$CV" export "file://$d/db" -o "$T/$name.jsonl"
 	expect_ok "$CV" inspect --json "$d/db" >"$T/$name.inspect.json"
-	expect_ok python3 "$ROOT/tests/tools/jsonl_compare.py" --ulps 2 \
+	expect_ok python3 "$ROOT/tests/tools/jsonl_compare.py" --ulps 0 \
 		"$T/$name.jsonl" "$d/expected.jsonl"
 	[ "$(tree_hash "$d/db")" = "$before" ] || fail "$name: the source changed"
 	n=$((n + 1))

@@ -19,7 +19,7 @@ for d in "$F"/*/; do
 	diff -r "$d/db" "$T/restored-$name" >&2 || fail "$name: restored tree differs"
 	[ "$(tree_hash "$T/restored-$name")" = "$before" ] || fail "$name: modes differ"
 	expect_ok "$CV" export "file://$T/restored-$name" -o "$T/$name.jsonl"
-	expect_ok python3 "$ROOT/tests/tools/jsonl_compare.py" --ulps 2 \
+	expect_ok python3 "$ROOT/tests/tools/jsonl_compare.py" --ulps 0 \
 		"$T/$name.jsonl" "$d/expected.jsonl"
 	[ "$(tree_hash "$d/db")" = "$before" ] || fail "$name: the source changed"
 	rm -rf "$T/restored-$name"

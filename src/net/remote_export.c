@@ -1,0 +1,328 @@
+/*
+ * Export from a server (see remote_export.h): collections by name or all,
+ * pages fetched several at a time and written in order, the record count
+ * compared before and after.
+ */
+#include "net/remote_export.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chroma/collection.h"
+#include "chroma/meta.h"
+#include "util/strbuf.h"
+#include "util/xalloc.h"
+#include "util/banned.h"
+
+#define MAX_DIM 65536
+
+struct rx {
+	struct http h;
+	const struct remote_source *src;
+	const struct remote_opts *o;
+	struct jsonl_writer *w;
+	struct remote_stats *st;
+	struct strbuf prefix;     /* /api/v2/tenants/T/databases/D */
+	struct meta m;
+	struct strbuf meta_json;
+	float *vec;
+};
+
+static void add_escaped(struct strbuf *sb, const char *s)
+{
+	for (; *s; s++) {
+		if ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		    (*s >= '0' && *s <= '9') || strchr("-._~", *s))
+			sb_addch(sb, *s);
+		else
+			sb_addf(sb, "%%%02X", (unsigned char)*s);
+	}
+}
+
+static int get_json(struct rx *x, const char *method, const char *path,
+		    const char *body, json_t **out, struct cv_err *e)
+{
+	struct strbuf resp = STRBUF_INIT;
+	json_error_t je;
+	int rc = http_call(&x->h, method, path, body, &resp, e);
+
+	*out = NULL;
+	if (!rc) {
+		*out = json_loadb(resp.buf, resp.len, JSON_DECODE_ANY, &je);
+		if (!*out)
+			rc = cv_errf(e, CV_EIO, "%s%s: response is not JSON (%s)",
+				     x->h.base, path, je.text);
+	}
+	sb_release(&resp);
+	return rc;
+}
+
+static char *dump_or_null(json_t *v)
+{
+	return v && !json_is_null(v) ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+}
+
+/* The server's collection as the directory reader would describe it. */
+static void to_collection(struct rx *x, json_t *cj, struct cv_collection *c)
+{
+	struct strbuf md = STRBUF_INIT;
+	json_t *meta = json_object_get(cj, "metadata");
+	json_t *dim = json_object_get(cj, "dimension");
+
+	memset(c, 0, sizeof(*c));
+	c->id = xstrdup(json_is_string(json_object_get(cj, "id")) ?
+			json_string_value(json_object_get(cj, "id")) : "");
+	c->name = xstrdup(json_is_string(json_object_get(cj, "name")) ?
+			  json_string_value(json_object_get(cj, "name")) : "");
+	c->tenant = xstrdup(x->src->tenant ? x->src->tenant : "default_tenant");
+	c->database = xstrdup(x->src->database ? x->src->database : "default_database");
+	c->has_dimension = json_is_integer(dim);
+	c->dimension = json_integer_value(dim);
+	c->config_json = dump_or_null(json_object_get(cj, "configuration_json"));
+	c->schema_json = dump_or_null(json_object_get(cj, "schema"));
+	meta_reset(&x->m);
+	if (json_is_object(meta))
+		meta_patch(&x->m, meta, "collection metadata", NULL);
+	meta_write_json(&x->m, &md);
+	c->metadata_json = sb_detach(&md, NULL);
+	cv_space_from_json(c->schema_json, c->config_json, c->space);
+}
+
+static int page_vector(struct rx *x, json_t *emb, size_t *dim, struct cv_err *e)
+{
+	size_t i, n = json_array_size(emb);
+	json_t *v;
+
+	if (!json_is_array(emb) || n > MAX_DIM)
+		return cv_errf(e, CV_EIO, "%s: an embedding is not an array of numbers",
+			       x->h.base);
+	json_array_foreach(emb, i, v) {
+		if (!json_is_number(v))
+			return cv_errf(e, CV_EIO, "%s: an embedding holds a non-number",
+				       x->h.base);
+		x->vec[i] = (float)json_number_value(v);
+	}
+	*dim = n;
+	return 0;
+}
+
+static const char *str_at(json_t *arr, size_t i, size_t *len)
+{
+	json_t *v = json_array_get(arr, i);
+
+	*len = json_string_length(v);
+	return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+/* Write the records of one page; *n receives how many it held. */
+static int emit_page(struct rx *x, json_t *page, long long *budget, size_t *n,
+		     struct cv_err *e)
+{
+	json_t *ids = json_object_get(page, "ids");
+	json_t *embs = json_object_get(page, "embeddings");
+	json_t *metas = json_object_get(page, "metadatas");
+	struct cv_record rec;
+	size_t i, dim = 0;
+	int rc;
+
+	*n = json_array_size(ids);
+	for (i = 0; i < *n && *budget != 0; i++, (*budget)--) {
+		memset(&rec, 0, sizeof(rec));
+		rec.id = str_at(ids, i, &rec.id_len);
+		if (!rec.id)
+			return cv_errf(e, CV_EIO, "%s: a record without an id", x->h.base);
+		rec.doc = str_at(json_object_get(page, "documents"), i, &rec.doc_len);
+		rec.uri = str_at(json_object_get(page, "uris"), i, &rec.uri_len);
+		meta_reset(&x->m);
+		if (json_is_object(json_array_get(metas, i)))
+			meta_patch(&x->m, json_array_get(metas, i), "metadata", NULL);
+		sb_reset(&x->meta_json);
+		meta_write_json(&x->m, &x->meta_json);
+		rec.meta_json = x->meta_json.buf;
+		rec.meta_len = x->meta_json.len;
+		if (!json_is_null(json_array_get(embs, i)) && json_array_get(embs, i)) {
+			if ((rc = page_vector(x, json_array_get(embs, i), &dim, e)))
+				return rc;
+			rec.vec = x->vec;
+			rec.dim = dim;
+		}
+		jsonl_writer_record(x->w, &rec);
+		x->st->records++;
+	}
+	return 0;
+}
+
+static int count_of(struct rx *x, const char *cid, long long *n, struct cv_err *e)
+{
+	struct strbuf path = STRBUF_INIT;
+	json_t *j;
+	int rc;
+
+	sb_addf(&path, "%s/collections/%s/count", x->prefix.buf, cid);
+	rc = get_json(x, "GET", path.buf, NULL, &j, e);
+	sb_release(&path);
+	if (!rc && !json_is_integer(j))
+		rc = cv_errf(e, CV_EIO, "%s: count is not a number", x->h.base);
+	*n = json_integer_value(j);
+	json_decref(j);
+	return rc;
+}
+
+static void page_request(struct rx *x, const char *cid, long long off,
+			 struct http_req *r)
+{
+	struct strbuf p = STRBUF_INIT, b = STRBUF_INIT;
+
+	sb_addf(&p, "%s/collections/%s/get", x->prefix.buf, cid);
+	sb_addf(&b, "{\"limit\":%d,\"offset\":%lld,\"include\":[\"embeddings\","
+		"\"documents\",\"metadatas\",\"uris\"]}", x->o->page, off);
+	memset(r, 0, sizeof(*r));
+	r->method = "POST";
+	r->path = sb_detach(&p, NULL);
+	r->body = sb_detach(&b, NULL);
+}
+
+/* Fetch concurrency pages at once, write them in order, until a short page. */
+static int export_records(struct rx *x, const char *cid, struct cv_err *e)
+{
+	int k = x->h.o.concurrency, i, rc = 0, more = 1;
+	struct http_req *reqs = xcalloc((size_t)k, sizeof(*reqs));
+	long long off = x->o->offset, budget = x->o->limit;
+	json_t *page;
+	size_t n;
+
+	while (more && budget != 0 && !rc) {
+		for (i = 0; i < k; i++)
+			page_request(x, cid, off + (long long)i * x->o->page, &reqs[i]);
+		rc = http_run(&x->h, reqs, (size_t)k, e);
+		for (i = 0; i < k; i++) {
+			page = rc || !more ? NULL : json_loadb(reqs[i].out.buf, reqs[i].out.len, 0, NULL);
+			if (!rc && more && !page)
+				rc = cv_errf(e, CV_EIO, "%s: a page is not JSON", x->h.base);
+			if (!rc && page && !(rc = emit_page(x, page, &budget, &n, e)))
+				more = n == (size_t)x->o->page && budget != 0;
+			json_decref(page);
+			free(reqs[i].path);
+			free(reqs[i].body);
+			sb_release(&reqs[i].out);
+		}
+		off += (long long)k * x->o->page;
+	}
+	free(reqs);
+	return rc;
+}
+
+static int export_one(struct rx *x, json_t *cj, struct cv_err *e)
+{
+	struct cv_collection c;
+	struct strbuf hdr = STRBUF_INIT;
+	long long before, after;
+	int rc;
+
+	to_collection(x, cj, &c);
+	if ((rc = count_of(x, c.id, &before, e)))
+		goto out;
+	if (x->o->with_header) {
+		jsonl_header(&hdr, &c);
+		jsonl_writer_line(x->w, hdr.buf, hdr.len);
+	}
+	if ((rc = export_records(x, c.id, e)) || (rc = count_of(x, c.id, &after, e)))
+		goto out;
+	x->st->collections++;
+	if (after != before && !x->st->changed++)
+		snprintf(x->st->change, sizeof(x->st->change), "collection \"%s\" changed "
+			 "during the export: %lld records before, %lld after", c.name,
+			 before, after);
+out:
+	if (rc)
+		cv_err_prefix(e, "collection \"%s\"", c.name);
+	sb_release(&hdr);
+	cv_collection_release(&c);
+	return rc;
+}
+
+static int list_collections(struct rx *x, json_t **all, struct cv_err *e)
+{
+	struct strbuf path = STRBUF_INIT;
+	json_t *page;
+	int rc = 0, offset = 0;
+
+	*all = json_array();
+	for (;;) {
+		sb_reset(&path);
+		sb_addf(&path, "%s/collections?limit=1000&offset=%d", x->prefix.buf, offset);
+		if ((rc = get_json(x, "GET", path.buf, NULL, &page, e)))
+			break;
+		json_array_extend(*all, page);
+		offset += (int)json_array_size(page);
+		if (json_array_size(page) < 1000) {
+			json_decref(page);
+			break;
+		}
+		json_decref(page);
+	}
+	sb_release(&path);
+	return rc;
+}
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(json_string_value(json_object_get(*(json_t *const *)a, "name")),
+		      json_string_value(json_object_get(*(json_t *const *)b, "name")));
+}
+
+static int export_all(struct rx *x, struct cv_err *e)
+{
+	json_t *all, **v;
+	size_t n, i;
+	int rc;
+
+	if ((rc = list_collections(x, &all, e)))
+		goto out;
+	n = json_array_size(all);
+	v = xcalloc(n + 1, sizeof(*v));
+	for (i = 0; i < n; i++)
+		v[i] = json_array_get(all, i);
+	qsort(v, n, sizeof(*v), by_name); /* the directory reader's order */
+	for (i = 0; !rc && i < n; i++)
+		if (!x->src->collection ||
+		    !strcmp(json_string_value(json_object_get(v[i], "name")),
+			    x->src->collection))
+			rc = export_one(x, v[i], e);
+	free(v);
+	if (!rc && x->src->collection && !x->st->collections)
+		rc = cv_errf(e, CV_ENOTFOUND, "collection \"%s\" not found on %s",
+			     x->src->collection, x->h.base);
+out:
+	json_decref(all);
+	return rc;
+}
+
+int remote_export(const struct remote_source *src, const struct remote_opts *o,
+		  struct jsonl_writer *w, struct remote_stats *st,
+		  struct cv_err *e)
+{
+	struct rx x = { .src = src, .o = o, .w = w, .st = st };
+	int rc;
+
+	memset(st, 0, sizeof(*st));
+	if ((rc = http_open(&x.h, src->base_url, &o->http, e)))
+		return rc;
+	sb_init(&x.prefix, 0);
+	sb_adds(&x.prefix, "/api/v2/tenants/");
+	add_escaped(&x.prefix, src->tenant ? src->tenant : "default_tenant");
+	sb_adds(&x.prefix, "/databases/");
+	add_escaped(&x.prefix, src->database ? src->database : "default_database");
+	meta_init(&x.m);
+	sb_init(&x.meta_json, 256);
+	x.vec = xmalloc(MAX_DIM * sizeof(float));
+	rc = export_all(&x, e);
+	free(x.vec);
+	meta_release(&x.m);
+	sb_release(&x.meta_json);
+	sb_release(&x.prefix);
+	http_close(&x.h);
+	return rc;
+}
