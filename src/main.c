@@ -12,6 +12,7 @@
 
 const struct cli_cmd *const cli_commands[] = {
 	&cmd_export,
+	&cmd_import,
 	&cmd_inspect,
 	&cmd_backup,
 	&cmd_snapshot,

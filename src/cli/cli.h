@@ -19,6 +19,7 @@ struct cli_cmd {
 
 extern const struct cli_cmd cmd_export;
 extern const struct cli_cmd cmd_inspect;
+extern const struct cli_cmd cmd_import;
 extern const struct cli_cmd cmd_backup;
 extern const struct cli_cmd cmd_snapshot;
 extern const struct cli_cmd cmd_restore;

@@ -282,10 +282,10 @@ static int export_all(struct rx *x, struct cv_err *e)
 	if ((rc = list_collections(x, &all, e)))
 		goto out;
 	n = json_array_size(all);
-	v = xcalloc(n + 1, sizeof(*v));
+	v = xcalloc(n + 1, sizeof(json_t *));
 	for (i = 0; i < n; i++)
 		v[i] = json_array_get(all, i);
-	qsort(v, n, sizeof(*v), by_name); /* the directory reader's order */
+	qsort(v, n, sizeof(json_t *), by_name); /* the directory reader's order */
 	for (i = 0; !rc && i < n; i++)
 		if (!x->src->collection ||
 		    !strcmp(json_string_value(json_object_get(v[i], "name")),

@@ -183,7 +183,9 @@ async function main() {
 	for (const c of colls) {
 		const recs = await records(base, c);
 		recs.sort((a, b) => byCodePoint(a.id, b.id));
-		for (const r of recs) await write(dumps(r));
+		for (let k = 0; k < recs.length; k += PAGE) {
+			await write(recs.slice(k, k + PAGE).map(dumps).join("\n"));
+		}
 	}
 }
 

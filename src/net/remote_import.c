@@ -1,0 +1,415 @@
+/*
+ * Import (see remote_import.h). Pass one reads every line and checks it
+ * (JSON, fields, dimension, duplicate ids) so a bad file sends nothing.
+ * Pass two sends batches, several at a time; adding is idempotent in Chroma
+ * (an existing id is left alone), so resuming from the last checkpoint can
+ * neither double nor drop a record.
+ */
+#include "net/remote_import.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/hmap.h"
+#include "util/lines.h"
+#include "util/strbuf.h"
+#include "util/xalloc.h"
+#include "util/banned.h"
+
+/* The collection a line belongs to, as pass one learns it. */
+struct target {
+	char *name;
+	json_t *header;          /* the _collection object, or NULL */
+	int64_t dim;             /* -1 until known */
+	struct hmap ids;         /* ids seen, for duplicates (keys owned) */
+	char *cid;               /* server id, in pass two */
+};
+
+struct imp {
+	const struct import_opts *o;
+	struct import_stats *st;
+	struct http h;
+	struct strbuf prefix;
+	struct target cur;
+	json_t *batch_ids, *batch_emb, *batch_meta, *batch_doc, *batch_uri;
+	int batch_has_uri;
+	uint64_t batch_first_line, batch_last_line;
+	struct http_req *reqs;
+	uint64_t *req_last_line;
+	size_t nreq;
+	int batch;
+	uint64_t resume_after;   /* lines at or before this were sent */
+	struct strbuf progress_path;
+};
+
+static int bad_line(const struct lines *l, struct cv_err *e, const char *fmt,
+		    const char *what)
+{
+	return cv_errf(e, CV_ECORRUPT, fmt, l->path, (unsigned long long)l->lineno,
+		       what);
+}
+
+static void target_reset(struct target *t, const char *name, json_t *header)
+{
+	size_t i;
+
+	free(t->name);
+	free(t->cid);
+	json_decref(t->header);
+	for (i = 0; i < t->ids.cap; i++)
+		free((char *)t->ids.slots[i].key);
+	if (t->ids.cap)
+		hmap_release(&t->ids);
+	memset(t, 0, sizeof(*t));
+	t->name = name ? xstrdup(name) : NULL;
+	t->header = header ? json_incref(header) : NULL;
+	t->dim = json_is_integer(json_object_get(header, "dimension")) ?
+		 json_integer_value(json_object_get(header, "dimension")) : -1;
+	hmap_init(&t->ids, 1024);
+}
+
+/* A record line: fields of the right types, dimension, no duplicate id. */
+static int check_record(struct imp *x, const struct lines *l, json_t *rec,
+			struct cv_err *e)
+{
+	json_t *id = json_object_get(rec, "id"), *emb = json_object_get(rec, "embedding");
+	json_t *doc = json_object_get(rec, "text_chunk"), *v;
+	size_t i;
+
+	if (!doc)
+		doc = json_object_get(rec, "document");
+	if (!json_is_string(id))
+		return bad_line(l, e, "%s:%llu: %s", "\"id\" is missing or not a string");
+	if (!x->cur.name)
+		return bad_line(l, e, "%s:%llu: %s", "a record before any collection "
+				"header, and DEST names no collection");
+	if (doc && !json_is_null(doc) && !json_is_string(doc))
+		return bad_line(l, e, "%s:%llu: %s", "the document is not a string");
+	v = json_object_get(rec, "metadata");
+	if (v && !json_is_null(v) && !json_is_object(v))
+		return bad_line(l, e, "%s:%llu: %s", "\"metadata\" is not an object");
+	if (!json_is_array(emb) || !json_array_size(emb))
+		return bad_line(l, e, "%s:%llu: %s", "\"embedding\" is not an array "
+				"of numbers");
+	json_array_foreach(emb, i, v)
+		if (!json_is_number(v))
+			return bad_line(l, e, "%s:%llu: %s", "\"embedding\" holds a non-number");
+	if (x->cur.dim < 0)
+		x->cur.dim = (int64_t)json_array_size(emb);
+	if ((int64_t)json_array_size(emb) != x->cur.dim)
+		return cv_errf(e, CV_ECORRUPT, "%s:%llu: embedding has dimension %zu, "
+			       "collection \"%s\" has %lld", l->path,
+			       (unsigned long long)l->lineno, json_array_size(emb),
+			       x->cur.name, (long long)x->cur.dim);
+	if (hmap_get(&x->cur.ids, json_string_value(id), json_string_length(id)))
+		return cv_errf(e, CV_ECORRUPT, "%s:%llu: id \"%s\" appears twice in "
+			       "collection \"%s\"", l->path, (unsigned long long)l->lineno,
+			       json_string_value(id), x->cur.name);
+	hmap_put(&x->cur.ids, xmemdupz(json_string_value(id), json_string_length(id)),
+		 json_string_length(id), l->lineno);
+	x->st->records++;
+	return 0;
+}
+
+/* Parse a line into a JSON object, or say where it is malformed. */
+static int parse_line(const struct lines *l, const char *p, size_t n,
+		      json_t **out, struct cv_err *e)
+{
+	json_error_t je;
+
+	*out = json_loadb(p, n, 0, &je);
+	if (!*out)
+		return cv_errf(e, CV_ECORRUPT, "%s:%llu: column %d: %s", l->path,
+			       (unsigned long long)l->lineno, je.column, je.text);
+	if (!json_is_object(*out)) {
+		json_decref(*out);
+		*out = NULL;
+		return bad_line(l, e, "%s:%llu: %s", "not a JSON object");
+	}
+	return 0;
+}
+
+/* A header line switches the current collection. */
+static int take_header(struct imp *x, const struct lines *l, json_t *hdr,
+		       struct cv_err *e)
+{
+	const char *name = json_string_value(json_object_get(hdr, "name"));
+
+	if (!name)
+		return bad_line(l, e, "%s:%llu: %s", "collection header without a name");
+	if (json_integer_value(json_object_get(hdr, "format")) > 1)
+		return bad_line(l, e, "%s:%llu: %s", "format newer than this chromavault");
+	target_reset(&x->cur, x->o->collection ? x->o->collection : name, hdr);
+	return 0;
+}
+
+static void batch_new(struct imp *x)
+{
+	x->batch_ids = json_array();
+	x->batch_emb = json_array();
+	x->batch_meta = json_array();
+	x->batch_doc = json_array();
+	x->batch_uri = json_array();
+	x->batch_has_uri = 0;
+}
+
+static void batch_free(struct imp *x)
+{
+	json_decref(x->batch_ids);
+	json_decref(x->batch_emb);
+	json_decref(x->batch_meta);
+	json_decref(x->batch_doc);
+	json_decref(x->batch_uri);
+	x->batch_ids = NULL;
+}
+
+static void add_record(struct imp *x, json_t *rec, uint64_t line)
+{
+	json_t *doc = json_object_get(rec, "text_chunk"), *m, *u;
+
+	if (!doc)
+		doc = json_object_get(rec, "document");
+	m = json_object_get(rec, "metadata");
+	u = json_object_get(rec, "uri");
+	if (!json_array_size(x->batch_ids))
+		x->batch_first_line = line;
+	x->batch_last_line = line;
+	json_array_append(x->batch_ids, json_object_get(rec, "id"));
+	json_array_append(x->batch_emb, json_object_get(rec, "embedding"));
+	json_array_append_new(x->batch_meta, json_is_object(m) && json_object_size(m) ?
+			      json_incref(m) : json_null());
+	json_array_append_new(x->batch_doc, json_is_string(doc) ? json_incref(doc) :
+			      json_null());
+	json_array_append_new(x->batch_uri, json_is_string(u) ? json_incref(u) : json_null());
+	x->batch_has_uri |= json_is_string(u);
+}
+
+static void write_progress(struct imp *x, uint64_t line)
+{
+	struct strbuf tmp = STRBUF_INIT;
+	FILE *f;
+
+	sb_addf(&tmp, "%s.tmp.%ld", x->progress_path.buf, (long)getpid());
+	f = fopen(tmp.buf, "w");
+	if (f) {
+		fprintf(f, "{\"line\":%llu}\n", (unsigned long long)line);
+		fflush(f);
+		fsync(fileno(f));
+		fclose(f);
+		rename(tmp.buf, x->progress_path.buf);
+	}
+	sb_release(&tmp);
+}
+
+/* Send the queued batches together; checkpoint the last line they covered. */
+static int send_group(struct imp *x, struct cv_err *e)
+{
+	size_t i;
+	int rc;
+
+	if (!x->nreq)
+		return 0;
+	rc = http_run(&x->h, x->reqs, x->nreq, e);
+	if (rc)
+		cv_err_prefix(e, "%s: lines %llu to %llu", x->o->input,
+			      (unsigned long long)x->req_last_line[0],
+			      (unsigned long long)x->req_last_line[x->nreq - 1]);
+	else
+		write_progress(x, x->req_last_line[x->nreq - 1]);
+	for (i = 0; i < x->nreq; i++) {
+		free(x->reqs[i].path);
+		free(x->reqs[i].body);
+		sb_release(&x->reqs[i].out);
+	}
+	x->nreq = 0;
+	return rc;
+}
+
+static int flush_batch(struct imp *x, struct cv_err *e)
+{
+	struct strbuf path = STRBUF_INIT;
+	json_t *body;
+	size_t n = json_array_size(x->batch_ids);
+
+	if (!n)
+		return 0;
+	body = json_pack("{s:O, s:O, s:O, s:O}", "ids", x->batch_ids, "embeddings",
+			 x->batch_emb, "metadatas", x->batch_meta, "documents", x->batch_doc);
+	if (x->batch_has_uri)
+		json_object_set(body, "uris", x->batch_uri);
+	sb_addf(&path, "%s/collections/%s/%s", x->prefix.buf, x->cur.cid,
+		x->o->upsert ? "upsert" : "add");
+	memset(&x->reqs[x->nreq], 0, sizeof(x->reqs[0]));
+	x->reqs[x->nreq].method = "POST";
+	x->reqs[x->nreq].path = sb_detach(&path, NULL);
+	x->reqs[x->nreq].body = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(17));
+	x->req_last_line[x->nreq++] = x->batch_last_line;
+	x->st->sent += n;
+	json_decref(body);
+	batch_free(x);
+	batch_new(x);
+	return x->nreq == (size_t)x->h.o.concurrency ? send_group(x, e) : 0;
+}
+
+/* The server's id of the current collection, created when allowed. */
+static int ensure_collection(struct imp *x, struct cv_err *e)
+{
+	struct strbuf path = STRBUF_INIT, resp = STRBUF_INIT;
+	json_t *hdr = x->cur.header, *body = NULL, *j, *cfg;
+	const char *space = x->o->space;
+	char *text;
+	int rc;
+
+	if (hdr || x->o->create) {
+		cfg = json_object_get(json_object_get(hdr, "configuration"), "hnsw");
+		if (!space)
+			space = json_string_value(json_object_get(hdr, "space"));
+		body = json_pack("{s:s, s:b}", "name", x->cur.name, "get_or_create", 1);
+		if (json_is_object(json_object_get(hdr, "metadata")))
+			json_object_set(body, "metadata", json_object_get(hdr, "metadata"));
+		cfg = json_is_object(cfg) ? json_deep_copy(cfg) : json_object();
+		json_object_del(cfg, "embedding_function");
+		if (space)
+			json_object_set_new(cfg, "space", json_string(space));
+		json_object_set_new(body, "configuration", json_pack("{s:o}", "hnsw", cfg));
+		sb_addf(&path, "%s/collections", x->prefix.buf);
+		text = json_dumps(body, JSON_COMPACT);
+		rc = http_call(&x->h, "POST", path.buf, text, &resp, e);
+		free(text);
+	} else {
+		sb_addf(&path, "%s/collections/%s", x->prefix.buf, x->cur.name);
+		rc = http_call(&x->h, "GET", path.buf, NULL, &resp, e);
+		if (rc)
+			cv_err_prefix(e, "collection \"%s\" (import --create makes it)",
+				      x->cur.name);
+	}
+	j = rc ? NULL : json_loadb(resp.buf, resp.len, 0, NULL);
+	if (!rc && !json_is_string(json_object_get(j, "id")))
+		rc = cv_errf(e, CV_EIO, "%s: no collection id in the answer", x->h.base);
+	if (!rc) {
+		x->cur.cid = xstrdup(json_string_value(json_object_get(j, "id")));
+		x->st->collections++;
+	}
+	json_decref(j);
+	json_decref(body);
+	sb_release(&path);
+	sb_release(&resp);
+	return rc;
+}
+
+/* Pass one (send = 0) checks; pass two (send = 1) sends. */
+static int pass(struct imp *x, int send, struct cv_err *e)
+{
+	struct lines l;
+	const char *p;
+	size_t n;
+	json_t *rec;
+	int rc;
+
+	target_reset(&x->cur, x->o->collection, NULL);
+	if ((rc = lines_open(&l, x->o->input, e)))
+		return rc;
+	while ((rc = lines_next(&l, &p, &n, e)) == 1) {
+		if (!send)
+			x->st->lines++;
+		if (!n)
+			continue;
+		if ((rc = parse_line(&l, p, n, &rec, e)))
+			break;
+		if (json_object_get(rec, "_collection")) {
+			/* what was batched belongs to the collection before */
+			if (!(send && (rc = flush_batch(x, e))))
+				rc = take_header(x, &l, json_object_get(rec, "_collection"), e);
+			if (!rc && send) /* empty collections are recreated too */
+				rc = ensure_collection(x, e);
+		} else if (!send) {
+			rc = check_record(x, &l, rec, e);
+		} else if (l.lineno <= x->resume_after) {
+			x->st->skipped++;
+		} else {
+			if (!x->cur.cid && (rc = ensure_collection(x, e)))
+				goto next;
+			add_record(x, rec, l.lineno);
+			if (json_array_size(x->batch_ids) >= (size_t)x->batch)
+				rc = flush_batch(x, e);
+		}
+next:
+		json_decref(rec);
+		if (rc)
+			break;
+	}
+	if (send && !rc && !(rc = flush_batch(x, e)))
+		rc = send_group(x, e);
+	lines_close(&l);
+	return rc;
+}
+
+static int pick_batch(struct imp *x, struct cv_err *e)
+{
+	struct strbuf resp = STRBUF_INIT;
+	json_t *j;
+	int rc;
+
+	x->batch = x->o->batch;
+	if (x->batch > 0)
+		return 0;
+	rc = http_call(&x->h, "GET", "/api/v2/pre-flight-checks", NULL, &resp, e);
+	j = rc ? NULL : json_loadb(resp.buf, resp.len, 0, NULL);
+	x->batch = (int)json_integer_value(json_object_get(j, "max_batch_size"));
+	if (x->batch <= 0)
+		x->batch = 1000;
+	json_decref(j);
+	sb_release(&resp);
+	return rc;
+}
+
+static void read_progress(struct imp *x)
+{
+	json_t *j = json_load_file(x->progress_path.buf, 0, NULL);
+
+	x->resume_after = (uint64_t)json_integer_value(json_object_get(j, "line"));
+	json_decref(j);
+}
+
+int remote_import(const struct import_opts *o, struct import_stats *st,
+		  struct cv_err *e)
+{
+	struct imp x = { .o = o, .st = st };
+	int rc;
+
+	memset(st, 0, sizeof(*st));
+	sb_init(&x.prefix, 0);
+	sb_addf(&x.prefix, "/api/v2/tenants/%s/databases/%s",
+		o->tenant ? o->tenant : "default_tenant",
+		o->database ? o->database : "default_database");
+	sb_init(&x.progress_path, 0);
+	sb_addf(&x.progress_path, "%s.import-progress", o->input);
+	rc = pass(&x, 0, e); /* everything is checked before anything is sent */
+	if (rc || o->check_only)
+		goto out;
+	if (o->resume)
+		read_progress(&x);
+	if ((rc = http_open(&x.h, o->base_url, &o->http, e)) || (rc = pick_batch(&x, e)))
+		goto out;
+	x.reqs = xcalloc((size_t)x.h.o.concurrency, sizeof(*x.reqs));
+	x.req_last_line = xcalloc((size_t)x.h.o.concurrency, sizeof(uint64_t));
+	batch_new(&x);
+	rc = pass(&x, 1, e);
+	if (!rc)
+		unlink(x.progress_path.buf);
+	batch_free(&x);
+out:
+	target_reset(&x.cur, NULL, NULL);
+	hmap_release(&x.cur.ids);
+	free(x.reqs);
+	free(x.req_last_line);
+	if (x.h.base)
+		http_close(&x.h);
+	sb_release(&x.prefix);
+	sb_release(&x.progress_path);
+	return rc;
+}

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# import: export file:// -> import into a fresh server -> export http:// gives
+# the same records (cosine vectors within 2 ulps: the server normalises them
+# again); a cdp-format file imports; a malformed line sends nothing; a server
+# killed in the middle of an import, restarted, and --resume completes it
+# with nothing lost or doubled.
+. "$(dirname "$0")/lib.sh"
+setup
+
+start_chroma "$T/src"
+expect_ok python3 "$ROOT/tests/gen/populate.py" "$CHROMA_URL" diff
+stop_chroma
+expect_ok "$CV" export "file://$T/src" -o "$T/first.jsonl"
+
+start_chroma "$T/dst"
+expect_ok "$CV" import "$CHROMA_URL" -i "$T/first.jsonl" --json
+grep -q '"sent":950' "$T/stdout" || fail "not everything sent: $(cat "$T/stdout")"
+expect_ok "$CV" export "$CHROMA_URL" -o "$T/back.jsonl"
+[ "$(grep -c '^{"_collection"' "$T/back.jsonl")" -eq "$(grep -c '^{"_collection"' "$T/first.jsonl")" ] ||
+	fail "collections missing after import"
+to_expected() { # an export as the dump format, for jsonl_compare.py
+	python3 - "$1" <<'PY'
+import json, sys
+coll = None
+for line in open(sys.argv[1]):
+    o = json.loads(line)
+    if "_collection" in o:
+        coll = o["_collection"]["name"]; continue
+    print(json.dumps({"collection": coll, "id": o["id"], "embedding": o["embedding"],
+                      "document": o["text_chunk"], "metadata": o["metadata"], "uri": o.get("uri")}))
+PY
+}
+to_expected "$T/first.jsonl" >"$T/first.expected"
+expect_ok python3 "$ROOT/tests/tools/jsonl_compare.py" --ulps 2 "$T/back.jsonl" "$T/first.expected"
+grep '"_collection"' "$T/back.jsonl" | grep -q '"name":"ip-coll".*"space":"ip"' || fail "space lost"
+grep -v -e '^{"_collection"' "$T/first.jsonl" | grep -v cosine >/dev/null
+
+# cdp's format: document instead of text_chunk, no header, --create
+printf '%s\n' '{"id":"a","metadata":{"k":1},"embedding":[1.0,2.0],"document":"doc a"}' \
+	'{"id":"b","metadata":null,"embedding":[3.5,4.0],"text_chunk":"doc b"}' >"$T/cdp.jsonl"
+expect_fail 2 "$CV" import "$CHROMA_URL/cdp-coll" -i "$T/cdp.jsonl"
+expect_ok "$CV" import "$CHROMA_URL/cdp-coll" -i "$T/cdp.jsonl" --create --space ip
+expect_ok "$CV" export "$CHROMA_URL/cdp-coll"
+grep -q '{"id":"a","metadata":{"k":1},"embedding":\[1.0,2.0\],"text_chunk":"doc a"}' "$T/stdout" ||
+	fail "cdp record a: $(cat "$T/stdout")"
+
+# malformed, wrong dimension, duplicate id: reported, nothing sent
+printf '%s\n' '{"id":"x","embedding":[1.0,2.0]}' '{"id":"y","embedding":[1.0,2.0' >"$T/bad1.jsonl"
+printf '%s\n' '{"id":"x","embedding":[1.0,2.0]}' '{"id":"y","embedding":[1.0]}' >"$T/bad2.jsonl"
+printf '%s\n' '{"id":"x","embedding":[1.0,2.0]}' '{"id":"x","embedding":[1.0,3.0]}' >"$T/bad3.jsonl"
+for bad in bad1:'bad1.jsonl:2: column' bad2:'bad2.jsonl:2: embedding has dimension 1' \
+	bad3:'bad3.jsonl:2: id "x" appears twice'; do
+	expect_fail 3 "$CV" import "$CHROMA_URL/never" -i "$T/${bad%%:*}.jsonl" --create
+	grep -qF "${bad#*:}" "$T/stderr" || fail "${bad%%:*}: $(cat "$T/stderr")"
+	expect_fail 3 "$CV" import "$CHROMA_URL/never" -i "$T/${bad%%:*}.jsonl" --check
+done
+curl -fsS "$CHROMA_URL/api/v2/tenants/default_tenant/databases/default_database/collections/never" \
+	>/dev/null 2>&1 && fail "a bad file created its collection"
+stop_chroma
+
+# kill the server mid-import, restart, resume
+python3 - "$T/big.jsonl" <<'PY'
+import json, sys
+with open(sys.argv[1], "w") as f:
+    f.write(json.dumps({"_collection": {"format": 1, "name": "big", "space": "l2",
+                        "dimension": 16, "metadata": None}}) + "\n")
+    for i in range(20000):
+        f.write(json.dumps({"id": f"r{i:05d}", "metadata": {"i": i},
+                            "embedding": [float((i * 7 + k) % 101) for k in range(16)],
+                            "text_chunk": f"record {i}"}) + "\n")
+PY
+start_chroma "$T/resume"
+"$CV" import "$CHROMA_URL" -i "$T/big.jsonl" --batch-size 100 --concurrency 2 \
+	>"$T/imp.out" 2>"$T/imp.err" &
+imp=$!
+sleep 0.4
+kill -9 "$CHROMA_PID"
+wait "$imp" && fail "import did not notice the server died"
+grep -q "127.0.0.1" "$T/imp.err" || fail "unclear error: $(cat "$T/imp.err")"
+[ -f "$T/big.jsonl.import-progress" ] || fail "no progress file"
+bash "$ROOT/tests/chroma-server.sh" start "$T/resume" "$CHROMA_PORT" >"$T/pid" || fail "restart"
+SERVERS+=("$(cat "$T/pid")")
+CHROMA_PID=$(cat "$T/pid")
+expect_ok "$CV" import "$CHROMA_URL" -i "$T/big.jsonl" --resume --json
+grep -q '"skipped":[1-9]' "$T/stdout" || fail "resume skipped nothing: $(cat "$T/stdout")"
+[ ! -f "$T/big.jsonl.import-progress" ] || fail "progress file left after success"
+expect_ok "$CV" export "$CHROMA_URL/big" -o "$T/big.out"
+[ "$(wc -l <"$T/big.out")" -eq 20000 ] || fail "expected 20000 records, got $(wc -l <"$T/big.out")"
+[ "$(cut -d'"' -f4 "$T/big.out" | sort -u | wc -l)" -eq 20000 ] || fail "records doubled or lost"
+echo "import round-trips and resumes"
