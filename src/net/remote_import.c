@@ -20,6 +20,9 @@
 #include "util/xalloc.h"
 #include "util/banned.h"
 
+/* Requests stay below this (the server refuses large bodies with 413). */
+#define IMPORT_MAX_BODY (4u << 20)
+
 /* The collection a line belongs to, as pass one learns it. */
 struct target {
 	char *name;
@@ -37,6 +40,7 @@ struct imp {
 	struct target cur;
 	json_t *batch_ids, *batch_emb, *batch_meta, *batch_doc, *batch_uri;
 	int batch_has_uri;
+	size_t batch_bytes;      /* estimated request size so far */
 	uint64_t batch_first_line, batch_last_line;
 	struct http_req *reqs;
 	uint64_t *req_last_line;
@@ -186,6 +190,9 @@ static void add_record(struct imp *x, json_t *rec, uint64_t line)
 			      json_null());
 	json_array_append_new(x->batch_uri, json_is_string(u) ? json_incref(u) : json_null());
 	x->batch_has_uri |= json_is_string(u);
+	/* about what the record adds to the request body */
+	x->batch_bytes += 16 * json_array_size(json_object_get(rec, "embedding")) +
+			  json_string_length(doc) + 64 * (json_object_size(m) + 1);
 }
 
 static void write_progress(struct imp *x, uint64_t line)
@@ -229,27 +236,39 @@ static int send_group(struct imp *x, struct cv_err *e)
 	return rc;
 }
 
+static void add_json(struct strbuf *sb, const char *key, json_t *v, int digits)
+{
+	char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(digits));
+
+	sb_adds(sb, key);
+	sb_adds(sb, t ? t : "null");
+	free(t);
+}
+
 static int flush_batch(struct imp *x, struct cv_err *e)
 {
-	struct strbuf path = STRBUF_INIT;
-	json_t *body;
+	struct strbuf path = STRBUF_INIT, body = STRBUF_INIT;
 	size_t n = json_array_size(x->batch_ids);
 
 	if (!n)
 		return 0;
-	body = json_pack("{s:O, s:O, s:O, s:O}", "ids", x->batch_ids, "embeddings",
-			 x->batch_emb, "metadatas", x->batch_meta, "documents", x->batch_doc);
+	/* 9 digits identify a float32; metadata floats are doubles: 17 */
+	add_json(&body, "{\"ids\":", x->batch_ids, 17);
+	add_json(&body, ",\"embeddings\":", x->batch_emb, 9);
+	add_json(&body, ",\"metadatas\":", x->batch_meta, 17);
+	add_json(&body, ",\"documents\":", x->batch_doc, 17);
 	if (x->batch_has_uri)
-		json_object_set(body, "uris", x->batch_uri);
+		add_json(&body, ",\"uris\":", x->batch_uri, 17);
+	sb_addch(&body, '}');
 	sb_addf(&path, "%s/collections/%s/%s", x->prefix.buf, x->cur.cid,
 		x->o->upsert ? "upsert" : "add");
 	memset(&x->reqs[x->nreq], 0, sizeof(x->reqs[0]));
 	x->reqs[x->nreq].method = "POST";
 	x->reqs[x->nreq].path = sb_detach(&path, NULL);
-	x->reqs[x->nreq].body = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(17));
+	x->reqs[x->nreq].body = sb_detach(&body, NULL);
 	x->req_last_line[x->nreq++] = x->batch_last_line;
 	x->st->sent += n;
-	json_decref(body);
+	x->batch_bytes = 0;
 	batch_free(x);
 	batch_new(x);
 	return x->nreq == (size_t)x->h.o.concurrency ? send_group(x, e) : 0;
@@ -334,7 +353,8 @@ static int pass(struct imp *x, int send, struct cv_err *e)
 			if (!x->cur.cid && (rc = ensure_collection(x, e)))
 				goto next;
 			add_record(x, rec, l.lineno);
-			if (json_array_size(x->batch_ids) >= (size_t)x->batch)
+			if (json_array_size(x->batch_ids) >= (size_t)x->batch ||
+			    x->batch_bytes >= IMPORT_MAX_BODY)
 				rc = flush_batch(x, e);
 		}
 next:
