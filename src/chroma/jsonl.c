@@ -298,6 +298,14 @@ void jsonl_writer_record(struct jsonl_writer *w, const struct cv_record *rec)
 
 	memset(it, 0, sizeof(*it));
 	it->pre_off = b->text.len;
+	if (rec->vec_text) { /* nothing to format: one finished line */
+		record_prefix(&b->text, rec);
+		sb_add(&b->text, rec->vec_text, rec->vec_text_len);
+		record_suffix(&b->text, rec);
+		it->pre_len = b->text.len - it->pre_off;
+		it->is_line = 1;
+		return;
+	}
 	record_prefix(&b->text, rec);
 	it->pre_len = b->text.len - it->pre_off;
 	it->suf_off = b->text.len;

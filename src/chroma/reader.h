@@ -25,6 +25,8 @@ struct cv_record {
 	size_t meta_len;
 	const float *vec;       /* NULL when no vector was found (damaged dir) */
 	size_t dim;
+	const char *vec_text;   /* or the embedding already as JSON text */
+	size_t vec_text_len;
 	size_t bad_utf8;        /* strings whose invalid bytes became U+FFFD */
 };
 

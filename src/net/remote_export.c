@@ -116,9 +116,112 @@ static const char *str_at(json_t *arr, size_t i, size_t *len)
 	return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
+/*
+ * The server prints float32 as cv_fmt_f32 does (shortest digits, ryu's
+ * layout), so an embedding's text is copied as it is rather than parsed and
+ * printed again: the costliest part of a page is skipped. A scanner finds
+ * the top-level "embeddings" array and each member's span; the page is
+ * parsed with that array cut out.
+ */
+struct span {
+	size_t off, len;
+};
+
+static size_t skip_string(const char *t, size_t i, size_t n)
+{
+	for (i++; i < n && t[i] != '"'; i++)
+		if (t[i] == '\\')
+			i++;
+	return i + 1;
+}
+
+/* End of the value starting at i (strings and nesting respected). */
+static size_t skip_value(const char *t, size_t i, size_t n)
+{
+	int depth = 0;
+
+	for (; i < n; i++) {
+		if (t[i] == '"') {
+			i = skip_string(t, i, n) - 1;
+		} else if (t[i] == '[' || t[i] == '{') {
+			depth++;
+		} else if (t[i] == ']' || t[i] == '}') {
+			if (--depth < 0)
+				return i;
+			if (!depth)
+				return i + 1;
+		} else if (!depth && (t[i] == ',')) {
+			return i;
+		}
+	}
+	return n;
+}
+
+/* Spans of the members of the array at t[i] (numbers only), or -1. */
+static int member_spans(const char *t, size_t i, size_t n, struct span **sp,
+			size_t *ns, size_t *end)
+{
+	size_t cap = 0, j;
+
+	*ns = 0;
+	if (i >= n || t[i] != '[')
+		return -1;
+	for (i++; i < n && t[i] != ']'; i++) {
+		if (t[i] == ',')
+			continue;
+		if (*ns == cap) {
+			cap = cap ? 2 * cap : 1024;
+			*sp = xrealloc(*sp, cap * sizeof(**sp));
+		}
+		(*sp)[*ns].off = i;
+		if (!strncmp(t + i, "null", 4)) {
+			i += 3;
+		} else {
+			if (t[i] != '[')
+				return -1;
+			for (j = i + 1; j < n && t[j] != ']'; j++)
+				if (!strchr("0123456789.eE+-,", t[j]))
+					return -1;
+			i = j;
+		}
+		(*sp)[*ns].len = i + 1 - (*sp)[*ns].off;
+		(*ns)++;
+	}
+	*end = i + 1;
+	return i < n ? 0 : -1;
+}
+
+/* Find "embeddings" at the top level; the page without it goes to rest. */
+static int cut_embeddings(const struct strbuf *page, struct strbuf *rest,
+			  struct span **sp, size_t *ns)
+{
+	const char *t = page->buf;
+	size_t n = page->len, i = 1, k, end;
+
+	while (i < n && t[i] == '"') {
+		k = skip_string(t, i, n);
+		if (k + 1 >= n || t[k] != ':')
+			return -1;
+		if (k - i == 12 && !strncmp(t + i, "\"embeddings\"", 12)) {
+			if (member_spans(t, k + 1, n, sp, ns, &end))
+				return -1;
+			sb_reset(rest);
+			sb_add(rest, t, k + 1);
+			sb_adds(rest, "null");
+			sb_add(rest, t + end, n - end);
+			return 0;
+		}
+		i = skip_value(t, k + 1, n);
+		if (i < n && t[i] == ',')
+			i++;
+	}
+	return -1;
+}
+
 /* Write the records of one page; *n receives how many it held. */
-static int emit_page(struct rx *x, json_t *page, long long *budget, size_t *n,
-		     struct cv_err *e)
+static int emit_page(struct rx *x, json_t *page, const char *text,
+		     const struct span *sp, size_t ns, long long *budget,
+		     size_t *n, struct cv_err *e)
 {
 	json_t *ids = json_object_get(page, "ids");
 	json_t *embs = json_object_get(page, "embeddings");
@@ -142,7 +245,10 @@ static int emit_page(struct rx *x, json_t *page, long long *budget, size_t *n,
 		meta_write_json(&x->m, &x->meta_json);
 		rec.meta_json = x->meta_json.buf;
 		rec.meta_len = x->meta_json.len;
-		if (!json_is_null(json_array_get(embs, i)) && json_array_get(embs, i)) {
+		if (text && i < ns && strncmp(text + sp[i].off, "null", 4)) {
+			rec.vec_text = text + sp[i].off;
+			rec.vec_text_len = sp[i].len;
+		} else if (!json_is_null(json_array_get(embs, i)) && json_array_get(embs, i)) {
 			if ((rc = page_vector(x, json_array_get(embs, i), &dim, e)))
 				return rc;
 			rec.vec = x->vec;
@@ -190,18 +296,30 @@ static int export_records(struct rx *x, const char *cid, struct cv_err *e)
 	int k = x->h.o.concurrency, i, rc = 0, more = 1;
 	struct http_req *reqs = xcalloc((size_t)k, sizeof(*reqs));
 	long long off = x->o->offset, budget = x->o->limit;
+	struct strbuf rest = STRBUF_INIT;
+	struct span *sp = NULL;
+	const char *text;
 	json_t *page;
-	size_t n;
+	size_t n, ns;
 
 	while (more && budget != 0 && !rc) {
 		for (i = 0; i < k; i++)
 			page_request(x, cid, off + (long long)i * x->o->page, &reqs[i]);
 		rc = http_run(&x->h, reqs, (size_t)k, e);
 		for (i = 0; i < k; i++) {
-			page = rc || !more ? NULL : json_loadb(reqs[i].out.buf, reqs[i].out.len, 0, NULL);
+			page = NULL;
+			ns = 0;
+			text = NULL;
+			if (!rc && more && !cut_embeddings(&reqs[i].out, &rest, &sp, &ns)) {
+				text = reqs[i].out.buf;
+				page = json_loadb(rest.buf, rest.len, 0, NULL);
+			} else if (!rc && more) {
+				page = json_loadb(reqs[i].out.buf, reqs[i].out.len, 0, NULL);
+			}
 			if (!rc && more && !page)
 				rc = cv_errf(e, CV_EIO, "%s: a page is not JSON", x->h.base);
-			if (!rc && page && !(rc = emit_page(x, page, &budget, &n, e)))
+			if (!rc && page &&
+			    !(rc = emit_page(x, page, text, sp, ns, &budget, &n, e)))
 				more = n == (size_t)x->o->page && budget != 0;
 			json_decref(page);
 			free(reqs[i].path);
@@ -211,6 +329,8 @@ static int export_records(struct rx *x, const char *cid, struct cv_err *e)
 		off += (long long)k * x->o->page;
 	}
 	free(reqs);
+	free(sp);
+	sb_release(&rest);
 	return rc;
 }
 

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "util/hmap.h"
+#include "util/jsonscan.h"
 #include "util/lines.h"
 #include "util/strbuf.h"
 #include "util/xalloc.h"
@@ -38,7 +39,7 @@ struct imp {
 	struct http h;
 	struct strbuf prefix;
 	struct target cur;
-	json_t *batch_ids, *batch_emb, *batch_meta, *batch_doc, *batch_uri;
+	json_t *batch_ids, *batch_meta, *batch_doc, *batch_uri;
 	int batch_has_uri;
 	size_t batch_bytes;      /* estimated request size so far */
 	uint64_t batch_first_line, batch_last_line;
@@ -48,6 +49,11 @@ struct imp {
 	int batch;
 	uint64_t resume_after;   /* lines at or before this were sent */
 	struct strbuf progress_path;
+	struct strbuf rest;       /* a line with its embedding cut out */
+	long emb_dim;             /* numbers in the cut embedding, or -1 */
+	size_t emb_off, emb_len;
+	const char *line;         /* the line being handled */
+	struct strbuf batch_emb;  /* the batch's embeddings, as JSON text */
 };
 
 static int bad_line(const struct lines *l, struct cv_err *e, const char *fmt,
@@ -96,18 +102,22 @@ static int check_record(struct imp *x, const struct lines *l, json_t *rec,
 	v = json_object_get(rec, "metadata");
 	if (v && !json_is_null(v) && !json_is_object(v))
 		return bad_line(l, e, "%s:%llu: %s", "\"metadata\" is not an object");
-	if (!json_is_array(emb) || !json_array_size(emb))
-		return bad_line(l, e, "%s:%llu: %s", "\"embedding\" is not an array "
-				"of numbers");
-	json_array_foreach(emb, i, v)
-		if (!json_is_number(v))
-			return bad_line(l, e, "%s:%llu: %s", "\"embedding\" holds a non-number");
+	if (x->emb_dim <= 0) {
+		if (!json_is_array(emb) || !json_array_size(emb))
+			return bad_line(l, e, "%s:%llu: %s", "\"embedding\" is not an "
+					"array of numbers");
+		json_array_foreach(emb, i, v)
+			if (!json_is_number(v))
+				return bad_line(l, e, "%s:%llu: %s",
+						"\"embedding\" holds a non-number");
+		x->emb_dim = (long)json_array_size(emb);
+	}
 	if (x->cur.dim < 0)
-		x->cur.dim = (int64_t)json_array_size(emb);
-	if ((int64_t)json_array_size(emb) != x->cur.dim)
-		return cv_errf(e, CV_ECORRUPT, "%s:%llu: embedding has dimension %zu, "
+		x->cur.dim = x->emb_dim;
+	if (x->emb_dim != x->cur.dim)
+		return cv_errf(e, CV_ECORRUPT, "%s:%llu: embedding has dimension %ld, "
 			       "collection \"%s\" has %lld", l->path,
-			       (unsigned long long)l->lineno, json_array_size(emb),
+			       (unsigned long long)l->lineno, x->emb_dim,
 			       x->cur.name, (long long)x->cur.dim);
 	if (hmap_get(&x->cur.ids, json_string_value(id), json_string_length(id)))
 		return cv_errf(e, CV_ECORRUPT, "%s:%llu: id \"%s\" appears twice in "
@@ -119,13 +129,22 @@ static int check_record(struct imp *x, const struct lines *l, json_t *rec,
 	return 0;
 }
 
-/* Parse a line into a JSON object, or say where it is malformed. */
-static int parse_line(const struct lines *l, const char *p, size_t n,
-		      json_t **out, struct cv_err *e)
+/*
+ * Parse a line into a JSON object, or say where it is malformed. A valid
+ * embedding is cut out as text (x->emb_off/len into p, x->emb_dim numbers)
+ * and left null in the object: the numbers are never parsed.
+ */
+static int parse_line(struct imp *x, const struct lines *l, const char *p,
+		      size_t n, json_t **out, struct cv_err *e)
 {
 	json_error_t je;
 
-	*out = json_loadb(p, n, 0, &je);
+	x->emb_dim = json_cut_numbers(p, n, "embedding", &x->rest, &x->emb_off,
+				      &x->emb_len);
+	if (x->emb_dim > 0)
+		*out = json_loadb(x->rest.buf, x->rest.len, 0, &je);
+	else
+		*out = json_loadb(p, n, 0, &je);
 	if (!*out)
 		return cv_errf(e, CV_ECORRUPT, "%s:%llu: column %d: %s", l->path,
 			       (unsigned long long)l->lineno, je.column, je.text);
@@ -154,7 +173,7 @@ static int take_header(struct imp *x, const struct lines *l, json_t *hdr,
 static void batch_new(struct imp *x)
 {
 	x->batch_ids = json_array();
-	x->batch_emb = json_array();
+	sb_reset(&x->batch_emb);
 	x->batch_meta = json_array();
 	x->batch_doc = json_array();
 	x->batch_uri = json_array();
@@ -164,7 +183,6 @@ static void batch_new(struct imp *x)
 static void batch_free(struct imp *x)
 {
 	json_decref(x->batch_ids);
-	json_decref(x->batch_emb);
 	json_decref(x->batch_meta);
 	json_decref(x->batch_doc);
 	json_decref(x->batch_uri);
@@ -183,7 +201,17 @@ static void add_record(struct imp *x, json_t *rec, uint64_t line)
 		x->batch_first_line = line;
 	x->batch_last_line = line;
 	json_array_append(x->batch_ids, json_object_get(rec, "id"));
-	json_array_append(x->batch_emb, json_object_get(rec, "embedding"));
+	if (x->batch_emb.len)
+		sb_addch(&x->batch_emb, ',');
+	if (x->emb_dim > 0) {
+		sb_add(&x->batch_emb, x->line + x->emb_off, x->emb_len);
+	} else {
+		char *t = json_dumps(json_object_get(rec, "embedding"), JSON_COMPACT |
+				     JSON_ENCODE_ANY | JSON_REAL_PRECISION(9));
+
+		sb_adds(&x->batch_emb, t ? t : "null");
+		free(t);
+	}
 	json_array_append_new(x->batch_meta, json_is_object(m) && json_object_size(m) ?
 			      json_incref(m) : json_null());
 	json_array_append_new(x->batch_doc, json_is_string(doc) ? json_incref(doc) :
@@ -191,7 +219,7 @@ static void add_record(struct imp *x, json_t *rec, uint64_t line)
 	json_array_append_new(x->batch_uri, json_is_string(u) ? json_incref(u) : json_null());
 	x->batch_has_uri |= json_is_string(u);
 	/* about what the record adds to the request body */
-	x->batch_bytes += 16 * json_array_size(json_object_get(rec, "embedding")) +
+	x->batch_bytes += x->emb_len + 16 * json_array_size(json_object_get(rec, "embedding")) +
 			  json_string_length(doc) + 64 * (json_object_size(m) + 1);
 }
 
@@ -254,7 +282,9 @@ static int flush_batch(struct imp *x, struct cv_err *e)
 		return 0;
 	/* 9 digits identify a float32; metadata floats are doubles: 17 */
 	add_json(&body, "{\"ids\":", x->batch_ids, 17);
-	add_json(&body, ",\"embeddings\":", x->batch_emb, 9);
+	sb_adds(&body, ",\"embeddings\":[");
+	sb_add(&body, x->batch_emb.buf, x->batch_emb.len);
+	sb_addch(&body, ']');
 	add_json(&body, ",\"metadatas\":", x->batch_meta, 17);
 	add_json(&body, ",\"documents\":", x->batch_doc, 17);
 	if (x->batch_has_uri)
@@ -337,7 +367,8 @@ static int pass(struct imp *x, int send, struct cv_err *e)
 			x->st->lines++;
 		if (!n)
 			continue;
-		if ((rc = parse_line(&l, p, n, &rec, e)))
+		x->line = p;
+		if ((rc = parse_line(x, &l, p, n, &rec, e)))
 			break;
 		if (json_object_get(rec, "_collection")) {
 			/* what was batched belongs to the collection before */
@@ -407,6 +438,8 @@ int remote_import(const struct import_opts *o, struct import_stats *st,
 		o->tenant ? o->tenant : "default_tenant",
 		o->database ? o->database : "default_database");
 	sb_init(&x.progress_path, 0);
+	sb_init(&x.rest, 0);
+	sb_init(&x.batch_emb, 0);
 	sb_addf(&x.progress_path, "%s.import-progress", o->input);
 	rc = pass(&x, 0, e); /* everything is checked before anything is sent */
 	if (rc || o->check_only)
@@ -431,5 +464,7 @@ out:
 		http_close(&x.h);
 	sb_release(&x.prefix);
 	sb_release(&x.progress_path);
+	sb_release(&x.rest);
+	sb_release(&x.batch_emb);
 	return rc;
 }

@@ -1,0 +1,133 @@
+/*
+ * JSON scanning (see jsonscan.h). Strings are skipped with their escapes;
+ * numbers are checked against JSON's grammar, so only valid text is copied.
+ */
+#include "util/jsonscan.h"
+
+#include <string.h>
+
+#include "util/banned.h"
+
+static size_t skip_ws(const char *t, size_t i, size_t n)
+{
+	while (i < n && (t[i] == ' ' || t[i] == '\t' || t[i] == '\n' || t[i] == '\r'))
+		i++;
+	return i;
+}
+
+static size_t skip_string(const char *t, size_t i, size_t n)
+{
+	for (i++; i < n && t[i] != '"'; i++)
+		if (t[i] == '\\')
+			i++;
+	return i + 1;
+}
+
+/* End of the value at i, or n when it runs off the end. */
+static size_t skip_value(const char *t, size_t i, size_t n)
+{
+	int depth = 0;
+
+	for (; i < n; i++) {
+		if (t[i] == '"')
+			i = skip_string(t, i, n) - 1;
+		else if (t[i] == '[' || t[i] == '{')
+			depth++;
+		else if ((t[i] == ']' || t[i] == '}') && --depth <= 0)
+			return depth < 0 ? i : i + 1;
+		else if (!depth && t[i] == ',')
+			return i;
+	}
+	return n;
+}
+
+static size_t digits(const char *t, size_t i, size_t n)
+{
+	while (i < n && t[i] >= '0' && t[i] <= '9')
+		i++;
+	return i;
+}
+
+/* One JSON number at i; returns its end, or 0 if malformed. */
+static size_t number(const char *t, size_t i, size_t n)
+{
+	size_t j;
+
+	if (i < n && t[i] == '-')
+		i++;
+	if (i < n && t[i] == '0')
+		i++;
+	else if ((j = digits(t, i, n)) > i)
+		i = j;
+	else
+		return 0;
+	if (i < n && t[i] == '.') {
+		if ((j = digits(t, i + 1, n)) == i + 1)
+			return 0;
+		i = j;
+	}
+	if (i < n && (t[i] == 'e' || t[i] == 'E')) {
+		i++;
+		if (i < n && (t[i] == '+' || t[i] == '-'))
+			i++;
+		if ((j = digits(t, i, n)) == i)
+			return 0;
+		i = j;
+	}
+	return i;
+}
+
+/* The number array at i: its end (after ']') and count, or 0. */
+static size_t numbers(const char *t, size_t i, size_t n, long *count)
+{
+	*count = 0;
+	if (i >= n || t[i] != '[')
+		return 0;
+	i = skip_ws(t, i + 1, n);
+	if (i < n && t[i] == ']')
+		return i + 1;
+	for (;;) {
+		if (!(i = number(t, i, n)))
+			return 0;
+		(*count)++;
+		i = skip_ws(t, i, n);
+		if (i < n && t[i] == ']')
+			return i + 1;
+		if (i >= n || t[i] != ',')
+			return 0;
+		i = skip_ws(t, i + 1, n);
+	}
+}
+
+long json_cut_numbers(const char *t, size_t n, const char *key,
+		      struct strbuf *rest, size_t *off, size_t *len)
+{
+	size_t i = skip_ws(t, 0, n), k, v, end, kl = strlen(key);
+	long count;
+
+	if (i >= n || t[i] != '{')
+		return -1;
+	i = skip_ws(t, i + 1, n);
+	while (i < n && t[i] == '"') {
+		k = skip_string(t, i, n);
+		v = skip_ws(t, k, n);
+		if (v >= n || t[v] != ':')
+			return -1;
+		v = skip_ws(t, v + 1, n);
+		if (k - i == kl + 2 && !strncmp(t + i + 1, key, kl)) {
+			if (!(end = numbers(t, v, n, &count)))
+				return -1;
+			*off = v;
+			*len = end - v;
+			sb_reset(rest);
+			sb_add(rest, t, v);
+			sb_adds(rest, "null");
+			sb_add(rest, t + end, n - end);
+			return count;
+		}
+		i = skip_ws(t, skip_value(t, v, n), n);
+		if (i < n && t[i] == ',')
+			i = skip_ws(t, i + 1, n);
+	}
+	return -1;
+}

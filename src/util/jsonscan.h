@@ -1,0 +1,22 @@
+/*
+ * Finding a top-level key's array of numbers in a JSON object's text without
+ * parsing it: the embeddings of a record or a page are copied as text, which
+ * costs far less than turning every number into a double and back.
+ */
+#ifndef CV_JSONSCAN_H
+#define CV_JSONSCAN_H
+
+#include <stddef.h>
+
+#include "util/strbuf.h"
+
+/*
+ * In the object text t[0..n), find "key" at the top level. If its value is
+ * an array of JSON numbers (flat), set off and len to the array's text, put
+ * the object with that value replaced by null into rest, and return the
+ * count of numbers (>= 0). -1: not found, not such an array, or malformed.
+ */
+long json_cut_numbers(const char *t, size_t n, const char *key,
+		      struct strbuf *rest, size_t *off, size_t *len);
+
+#endif
