@@ -51,6 +51,7 @@ struct imp {
 	struct strbuf progress_path;
 	struct strbuf rest;       /* a line with its embedding cut out */
 	long emb_dim;             /* numbers in the cut embedding, or -1 */
+	int headers;              /* collection headers seen in this pass */
 	size_t emb_off, emb_len;
 	const char *line;         /* the line being handled */
 	struct strbuf batch_emb;  /* the batch's embeddings, as JSON text */
@@ -166,6 +167,9 @@ static int take_header(struct imp *x, const struct lines *l, json_t *hdr,
 		return bad_line(l, e, "%s:%llu: %s", "collection header without a name");
 	if (json_integer_value(json_object_get(hdr, "format")) > 1)
 		return bad_line(l, e, "%s:%llu: %s", "format newer than this chromavault");
+	if (x->o->collection && x->headers++)
+		return bad_line(l, e, "%s:%llu: %s", "a second collection: DEST names one "
+				"collection, so the file must hold one");
 	target_reset(&x->cur, x->o->collection ? x->o->collection : name, hdr);
 	return 0;
 }
@@ -360,6 +364,7 @@ static int pass(struct imp *x, int send, struct cv_err *e)
 	int rc;
 
 	target_reset(&x->cur, x->o->collection, NULL);
+	x->headers = 0;
 	if ((rc = lines_open(&l, x->o->input, e)))
 		return rc;
 	while ((rc = lines_next(&l, &p, &n, e)) == 1) {

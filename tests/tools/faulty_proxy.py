@@ -1,0 +1,74 @@
+#!/usr/bin/env python3
+"""A fault-injecting HTTP proxy for tests, on loopback only.
+
+usage: faulty_proxy.py LISTEN_PORT UPSTREAM_URL
+
+Forwards requests to UPSTREAM_URL, except: every 3rd request gets a 503,
+every 5th a 429, every 7th has its connection dropped without an answer
+(counted over all requests). Bounded: it exits after 100,000 requests.
+"""
+import http.server
+import sys
+import threading
+import urllib.error
+import urllib.request
+
+UPSTREAM = sys.argv[2].rstrip("/")
+lock = threading.Lock()
+count = 0
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def fault(self):
+        global count
+        with lock:
+            count += 1
+            n = count
+        if n > 100000:
+            raise SystemExit
+        if n % 7 == 0:
+            return "drop"
+        if n % 5 == 0:
+            return 429
+        if n % 3 == 0:
+            return 503
+        return None
+
+    def handle_any(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        f = self.fault()
+        if f == "drop":
+            self.close_connection = True
+            self.connection.shutdown(2)
+            return
+        if f:
+            msg = b'{"error":"injected","message":"injected fault"}'
+            self.send_response(f)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(msg)))
+            self.end_headers()
+            self.wfile.write(msg)
+            return
+        req = urllib.request.Request(UPSTREAM + self.path, data=body or None,
+                                     method=self.command,
+                                     headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=300) as r:
+                status, data = r.status, r.read()
+        except urllib.error.HTTPError as e:
+            status, data = e.code, e.read()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = do_DELETE = do_PUT = handle_any
+
+
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
