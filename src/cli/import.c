@@ -24,6 +24,7 @@ static const struct option import_longopts[] = {
 	{ "resume", no_argument, NULL, 'r' },
 	{ "check", no_argument, NULL, 'k' },
 	{ "json", no_argument, NULL, 'j' },
+	{ "quiet", no_argument, NULL, 'q' },
 	{ "token", required_argument, NULL, 'T' },
 	{ "auth-header", required_argument, NULL, 'A' },
 	{ "cacert", required_argument, NULL, 'C' },
@@ -56,6 +57,7 @@ static int parse(int argc, char **argv, struct import_opts *o, int *as_json)
 		case 'r': o->resume = 1; break;
 		case 'k': o->check_only = 1; break;
 		case 'j': *as_json = 1; break;
+		case 'q': o->quiet = 1; break;
 		case 'T': o->http.token = optarg; break;
 		case 'A': o->http.auth_header = optarg; break;
 		case 'C': o->http.cacert = optarg; break;
@@ -120,7 +122,7 @@ static int import_run(int argc, char **argv)
 	o.tenant = dst.tenant;
 	o.database = dst.database;
 	rc = remote_import(&o, &st, &e);
-	if (!rc)
+	if (!rc && (as_json || !o.quiet))
 		report(&o, &st, as_json);
 	cv_source_release(&dst);
 	return rc ? cli_fail(&cmd_import, &e) : 0;
@@ -148,6 +150,7 @@ const struct cli_cmd cmd_import = {
 		"  --batch-size N       records per request (default: the server's maximum)\n"
 		"  --concurrency N      requests in flight (default 4)\n"
 		"  --token T, --auth-header H, --cacert F, --insecure   as for export\n"
-		"  --json               summary as JSON\n",
+		"  --json               summary as JSON\n"
+		"  --quiet              no progress line, no summary\n",
 	.run = import_run,
 };

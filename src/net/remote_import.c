@@ -17,6 +17,7 @@
 #include "util/hmap.h"
 #include "util/jsonscan.h"
 #include "util/lines.h"
+#include "util/progress.h"
 #include "util/strbuf.h"
 #include "util/xalloc.h"
 #include "util/banned.h"
@@ -55,6 +56,7 @@ struct imp {
 	size_t emb_off, emb_len;
 	const char *line;         /* the line being handled */
 	struct strbuf batch_emb;  /* the batch's embeddings, as JSON text */
+	struct progress progress; /* records on stderr, when a terminal */
 };
 
 static int bad_line(const struct lines *l, struct cv_err *e, const char *fmt,
@@ -259,6 +261,8 @@ static int send_group(struct imp *x, struct cv_err *e)
 			      (unsigned long long)x->req_last_line[x->nreq - 1]);
 	else
 		write_progress(x, x->req_last_line[x->nreq - 1]);
+	if (!rc)
+		progress_update(&x->progress, x->st->sent + x->st->skipped);
 	for (i = 0; i < x->nreq; i++) {
 		free(x->reqs[i].path);
 		free(x->reqs[i].body);
@@ -456,7 +460,11 @@ int remote_import(const struct import_opts *o, struct import_stats *st,
 	x.reqs = xcalloc((size_t)x.h.o.concurrency, sizeof(*x.reqs));
 	x.req_last_line = xcalloc((size_t)x.h.o.concurrency, sizeof(uint64_t));
 	batch_new(&x);
+	progress_init(&x.progress, "import", st->records);
+	x.progress.on = x.progress.on && !o->quiet;
+	x.progress.unit_records = 1;
 	rc = pass(&x, 1, e);
+	progress_end(&x.progress);
 	if (!rc)
 		unlink(x.progress_path.buf);
 	batch_free(&x);

@@ -17,7 +17,7 @@ struct import_opts {
 	const char *tenant, *database;
 	const char *input;         /* a file (.zst allowed) */
 	const char *space;         /* with create: l2, cosine or ip */
-	int create, upsert, resume, check_only;
+	int create, upsert, resume, check_only, quiet;
 	int batch;                 /* 0: the server's maximum */
 	struct http_opts http;
 };

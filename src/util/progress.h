@@ -11,6 +11,7 @@ struct progress {
 	const char *what;
 	uint64_t total;
 	double start, last;
+	int unit_records;  /* count records (with an ETA), not bytes */
 };
 
 void progress_init(struct progress *p, const char *what, uint64_t total);
