@@ -12,6 +12,7 @@
 
 #include "chroma/collection.h"
 #include "chroma/meta.h"
+#include "util/jsonscan.h"
 #include "util/strbuf.h"
 #include "util/xalloc.h"
 #include "util/banned.h"
@@ -116,111 +117,9 @@ static const char *str_at(json_t *arr, size_t i, size_t *len)
 	return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
-/*
- * The server prints float32 as cv_fmt_f32 does (shortest digits, ryu's
- * layout), so an embedding's text is copied as it is rather than parsed and
- * printed again: the costliest part of a page is skipped. A scanner finds
- * the top-level "embeddings" array and each member's span; the page is
- * parsed with that array cut out.
- */
-struct span {
-	size_t off, len;
-};
-
-static size_t skip_string(const char *t, size_t i, size_t n)
-{
-	for (i++; i < n && t[i] != '"'; i++)
-		if (t[i] == '\\')
-			i++;
-	return i + 1;
-}
-
-/* End of the value starting at i (strings and nesting respected). */
-static size_t skip_value(const char *t, size_t i, size_t n)
-{
-	int depth = 0;
-
-	for (; i < n; i++) {
-		if (t[i] == '"') {
-			i = skip_string(t, i, n) - 1;
-		} else if (t[i] == '[' || t[i] == '{') {
-			depth++;
-		} else if (t[i] == ']' || t[i] == '}') {
-			if (--depth < 0)
-				return i;
-			if (!depth)
-				return i + 1;
-		} else if (!depth && (t[i] == ',')) {
-			return i;
-		}
-	}
-	return n;
-}
-
-/* Spans of the members of the array at t[i] (numbers only), or -1. */
-static int member_spans(const char *t, size_t i, size_t n, struct span **sp,
-			size_t *ns, size_t *end)
-{
-	size_t cap = 0, j;
-
-	*ns = 0;
-	if (i >= n || t[i] != '[')
-		return -1;
-	for (i++; i < n && t[i] != ']'; i++) {
-		if (t[i] == ',')
-			continue;
-		if (*ns == cap) {
-			cap = cap ? 2 * cap : 1024;
-			*sp = xrealloc(*sp, cap * sizeof(**sp));
-		}
-		(*sp)[*ns].off = i;
-		if (!strncmp(t + i, "null", 4)) {
-			i += 3;
-		} else {
-			if (t[i] != '[')
-				return -1;
-			for (j = i + 1; j < n && t[j] != ']'; j++)
-				if (!strchr("0123456789.eE+-,", t[j]))
-					return -1;
-			i = j;
-		}
-		(*sp)[*ns].len = i + 1 - (*sp)[*ns].off;
-		(*ns)++;
-	}
-	*end = i + 1;
-	return i < n ? 0 : -1;
-}
-
-/* Find "embeddings" at the top level; the page without it goes to rest. */
-static int cut_embeddings(const struct strbuf *page, struct strbuf *rest,
-			  struct span **sp, size_t *ns)
-{
-	const char *t = page->buf;
-	size_t n = page->len, i = 1, k, end;
-
-	while (i < n && t[i] == '"') {
-		k = skip_string(t, i, n);
-		if (k + 1 >= n || t[k] != ':')
-			return -1;
-		if (k - i == 12 && !strncmp(t + i, "\"embeddings\"", 12)) {
-			if (member_spans(t, k + 1, n, sp, ns, &end))
-				return -1;
-			sb_reset(rest);
-			sb_add(rest, t, k + 1);
-			sb_adds(rest, "null");
-			sb_add(rest, t + end, n - end);
-			return 0;
-		}
-		i = skip_value(t, k + 1, n);
-		if (i < n && t[i] == ',')
-			i++;
-	}
-	return -1;
-}
-
 /* Write the records of one page; *n receives how many it held. */
 static int emit_page(struct rx *x, json_t *page, const char *text,
-		     const struct span *sp, size_t ns, long long *budget,
+		     const struct json_span *sp, size_t ns, long long *budget,
 		     size_t *n, struct cv_err *e)
 {
 	json_t *ids = json_object_get(page, "ids");
@@ -290,17 +189,23 @@ static void page_request(struct rx *x, const char *cid, long long off,
 	r->body = sb_detach(&b, NULL);
 }
 
-/* Fetch concurrency pages at once, write them in order, until a short page. */
+/*
+ * Fetch concurrency pages at once, write them in order, until a short page.
+ * The server prints float32 as cv_fmt_f32 does (shortest digits, ryu's
+ * layout), so each embedding's text is copied as it is (json_cut_rows)
+ * rather than parsed and printed again; the rest of a page is parsed.
+ */
 static int export_records(struct rx *x, const char *cid, struct cv_err *e)
 {
 	int k = x->h.o.concurrency, i, rc = 0, more = 1;
 	struct http_req *reqs = xcalloc((size_t)k, sizeof(*reqs));
 	long long off = x->o->offset, budget = x->o->limit;
 	struct strbuf rest = STRBUF_INIT;
-	struct span *sp = NULL;
+	struct json_span *sp = NULL;
 	const char *text;
 	json_t *page;
-	size_t n, ns;
+	size_t n, ns, cap = 0;
+	long rows;
 
 	while (more && budget != 0 && !rc) {
 		for (i = 0; i < k; i++)
@@ -310,7 +215,10 @@ static int export_records(struct rx *x, const char *cid, struct cv_err *e)
 			page = NULL;
 			ns = 0;
 			text = NULL;
-			if (!rc && more && !cut_embeddings(&reqs[i].out, &rest, &sp, &ns)) {
+			rows = rc || !more ? -1 : json_cut_rows(reqs[i].out.buf,
+				reqs[i].out.len, "embeddings", &rest, &sp, &cap);
+			if (rows >= 0) {
+				ns = (size_t)rows;
 				text = reqs[i].out.buf;
 				page = json_loadb(rest.buf, rest.len, 0, NULL);
 			} else if (!rc && more) {

@@ -6,6 +6,7 @@
 
 #include <string.h>
 
+#include "util/xalloc.h"
 #include "util/banned.h"
 
 static size_t skip_ws(const char *t, size_t i, size_t n)
@@ -99,35 +100,89 @@ static size_t numbers(const char *t, size_t i, size_t n, long *count)
 	}
 }
 
-long json_cut_numbers(const char *t, size_t n, const char *key,
-		      struct strbuf *rest, size_t *off, size_t *len)
+/* Where the value of the top-level key starts, or 0. */
+static size_t find_key(const char *t, size_t n, const char *key)
 {
-	size_t i = skip_ws(t, 0, n), k, v, end, kl = strlen(key);
-	long count;
+	size_t i = skip_ws(t, 0, n), k, v, kl = strlen(key);
 
 	if (i >= n || t[i] != '{')
-		return -1;
+		return 0;
 	i = skip_ws(t, i + 1, n);
 	while (i < n && t[i] == '"') {
 		k = skip_string(t, i, n);
 		v = skip_ws(t, k, n);
 		if (v >= n || t[v] != ':')
-			return -1;
+			return 0;
 		v = skip_ws(t, v + 1, n);
-		if (k - i == kl + 2 && !strncmp(t + i + 1, key, kl)) {
-			if (!(end = numbers(t, v, n, &count)))
-				return -1;
-			*off = v;
-			*len = end - v;
-			sb_reset(rest);
-			sb_add(rest, t, v);
-			sb_adds(rest, "null");
-			sb_add(rest, t + end, n - end);
-			return count;
-		}
+		if (k - i == kl + 2 && !strncmp(t + i + 1, key, kl))
+			return v;
 		i = skip_ws(t, skip_value(t, v, n), n);
 		if (i < n && t[i] == ',')
 			i = skip_ws(t, i + 1, n);
 	}
-	return -1;
+	return 0;
+}
+
+/* rest = t with [v, end) replaced by null. */
+static void cut(const char *t, size_t n, size_t v, size_t end,
+		struct strbuf *rest)
+{
+	sb_reset(rest);
+	sb_add(rest, t, v);
+	sb_adds(rest, "null");
+	sb_add(rest, t + end, n - end);
+}
+
+long json_cut_numbers(const char *t, size_t n, const char *key,
+		      struct strbuf *rest, size_t *off, size_t *len)
+{
+	size_t v = find_key(t, n, key), end;
+	long count;
+
+	if (!v || !(end = numbers(t, v, n, &count)))
+		return -1;
+	*off = v;
+	*len = end - v;
+	cut(t, n, v, end, rest);
+	return count;
+}
+
+/* One row at i: a number array or null; its end, or 0. */
+static size_t row(const char *t, size_t i, size_t n)
+{
+	long count;
+
+	if (n - i >= 4 && !strncmp(t + i, "null", 4))
+		return i + 4;
+	return numbers(t, i, n, &count);
+}
+
+long json_cut_rows(const char *t, size_t n, const char *key,
+		   struct strbuf *rest, struct json_span **sp, size_t *cap)
+{
+	size_t v = find_key(t, n, key), i, end;
+	long rows = 0;
+
+	if (!v || t[v] != '[')
+		return -1;
+	i = skip_ws(t, v + 1, n);
+	while (i < n && t[i] != ']') {
+		if (!(end = row(t, i, n)))
+			return -1;
+		if ((size_t)rows == *cap) {
+			*cap = *cap ? 2 * *cap : 1024;
+			*sp = xrealloc(*sp, *cap * sizeof(**sp));
+		}
+		(*sp)[rows].off = i;
+		(*sp)[rows++].len = end - i;
+		i = skip_ws(t, end, n);
+		if (i < n && t[i] == ',')
+			i = skip_ws(t, i + 1, n);
+		else if (i >= n || t[i] != ']')
+			return -1;
+	}
+	if (i >= n)
+		return -1;
+	cut(t, n, v, i + 1, rest);
+	return rows;
 }

@@ -19,4 +19,16 @@
 long json_cut_numbers(const char *t, size_t n, const char *key,
 		      struct strbuf *rest, size_t *off, size_t *len);
 
+struct json_span {
+	size_t off, len;
+};
+
+/*
+ * The same for a key whose value is an array of rows, each an array of
+ * numbers or null (a page of embeddings): (*sp)[i] is row i's text; *sp
+ * grows as needed (*cap its capacity). Returns the number of rows, or -1.
+ */
+long json_cut_rows(const char *t, size_t n, const char *key,
+		   struct strbuf *rest, struct json_span **sp, size_t *cap);
+
 #endif
