@@ -100,7 +100,7 @@ static size_t numbers(const char *t, size_t i, size_t n, long *count)
 	}
 }
 
-/* Where the value of the top-level key starts, or 0. */
+/* Where the value of the top-level key starts (maybe n: no value), or 0. */
 static size_t find_key(const char *t, size_t n, const char *key)
 {
 	size_t i = skip_ws(t, 0, n), k, v, kl = strlen(key);
@@ -163,7 +163,7 @@ long json_cut_rows(const char *t, size_t n, const char *key,
 	size_t v = find_key(t, n, key), i, end;
 	long rows = 0;
 
-	if (!v || t[v] != '[')
+	if (!v || v >= n || t[v] != '[')
 		return -1;
 	i = skip_ws(t, v + 1, n);
 	while (i < n && t[i] != ']') {
