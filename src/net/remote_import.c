@@ -85,6 +85,48 @@ static void target_reset(struct target *t, const char *name, json_t *header)
 	hmap_init(&t->ids, 1024);
 }
 
+/* One metadata value Chroma accepts: a scalar, or an array of one scalar type. */
+static int meta_value_ok(json_t *v, int upsert)
+{
+	json_t *x;
+	size_t i;
+	int t;
+
+	if (json_is_null(v))
+		return upsert; /* null deletes a key: only on update and upsert */
+	if (json_is_string(v) || json_is_number(v) || json_is_boolean(v))
+		return 1;
+	if (!json_is_array(v) || !json_array_size(v))
+		return 0;
+	t = json_is_boolean(json_array_get(v, 0)) ? JSON_TRUE : json_typeof(json_array_get(v, 0));
+	json_array_foreach(v, i, x) {
+		int tx = json_is_boolean(x) ? JSON_TRUE : json_typeof(x);
+
+		if (tx != t && !(json_is_number(x) && (t == JSON_INTEGER || t == JSON_REAL)))
+			return 0;
+		if (!json_is_string(x) && !json_is_number(x) && !json_is_boolean(x))
+			return 0;
+	}
+	return 1;
+}
+
+static int check_metadata(struct imp *x, const struct lines *l, json_t *m,
+			  struct cv_err *e)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach(m, k, v) {
+		if (meta_value_ok(v, x->o->upsert))
+			continue;
+		return cv_errf(e, CV_ECORRUPT, "%s:%llu: metadata \"%s\": Chroma takes a "
+			       "string, number, bool or an array of one of those%s",
+			       l->path, (unsigned long long)l->lineno, k,
+			       json_is_null(v) ? " (null only with --upsert)" : "");
+	}
+	return 0;
+}
+
 /* A record line: fields of the right types, dimension, no duplicate id. */
 static int check_record(struct imp *x, const struct lines *l, json_t *rec,
 			struct cv_err *e)
@@ -105,6 +147,8 @@ static int check_record(struct imp *x, const struct lines *l, json_t *rec,
 	v = json_object_get(rec, "metadata");
 	if (v && !json_is_null(v) && !json_is_object(v))
 		return bad_line(l, e, "%s:%llu: %s", "\"metadata\" is not an object");
+	if (json_is_object(v) && check_metadata(x, l, v, e))
+		return CV_ECORRUPT;
 	if (x->emb_dim <= 0) {
 		if (!json_is_array(emb) || !json_array_size(emb))
 			return bad_line(l, e, "%s:%llu: %s", "\"embedding\" is not an "

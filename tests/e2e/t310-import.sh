@@ -35,8 +35,9 @@ grep -q '{"id":"a","metadata":{"k":1},"embedding":\[1.0,2.0\],"text_chunk":"doc 
 printf '%s\n' '{"id":"x","embedding":[1.0,2.0]}' '{"id":"y","embedding":[1.0,2.0' >"$T/bad1.jsonl"
 printf '%s\n' '{"id":"x","embedding":[1.0,2.0]}' '{"id":"y","embedding":[1.0]}' >"$T/bad2.jsonl"
 printf '%s\n' '{"id":"x","embedding":[1.0,2.0]}' '{"id":"x","embedding":[1.0,3.0]}' >"$T/bad3.jsonl"
+printf '%s\n' '{"id":"x","embedding":[1.0,2.0]}' '{"id":"y","embedding":[1.0,2.0],"metadata":{"n":{"a":1}}}' >"$T/bad4.jsonl"
 for bad in bad1:'bad1.jsonl:2: column' bad2:'bad2.jsonl:2: embedding has dimension 1' \
-	bad3:'bad3.jsonl:2: id "x" appears twice'; do
+	bad3:'bad3.jsonl:2: id "x" appears twice' bad4:'bad4.jsonl:2: metadata "n"'; do
 	expect_fail 3 "$CV" import "$CHROMA_URL/never" -i "$T/${bad%%:*}.jsonl" --create
 	grep -qF "${bad#*:}" "$T/stderr" || fail "${bad%%:*}: $(cat "$T/stderr")"
 	expect_fail 3 "$CV" import "$CHROMA_URL/never" -i "$T/${bad%%:*}.jsonl" --check
