@@ -62,19 +62,6 @@ static size_t utf8_seq(const unsigned char *p, size_t n)
 	return 0;
 }
 
-size_t utf8_valid_prefix(const unsigned char *p, size_t n)
-{
-	size_t i = 0, k;
-
-	while (i < n) {
-		k = utf8_seq(p + i, n - i);
-		if (!k)
-			break;
-		i += k;
-	}
-	return i;
-}
-
 static void jw_escape(struct strbuf *sb, unsigned char c)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -160,33 +147,6 @@ void jw_f32_array(struct strbuf *sb, const float *v, size_t n)
 	}
 	*t++ = ']';
 	sb_setlen(sb, (size_t)(t - sb->buf));
-}
-
-void jw_compact(struct strbuf *sb, const char *json, size_t n)
-{
-	size_t i;
-	int in_str = 0, esc = 0;
-	char c;
-
-	sb_grow(sb, n);
-	for (i = 0; i < n; i++) {
-		c = json[i];
-		if (in_str) {
-			sb_addch(sb, c);
-			if (esc)
-				esc = 0;
-			else if (c == '\\')
-				esc = 1;
-			else if (c == '"')
-				in_str = 0;
-			continue;
-		}
-		if (c == ' ' || c == '\t' || c == '\n' || c == '\r')
-			continue;
-		if (c == '"')
-			in_str = 1;
-		sb_addch(sb, c);
-	}
 }
 
 static int cmp_key(const void *a, const void *b)

@@ -20,20 +20,11 @@ void jw_f64(struct strbuf *sb, double v);
 void jw_f32_array(struct strbuf *sb, const float *v, size_t n);
 
 /*
- * Append a JSON text with the insignificant white space removed, so that
- * pretty-printed input stays on one line. The input must be valid JSON.
- */
-void jw_compact(struct strbuf *sb, const char *json, size_t n);
-
-/*
  * Append a parsed JSON value canonically: compact, object keys in byte
  * order, numbers as jw_int / jw_f64 write them. Two equal values give the
  * same text whatever their source's spacing, key order or float spelling.
  */
 struct json_t;
 void jw_json(struct strbuf *sb, const struct json_t *v);
-
-/* Length of the valid UTF-8 prefix of p[0..n). */
-size_t utf8_valid_prefix(const unsigned char *p, size_t n);
 
 #endif

@@ -1,12 +1,13 @@
 /*
  * Unit tests for util/jsonw.c: string escaping from arbitrary bytes, exact
- * integers, compaction of stored JSON.
+ * integers, shortest floats, canonical JSON.
  */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <jansson.h>
 #include <string.h>
 
 #include "util/jsonw.h"
@@ -77,14 +78,16 @@ static void test_floats(void **state)
 	sb_release(&sb);
 }
 
-static void test_compact(void **state)
+static void test_canonical(void **state)
 {
 	struct strbuf sb = STRBUF_INIT;
-	const char *in = "{ \"a b\": [1, 2],\n \"c\": \"x \\\" y\" }";
+	json_t *j = json_loads("{ \"b\": [1, 2.0, true, null], \"a\": {\"y\": \"s\", \"x\": 1.2} }",
+			       0, NULL);
 
 	(void)state;
-	jw_compact(&sb, in, strlen(in));
-	assert_string_equal(sb.buf, "{\"a b\":[1,2],\"c\":\"x \\\" y\"}");
+	jw_json(&sb, j);
+	assert_string_equal(sb.buf, "{\"a\":{\"x\":1.2,\"y\":\"s\"},\"b\":[1,2.0,true,null]}");
+	json_decref(j);
 	sb_release(&sb);
 }
 
@@ -95,7 +98,7 @@ int main(void)
 		cmocka_unit_test(test_utf8),
 		cmocka_unit_test(test_ints),
 		cmocka_unit_test(test_floats),
-		cmocka_unit_test(test_compact),
+		cmocka_unit_test(test_canonical),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
