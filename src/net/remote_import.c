@@ -8,6 +8,7 @@
 #include "net/remote_import.h"
 
 #include <jansson.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@
 
 /* Requests stay below this (the server refuses large bodies with 413). */
 #define IMPORT_MAX_BODY (4u << 20)
+#define IMPORT_MAX_DIM 65536
 
 /* The collection a line belongs to, as pass one learns it. */
 struct target {
@@ -53,6 +55,8 @@ struct imp {
 	struct strbuf rest;       /* a line with its embedding cut out */
 	long emb_dim;             /* numbers in the cut embedding, or -1 */
 	int headers;              /* collection headers seen in this pass */
+	int base64;               /* the server takes embeddings as base64 */
+	float *vec;               /* one embedding, for base64 */
 	size_t emb_off, emb_len;
 	const char *line;         /* the line being handled */
 	struct strbuf batch_emb;  /* the batch's embeddings, as JSON text */
@@ -159,6 +163,8 @@ static int check_record(struct imp *x, const struct lines *l, json_t *rec,
 						"\"embedding\" holds a non-number");
 		x->emb_dim = (long)json_array_size(emb);
 	}
+	if (x->emb_dim > IMPORT_MAX_DIM)
+		return bad_line(l, e, "%s:%llu: %s", "embedding longer than 65536 numbers");
 	if (x->cur.dim < 0)
 		x->cur.dim = x->emb_dim;
 	if (x->emb_dim != x->cur.dim)
@@ -239,6 +245,31 @@ static void batch_free(struct imp *x)
 	x->batch_ids = NULL;
 }
 
+/*
+ * The embedding as base64 of little-endian float32, each number read as a
+ * double and then rounded to float32, as the server does with decimal text.
+ */
+static void add_base64(struct imp *x, json_t *rec)
+{
+	json_t *emb = json_object_get(rec, "embedding"), *v;
+	const char *p = x->line + x->emb_off + 1;
+	char *end;
+	size_t n = 0, i;
+
+	if (x->emb_dim > 0) {
+		for (; n < (size_t)x->emb_dim; n++, p = end + 1)
+			x->vec[n] = (float)strtod(p, &end);
+	} else {
+		json_array_foreach(emb, i, v)
+			x->vec[n++] = (float)json_number_value(v);
+	}
+	sb_addch(&x->batch_emb, '"');
+	EVP_EncodeBlock((unsigned char *)sb_tail(&x->batch_emb, 4 * (4 * n + 2) / 3 + 4),
+			(const unsigned char *)x->vec, (int)(4 * n));
+	sb_setlen(&x->batch_emb, x->batch_emb.len + strlen(x->batch_emb.buf + x->batch_emb.len));
+	sb_addch(&x->batch_emb, '"');
+}
+
 static void add_record(struct imp *x, json_t *rec, uint64_t line)
 {
 	json_t *doc = json_object_get(rec, "text_chunk"), *m, *u;
@@ -253,7 +284,9 @@ static void add_record(struct imp *x, json_t *rec, uint64_t line)
 	json_array_append(x->batch_ids, json_object_get(rec, "id"));
 	if (x->batch_emb.len)
 		sb_addch(&x->batch_emb, ',');
-	if (x->emb_dim > 0) {
+	if (x->base64) {
+		add_base64(x, rec);
+	} else if (x->emb_dim > 0) {
 		sb_add(&x->batch_emb, x->line + x->emb_off, x->emb_len);
 	} else {
 		char *t = json_dumps(json_object_get(rec, "embedding"), JSON_COMPACT |
@@ -458,14 +491,14 @@ static int pick_batch(struct imp *x, struct cv_err *e)
 	json_t *j;
 	int rc;
 
-	x->batch = x->o->batch;
-	if (x->batch > 0)
-		return 0;
 	rc = http_call(&x->h, "GET", "/api/v2/pre-flight-checks", NULL, &resp, e);
 	j = rc ? NULL : json_loadb(resp.buf, resp.len, 0, NULL);
-	x->batch = (int)json_integer_value(json_object_get(j, "max_batch_size"));
+	x->batch = x->o->batch > 0 ? x->o->batch :
+		   (int)json_integer_value(json_object_get(j, "max_batch_size"));
 	if (x->batch <= 0)
 		x->batch = 1000;
+	/* float32 bytes in base64 spare the server parsing decimal text */
+	x->base64 = json_is_true(json_object_get(j, "supports_base64_encoding"));
 	json_decref(j);
 	sb_release(&resp);
 	return rc;
@@ -503,6 +536,7 @@ int remote_import(const struct import_opts *o, struct import_stats *st,
 		goto out;
 	x.reqs = xcalloc((size_t)x.h.o.concurrency, sizeof(*x.reqs));
 	x.req_last_line = xcalloc((size_t)x.h.o.concurrency, sizeof(uint64_t));
+	x.vec = xmalloc(IMPORT_MAX_DIM * sizeof(float));
 	batch_new(&x);
 	progress_init(&x.progress, "import", st->records);
 	x.progress.on = x.progress.on && !o->quiet;
@@ -517,6 +551,7 @@ out:
 	hmap_release(&x.cur.ids);
 	free(x.reqs);
 	free(x.req_last_line);
+	free(x.vec);
 	if (x.h.base)
 		http_close(&x.h);
 	sb_release(&x.prefix);
