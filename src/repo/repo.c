@@ -16,8 +16,10 @@
 #include "util/banned.h"
 
 #define PACK_MAGIC "CVPACK01"
-#define IDX_MAGIC "CVIDX001"
-#define IDX_ENTRY 48
+#define IDX_MAGIC_V1 "CVIDX001" /* 48-byte entries, one frame per chunk */
+#define IDX_MAGIC "CVIDX002"
+#define IDX_ENTRY_V1 48
+#define IDX_ENTRY 56
 #define PACK_MAX (128ull << 20)
 #define CHUNK_MAX (64u << 20)
 #define PACK_PENDING (UINT32_MAX - 1) /* put, still being compressed */
@@ -84,22 +86,36 @@ static uint32_t add_pack_name(struct repo *r, const char *name)
 
 /* ---- indexes ---- */
 
+static void idx_decode(const uint8_t *p, int v1, uint32_t pack,
+		       struct chunk_loc *loc)
+{
+	memcpy(loc->hash, p, SHA256_LEN);
+	loc->off = load_u64(p + 32);
+	loc->clen = load_u32(p + 40);
+	loc->ulen = load_u32(p + 44);
+	loc->uoff = v1 ? 0 : load_u32(p + 48);
+	loc->fulen = v1 ? loc->ulen : load_u32(p + 52);
+	loc->pack = pack;
+}
+
 static int load_index(struct repo *r, const char *file, struct cv_err *e)
 {
 	char name[256];
 	uint8_t *buf, sum[SHA256_LEN];
-	size_t n, i, count;
+	size_t n, i, count, esize;
 	struct chunk_loc loc;
 	uint32_t pack;
-	int rc;
+	int rc, v1;
 
 	snprintf(name, sizeof(name), "packs/%s", file);
 	if ((rc = store_get(&r->st, name, 1u << 30, &buf, &n, e)))
 		return rc;
+	v1 = n >= 8 && !memcmp(buf, IDX_MAGIC_V1, 8);
+	esize = v1 ? IDX_ENTRY_V1 : IDX_ENTRY;
 	count = n >= 16 ? (size_t)load_u64(buf + 8) : 0;
-	if (n < 16 + SHA256_LEN || memcmp(buf, IDX_MAGIC, 8) ||
-	    count != (n - 16 - SHA256_LEN) / IDX_ENTRY ||
-	    (n - 16 - SHA256_LEN) % IDX_ENTRY) {
+	if (n < 16 + SHA256_LEN || (!v1 && memcmp(buf, IDX_MAGIC, 8)) ||
+	    count != (n - 16 - SHA256_LEN) / esize ||
+	    (n - 16 - SHA256_LEN) % esize) {
 		free(buf);
 		return cv_errf(e, CV_ECORRUPT, "%s/%s: not a pack index", r->st.root, name);
 	}
@@ -112,13 +128,12 @@ static int load_index(struct repo *r, const char *file, struct cv_err *e)
 	name[strlen(name) - 4] = '\0'; /* drop ".idx" */
 	pack = add_pack_name(r, file);
 	for (i = 0; i < count; i++) {
-		const uint8_t *p = buf + 16 + i * IDX_ENTRY;
-
-		memcpy(loc.hash, p, SHA256_LEN);
-		loc.off = load_u64(p + 32);
-		loc.clen = load_u32(p + 40);
-		loc.ulen = load_u32(p + 44);
-		loc.pack = pack;
+		idx_decode(buf + 16 + i * esize, v1, pack, &loc);
+		if (loc.uoff > loc.fulen || loc.ulen > loc.fulen - loc.uoff) {
+			free(buf);
+			return cv_errf(e, CV_ECORRUPT, "%s/%s.idx: entry %zu lies outside "
+				       "its frame", r->st.root, name, i);
+		}
 		tab_add(r, &loc);
 	}
 	free(buf);
@@ -198,6 +213,7 @@ static int check_config(struct repo *r, struct cv_err *e)
 
 int repo_open(const char *path, int writable, struct repo *r, struct cv_err *e)
 {
+	size_t i;
 	int rc;
 
 	memset(r, 0, sizeof(*r));
@@ -206,6 +222,10 @@ int repo_open(const char *path, int writable, struct repo *r, struct cv_err *e)
 	r->level = 1;
 	sb_init(&r->idx, 0);
 	sb_init(&r->zbuf, 0);
+	for (i = 0; i < REPO_FRAME_CACHE; i++) {
+		r->fc[i].pack = UINT32_MAX;
+		sb_init(&r->fc[i].buf, 0);
+	}
 	if ((rc = store_open(&r->st, path, 0, e)) || (rc = check_config(r, e)) ||
 	    (rc = store_lock(&r->st, writable, e)) || (rc = load_indexes(r, e)))
 		goto fail;
@@ -239,6 +259,8 @@ int repo_close(struct repo *r, struct cv_err *e)
 	free(r->tab);
 	sb_release(&r->idx);
 	sb_release(&r->zbuf);
+	for (i = 0; i < REPO_FRAME_CACHE; i++)
+		sb_release(&r->fc[i].buf);
 	if (r->cur)
 		zpool_release(r->zp, r->cur);
 	zpool_free(r->zp);
@@ -273,6 +295,8 @@ static void idx_entry(struct repo *r, const struct chunk_loc *loc)
 	memcpy(p + 32, &loc->off, 8);
 	memcpy(p + 40, &loc->clen, 4);
 	memcpy(p + 44, &loc->ulen, 4);
+	memcpy(p + 48, &loc->uoff, 4);
+	memcpy(p + 52, &loc->fulen, 4);
 	sb_add(&r->idx, p, IDX_ENTRY);
 }
 
@@ -285,11 +309,12 @@ void repo_set_compression(struct repo *r, int level, int threads)
 
 static int pack_finish(struct repo *r, struct cv_err *e);
 
-/* Append a compressed batch to the pack, and give its chunks their place. */
+/* Append a compressed batch to the pack, frame by frame. */
 static int append_batch(struct repo *r, struct zbatch *b, struct cv_err *e)
 {
 	struct chunk_loc *loc;
 	const struct zitem *it;
+	uint64_t frame_off = 0;
 	size_t i;
 	int rc;
 
@@ -297,20 +322,26 @@ static int append_batch(struct repo *r, struct zbatch *b, struct cv_err *e)
 		return cv_errf(e, CV_EIO, "%s", b->err);
 	for (i = 0; i < b->n; i++) {
 		it = &b->it[i];
-		if (!r->pack_open && (rc = pack_start(r, e)))
-			return rc;
+		if (!it->uoff) { /* a frame starts */
+			if (r->pack_open && r->pf.size >= PACK_MAX &&
+			    (rc = pack_finish(r, e)))
+				return rc;
+			if (!r->pack_open && (rc = pack_start(r, e)))
+				return rc;
+			frame_off = r->pf.size;
+			sha256_update(&r->pack_sha, b->out.buf + it->ooff, it->olen);
+			if ((rc = store_append(&r->pf, b->out.buf + it->ooff, it->olen, e)))
+				return rc;
+			r->stats.bytes_stored += it->olen;
+		}
 		loc = &r->tab[tab_slot(r->tab, r->cap, it->hash)];
 		loc->pack = (uint32_t)(r->npacks - 1);
-		loc->off = r->pf.size;
+		loc->off = frame_off;
 		loc->clen = (uint32_t)it->olen;
-		sha256_update(&r->pack_sha, b->out.buf + it->ooff, it->olen);
-		if ((rc = store_append(&r->pf, b->out.buf + it->ooff, it->olen, e)))
-			return rc;
+		loc->uoff = it->uoff;
+		loc->fulen = it->fulen;
 		idx_entry(r, loc);
 		r->pack_chunks++;
-		r->stats.bytes_stored += it->olen;
-		if (r->pf.size >= PACK_MAX && (rc = pack_finish(r, e)))
-			return rc;
 	}
 	return 0;
 }
@@ -418,42 +449,69 @@ static int pack_finish(struct repo *r, struct cv_err *e)
 
 /* ---- reading ---- */
 
-int repo_get(struct repo *r, const uint8_t hash[SHA256_LEN],
-	     struct strbuf *out, struct cv_err *e)
+/* The decompressed content of loc's frame, from the cache or the pack. */
+static int load_frame(struct repo *r, const struct chunk_loc *loc,
+		      const struct strbuf **out, struct cv_err *e)
 {
-	const struct chunk_loc *loc = repo_find(r, hash);
-	char hex[2 * SHA256_LEN + 1], name[256];
-	uint8_t sum[SHA256_LEN];
-	size_t d;
+	struct frame_cache *fc;
+	char name[256];
+	size_t i, d;
 	int rc;
 
-	hex_encode(hash, SHA256_LEN, hex);
-	if (!loc || loc->pack == PACK_PENDING)
-		return cv_errf(e, CV_ECORRUPT, "chunk %s is not in the repository", hex);
+	for (i = 0; i < REPO_FRAME_CACHE; i++)
+		if (r->fc[i].pack == loc->pack && r->fc[i].off == loc->off) {
+			*out = &r->fc[i].buf;
+			return 0;
+		}
+	fc = &r->fc[r->fc_next++ % REPO_FRAME_CACHE];
+	fc->pack = UINT32_MAX;
 	snprintf(name, sizeof(name), "packs/%s.pack", r->packs[loc->pack]);
 	sb_reset(&r->zbuf);
 	sb_grow(&r->zbuf, loc->clen);
 	rc = store_pread(&r->st, name, loc->off, r->zbuf.buf, loc->clen, e);
 	if (rc == CV_ENOTFOUND) {
 		cv_err_clear(e);
-		return cv_errf(e, CV_ECORRUPT, "%s/%s: missing (it holds chunk %s)",
-			       r->st.root, name, hex);
+		return cv_errf(e, CV_ECORRUPT, "%s/%s: missing", r->st.root, name);
 	}
 	if (rc)
 		return rc;
-	sb_reset(out);
-	sb_grow(out, loc->ulen);
-	d = ZSTD_decompressDCtx(r->dc, out->buf, loc->ulen, r->zbuf.buf, loc->clen);
-	if (ZSTD_isError(d) || d != loc->ulen)
-		return cv_errf(e, CV_ECORRUPT, "%s/%s: offset %llu: chunk %s does "
-			       "not decompress (%s)", r->st.root, name,
-			       (unsigned long long)loc->off, hex,
+	sb_reset(&fc->buf);
+	sb_grow(&fc->buf, loc->fulen);
+	d = ZSTD_decompressDCtx(r->dc, fc->buf.buf, loc->fulen, r->zbuf.buf, loc->clen);
+	if (ZSTD_isError(d) || d != loc->fulen)
+		return cv_errf(e, CV_ECORRUPT, "%s/%s: offset %llu: frame does not "
+			       "decompress (%s)", r->st.root, name,
+			       (unsigned long long)loc->off,
 			       ZSTD_isError(d) ? ZSTD_getErrorName(d) : "wrong length");
-	sb_setlen(out, d);
-	sha256(out->buf, d, sum);
+	sb_setlen(&fc->buf, d);
+	fc->pack = loc->pack;
+	fc->off = loc->off;
+	*out = &fc->buf;
+	return 0;
+}
+
+int repo_get(struct repo *r, const uint8_t hash[SHA256_LEN],
+	     struct strbuf *out, struct cv_err *e)
+{
+	const struct chunk_loc *loc = repo_find(r, hash);
+	const struct strbuf *frame = NULL;
+	char hex[2 * SHA256_LEN + 1];
+	uint8_t sum[SHA256_LEN];
+	int rc;
+
+	hex_encode(hash, SHA256_LEN, hex);
+	if (!loc || loc->pack == PACK_PENDING)
+		return cv_errf(e, CV_ECORRUPT, "chunk %s is not in the repository", hex);
+	if ((rc = load_frame(r, loc, &frame, e))) {
+		cv_err_prefix(e, "chunk %s", hex);
+		return rc;
+	}
+	sb_reset(out);
+	sb_add(out, frame->buf + loc->uoff, loc->ulen);
+	sha256(out->buf, out->len, sum);
 	if (memcmp(sum, hash, SHA256_LEN))
-		return cv_errf(e, CV_ECORRUPT, "%s/%s: offset %llu: chunk %s has the "
-			       "wrong content", r->st.root, name,
+		return cv_errf(e, CV_ECORRUPT, "%s/packs/%s.pack: offset %llu: chunk "
+			       "%s has the wrong content", r->st.root, r->packs[loc->pack],
 			       (unsigned long long)loc->off, hex);
 	return 0;
 }
@@ -595,29 +653,27 @@ int hashset_add(struct hashset *s, const uint8_t *h)
 
 /* ---- garbage collection ---- */
 
-/* Copy a chunk's stored frame into the open pack as it is. */
-static int copy_frame(struct repo *r, const struct chunk_loc *loc,
-		      struct cv_err *e)
+/*
+ * Store a kept chunk again, in a new pack: its frame may hold chunks that are
+ * not kept. Its table entry is updated in place (the table does not grow).
+ */
+static int store_again(struct repo *r, struct chunk_loc *loc, struct strbuf *buf,
+		       struct cv_err *e)
 {
-	struct chunk_loc nl = *loc;
-	char name[256];
 	int rc;
 
-	if (!r->pack_open && (rc = pack_start(r, e)))
+	if ((rc = repo_get(r, loc->hash, buf, e)))
 		return rc;
-	snprintf(name, sizeof(name), "packs/%s.pack", r->packs[loc->pack]);
-	sb_reset(&r->zbuf);
-	sb_grow(&r->zbuf, loc->clen);
-	if ((rc = store_pread(&r->st, name, loc->off, r->zbuf.buf, loc->clen, e)))
-		return rc;
-	nl.pack = (uint32_t)(r->npacks - 1);
-	nl.off = r->pf.size;
-	sha256_update(&r->pack_sha, r->zbuf.buf, loc->clen);
-	if ((rc = store_append(&r->pf, r->zbuf.buf, loc->clen, e)))
-		return rc;
-	idx_entry(r, &nl);
-	r->pack_chunks++;
-	return r->pf.size >= PACK_MAX ? pack_finish(r, e) : 0;
+	if (!r->zp)
+		repo_set_compression(r, r->level, -1);
+	while (!r->cur && !(r->cur = zpool_batch(r->zp)))
+		if ((rc = collect(r, 1, e)))
+			return rc;
+	zpool_add(r->cur, loc->hash, buf->buf, buf->len);
+	loc->pack = PACK_PENDING;
+	if (r->cur->in.len >= ZBATCH_BYTES || r->cur->n >= ZBATCH_ITEMS)
+		return submit(r, e);
+	return 0;
 }
 
 static void pack_counts(const struct repo *r, const struct hashset *keep,
@@ -676,18 +732,20 @@ int repo_gc(struct repo *r, const struct hashset *keep, int dry_run,
 {
 	size_t np = r->npacks, i, *kept = xcalloc(np + 1, sizeof(size_t));
 	size_t *total = xcalloc(np + 1, sizeof(size_t));
+	struct strbuf buf = STRBUF_INIT;
 	int rc = 0;
 
 	memset(st, 0, sizeof(*st));
 	pack_counts(r, keep, kept, total);
 	for (i = 0; !rc && !dry_run && i < r->cap; i++) {
-		const struct chunk_loc *loc = &r->tab[i];
+		struct chunk_loc *loc = &r->tab[i];
 
 		if (loc->pack != UINT32_MAX && loc->pack < np &&
 		    kept[loc->pack] && kept[loc->pack] < total[loc->pack] &&
 		    hashset_has(keep, loc->hash))
-			rc = copy_frame(r, loc, e);
+			rc = store_again(r, loc, &buf, e);
 	}
+	sb_release(&buf);
 	if (!rc && !dry_run)
 		rc = repo_flush(r, e); /* the copies are durable before deletes */
 	for (i = 0; !rc && i < np; i++) {

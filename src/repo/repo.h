@@ -15,14 +15,23 @@
 #include "util/sha256.h"
 #include "util/strbuf.h"
 
-#define REPO_VERSION 1
+#define REPO_VERSION 2
 #define REPO_LIST_SEGMENT 1024
 
 struct chunk_loc {
 	uint8_t hash[SHA256_LEN];
 	uint32_t pack;        /* index into packs[]; UINT32_MAX: empty slot */
-	uint32_t clen, ulen;
+	uint32_t clen, fulen; /* its frame: compressed, uncompressed length */
+	uint32_t uoff, ulen;  /* the chunk within the frame's content */
+	uint64_t off;         /* the frame's offset in the pack */
+};
+
+/* Decompressed frames kept for the next reads (restore reads in order). */
+#define REPO_FRAME_CACHE 4
+struct frame_cache {
+	uint32_t pack;        /* UINT32_MAX: empty */
 	uint64_t off;
+	struct strbuf buf;
 };
 
 struct repo_stats {
@@ -47,6 +56,8 @@ struct repo {
 	struct zpool *zp;     /* compression workers (writable) */
 	struct zbatch *cur;   /* new chunks being collected */
 	struct strbuf zbuf;
+	struct frame_cache fc[REPO_FRAME_CACHE];
+	unsigned fc_next;
 	int level;
 	struct repo_stats stats;
 };

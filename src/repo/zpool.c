@@ -27,26 +27,41 @@ struct zpool {
 	size_t nfifo, capfifo;
 };
 
+/* Items [i, *end) form one frame: whole chunks, at most ZFRAME_BYTES. */
+static size_t frame_end(const struct zbatch *b, size_t i)
+{
+	size_t len = b->it[i].ilen, k = i + 1;
+
+	while (k < b->n && len + b->it[k].ilen <= ZFRAME_BYTES)
+		len += b->it[k++].ilen;
+	return k;
+}
+
 static void compress_batch(ZSTD_CCtx *cc, struct zbatch *b)
 {
-	size_t i, bound, c;
-	struct zitem *it;
+	size_t i = 0, k, end, ulen, bound, c;
 
 	sb_reset(&b->out);
 	b->err[0] = '\0';
-	for (i = 0; i < b->n; i++) {
-		it = &b->it[i];
-		bound = ZSTD_compressBound(it->ilen);
+	while (i < b->n) {
+		end = frame_end(b, i);
+		ulen = b->it[end - 1].ioff + b->it[end - 1].ilen - b->it[i].ioff;
+		bound = ZSTD_compressBound(ulen);
 		sb_grow(&b->out, bound);
 		c = ZSTD_compress2(cc, b->out.buf + b->out.len, bound,
-				   b->in.buf + it->ioff, it->ilen);
+				   b->in.buf + b->it[i].ioff, ulen);
 		if (ZSTD_isError(c)) {
 			snprintf(b->err, sizeof(b->err), "zstd: %s", ZSTD_getErrorName(c));
 			return;
 		}
-		it->ooff = b->out.len;
-		it->olen = c;
+		for (k = i; k < end; k++) {
+			b->it[k].ooff = b->out.len;
+			b->it[k].olen = c;
+			b->it[k].uoff = (uint32_t)(b->it[k].ioff - b->it[i].ioff);
+			b->it[k].fulen = (uint32_t)ulen;
+		}
 		sb_setlen(&b->out, b->out.len + c);
+		i = end;
 	}
 }
 

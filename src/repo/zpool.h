@@ -1,7 +1,9 @@
 /*
  * Chunk compression on worker threads: batches of chunks are compressed in
- * parallel (each chunk its own zstd frame) and handed back oldest first, so
- * the pack is still written by one thread.
+ * parallel and handed back oldest first, so the pack is still written by one
+ * thread. Consecutive chunks of a batch share one zstd frame of up to
+ * ZFRAME_BYTES: small chunks (a 132-byte neighbour list) compress far better
+ * and faster together than one frame each.
  */
 #ifndef CV_ZPOOL_H
 #define CV_ZPOOL_H
@@ -14,11 +16,14 @@
 
 #define ZBATCH_BYTES (4u << 20)
 #define ZBATCH_ITEMS 8192
+#define ZFRAME_BYTES (64u << 10)
 
 struct zitem {
 	uint8_t hash[SHA256_LEN];
 	size_t ioff, ilen;    /* in the batch's input */
-	size_t ooff, olen;    /* in its output */
+	size_t ooff, olen;    /* its frame in the batch's output */
+	uint32_t uoff;        /* the chunk's offset in its frame's content */
+	uint32_t fulen;       /* the frame's uncompressed length */
 };
 
 struct zbatch {

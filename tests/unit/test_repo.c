@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zstd.h>
 
 #include "repo/chunker.h"
 #include "repo/repo.h"
@@ -137,6 +138,9 @@ static void test_gc_keeps_what_is_asked(void **state)
 	put_text(&r, "keep me", a);
 	put_text(&r, "drop me", b);
 	assert_int_equal(repo_flush(&r, &e), 0);
+	/* small chunks share a frame: the kept one is stored again alone */
+	assert_true(repo_find(&r, a)->off == repo_find(&r, b)->off);
+	assert_int_not_equal(repo_find(&r, b)->uoff, 0);
 	put_text(&r, "drop me too", c);
 	assert_int_equal(repo_flush(&r, &e), 0);
 	hashset_init(&keep);
@@ -184,6 +188,55 @@ static void test_damaged_pack(void **state)
 	sb_release(&out);
 }
 
+/* A version 1 pack (one frame per chunk, 48-byte index entries) still reads. */
+static void test_reads_version1_packs(void **state)
+{
+	static const char text[] = "written by repository version 1";
+	uint8_t h[SHA256_LEN], sum[SHA256_LEN], frame[256], entry[48];
+	struct strbuf idx = STRBUF_INIT, out = STRBUF_INIT;
+	struct repo r;
+	struct cv_err e = { 0 };
+	uint64_t count = 1, off = 8;
+	uint32_t clen, ulen = sizeof(text) - 1;
+	size_t c;
+	char hex[2 * SHA256_LEN + 1], path[512];
+	FILE *f;
+
+	(void)state;
+	sha256(text, ulen, h);
+	c = ZSTD_compress(frame, sizeof(frame), text, ulen, 1);
+	assert_false(ZSTD_isError(c));
+	clen = (uint32_t)c;
+	memcpy(entry, h, SHA256_LEN);
+	memcpy(entry + 32, &off, 8);
+	memcpy(entry + 40, &clen, 4);
+	memcpy(entry + 44, &ulen, 4);
+	sb_add(&idx, "CVIDX001", 8);
+	sb_add(&idx, &count, 8);
+	sb_add(&idx, entry, sizeof(entry));
+	sha256(idx.buf, idx.len, sum);
+	sb_add(&idx, sum, SHA256_LEN);
+	hex_encode(h, SHA256_LEN, hex); /* any name will do */
+	snprintf(path, sizeof(path), "%s/packs/%s.pack", dir, hex);
+	f = fopen(path, "wb");
+	assert_non_null(f);
+	fwrite("CVPACK01", 1, 8, f);
+	fwrite(frame, 1, clen, f);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/packs/%s.idx", dir, hex);
+	f = fopen(path, "wb");
+	assert_non_null(f);
+	fwrite(idx.buf, 1, idx.len, f);
+	fclose(f);
+	assert_int_equal(repo_open(dir, 0, &r, &e), 0);
+	assert_int_equal(repo_get(&r, h, &out, &e), 0);
+	assert_int_equal(out.len, ulen);
+	assert_memory_equal(out.buf, text, ulen);
+	repo_close(&r, NULL);
+	sb_release(&idx);
+	sb_release(&out);
+}
+
 static void test_cutter(void **state)
 {
 	struct cutter fixed = { 4096, 4096 }, alt = { 132, 1544 };
@@ -205,6 +258,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_lists_and_snapshots, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gc_keeps_what_is_asked, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_damaged_pack, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reads_version1_packs, setup, teardown),
 		cmocka_unit_test(test_cutter),
 	};
 
