@@ -22,7 +22,9 @@ struct lc_sink {
 		   struct cv_err *e);
 	int (*file_begin)(void *ctx, const char *rel, const struct stat *st,
 			  struct cv_err *e);
-	int (*chunk)(void *ctx, const void *p, size_t n, struct cv_err *e);
+	/* n consecutive chunks of the file: lens[i] bytes each, from p on */
+	int (*chunks)(void *ctx, const uint8_t *p, const size_t *lens, size_t n,
+		      struct cv_err *e);
 	int (*file_end)(void *ctx, struct cv_err *e);
 };
 

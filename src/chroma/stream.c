@@ -24,6 +24,7 @@ struct lc {
 	const char *root;
 	const struct lc_sink *sink;
 	uint8_t *buf;
+	size_t *lens, caplens;  /* chunk lengths of one emit */
 };
 
 /* Fill buf[have..cap) from fd; *eof set at end of file. */
@@ -45,24 +46,27 @@ static int fill(int fd, uint8_t *buf, uint64_t *have, uint64_t cap, int *eof,
 	return 0;
 }
 
-/* Emit whole chunks from buf; keeps a partial one unless at end of file. */
+/* Emit the whole chunks in buf; keeps a partial one unless at end of file. */
 static int emit_chunks(struct lc *lc, const struct cutter *cut, uint64_t *off,
 		       uint64_t *used, uint64_t have, int eof, struct cv_err *e)
 {
-	uint64_t want, len;
-	int rc;
+	uint64_t want, len, start = *used;
+	size_t n = 0;
 
 	while (*used < have) {
 		want = cutter_next(cut, *off, UINT64_MAX);
 		len = want < have - *used ? want : have - *used;
 		if (len < want && !eof)
-			return 0;
-		if ((rc = lc->sink->chunk(lc->sink->ctx, lc->buf + *used, (size_t)len, e)))
-			return rc;
+			break;
+		if (n == lc->caplens) {
+			lc->caplens = lc->caplens ? 2 * lc->caplens : 1024;
+			lc->lens = xrealloc(lc->lens, lc->caplens * sizeof(*lc->lens));
+		}
+		lc->lens[n++] = (size_t)len;
 		*used += len;
 		*off += len;
 	}
-	return 0;
+	return n ? lc->sink->chunks(lc->sink->ctx, lc->buf + start, lc->lens, n, e) : 0;
 }
 
 /* Read a whole file through the sink, cut by the Chroma chunker. */
@@ -176,11 +180,12 @@ static int walk_level(struct lc *lc, const char *rel, int dirs, struct cv_err *e
 
 int chroma_stream(const char *dir, const struct lc_sink *sink, struct cv_err *e)
 {
-	struct lc lc = { dir, sink, xmalloc(READ_BUF) };
+	struct lc lc = { dir, sink, xmalloc(READ_BUF), NULL, 0 };
 	int rc;
 
 	if (!(rc = walk_level(&lc, "", 0, e)))
 		rc = walk_level(&lc, "", 1, e);
 	free(lc.buf);
+	free(lc.lens);
 	return rc;
 }

@@ -40,13 +40,16 @@ static int s_begin(void *ctx, const char *rel, const struct stat *st, struct cv_
 	return mfw_file_begin(ctx, rel, st);
 }
 
-static int s_chunk(void *ctx, const void *p, size_t n, struct cv_err *e)
+static int s_chunks(void *ctx, const uint8_t *p, const size_t *lens, size_t n,
+		    struct cv_err *e)
 {
 	struct mf_writer *w = ctx;
+	int rc = mfw_chunks(w, p, lens, n, e);
 
-	w->done += n;
+	while (n--)
+		w->done += lens[n];
 	progress_update(w->progress, w->done);
-	return mfw_chunk(ctx, p, n, e);
+	return rc;
 }
 
 static int s_end(void *ctx, struct cv_err *e)
@@ -223,7 +226,7 @@ static int backup_one(const char *dir, const char *path,
 	struct lc_stats st = { 0 };
 	struct mf_writer w;
 	struct repo r;
-	struct lc_sink sink = { &w, s_dir, s_begin, s_chunk, s_end };
+	struct lc_sink sink = { &w, s_dir, s_begin, s_chunks, s_end };
 	struct strbuf root = STRBUF_INIT;
 	struct progress prog = { 0 };
 	char name[64], *text, staging[4096];

@@ -67,10 +67,10 @@ static void check_packs(struct verify *v)
 	struct stat st;
 	size_t i;
 
-	for (i = 0; i < v->r.cap; i++) {
-		const struct chunk_loc *l = &v->r.tab[i];
+	for (i = 0; i < v->r.n; i++) {
+		const struct chunk_loc *l = &v->r.locs[i];
 
-		if (l->pack != UINT32_MAX && l->off + l->clen > need[l->pack])
+		if (l->pack < v->r.npacks && l->off + l->clen > need[l->pack])
 			need[l->pack] = l->off + l->clen;
 	}
 	for (i = 0; i < v->r.npacks; i++) {

@@ -15,6 +15,7 @@ void mfw_init(struct mf_writer *w, struct repo *r)
 	w->r = r;
 	w->files = json_array();
 	sb_init(&w->hashes, 0);
+	bg_init(&w->hasher);
 }
 
 void mfw_release(struct mf_writer *w)
@@ -27,6 +28,7 @@ void mfw_release(struct mf_writer *w)
 	}
 	json_decref(w->files);
 	sb_release(&w->hashes);
+	bg_release(&w->hasher);
 	memset(w, 0, sizeof(*w));
 }
 
@@ -50,15 +52,37 @@ int mfw_file_begin(struct mf_writer *w, const char *rel, const struct stat *st)
 	return 0;
 }
 
-int mfw_chunk(struct mf_writer *w, const void *p, size_t n, struct cv_err *e)
+static void hash_chunks(void *arg)
 {
-	uint8_t h[SHA256_LEN];
+	struct hash_job *j = arg;
+	const uint8_t *p = j->p;
+	size_t i;
 
-	sha256(p, n, h);
-	sha256_update(&w->whole, p, n);
-	w->size += n;
-	sb_add(&w->hashes, h, SHA256_LEN);
-	return repo_put(w->r, h, p, n, e);
+	for (i = 0; i < j->n; p += j->lens[i], i++)
+		sha256(p, j->lens[i], j->out + i * SHA256_LEN);
+}
+
+int mfw_chunks(struct mf_writer *w, const uint8_t *p, const size_t *lens,
+	       size_t n, struct cv_err *e)
+{
+	size_t i, total = 0, at = w->hashes.len;
+	const uint8_t *h;
+	int rc = 0;
+
+	for (i = 0; i < n; i++)
+		total += lens[i];
+	sb_grow(&w->hashes, n * SHA256_LEN);
+	sb_setlen(&w->hashes, at + n * SHA256_LEN);
+	w->job = (struct hash_job){ p, lens, n, (uint8_t *)w->hashes.buf + at };
+	bg_start(&w->hasher, hash_chunks, &w->job);
+	sha256_update(&w->whole, p, total);
+	bg_wait(&w->hasher);
+	w->size += total;
+	for (i = 0; !rc && i < n; p += lens[i], i++) {
+		h = (const uint8_t *)w->hashes.buf + at + i * SHA256_LEN;
+		rc = repo_put(w->r, h, p, lens[i], e);
+	}
+	return rc;
 }
 
 int mfw_file_end(struct mf_writer *w, struct cv_err *e)

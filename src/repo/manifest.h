@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "repo/repo.h"
+#include "util/bgtask.h"
 #include "util/err.h"
 #include "util/progress.h"
 #include "util/sha256.h"
@@ -48,6 +49,13 @@ struct mf_writer {
 	json_t *cur;
 	struct sha256 whole;
 	struct strbuf hashes;
+	struct bgtask hasher;       /* chunk hashes, beside the whole-file hash */
+	struct hash_job {
+		const uint8_t *p;
+		const size_t *lens;
+		size_t n;
+		uint8_t *out;
+	} job;
 	uint64_t size;
 	uint64_t done;             /* bytes so far, for progress */
 	struct progress *progress; /* NULL: none */
@@ -57,7 +65,9 @@ void mfw_init(struct mf_writer *w, struct repo *r);
 void mfw_release(struct mf_writer *w);
 int mfw_dir(struct mf_writer *w, const char *rel, struct cv_err *e);
 int mfw_file_begin(struct mf_writer *w, const char *rel, const struct stat *st);
-int mfw_chunk(struct mf_writer *w, const void *p, size_t n, struct cv_err *e);
+/* n consecutive chunks of the file, lens[i] bytes each from p on. */
+int mfw_chunks(struct mf_writer *w, const uint8_t *p, const size_t *lens,
+	       size_t n, struct cv_err *e);
 int mfw_file_end(struct mf_writer *w, struct cv_err *e);
 
 #endif

@@ -22,56 +22,81 @@
 #define IDX_ENTRY 56
 #define PACK_MAX (128ull << 20)
 #define CHUNK_MAX (64u << 20)
-#define PACK_PENDING (UINT32_MAX - 1) /* put, still being compressed */
 
-/* ---- the chunk table: open addressing on the hash's first 8 bytes ---- */
+/*
+ * ---- the chunk table ----
+ * Entries live in a dense array (locs, in the order they were added); an
+ * open-addressing array of slots finds them: each slot holds 32 more bits of
+ * the hash as a tag and the entry's index + 1 (0: empty), so a probe rarely
+ * touches an entry that does not match, and growing moves 8 bytes a chunk.
+ */
 
-static size_t tab_slot(const struct chunk_loc *tab, size_t cap,
-		       const uint8_t *hash)
+static uint32_t hash_tag(const uint8_t *hash)
 {
-	size_t i = (size_t)load_u64(hash) & (cap - 1);
+	return load_u32(hash + 8);
+}
 
-	while (tab[i].pack != UINT32_MAX && memcmp(tab[i].hash, hash, SHA256_LEN))
-		i = (i + 1) & (cap - 1);
+/* The slot holding hash, or the empty slot where it would go. */
+static size_t tab_slot(const struct repo *r, const uint8_t *hash)
+{
+	size_t i = (size_t)load_u64(hash) & (r->cap - 1);
+	uint64_t tag = hash_tag(hash), s;
+
+	while ((s = r->slots[i])) {
+		if (s >> 32 == tag &&
+		    !memcmp(r->locs[(uint32_t)s - 1].hash, hash, SHA256_LEN))
+			break;
+		i = (i + 1) & (r->cap - 1);
+	}
 	return i;
 }
 
 static void tab_grow(struct repo *r)
 {
-	struct chunk_loc *old = r->tab;
-	size_t oc = r->cap, i;
+	size_t i;
 
-	r->cap = oc ? oc * 2 : 4096;
-	r->tab = xmalloc(r->cap * sizeof(*r->tab));
-	for (i = 0; i < r->cap; i++)
-		r->tab[i].pack = UINT32_MAX;
-	for (i = 0; i < oc; i++)
-		if (old[i].pack != UINT32_MAX)
-			r->tab[tab_slot(r->tab, r->cap, old[i].hash)] = old[i];
-	free(old);
+	free(r->slots);
+	r->cap = r->cap ? r->cap * 2 : 4096;
+	r->slots = xcalloc(r->cap, sizeof(*r->slots));
+	for (i = 0; i < r->n; i++)
+		r->slots[tab_slot(r, r->locs[i].hash)] =
+			(uint64_t)hash_tag(r->locs[i].hash) << 32 | (i + 1);
 }
 
-static void tab_add(struct repo *r, const struct chunk_loc *loc)
+static struct chunk_loc *tab_add(struct repo *r, const struct chunk_loc *loc)
 {
 	size_t i;
 
 	if ((r->n + 1) * 2 > r->cap)
 		tab_grow(r);
-	i = tab_slot(r->tab, r->cap, loc->hash);
-	if (r->tab[i].pack == UINT32_MAX)
-		r->n++;
-	r->tab[i] = *loc;
+	i = tab_slot(r, loc->hash);
+	if (r->slots[i]) {
+		r->locs[(uint32_t)r->slots[i] - 1] = *loc;
+		return &r->locs[(uint32_t)r->slots[i] - 1];
+	}
+	if (r->n == r->capl) {
+		r->capl = r->capl ? 2 * r->capl : 4096;
+		r->locs = xrealloc(r->locs, r->capl * sizeof(*r->locs));
+	}
+	r->locs[r->n] = *loc;
+	r->slots[i] = (uint64_t)hash_tag(loc->hash) << 32 | (r->n + 1);
+	return &r->locs[r->n++];
 }
 
-const struct chunk_loc *repo_find(const struct repo *r,
-				  const uint8_t hash[SHA256_LEN])
+static struct chunk_loc *tab_find(const struct repo *r, const uint8_t *hash)
 {
 	size_t i;
 
 	if (!r->cap)
 		return NULL;
-	i = tab_slot(r->tab, r->cap, hash);
-	return r->tab[i].pack == UINT32_MAX ? NULL : &r->tab[i];
+	i = tab_slot(r, hash);
+	return r->slots[i] ? &r->locs[(uint32_t)r->slots[i] - 1] : NULL;
+}
+
+const struct chunk_loc *repo_find(const struct repo *r,
+				  const uint8_t hash[SHA256_LEN])
+{
+	return tab_find(r, hash);
 }
 
 static uint32_t add_pack_name(struct repo *r, const char *name)
@@ -244,19 +269,16 @@ int repo_close(struct repo *r, struct cv_err *e)
 	int rc = 0;
 
 	if (r->pack_open) {
-		if (e) {
+		if (e)
 			rc = repo_flush(r, e);
-		} else {
-			uint8_t dummy[SHA256_LEN];
-
-			sha256_final(&r->pack_sha, dummy);
+		else
 			store_abort(&r->pf);
-		}
 	}
 	for (i = 0; i < r->npacks; i++)
 		free(r->packs[i]);
 	free(r->packs);
-	free(r->tab);
+	free(r->locs);
+	free(r->slots);
 	sb_release(&r->idx);
 	sb_release(&r->zbuf);
 	for (i = 0; i < REPO_FRAME_CACHE; i++)
@@ -278,12 +300,10 @@ static int pack_start(struct repo *r, struct cv_err *e)
 
 	if (rc)
 		return rc;
-	sha256_init(&r->pack_sha);
 	sb_reset(&r->idx);
 	r->pack_chunks = 0;
 	r->pack_open = 1;
 	add_pack_name(r, "(open)");
-	sha256_update(&r->pack_sha, PACK_MAGIC, 8);
 	return store_append(&r->pf, PACK_MAGIC, 8, e);
 }
 
@@ -329,12 +349,11 @@ static int append_batch(struct repo *r, struct zbatch *b, struct cv_err *e)
 			if (!r->pack_open && (rc = pack_start(r, e)))
 				return rc;
 			frame_off = r->pf.size;
-			sha256_update(&r->pack_sha, b->out.buf + it->ooff, it->olen);
 			if ((rc = store_append(&r->pf, b->out.buf + it->ooff, it->olen, e)))
 				return rc;
 			r->stats.bytes_stored += it->olen;
 		}
-		loc = &r->tab[tab_slot(r->tab, r->cap, it->hash)];
+		loc = tab_find(r, it->hash);
 		loc->pack = (uint32_t)(r->npacks - 1);
 		loc->off = frame_off;
 		loc->clen = (uint32_t)it->olen;
@@ -417,7 +436,10 @@ int repo_flush(struct repo *r, struct cv_err *e)
 	return rc ? rc : pack_finish(r, e);
 }
 
-/* Close the open pack: rename it by its hash, then write its index. */
+/*
+ * Close the open pack: named by the SHA-256 of its index (every chunk's hash
+ * and place), renamed into place, then its index written.
+ */
 static int pack_finish(struct repo *r, struct cv_err *e)
 {
 	uint8_t sum[SHA256_LEN], head[16];
@@ -428,16 +450,17 @@ static int pack_finish(struct repo *r, struct cv_err *e)
 	if (!r->pack_open)
 		return 0;
 	r->pack_open = 0;
-	sha256_final(&r->pack_sha, sum);
-	hex_encode(sum, SHA256_LEN, hex);
-	snprintf(name, sizeof(name), "packs/%s.pack", hex);
-	if ((rc = store_commit(&r->st, &r->pf, name, e)))
-		return rc;
 	memcpy(head, IDX_MAGIC, sizeof(IDX_MAGIC) - 1);
 	memcpy(head + 8, &r->pack_chunks, 8);
 	sb_add(&idx, head, 16);
 	sb_add(&idx, r->idx.buf, r->idx.len);
 	sha256(idx.buf, idx.len, sum);
+	hex_encode(sum, SHA256_LEN, hex);
+	snprintf(name, sizeof(name), "packs/%s.pack", hex);
+	if ((rc = store_commit(&r->st, &r->pf, name, e))) {
+		sb_release(&idx);
+		return rc;
+	}
 	sb_add(&idx, sum, SHA256_LEN);
 	snprintf(name, sizeof(name), "packs/%s.idx", hex);
 	rc = store_put(&r->st, name, idx.buf, idx.len, e);
@@ -681,11 +704,11 @@ static void pack_counts(const struct repo *r, const struct hashset *keep,
 {
 	size_t i;
 
-	for (i = 0; i < r->cap; i++) {
-		if (r->tab[i].pack == UINT32_MAX)
+	for (i = 0; i < r->n; i++) {
+		if (r->locs[i].pack >= r->npacks)
 			continue;
-		total[r->tab[i].pack]++;
-		kept[r->tab[i].pack] += hashset_has(keep, r->tab[i].hash);
+		total[r->locs[i].pack]++;
+		kept[r->locs[i].pack] += hashset_has(keep, r->locs[i].hash);
 	}
 }
 
@@ -737,10 +760,10 @@ int repo_gc(struct repo *r, const struct hashset *keep, int dry_run,
 
 	memset(st, 0, sizeof(*st));
 	pack_counts(r, keep, kept, total);
-	for (i = 0; !rc && !dry_run && i < r->cap; i++) {
-		struct chunk_loc *loc = &r->tab[i];
+	for (i = 0; !rc && !dry_run && i < r->n; i++) {
+		struct chunk_loc *loc = &r->locs[i];
 
-		if (loc->pack != UINT32_MAX && loc->pack < np &&
+		if (loc->pack < np &&
 		    kept[loc->pack] && kept[loc->pack] < total[loc->pack] &&
 		    hashset_has(keep, loc->hash))
 			rc = store_again(r, loc, &buf, e);

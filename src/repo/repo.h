@@ -17,10 +17,11 @@
 
 #define REPO_VERSION 2
 #define REPO_LIST_SEGMENT 1024
+#define PACK_PENDING (UINT32_MAX - 1) /* put, still being compressed */
 
 struct chunk_loc {
 	uint8_t hash[SHA256_LEN];
-	uint32_t pack;        /* index into packs[]; UINT32_MAX: empty slot */
+	uint32_t pack;        /* index into packs[], or PACK_PENDING */
 	uint32_t clen, fulen; /* its frame: compressed, uncompressed length */
 	uint32_t uoff, ulen;  /* the chunk within the frame's content */
 	uint64_t off;         /* the frame's offset in the pack */
@@ -45,11 +46,12 @@ struct repo {
 	int writable;
 	char **packs;         /* pack names (hex), the last one may be open */
 	size_t npacks, cappacks;
-	struct chunk_loc *tab;
-	size_t cap, n;
+	struct chunk_loc *locs; /* every chunk, n of capl */
+	size_t n, capl;
+	uint64_t *slots;      /* cap slots finding them: tag << 32 | index + 1 */
+	size_t cap;
 	struct store_file pf; /* pack being written */
 	int pack_open;
-	struct sha256 pack_sha;
 	struct strbuf idx;    /* index entries of the open pack */
 	uint64_t pack_chunks;
 	void *dc;             /* zstd decompression context */
