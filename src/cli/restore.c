@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,69 +18,238 @@
 #include "util/fsutil.h"
 #include "util/progress.h"
 #include "util/strbuf.h"
+#include "util/xalloc.h"
 #include "util/banned.h"
 
-static int write_all(int fd, const void *p, size_t n)
+/*
+ * A file is restored in units of consecutive chunks: worker threads read,
+ * decompress and check the chunks of a unit and write it at its offset,
+ * while this thread hashes the units in order for the whole-file check.
+ */
+#define UNIT_BYTES (4u << 20)
+#define MAX_WORKERS 8
+
+struct unit {
+	size_t first, n;       /* chunks [first, first + n) of the list */
+	uint64_t off;          /* in the file */
+	struct strbuf data;
+	int done, rc;
+	uint64_t bad_off;      /* where it failed */
+	struct cv_err err;
+};
+
+struct rfile {
+	struct repo *r;
+	const uint8_t *hashes;
+	int fd;
+	const char *path;
+	struct unit *u;
+	size_t nu, next, hashed, window;
+	int stop;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+};
+
+static struct progress prog;
+static uint64_t prog_done;
+
+static int pwrite_all(int fd, const void *p, size_t n, uint64_t off)
 {
 	const char *c = p;
 	ssize_t w;
 
 	while (n) {
-		w = write(fd, c, n);
+		w = pwrite(fd, c, n, (off_t)off);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0)
 			return -1;
 		c += w;
 		n -= (size_t)w;
+		off += (uint64_t)w;
 	}
 	return 0;
 }
 
-static struct progress prog;
-static uint64_t prog_done;
+static void run_unit(struct rfile *f, struct repo_reader *rd, struct unit *u,
+		     struct strbuf *chunk)
+{
+	size_t i;
+
+	u->bad_off = u->off;
+	for (i = 0; !u->rc && i < u->n; i++) {
+		u->rc = repo_get_in(f->r, rd, f->hashes + (u->first + i) * SHA256_LEN,
+				    chunk, &u->err);
+		if (!u->rc) {
+			sb_add(&u->data, chunk->buf, chunk->len);
+			u->bad_off += chunk->len;
+		}
+	}
+	if (!u->rc && pwrite_all(f->fd, u->data.buf, u->data.len, u->off))
+		u->rc = cv_errno(&u->err, CV_EIO, "%s: write failed", f->path);
+}
+
+static void *worker(void *arg)
+{
+	struct rfile *f = arg;
+	struct repo_reader rd;
+	struct strbuf chunk = STRBUF_INIT;
+	struct unit *u;
+
+	repo_reader_init(&rd);
+	pthread_mutex_lock(&f->mu);
+	for (;;) {
+		while (!f->stop && f->next < f->nu && f->next >= f->hashed + f->window)
+			pthread_cond_wait(&f->cv, &f->mu);
+		if (f->stop || f->next >= f->nu)
+			break;
+		u = &f->u[f->next++];
+		pthread_mutex_unlock(&f->mu);
+		run_unit(f, &rd, u, &chunk);
+		pthread_mutex_lock(&f->mu);
+		u->done = 1;
+		pthread_cond_broadcast(&f->cv);
+	}
+	pthread_mutex_unlock(&f->mu);
+	sb_release(&chunk);
+	repo_reader_release(&rd);
+	return NULL;
+}
+
+/* Cut the list into units; a chunk missing from every index is an error. */
+static int plan_units(struct rfile *f, size_t nchunks, uint64_t *size,
+		      struct cv_err *e)
+{
+	const struct chunk_loc *loc;
+	uint64_t off = 0, len = 0;
+	size_t i, cap = 0;
+	char hex[2 * SHA256_LEN + 1];
+
+	f->nu = 0;
+	for (i = 0; i < nchunks; i++) {
+		loc = repo_find(f->r, f->hashes + i * SHA256_LEN);
+		if (!loc) {
+			hex_encode(f->hashes + i * SHA256_LEN, SHA256_LEN, hex);
+			*size = off + len;
+			return cv_errf(e, CV_ECORRUPT, "chunk %s: not in the repository", hex);
+		}
+		if (!f->nu || len >= UNIT_BYTES) {
+			if (f->nu == cap) {
+				cap = cap ? 2 * cap : 16;
+				f->u = xrealloc(f->u, cap * sizeof(*f->u));
+			}
+			off += len;
+			len = 0;
+			memset(&f->u[f->nu], 0, sizeof(f->u[0]));
+			f->u[f->nu].first = i;
+			f->u[f->nu].off = off;
+			f->nu++;
+		}
+		f->u[f->nu - 1].n++;
+		len += loc->ulen;
+	}
+	*size = off + len;
+	return 0;
+}
+
+/* Hash the units in order as the workers finish them; the first error wins. */
+static int collect_units(struct rfile *f, struct sha256 *whole, uint64_t *bad,
+			 struct cv_err *e)
+{
+	struct unit *u;
+	size_t k;
+	int rc = 0;
+
+	for (k = 0; k < f->nu; k++) {
+		u = &f->u[k];
+		pthread_mutex_lock(&f->mu);
+		while (!u->done)
+			pthread_cond_wait(&f->cv, &f->mu);
+		pthread_mutex_unlock(&f->mu);
+		if (u->rc && !rc) {
+			rc = u->rc;
+			*e = u->err;
+			*bad = u->bad_off;
+			pthread_mutex_lock(&f->mu);
+			f->stop = 1;
+			pthread_cond_broadcast(&f->cv);
+			pthread_mutex_unlock(&f->mu);
+			break;
+		}
+		sha256_update(whole, u->data.buf, u->data.len);
+		prog_done += u->data.len;
+		progress_update(&prog, prog_done);
+		sb_release(&u->data);
+		pthread_mutex_lock(&f->mu);
+		f->hashed = k + 1;
+		pthread_cond_broadcast(&f->cv);
+		pthread_mutex_unlock(&f->mu);
+	}
+	return rc;
+}
+
+static size_t worker_count(size_t units)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t w = n < 1 ? 1 : (size_t)n;
+
+	w = w > MAX_WORKERS ? MAX_WORKERS : w;
+	return w < units ? w : (units ? units : 1);
+}
+
+static int run_workers(struct rfile *f, struct sha256 *whole, uint64_t *bad,
+		       struct cv_err *e)
+{
+	pthread_t th[MAX_WORKERS];
+	size_t nw = worker_count(f->nu), started = 0, i;
+	int rc;
+
+	f->window = 2 * nw + 2;
+	for (i = 0; i < nw; i++)
+		if (!pthread_create(&th[started], NULL, worker, f))
+			started++;
+	if (!started)
+		worker(f); /* no thread: do it all here, then hash */
+	rc = collect_units(f, whole, bad, e);
+	for (i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	for (i = 0; i < f->nu; i++)
+		sb_release(&f->u[i].data);
+	return rc;
+}
 
 /* The chunks of one file, each checked, then the whole file's hash. */
 static int restore_data(struct repo *r, const struct manifest *m,
-			const struct mf_file *f, int fd, const char *path,
+			const struct mf_file *mf, int fd, const char *path,
 			struct cv_err *e)
 {
-	struct strbuf list = STRBUF_INIT, chunk = STRBUF_INIT, out = STRBUF_INIT;
+	struct strbuf list = STRBUF_INIT;
+	struct rfile f = { .r = r, .fd = fd, .path = path };
 	struct sha256 whole;
 	uint8_t sum[SHA256_LEN];
-	uint64_t off = 0;
-	size_t i;
+	uint64_t size = 0, bad = 0;
 	int rc;
 
+	pthread_mutex_init(&f.mu, NULL);
+	pthread_cond_init(&f.cv, NULL);
 	sha256_init(&whole);
-	rc = repo_get_list(r, f->segs, f->nsegs, &list, e);
-	for (i = 0; !rc && i < list.len / SHA256_LEN; i++) {
-		rc = repo_get(r, (const uint8_t *)list.buf + i * SHA256_LEN, &chunk, e);
-		if (rc)
-			break;
-		sb_add(&out, chunk.buf, chunk.len);
-		if (out.len >= (1u << 20)) {
-			if (write_all(fd, out.buf, out.len))
-				rc = cv_errno(e, CV_EIO, "%s: write failed", path);
-			sb_reset(&out);
-		}
-		sha256_update(&whole, chunk.buf, chunk.len);
-		off += chunk.len;
-		prog_done += chunk.len;
-		progress_update(&prog, prog_done);
-	}
-	if (!rc && out.len && write_all(fd, out.buf, out.len))
-		rc = cv_errno(e, CV_EIO, "%s: write failed", path);
+	rc = repo_get_list(r, mf->segs, mf->nsegs, &list, e);
+	f.hashes = (const uint8_t *)list.buf;
+	if (!rc && !(rc = plan_units(&f, list.len / SHA256_LEN, &size, e)))
+		rc = run_workers(&f, &whole, &bad, e);
+	else
+		bad = size;
 	if (rc)
-		cv_err_prefix(e, "snapshot %s: %s at offset %llu", m->name, f->path,
-			      (unsigned long long)off);
+		cv_err_prefix(e, "snapshot %s: %s at offset %llu", m->name, mf->path,
+			      (unsigned long long)bad);
 	sha256_final(&whole, sum);
-	if (!rc && (off != f->size || memcmp(sum, f->sha, SHA256_LEN)))
+	if (!rc && (size != mf->size || memcmp(sum, mf->sha, SHA256_LEN)))
 		rc = cv_errf(e, CV_ECORRUPT, "snapshot %s: %s: restored content does "
-			     "not match its recorded size and sha256", m->name, f->path);
+			     "not match its recorded size and sha256", m->name, mf->path);
+	free(f.u);
+	pthread_mutex_destroy(&f.mu);
+	pthread_cond_destroy(&f.cv);
 	sb_release(&list);
-	sb_release(&chunk);
-	sb_release(&out);
 	return rc;
 }
 

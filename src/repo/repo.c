@@ -236,9 +236,33 @@ static int check_config(struct repo *r, struct cv_err *e)
 	return rc;
 }
 
-int repo_open(const char *path, int writable, struct repo *r, struct cv_err *e)
+void repo_reader_init(struct repo_reader *rd)
 {
 	size_t i;
+
+	memset(rd, 0, sizeof(*rd));
+	rd->dc = ZSTD_createDCtx();
+	sb_init(&rd->zbuf, 0);
+	for (i = 0; i < REPO_FRAME_CACHE; i++) {
+		rd->fc[i].pack = UINT32_MAX;
+		sb_init(&rd->fc[i].buf, 0);
+	}
+}
+
+void repo_reader_release(struct repo_reader *rd)
+{
+	size_t i;
+
+	store_readers_release(&rd->rds);
+	ZSTD_freeDCtx(rd->dc);
+	sb_release(&rd->zbuf);
+	for (i = 0; i < REPO_FRAME_CACHE; i++)
+		sb_release(&rd->fc[i].buf);
+	memset(rd, 0, sizeof(*rd));
+}
+
+int repo_open(const char *path, int writable, struct repo *r, struct cv_err *e)
+{
 	int rc;
 
 	memset(r, 0, sizeof(*r));
@@ -246,17 +270,12 @@ int repo_open(const char *path, int writable, struct repo *r, struct cv_err *e)
 	r->writable = writable;
 	r->level = 1;
 	sb_init(&r->idx, 0);
-	sb_init(&r->zbuf, 0);
-	for (i = 0; i < REPO_FRAME_CACHE; i++) {
-		r->fc[i].pack = UINT32_MAX;
-		sb_init(&r->fc[i].buf, 0);
-	}
+	repo_reader_init(&r->rd);
 	if ((rc = store_open(&r->st, path, 0, e)) || (rc = check_config(r, e)) ||
 	    (rc = store_lock(&r->st, writable, e)) || (rc = load_indexes(r, e)))
 		goto fail;
 	if (!r->cap)
 		tab_grow(r);
-	r->dc = ZSTD_createDCtx();
 	return 0;
 fail:
 	repo_close(r, NULL);
@@ -280,13 +299,10 @@ int repo_close(struct repo *r, struct cv_err *e)
 	free(r->locs);
 	free(r->slots);
 	sb_release(&r->idx);
-	sb_release(&r->zbuf);
-	for (i = 0; i < REPO_FRAME_CACHE; i++)
-		sb_release(&r->fc[i].buf);
+	repo_reader_release(&r->rd);
 	if (r->cur)
 		zpool_release(r->zp, r->cur);
 	zpool_free(r->zp);
-	ZSTD_freeDCtx(r->dc);
 	store_close(&r->st);
 	memset(r, 0, sizeof(*r));
 	return rc;
@@ -473,8 +489,9 @@ static int pack_finish(struct repo *r, struct cv_err *e)
 /* ---- reading ---- */
 
 /* The decompressed content of loc's frame, from the cache or the pack. */
-static int load_frame(struct repo *r, const struct chunk_loc *loc,
-		      const struct strbuf **out, struct cv_err *e)
+static int load_frame(struct repo *r, struct repo_reader *rd,
+		      const struct chunk_loc *loc, const struct strbuf **out,
+		      struct cv_err *e)
 {
 	struct frame_cache *fc;
 	char name[256];
@@ -482,16 +499,16 @@ static int load_frame(struct repo *r, const struct chunk_loc *loc,
 	int rc;
 
 	for (i = 0; i < REPO_FRAME_CACHE; i++)
-		if (r->fc[i].pack == loc->pack && r->fc[i].off == loc->off) {
-			*out = &r->fc[i].buf;
+		if (rd->fc[i].pack == loc->pack && rd->fc[i].off == loc->off) {
+			*out = &rd->fc[i].buf;
 			return 0;
 		}
-	fc = &r->fc[r->fc_next++ % REPO_FRAME_CACHE];
+	fc = &rd->fc[rd->fc_next++ % REPO_FRAME_CACHE];
 	fc->pack = UINT32_MAX;
 	snprintf(name, sizeof(name), "packs/%s.pack", r->packs[loc->pack]);
-	sb_reset(&r->zbuf);
-	sb_grow(&r->zbuf, loc->clen);
-	rc = store_pread(&r->st, name, loc->off, r->zbuf.buf, loc->clen, e);
+	sb_reset(&rd->zbuf);
+	sb_grow(&rd->zbuf, loc->clen);
+	rc = store_pread_in(&r->st, &rd->rds, name, loc->off, rd->zbuf.buf, loc->clen, e);
 	if (rc == CV_ENOTFOUND) {
 		cv_err_clear(e);
 		return cv_errf(e, CV_ECORRUPT, "%s/%s: missing", r->st.root, name);
@@ -500,7 +517,7 @@ static int load_frame(struct repo *r, const struct chunk_loc *loc,
 		return rc;
 	sb_reset(&fc->buf);
 	sb_grow(&fc->buf, loc->fulen);
-	d = ZSTD_decompressDCtx(r->dc, fc->buf.buf, loc->fulen, r->zbuf.buf, loc->clen);
+	d = ZSTD_decompressDCtx(rd->dc, fc->buf.buf, loc->fulen, rd->zbuf.buf, loc->clen);
 	if (ZSTD_isError(d) || d != loc->fulen)
 		return cv_errf(e, CV_ECORRUPT, "%s/%s: offset %llu: frame does not "
 			       "decompress (%s)", r->st.root, name,
@@ -516,27 +533,35 @@ static int load_frame(struct repo *r, const struct chunk_loc *loc,
 int repo_get(struct repo *r, const uint8_t hash[SHA256_LEN],
 	     struct strbuf *out, struct cv_err *e)
 {
+	return repo_get_in(r, &r->rd, hash, out, e);
+}
+
+int repo_get_in(struct repo *r, struct repo_reader *rd,
+		const uint8_t hash[SHA256_LEN], struct strbuf *out,
+		struct cv_err *e)
+{
 	const struct chunk_loc *loc = repo_find(r, hash);
 	const struct strbuf *frame = NULL;
 	char hex[2 * SHA256_LEN + 1];
 	uint8_t sum[SHA256_LEN];
-	int rc;
+	int rc = 0;
 
-	hex_encode(hash, SHA256_LEN, hex);
 	if (!loc || loc->pack == PACK_PENDING)
-		return cv_errf(e, CV_ECORRUPT, "chunk %s is not in the repository", hex);
-	if ((rc = load_frame(r, loc, &frame, e))) {
-		cv_err_prefix(e, "chunk %s", hex);
-		return rc;
+		rc = cv_errf(e, CV_ECORRUPT, "not in the repository");
+	else if (!(rc = load_frame(r, rd, loc, &frame, e))) {
+		sb_reset(out);
+		sb_add(out, frame->buf + loc->uoff, loc->ulen);
+		sha256(out->buf, out->len, sum);
+		if (memcmp(sum, hash, SHA256_LEN))
+			rc = cv_errf(e, CV_ECORRUPT, "%s/packs/%s.pack: offset %llu: "
+				     "wrong content", r->st.root, r->packs[loc->pack],
+				     (unsigned long long)loc->off);
 	}
-	sb_reset(out);
-	sb_add(out, frame->buf + loc->uoff, loc->ulen);
-	sha256(out->buf, out->len, sum);
-	if (memcmp(sum, hash, SHA256_LEN))
-		return cv_errf(e, CV_ECORRUPT, "%s/packs/%s.pack: offset %llu: chunk "
-			       "%s has the wrong content", r->st.root, r->packs[loc->pack],
-			       (unsigned long long)loc->off, hex);
-	return 0;
+	if (rc) {
+		hex_encode(hash, SHA256_LEN, hex);
+		cv_err_prefix(e, "chunk %s", hex);
+	}
+	return rc;
 }
 
 /* ---- chunk lists ---- */

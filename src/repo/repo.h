@@ -35,6 +35,15 @@ struct frame_cache {
 	struct strbuf buf;
 };
 
+/* What one thread needs to read chunks: pack readers, zstd, frame cache. */
+struct repo_reader {
+	struct store_readers rds;
+	void *dc;             /* zstd decompression context */
+	struct strbuf zbuf;   /* a compressed frame */
+	struct frame_cache fc[REPO_FRAME_CACHE];
+	unsigned fc_next;
+};
+
 struct repo_stats {
 	uint64_t chunks_seen, bytes_seen;     /* everything given to repo_put */
 	uint64_t chunks_new, bytes_new;       /* not in the repository before */
@@ -54,12 +63,9 @@ struct repo {
 	int pack_open;
 	struct strbuf idx;    /* index entries of the open pack */
 	uint64_t pack_chunks;
-	void *dc;             /* zstd decompression context */
+	struct repo_reader rd; /* the default reader, for the opening thread */
 	struct zpool *zp;     /* compression workers (writable) */
 	struct zbatch *cur;   /* new chunks being collected */
-	struct strbuf zbuf;
-	struct frame_cache fc[REPO_FRAME_CACHE];
-	unsigned fc_next;
 	int level;
 	struct repo_stats stats;
 };
@@ -82,6 +88,15 @@ const struct chunk_loc *repo_find(const struct repo *r,
 /* Read, decompress and check a chunk into out (replacing its content). */
 int repo_get(struct repo *r, const uint8_t hash[SHA256_LEN],
 	     struct strbuf *out, struct cv_err *e);
+/*
+ * Readers for more threads: repo_get_in through its own reader is safe on
+ * any thread while nothing is written to the repository.
+ */
+void repo_reader_init(struct repo_reader *rd);
+void repo_reader_release(struct repo_reader *rd);
+int repo_get_in(struct repo *r, struct repo_reader *rd,
+		const uint8_t hash[SHA256_LEN], struct strbuf *out,
+		struct cv_err *e);
 
 /*
  * A chunk list (n hashes, 32 bytes each) stored as segments of

@@ -77,18 +77,24 @@ int store_open(struct store *s, const char *root, int create, struct cv_err *e)
 	return 0;
 }
 
-void store_close(struct store *s)
+void store_readers_release(struct store_readers *rs)
 {
 	size_t i;
 
+	for (i = 0; i < STORE_READERS; i++) {
+		if (rs->rd[i].name)
+			close(rs->rd[i].fd);
+		free(rs->rd[i].name);
+		free(rs->rd[i].win);
+	}
+	memset(rs, 0, sizeof(*rs));
+}
+
+void store_close(struct store *s)
+{
 	if (s->lock_fd >= 0)
 		close(s->lock_fd);
-	for (i = 0; i < STORE_READERS; i++) {
-		if (s->rd[i].name)
-			close(s->rd[i].fd);
-		free(s->rd[i].name);
-		free(s->rd[i].win);
-	}
+	store_readers_release(&s->rds);
 	free(s->root);
 	memset(s, 0, sizeof(*s));
 	s->lock_fd = -1;
@@ -260,21 +266,21 @@ out:
 #define STORE_WINDOW (1u << 20)
 
 /* The reader for name: open, or replacing the least recently used. */
-static int get_reader(struct store *s, const char *name,
-		      struct store_reader **out, struct cv_err *e)
+static int get_reader(struct store *s, struct store_readers *rs,
+		      const char *name, struct store_reader **out, struct cv_err *e)
 {
-	struct store_reader *r = &s->rd[0];
+	struct store_reader *r = &rs->rd[0];
 	char *p;
 	size_t i;
 
 	for (i = 0; i < STORE_READERS; i++) {
-		if (s->rd[i].name && !strcmp(s->rd[i].name, name)) {
-			*out = &s->rd[i];
-			(*out)->used = ++s->clock;
+		if (rs->rd[i].name && !strcmp(rs->rd[i].name, name)) {
+			*out = &rs->rd[i];
+			(*out)->used = ++rs->clock;
 			return 0;
 		}
-		if (s->rd[i].used < r->used)
-			r = &s->rd[i];
+		if (rs->rd[i].used < r->used)
+			r = &rs->rd[i];
 	}
 	if (r->name)
 		close(r->fd);
@@ -288,7 +294,7 @@ static int get_reader(struct store *s, const char *name,
 		return cv_errno(e, errno == ENOENT ? CV_ENOTFOUND : CV_EIO, "%s/%s",
 				s->root, name);
 	r->name = xstrdup(name);
-	r->used = ++s->clock;
+	r->used = ++rs->clock;
 	if (!r->win)
 		r->win = xmalloc(STORE_WINDOW);
 	*out = r;
@@ -317,11 +323,17 @@ static int pread_all(struct store_reader *r, const char *root, uint64_t off,
 int store_pread(struct store *s, const char *name, uint64_t off, void *buf,
 		size_t n, struct cv_err *e)
 {
+	return store_pread_in(s, &s->rds, name, off, buf, n, e);
+}
+
+int store_pread_in(struct store *s, struct store_readers *rs, const char *name,
+		   uint64_t off, void *buf, size_t n, struct cv_err *e)
+{
 	struct store_reader *r = NULL;
 	size_t got = 0;
 	int rc;
 
-	if ((rc = get_reader(s, name, &r, e)))
+	if ((rc = get_reader(s, rs, name, &r, e)))
 		return rc;
 	if (off >= r->win_off && off + n <= r->win_off + r->win_len) {
 		memcpy(buf, r->win + (off - r->win_off), n);

@@ -22,11 +22,16 @@ struct store_reader {
 	uint64_t used;   /* for least-recently-used replacement */
 };
 
+/* A set of open pack readers: one per thread that reads. */
+struct store_readers {
+	struct store_reader rd[STORE_READERS];
+	uint64_t clock;
+};
+
 struct store {
 	char *root;
 	int lock_fd;
-	struct store_reader rd[STORE_READERS];
-	uint64_t clock;
+	struct store_readers rds;   /* the default set, for one thread */
 };
 
 /* Open root (create: make it, which must not exist or be empty). */
@@ -61,6 +66,11 @@ int store_get(struct store *s, const char *name, size_t max, uint8_t **buf,
  * n bytes at off of name. The file handle and a read-ahead window are kept
  * between calls, so reading a pack front to back costs few system calls.
  */
+/* Close the readers of a set (the set itself may be reused). */
+void store_readers_release(struct store_readers *rs);
+/* store_pread through a given set of readers, for another thread. */
+int store_pread_in(struct store *s, struct store_readers *rs, const char *name,
+		   uint64_t off, void *buf, size_t n, struct cv_err *e);
 int store_pread(struct store *s, const char *name, uint64_t off, void *buf,
 		size_t n, struct cv_err *e);
 /* Names in dir ending in suffix, sorted; caller frees each and the array. */
