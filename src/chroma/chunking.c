@@ -53,6 +53,22 @@ static void cut_level0(const char *dir, struct cutter *c)
 	fclose(f);
 }
 
+/*
+ * The pickle is rewritten whole, its entries in a new order, at every flush:
+ * no cut finds unchanged runs in it, but as one chunk it is stored as a delta
+ * against the previous one, which holds nearly every entry.
+ */
+static void cut_pickle(const char *dir, const char *name, struct cutter *c)
+{
+	char path[4096];
+	struct stat st;
+
+	cut_fixed(c, CHUNK_DEFAULT);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (!stat(path, &st) && st.st_size > 0 && st.st_size <= PICKLE_WHOLE_MAX)
+		cut_fixed(c, (uint64_t)st.st_size);
+}
+
 void chroma_cutter(const char *dir, const char *name, const unsigned char *head,
 		   unsigned long head_len, struct cutter *c)
 {
@@ -60,6 +76,8 @@ void chroma_cutter(const char *dir, const char *name, const unsigned char *head,
 		cut_sqlite(head, head_len, c);
 	else if (!strcmp(name, "data_level0.bin"))
 		cut_level0(dir, c);
+	else if (!strcmp(name, "index_metadata.pickle"))
+		cut_pickle(dir, name, c);
 	else
 		cut_fixed(c, CHUNK_DEFAULT);
 }

@@ -9,6 +9,8 @@
 #include "repo/chunker.h"
 
 #define CHUNK_DEFAULT (64u * 1024)
+/* A pickle up to this size is one chunk (see chunking.c). */
+#define PICKLE_WHOLE_MAX (16u << 20)
 
 /*
  * The cut for file `name` (its base name) in folder `dir` of a persist

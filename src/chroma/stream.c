@@ -24,6 +24,7 @@ struct lc {
 	const char *root;
 	const struct lc_sink *sink;
 	uint8_t *buf;
+	uint64_t cap;           /* READ_BUF, or the largest chunk so far */
 	size_t *lens, caplens;  /* chunk lengths of one emit */
 };
 
@@ -86,7 +87,7 @@ static int copy_file(struct lc *lc, const char *dir, const char *rel,
 		goto out;
 	}
 	if ((rc = lc->sink->file_begin(lc->sink->ctx, rel, &st, e)) ||
-	    (rc = fill(fd, lc->buf, &have, READ_BUF, &eof, path.buf, e)))
+	    (rc = fill(fd, lc->buf, &have, lc->cap, &eof, path.buf, e)))
 		goto out;
 	chroma_cutter(dir, name, lc->buf, (unsigned long)have, &cut);
 	for (;;) {
@@ -95,7 +96,11 @@ static int copy_file(struct lc *lc, const char *dir, const char *rel,
 		memmove(lc->buf, lc->buf + used, have - used);
 		have -= used;
 		used = 0;
-		if ((rc = fill(fd, lc->buf, &have, READ_BUF, &eof, path.buf, e)))
+		if (have == lc->cap) { /* a chunk larger than the buffer */
+			lc->cap = cutter_next(&cut, off, UINT64_MAX);
+			lc->buf = xrealloc(lc->buf, lc->cap);
+		}
+		if ((rc = fill(fd, lc->buf, &have, lc->cap, &eof, path.buf, e)))
 			break;
 	}
 	if (rc)
@@ -180,7 +185,7 @@ static int walk_level(struct lc *lc, const char *rel, int dirs, struct cv_err *e
 
 int chroma_stream(const char *dir, const struct lc_sink *sink, struct cv_err *e)
 {
-	struct lc lc = { dir, sink, xmalloc(READ_BUF), NULL, 0 };
+	struct lc lc = { dir, sink, xmalloc(READ_BUF), READ_BUF, NULL, 0 };
 	int rc;
 
 	if (!(rc = walk_level(&lc, "", 0, e)))

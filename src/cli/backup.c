@@ -142,12 +142,13 @@ static void report(const struct backup_opts *o, const char *name,
 			bytes += json_integer_value(json_object_get(f, "size"));
 		}
 	if (o->as_json) {
-		j = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:i, s:f}",
+		j = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:i, s:f}",
 			      "snapshot", name, "files", nfiles, "bytes", bytes,
 			      "bytes_read", (json_int_t)st->bytes_read,
 			      "bytes_new", (json_int_t)rs->bytes_new,
 			      "bytes_stored", (json_int_t)rs->bytes_stored,
 			      "chunks_new", (json_int_t)rs->chunks_new,
+			      "chunks_delta", (json_int_t)rs->chunks_delta,
 			      "lock_ms", st->lock_ms, "retries", st->retries,
 			      "seconds", secs);
 		json_dumpf(j, stdout, JSON_COMPACT);
@@ -156,10 +157,11 @@ static void report(const struct backup_opts *o, const char *name,
 		return;
 	}
 	printf("snapshot %s: %lld files, %.1f MB, %.1f MB new, %.1f MB "
-	       "stored, %llu new chunks; Chroma's writers held %.0f ms; %.2f s\n",
-	       name, (long long)nfiles, (double)bytes / 1e6,
+	       "stored, %llu new chunks (%llu as deltas); Chroma's writers held "
+	       "%.0f ms; %.2f s\n", name, (long long)nfiles, (double)bytes / 1e6,
 	       (double)rs->bytes_new / 1e6, (double)rs->bytes_stored / 1e6,
-	       (unsigned long long)rs->chunks_new, st->lock_ms, secs);
+	       (unsigned long long)rs->chunks_new,
+	       (unsigned long long)rs->chunks_delta, st->lock_ms, secs);
 }
 
 /*
@@ -220,6 +222,43 @@ static int from_tar(const char *tar, const char *staging, struct strbuf *dir,
 	return chroma_describe(dir->buf, st, e);
 }
 
+#define PREVIOUS_SEARCH 32
+
+/*
+ * The snapshot whose lists and chunks the new one is stored against: the
+ * newest of the same source among the last PREVIOUS_SEARCH, else the newest.
+ * Which one it is only changes how much is stored. 0 if one was loaded.
+ */
+static int load_previous(struct repo *r, const char *src, struct manifest *m)
+{
+	char **names = NULL, *abs = realpath(src, NULL);
+	struct cv_err e = { 0 };
+	const char *s;
+	size_t n = 0, i;
+	int found = -1;
+
+	if (repo_list_snapshots(r, &names, &n, &e))
+		n = 0;
+	for (i = n; found && i-- > 0 && n - i <= PREVIOUS_SEARCH;) {
+		if (manifest_load(r, names[i], m, &e)) {
+			cv_err_clear(&e);
+			continue;
+		}
+		s = json_string_value(json_object_get(m->root, "source"));
+		if (s && !strcmp(s, abs ? abs : src))
+			found = 0;
+		else
+			manifest_release(m);
+	}
+	if (found && n && !manifest_load(r, names[n - 1], m, &e))
+		found = 0;
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	free(abs);
+	return found;
+}
+
 static int backup_one(const char *dir, const char *path,
 		      const struct backup_opts *o, struct cv_err *e)
 {
@@ -229,6 +268,8 @@ static int backup_one(const char *dir, const char *path,
 	struct lc_sink sink = { &w, s_dir, s_begin, s_chunks, s_end };
 	struct strbuf root = STRBUF_INIT;
 	struct progress prog = { 0 };
+	struct manifest prev = { 0 };
+	int have_prev;
 	char name[64], *text, staging[4096];
 	double t0 = now_sec();
 	time_t t = time(NULL);
@@ -237,7 +278,8 @@ static int backup_one(const char *dir, const char *path,
 
 	if ((rc = open_or_init(path, &r, e)))
 		return rc;
-	mfw_init(&w, &r);
+	have_prev = !load_previous(&r, o->from_tar ? o->from_tar : dir, &prev);
+	mfw_init(&w, &r, have_prev ? &prev : NULL);
 	snprintf(staging, sizeof(staging), "%s/staging.tmp.%ld", path, (long)getpid());
 	if (o->from_tar) {
 		rc = from_tar(o->from_tar, staging, &root, &st, e);
@@ -268,6 +310,7 @@ static int backup_one(const char *dir, const char *path,
 	json_decref(st.collections);
 	json_decref(st.warnings);
 	mfw_release(&w);
+	manifest_release(&prev);
 	repo_close(&r, NULL);
 	return rc;
 }
@@ -316,10 +359,12 @@ const struct cli_cmd cmd_backup = {
 		   "SQLite read transaction covers the copy of the database pages and\n"
 		   "of every index folder, which is checked and copied again when a\n"
 		   "flush raced it. Chunks are cut along Chroma's own structures and\n"
-		   "stored once (docs/REPOSITORY.md).",
+		   "stored once; a page or neighbour list a flush changed is stored as\n"
+		   "a delta of its previous version (docs/REPOSITORY.md).",
 	.options = "  --json            summary as JSON: bytes read, new and stored, new\n"
-		   "                    chunks, how long Chroma's writers were held\n"
-		   "                    (lock_ms), seconds\n"
+		   "                    chunks and how many of them are deltas of the\n"
+		   "                    previous snapshot's, how long Chroma's writers\n"
+		   "                    were held (lock_ms), seconds\n"
 		   "  --from-tar FILE   read the directory from a tar stream (- for stdin):\n"
 		   "                    docker cp CONTAINER:/chroma/chroma - | chromavault\n"
 		   "                    backup --from-tar - REPO; entries with \"..\" or\n"

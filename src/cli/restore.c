@@ -233,7 +233,7 @@ static int restore_data(struct repo *r, const struct manifest *m,
 	pthread_mutex_init(&f.mu, NULL);
 	pthread_cond_init(&f.cv, NULL);
 	sha256_init(&whole);
-	rc = repo_get_list(r, mf->segs, mf->nsegs, &list, e);
+	rc = mf_file_list(r, mf, &list, e);
 	f.hashes = (const uint8_t *)list.buf;
 	if (!rc && !(rc = plan_units(&f, list.len / SHA256_LEN, &size, e)))
 		rc = run_workers(&f, &whole, &bad, e);

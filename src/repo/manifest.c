@@ -6,15 +6,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/bytes.h"
 #include "util/xalloc.h"
 #include "util/banned.h"
 
-void mfw_init(struct mf_writer *w, struct repo *r)
+void mfw_init(struct mf_writer *w, struct repo *r, const struct manifest *prev)
 {
 	memset(w, 0, sizeof(*w));
 	w->r = r;
+	w->prev = prev;
 	w->files = json_array();
 	sb_init(&w->hashes, 0);
+	sb_init(&w->prev_list, 0);
+	sb_init(&w->base, 0);
 	bg_init(&w->hasher);
 }
 
@@ -28,6 +32,8 @@ void mfw_release(struct mf_writer *w)
 	}
 	json_decref(w->files);
 	sb_release(&w->hashes);
+	sb_release(&w->prev_list);
+	sb_release(&w->base);
 	bg_release(&w->hasher);
 	memset(w, 0, sizeof(*w));
 }
@@ -40,6 +46,39 @@ int mfw_dir(struct mf_writer *w, const char *rel, struct cv_err *e)
 	return 0;
 }
 
+/* The previous snapshot's chunk list of the same path, or none. */
+static void prev_list(struct mf_writer *w, const char *rel)
+{
+	const struct mf_file *pf = w->prev ? manifest_find(w->prev, rel) : NULL;
+	struct cv_err ignored = { 0 };
+
+	sb_reset(&w->prev_list);
+	if (pf && !pf->is_dir && mf_file_list(w->r, pf, &w->prev_list, &ignored))
+		sb_reset(&w->prev_list); /* damaged: store whole chunks instead */
+}
+
+/*
+ * Store a chunk, as a delta against the chunk at the same place in the
+ * previous snapshot when that one is a whole chunk: a flush rewrites a
+ * SQLite page or a neighbour list in place, changing a few bytes of it.
+ */
+static int put_chunk(struct mf_writer *w, size_t idx, const uint8_t *h,
+		     const uint8_t *p, size_t n, struct cv_err *e)
+{
+	const uint8_t *ph = (const uint8_t *)w->prev_list.buf + idx * SHA256_LEN;
+	const struct chunk_loc *bl;
+	struct cv_err ignored = { 0 };
+
+	if (idx >= w->prev_list.len / SHA256_LEN || !memcmp(ph, h, SHA256_LEN) ||
+	    repo_find(w->r, h))
+		return repo_put(w->r, h, p, n, e);
+	bl = repo_find(w->r, ph);
+	if (!bl || bl->pack == PACK_PENDING || (bl->flags & CHUNK_DELTA) ||
+	    repo_get(w->r, ph, &w->base, &ignored))
+		return repo_put(w->r, h, p, n, e);
+	return repo_put_delta(w->r, h, p, n, ph, w->base.buf, w->base.len, e);
+}
+
 int mfw_file_begin(struct mf_writer *w, const char *rel, const struct stat *st)
 {
 	w->cur = json_pack("{s:s, s:i, s:I}", "path", rel, "mode",
@@ -49,6 +88,7 @@ int mfw_file_begin(struct mf_writer *w, const char *rel, const struct stat *st)
 	sha256_init(&w->whole);
 	sb_reset(&w->hashes);
 	w->size = 0;
+	prev_list(w, rel);
 	return 0;
 }
 
@@ -80,43 +120,144 @@ int mfw_chunks(struct mf_writer *w, const uint8_t *p, const size_t *lens,
 	w->size += total;
 	for (i = 0; !rc && i < n; p += lens[i], i++) {
 		h = (const uint8_t *)w->hashes.buf + at + i * SHA256_LEN;
-		rc = repo_put(w->r, h, p, lens[i], e);
+		rc = put_chunk(w, at / SHA256_LEN + i, h, p, lens[i], e);
 	}
+	return rc;
+}
+
+static json_t *hex_array(const struct strbuf *hashes)
+{
+	char hex[2 * SHA256_LEN + 1];
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; i < hashes->len / SHA256_LEN; i++) {
+		hex_encode((const uint8_t *)hashes->buf + i * SHA256_LEN, SHA256_LEN, hex);
+		json_array_append_new(a, json_string(hex));
+	}
+	return a;
+}
+
+static json_t *hex_array_of(const uint8_t *segs, size_t n)
+{
+	struct strbuf sb = STRBUF_INIT;
+	json_t *a;
+
+	sb_add(&sb, segs, n * SHA256_LEN);
+	a = hex_array(&sb);
+	sb_release(&sb);
+	return a;
+}
+
+/*
+ * The patch that turns base into list: (u32 index, hash) for every entry
+ * that differs or is past base's end. 1 if it is small enough to use.
+ */
+static int make_patch(const struct strbuf *base, const uint8_t *list, size_t n,
+		      struct strbuf *patch)
+{
+	size_t nb = base->len / SHA256_LEN, i;
+	uint8_t idx[4];
+
+	for (i = 0; i < n; i++) {
+		if (i < nb && !memcmp(base->buf + i * SHA256_LEN, list + i * SHA256_LEN,
+				      SHA256_LEN))
+			continue;
+		store_u32(idx, (uint32_t)i);
+		sb_add(patch, idx, 4);
+		sb_add(patch, list + i * SHA256_LEN, SHA256_LEN);
+		if (patch->len / MF_PATCH_ENTRY > n / MF_PATCH_MAX_FRACTION)
+			return 0;
+	}
+	return 1;
+}
+
+/* Store patch in segments of REPO_LIST_SEGMENT entries; hashes to segs. */
+static int put_patch(struct repo *r, const struct strbuf *patch,
+		     struct strbuf *segs, struct cv_err *e)
+{
+	size_t step = REPO_LIST_SEGMENT * MF_PATCH_ENTRY, i, k;
+	uint8_t sum[SHA256_LEN];
+	int rc;
+
+	for (i = 0; i < patch->len; i += step) {
+		k = patch->len - i < step ? patch->len - i : step;
+		sha256(patch->buf + i, k, sum);
+		if ((rc = repo_put(r, sum, patch->buf + i, k, e)))
+			return rc;
+		sb_add(segs, sum, SHA256_LEN);
+	}
+	return 0;
+}
+
+/*
+ * Record the file's list: as a patch of the previous snapshot's base list
+ * for the same path when few entries differ (a flush changes a few percent
+ * of a large file's chunks, and a full list of 200,000 hashes costs 6 MB),
+ * else as a new full list.
+ */
+static int write_list(struct mf_writer *w, struct cv_err *e)
+{
+	const struct mf_file *pf = w->prev ?
+		manifest_find(w->prev, json_string_value(json_object_get(w->cur, "path"))) :
+		NULL;
+	struct strbuf base = STRBUF_INIT, patch = STRBUF_INIT, segs = STRBUF_INIT;
+	struct cv_err ignored = { 0 };
+	const uint8_t *list = (const uint8_t *)w->hashes.buf;
+	size_t n = w->hashes.len / SHA256_LEN;
+	int rc;
+
+	if (pf && !pf->is_dir && n >= MF_PATCH_MIN_CHUNKS &&
+	    !repo_get_list(w->r, pf->segs, pf->nsegs, &base, &ignored) &&
+	    make_patch(&base, list, n, &patch)) {
+		rc = put_patch(w->r, &patch, &segs, e);
+		json_object_set_new(w->cur, "lists", hex_array_of(pf->segs, pf->nsegs));
+		json_object_set_new(w->cur, "patch", hex_array(&segs));
+		json_object_set_new(w->cur, "chunks", json_integer((json_int_t)n));
+	} else {
+		rc = repo_put_list(w->r, list, n, &segs, e);
+		json_object_set_new(w->cur, "lists", hex_array(&segs));
+	}
+	sb_release(&base);
+	sb_release(&patch);
+	sb_release(&segs);
 	return rc;
 }
 
 int mfw_file_end(struct mf_writer *w, struct cv_err *e)
 {
-	struct strbuf segs = STRBUF_INIT;
 	char hex[2 * SHA256_LEN + 1];
 	uint8_t sum[SHA256_LEN];
-	json_t *lists = json_array();
-	size_t i;
-	int rc;
+	int rc = write_list(w, e);
 
-	rc = repo_put_list(w->r, (const uint8_t *)w->hashes.buf,
-			   w->hashes.len / SHA256_LEN, &segs, e);
-	for (i = 0; i < segs.len / SHA256_LEN; i++) {
-		hex_encode((const uint8_t *)segs.buf + i * SHA256_LEN, SHA256_LEN, hex);
-		json_array_append_new(lists, json_string(hex));
-	}
-	sb_release(&segs);
 	sha256_final(&w->whole, sum);
 	hex_encode(sum, SHA256_LEN, hex);
 	json_object_set_new(w->cur, "size", json_integer((json_int_t)w->size));
 	json_object_set_new(w->cur, "sha256", json_string(hex));
-	json_object_set_new(w->cur, "lists", lists);
 	json_array_append_new(w->files, w->cur);
 	w->cur = NULL;
 	return rc;
 }
 
+static int parse_hashes(json_t *arr, uint8_t **out, size_t *n)
+{
+	json_t *v;
+	size_t k;
+
+	*n = json_array_size(arr);
+	*out = xmalloc(*n * SHA256_LEN + 1);
+	json_array_foreach(arr, k, v)
+		if (!json_is_string(v) ||
+		    hex_decode(json_string_value(v), *out + k * SHA256_LEN, SHA256_LEN))
+			return -1;
+	return json_is_array(arr) ? 0 : -1;
+}
+
 static int parse_file(json_t *o, struct mf_file *f, const char *name, size_t i,
 		      struct cv_err *e)
 {
-	json_t *lists = json_object_get(o, "lists"), *v;
+	json_t *patch = json_object_get(o, "patch");
 	const char *sha = json_string_value(json_object_get(o, "sha256"));
-	size_t k;
 
 	memset(f, 0, sizeof(*f));
 	f->path = json_string_value(json_object_get(o, "path"));
@@ -129,16 +270,18 @@ static int parse_file(json_t *o, struct mf_file *f, const char *name, size_t i,
 			       name, i);
 	if (f->is_dir)
 		return 0;
-	if (!sha || hex_decode(sha, f->sha, SHA256_LEN) || !json_is_array(lists))
+	if (!sha || hex_decode(sha, f->sha, SHA256_LEN) ||
+	    parse_hashes(json_object_get(o, "lists"), &f->segs, &f->nsegs))
 		return cv_errf(e, CV_ECORRUPT, "snapshot %s: %s: bad sha256 or lists",
 			       name, f->path);
-	f->nsegs = json_array_size(lists);
-	f->segs = xmalloc(f->nsegs * SHA256_LEN + 1);
-	json_array_foreach(lists, k, v)
-		if (!json_is_string(v) ||
-		    hex_decode(json_string_value(v), f->segs + k * SHA256_LEN, SHA256_LEN))
-			return cv_errf(e, CV_ECORRUPT, "snapshot %s: %s: bad list entry",
-				       name, f->path);
+	if (!patch)
+		return 0;
+	f->has_patch = 1;
+	f->nchunks = (uint64_t)json_integer_value(json_object_get(o, "chunks"));
+	if (parse_hashes(patch, &f->psegs, &f->npsegs) ||
+	    !json_is_integer(json_object_get(o, "chunks")) || f->nchunks > UINT32_MAX)
+		return cv_errf(e, CV_ECORRUPT, "snapshot %s: %s: bad patch or chunks",
+			       name, f->path);
 	return 0;
 }
 
@@ -175,12 +318,74 @@ void manifest_release(struct manifest *m)
 {
 	size_t i;
 
-	for (i = 0; i < m->n; i++)
+	for (i = 0; i < m->n; i++) {
 		free(m->files[i].segs);
+		free(m->files[i].psegs);
+	}
 	free(m->files);
 	json_decref(m->root);
 	free(m->name);
 	memset(m, 0, sizeof(*m));
+}
+
+const struct mf_file *manifest_find(const struct manifest *m, const char *path)
+{
+	size_t i;
+
+	for (i = 0; i < m->n; i++)
+		if (!strcmp(m->files[i].path, path))
+			return &m->files[i];
+	return NULL;
+}
+
+/* Apply a patch (sorted (u32 index, hash) entries) to the list in out. */
+static int apply_patch(const struct mf_file *f, const struct strbuf *patch,
+		       struct strbuf *out, size_t at, struct cv_err *e)
+{
+	size_t nb = (out->len - at) / SHA256_LEN, np = patch->len / MF_PATCH_ENTRY;
+	size_t i, past = 0;
+	uint32_t idx, last = 0;
+
+	if (f->nchunks > nb)
+		sb_grow(out, (size_t)(f->nchunks - nb) * SHA256_LEN);
+	sb_setlen(out, at + (size_t)f->nchunks * SHA256_LEN);
+	for (i = 0; i < np; i++) {
+		const uint8_t *p = (const uint8_t *)patch->buf + i * MF_PATCH_ENTRY;
+
+		idx = load_u32(p);
+		if (idx >= f->nchunks || (i && idx <= last))
+			return cv_errf(e, CV_ECORRUPT, "%s: chunk list patch entry %zu "
+				       "(index %u) is out of order or range", f->path, i, idx);
+		memcpy(out->buf + at + (size_t)idx * SHA256_LEN, p + 4, SHA256_LEN);
+		past += idx >= nb;
+		last = idx;
+	}
+	if (f->nchunks > nb && past != f->nchunks - nb)
+		return cv_errf(e, CV_ECORRUPT, "%s: chunk list patch leaves entries "
+			       "past the base list unset", f->path);
+	return 0;
+}
+
+int mf_file_list(struct repo *r, const struct mf_file *f, struct strbuf *out,
+		 struct cv_err *e)
+{
+	struct strbuf patch = STRBUF_INIT, seg = STRBUF_INIT;
+	size_t at = out->len, i;
+	int rc = repo_get_list(r, f->segs, f->nsegs, out, e);
+
+	for (i = 0; !rc && f->has_patch && i < f->npsegs; i++) {
+		rc = repo_get(r, f->psegs + i * SHA256_LEN, &seg, e);
+		if (!rc && seg.len % MF_PATCH_ENTRY)
+			rc = cv_errf(e, CV_ECORRUPT, "%s: chunk list patch segment %zu "
+				     "has a partial entry", f->path, i);
+		if (!rc)
+			sb_add(&patch, seg.buf, seg.len);
+	}
+	if (!rc && f->has_patch)
+		rc = apply_patch(f, &patch, out, at, e);
+	sb_release(&patch);
+	sb_release(&seg);
+	return rc;
 }
 
 int manifest_load(struct repo *r, const char *name, struct manifest *m,

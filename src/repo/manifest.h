@@ -15,6 +15,15 @@
 #include "util/progress.h"
 #include "util/sha256.h"
 
+/*
+ * A chunk list patch is (u32 index, 32-byte hash) entries in index order. It
+ * is used while it has at most 1/MF_PATCH_MAX_FRACTION of the list's entries,
+ * and for lists of at least MF_PATCH_MIN_CHUNKS.
+ */
+#define MF_PATCH_ENTRY 36
+#define MF_PATCH_MAX_FRACTION 4
+#define MF_PATCH_MIN_CHUNKS 64
+
 struct mf_file {
 	const char *path;
 	int is_dir;
@@ -22,8 +31,12 @@ struct mf_file {
 	unsigned mode;
 	int64_t mtime_ns;
 	uint8_t sha[SHA256_LEN];
-	uint8_t *segs;        /* list segment hashes */
+	uint8_t *segs;        /* list segment hashes (the base list with a patch) */
 	size_t nsegs;
+	int has_patch;        /* the list is the base list with a patch applied */
+	uint8_t *psegs;       /* patch segment hashes */
+	size_t npsegs;
+	uint64_t nchunks;     /* with a patch: entries of the patched list */
 };
 
 struct manifest {
@@ -38,6 +51,11 @@ struct manifest {
 int manifest_parse(const char *name, const char *json, struct manifest *m,
 		   struct cv_err *e);
 void manifest_release(struct manifest *m);
+/* The file's chunk hashes in order, its patch applied (appended to out). */
+int mf_file_list(struct repo *r, const struct mf_file *f, struct strbuf *out,
+		 struct cv_err *e);
+/* The entry of path in m, or NULL. */
+const struct mf_file *manifest_find(const struct manifest *m, const char *path);
 /* Load snapshot NAME ("latest" for the newest) from the repository. */
 int manifest_load(struct repo *r, const char *name, struct manifest *m,
 		  struct cv_err *e);
@@ -45,10 +63,13 @@ int manifest_load(struct repo *r, const char *name, struct manifest *m,
 /* A manifest being written by a copy into the repository. */
 struct mf_writer {
 	struct repo *r;
+	const struct manifest *prev; /* lists are patches against it; may be NULL */
 	json_t *files;
 	json_t *cur;
 	struct sha256 whole;
 	struct strbuf hashes;
+	struct strbuf prev_list;    /* the previous snapshot's list of this file */
+	struct strbuf base;         /* a base chunk's content */
 	struct bgtask hasher;       /* chunk hashes, beside the whole-file hash */
 	struct hash_job {
 		const uint8_t *p;
@@ -61,7 +82,8 @@ struct mf_writer {
 	struct progress *progress; /* NULL: none */
 };
 
-void mfw_init(struct mf_writer *w, struct repo *r);
+/* prev: the last snapshot, whose lists new ones may patch (or NULL). */
+void mfw_init(struct mf_writer *w, struct repo *r, const struct manifest *prev);
 void mfw_release(struct mf_writer *w);
 int mfw_dir(struct mf_writer *w, const char *rel, struct cv_err *e);
 int mfw_file_begin(struct mf_writer *w, const char *rel, const struct stat *st);

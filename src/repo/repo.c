@@ -19,7 +19,9 @@
 #define IDX_MAGIC_V1 "CVIDX001" /* 48-byte entries, one frame per chunk */
 #define IDX_MAGIC "CVIDX002"
 #define IDX_ENTRY_V1 48
-#define IDX_ENTRY 56
+#define IDX_FRAME 12          /* u32 compressed length, u32 chunks, u32 flags */
+#define IDX_CHUNK 36          /* hash, u32 length */
+#define MAX_FRAME_CHUNKS 4096
 #define PACK_MAX (128ull << 20)
 #define CHUNK_MAX (64u << 20)
 
@@ -111,24 +113,70 @@ static uint32_t add_pack_name(struct repo *r, const char *name)
 
 /* ---- indexes ---- */
 
-static void idx_decode(const uint8_t *p, int v1, uint32_t pack,
-		       struct chunk_loc *loc)
+/* Version 1: 48-byte entries, each chunk its own frame. */
+static int load_v1(struct repo *r, const uint8_t *p, size_t n, uint32_t pack)
 {
-	memcpy(loc->hash, p, SHA256_LEN);
-	loc->off = load_u64(p + 32);
-	loc->clen = load_u32(p + 40);
-	loc->ulen = load_u32(p + 44);
-	loc->uoff = v1 ? 0 : load_u32(p + 48);
-	loc->fulen = v1 ? loc->ulen : load_u32(p + 52);
-	loc->pack = pack;
+	size_t count = (size_t)load_u64(p + 8), i;
+	struct chunk_loc loc;
+
+	if (count != (n - 16) / IDX_ENTRY_V1 || (n - 16) % IDX_ENTRY_V1)
+		return -1;
+	memset(&loc, 0, sizeof(loc));
+	loc.pack = pack;
+	for (i = 0, p += 16; i < count; i++, p += IDX_ENTRY_V1) {
+		memcpy(loc.hash, p, SHA256_LEN);
+		loc.off = load_u64(p + 32);
+		loc.clen = load_u32(p + 40);
+		loc.ulen = loc.fulen = load_u32(p + 44);
+		tab_add(r, &loc);
+	}
+	return 0;
+}
+
+/* Version 2: frame entries, then chunk entries in frame order. */
+static int load_v2(struct repo *r, const uint8_t *p, size_t n, uint32_t pack)
+{
+	uint64_t nf = load_u64(p + 8), nc = load_u64(p + 16), off = 8, k = 0;
+	const uint8_t *fr = p + 24, *ch = fr + nf * IDX_FRAME;
+	struct chunk_loc loc;
+	uint32_t cnt, flags, j, uoff;
+	size_t f, first;
+
+	if (nf > n / IDX_FRAME || nc > n / IDX_CHUNK ||
+	    24 + nf * IDX_FRAME + nc * IDX_CHUNK != n)
+		return -1;
+	memset(&loc, 0, sizeof(loc));
+	loc.pack = pack;
+	for (f = 0; f < nf; f++, fr += IDX_FRAME) {
+		loc.clen = load_u32(fr);
+		cnt = load_u32(fr + 4);
+		flags = load_u32(fr + 8);
+		if (!cnt || cnt > MAX_FRAME_CHUNKS || cnt > nc - k || (flags & ~CHUNK_DELTA))
+			return -1;
+		loc.off = off;
+		loc.flags = (uint16_t)flags;
+		loc.fulen = 0;
+		for (j = 0; j < cnt; j++)
+			loc.fulen += load_u32(ch + (k + j) * IDX_CHUNK + SHA256_LEN);
+		first = (size_t)k;
+		for (j = 0, uoff = 0; j < cnt; j++, k++) {
+			memcpy(loc.hash, ch + k * IDX_CHUNK, SHA256_LEN);
+			loc.ulen = load_u32(ch + k * IDX_CHUNK + SHA256_LEN);
+			loc.uoff = uoff;
+			loc.ord = (uint16_t)(k - first);
+			uoff += loc.ulen;
+			tab_add(r, &loc);
+		}
+		off += loc.clen;
+	}
+	return k == nc ? 0 : -1;
 }
 
 static int load_index(struct repo *r, const char *file, struct cv_err *e)
 {
 	char name[256];
 	uint8_t *buf, sum[SHA256_LEN];
-	size_t n, i, count, esize;
-	struct chunk_loc loc;
+	size_t n;
 	uint32_t pack;
 	int rc, v1;
 
@@ -136,11 +184,7 @@ static int load_index(struct repo *r, const char *file, struct cv_err *e)
 	if ((rc = store_get(&r->st, name, 1u << 30, &buf, &n, e)))
 		return rc;
 	v1 = n >= 8 && !memcmp(buf, IDX_MAGIC_V1, 8);
-	esize = v1 ? IDX_ENTRY_V1 : IDX_ENTRY;
-	count = n >= 16 ? (size_t)load_u64(buf + 8) : 0;
-	if (n < 16 + SHA256_LEN || (!v1 && memcmp(buf, IDX_MAGIC, 8)) ||
-	    count != (n - 16 - SHA256_LEN) / esize ||
-	    (n - 16 - SHA256_LEN) % esize) {
+	if (n < 24 + SHA256_LEN || (!v1 && memcmp(buf, IDX_MAGIC, 8))) {
 		free(buf);
 		return cv_errf(e, CV_ECORRUPT, "%s/%s: not a pack index", r->st.root, name);
 	}
@@ -152,16 +196,12 @@ static int load_index(struct repo *r, const char *file, struct cv_err *e)
 	file = strrchr(name, '/') + 1;
 	name[strlen(name) - 4] = '\0'; /* drop ".idx" */
 	pack = add_pack_name(r, file);
-	for (i = 0; i < count; i++) {
-		idx_decode(buf + 16 + i * esize, v1, pack, &loc);
-		if (loc.uoff > loc.fulen || loc.ulen > loc.fulen - loc.uoff) {
-			free(buf);
-			return cv_errf(e, CV_ECORRUPT, "%s/%s.idx: entry %zu lies outside "
-				       "its frame", r->st.root, name, i);
-		}
-		tab_add(r, &loc);
-	}
+	rc = v1 ? load_v1(r, buf, n - SHA256_LEN, pack) :
+		  load_v2(r, buf, n - SHA256_LEN, pack);
 	free(buf);
+	if (rc)
+		return cv_errf(e, CV_ECORRUPT, "%s/%s.idx: inconsistent entries",
+			       r->st.root, name);
 	return 0;
 }
 
@@ -243,6 +283,8 @@ void repo_reader_init(struct repo_reader *rd)
 	memset(rd, 0, sizeof(*rd));
 	rd->dc = ZSTD_createDCtx();
 	sb_init(&rd->zbuf, 0);
+	sb_init(&rd->base, 0);
+	sb_init(&rd->tmp, 0);
 	for (i = 0; i < REPO_FRAME_CACHE; i++) {
 		rd->fc[i].pack = UINT32_MAX;
 		sb_init(&rd->fc[i].buf, 0);
@@ -256,6 +298,8 @@ void repo_reader_release(struct repo_reader *rd)
 	store_readers_release(&rd->rds);
 	ZSTD_freeDCtx(rd->dc);
 	sb_release(&rd->zbuf);
+	sb_release(&rd->base);
+	sb_release(&rd->tmp);
 	for (i = 0; i < REPO_FRAME_CACHE; i++)
 		sb_release(&rd->fc[i].buf);
 	memset(rd, 0, sizeof(*rd));
@@ -270,6 +314,7 @@ int repo_open(const char *path, int writable, struct repo *r, struct cv_err *e)
 	r->writable = writable;
 	r->level = 1;
 	sb_init(&r->idx, 0);
+	sb_init(&r->idx_frames, 0);
 	repo_reader_init(&r->rd);
 	if ((rc = store_open(&r->st, path, 0, e)) || (rc = check_config(r, e)) ||
 	    (rc = store_lock(&r->st, writable, e)) || (rc = load_indexes(r, e)))
@@ -287,18 +332,17 @@ int repo_close(struct repo *r, struct cv_err *e)
 	size_t i;
 	int rc = 0;
 
-	if (r->pack_open) {
-		if (e)
-			rc = repo_flush(r, e);
-		else
-			store_abort(&r->pf);
-	}
+	if (e && r->writable)
+		rc = repo_flush(r, e); /* chunks still in a batch too */
+	if (r->pack_open)
+		store_abort(&r->pf);
 	for (i = 0; i < r->npacks; i++)
 		free(r->packs[i]);
 	free(r->packs);
 	free(r->locs);
 	free(r->slots);
 	sb_release(&r->idx);
+	sb_release(&r->idx_frames);
 	repo_reader_release(&r->rd);
 	if (r->cur)
 		zpool_release(r->zp, r->cur);
@@ -317,23 +361,33 @@ static int pack_start(struct repo *r, struct cv_err *e)
 	if (rc)
 		return rc;
 	sb_reset(&r->idx);
-	r->pack_chunks = 0;
+	sb_reset(&r->idx_frames);
+	r->pack_chunks = r->pack_frames = 0;
 	r->pack_open = 1;
 	add_pack_name(r, "(open)");
 	return store_append(&r->pf, PACK_MAGIC, 8, e);
 }
 
-static void idx_entry(struct repo *r, const struct chunk_loc *loc)
+static void idx_frame(struct repo *r, uint32_t clen, uint32_t count,
+		      uint32_t flags)
 {
-	uint8_t p[IDX_ENTRY];
+	uint8_t p[IDX_FRAME];
+
+	store_u32(p, clen);
+	store_u32(p + 4, count);
+	store_u32(p + 8, flags);
+	sb_add(&r->idx_frames, p, IDX_FRAME);
+	r->pack_frames++;
+}
+
+static void idx_chunk(struct repo *r, const struct chunk_loc *loc)
+{
+	uint8_t p[IDX_CHUNK];
 
 	memcpy(p, loc->hash, SHA256_LEN);
-	memcpy(p + 32, &loc->off, 8);
-	memcpy(p + 40, &loc->clen, 4);
-	memcpy(p + 44, &loc->ulen, 4);
-	memcpy(p + 48, &loc->uoff, 4);
-	memcpy(p + 52, &loc->fulen, 4);
-	sb_add(&r->idx, p, IDX_ENTRY);
+	store_u32(p + SHA256_LEN, loc->ulen);
+	sb_add(&r->idx, p, IDX_CHUNK);
+	r->pack_chunks++;
 }
 
 void repo_set_compression(struct repo *r, int level, int threads)
@@ -358,7 +412,7 @@ static int append_batch(struct repo *r, struct zbatch *b, struct cv_err *e)
 		return cv_errf(e, CV_EIO, "%s", b->err);
 	for (i = 0; i < b->n; i++) {
 		it = &b->it[i];
-		if (!it->uoff) { /* a frame starts */
+		if (!it->ord) { /* a frame starts */
 			if (r->pack_open && r->pf.size >= PACK_MAX &&
 			    (rc = pack_finish(r, e)))
 				return rc;
@@ -368,6 +422,8 @@ static int append_batch(struct repo *r, struct zbatch *b, struct cv_err *e)
 			if ((rc = store_append(&r->pf, b->out.buf + it->ooff, it->olen, e)))
 				return rc;
 			r->stats.bytes_stored += it->olen;
+			idx_frame(r, (uint32_t)it->olen, it->count,
+				  it->delta ? CHUNK_DELTA : 0);
 		}
 		loc = tab_find(r, it->hash);
 		loc->pack = (uint32_t)(r->npacks - 1);
@@ -375,8 +431,9 @@ static int append_batch(struct repo *r, struct zbatch *b, struct cv_err *e)
 		loc->clen = (uint32_t)it->olen;
 		loc->uoff = it->uoff;
 		loc->fulen = it->fulen;
-		idx_entry(r, loc);
-		r->pack_chunks++;
+		loc->flags = it->delta ? CHUNK_DELTA : 0;
+		loc->ord = (uint16_t)it->ord;
+		idx_chunk(r, loc);
 	}
 	return 0;
 }
@@ -410,24 +467,24 @@ static int submit(struct repo *r, struct cv_err *e)
 	return collect(r, 0, e);
 }
 
-int repo_put(struct repo *r, const uint8_t hash[SHA256_LEN], const void *p,
-	     size_t n, struct cv_err *e)
+/* A batch with room, collecting compressed ones while all are in flight. */
+static int current_batch(struct repo *r, struct cv_err *e)
 {
-	struct chunk_loc loc;
 	int rc;
 
-	r->stats.chunks_seen++;
-	r->stats.bytes_seen += n;
-	if (repo_find(r, hash))
-		return 0;
-	if (n > CHUNK_MAX)
-		return cv_errf(e, CV_EUSAGE, "chunk of %zu bytes is too large", n);
 	if (!r->zp)
 		repo_set_compression(r, r->level, -1);
 	while (!r->cur && !(r->cur = zpool_batch(r->zp)))
 		if ((rc = collect(r, 1, e)))
 			return rc;
-	zpool_add(r->cur, hash, p, n);
+	return 0;
+}
+
+/* Record a chunk just added to the batch; submit the batch when full. */
+static int added(struct repo *r, const uint8_t *hash, size_t n, struct cv_err *e)
+{
+	struct chunk_loc loc;
+
 	memset(&loc, 0, sizeof(loc));
 	memcpy(loc.hash, hash, SHA256_LEN);
 	loc.pack = PACK_PENDING;
@@ -438,6 +495,44 @@ int repo_put(struct repo *r, const uint8_t hash[SHA256_LEN], const void *p,
 	if (r->cur->in.len >= ZBATCH_BYTES || r->cur->n >= ZBATCH_ITEMS)
 		return submit(r, e);
 	return 0;
+}
+
+int repo_put(struct repo *r, const uint8_t hash[SHA256_LEN], const void *p,
+	     size_t n, struct cv_err *e)
+{
+	int rc;
+
+	r->stats.chunks_seen++;
+	r->stats.bytes_seen += n;
+	if (repo_find(r, hash))
+		return 0;
+	if (n > CHUNK_MAX)
+		return cv_errf(e, CV_EUSAGE, "chunk of %zu bytes is too large", n);
+	if ((rc = current_batch(r, e)))
+		return rc;
+	zpool_add(r->cur, hash, p, n);
+	return added(r, hash, n, e);
+}
+
+int repo_put_delta(struct repo *r, const uint8_t hash[SHA256_LEN],
+		   const void *p, size_t n, const uint8_t base[SHA256_LEN],
+		   const void *bp, size_t bn, struct cv_err *e)
+{
+	const struct chunk_loc *bl = repo_find(r, base);
+	int rc;
+
+	if (!bl || bl->pack == PACK_PENDING || (bl->flags & CHUNK_DELTA) ||
+	    repo_find(r, hash))
+		return repo_put(r, hash, p, n, e);
+	r->stats.chunks_seen++;
+	r->stats.bytes_seen += n;
+	if (n > CHUNK_MAX)
+		return cv_errf(e, CV_EUSAGE, "chunk of %zu bytes is too large", n);
+	if ((rc = current_batch(r, e)))
+		return rc;
+	zpool_add_delta(r->cur, hash, p, n, base, bp, bn);
+	r->stats.chunks_delta++;
+	return added(r, hash, n, e);
 }
 
 int repo_flush(struct repo *r, struct cv_err *e)
@@ -458,7 +553,7 @@ int repo_flush(struct repo *r, struct cv_err *e)
  */
 static int pack_finish(struct repo *r, struct cv_err *e)
 {
-	uint8_t sum[SHA256_LEN], head[16];
+	uint8_t sum[SHA256_LEN], head[24];
 	char hex[2 * SHA256_LEN + 1], name[256];
 	struct strbuf idx = STRBUF_INIT;
 	int rc;
@@ -467,8 +562,10 @@ static int pack_finish(struct repo *r, struct cv_err *e)
 		return 0;
 	r->pack_open = 0;
 	memcpy(head, IDX_MAGIC, sizeof(IDX_MAGIC) - 1);
-	memcpy(head + 8, &r->pack_chunks, 8);
-	sb_add(&idx, head, 16);
+	memcpy(head + 8, &r->pack_frames, 8);
+	memcpy(head + 16, &r->pack_chunks, 8);
+	sb_add(&idx, head, 24);
+	sb_add(&idx, r->idx_frames.buf, r->idx_frames.len);
 	sb_add(&idx, r->idx.buf, r->idx.len);
 	sha256(idx.buf, idx.len, sum);
 	hex_encode(sum, SHA256_LEN, hex);
@@ -488,6 +585,61 @@ static int pack_finish(struct repo *r, struct cv_err *e)
 
 /* ---- reading ---- */
 
+int repo_delta_base(struct repo *r, const struct chunk_loc *loc,
+		    uint8_t base[SHA256_LEN], struct cv_err *e)
+{
+	char name[256];
+
+	snprintf(name, sizeof(name), "packs/%s.pack", r->packs[loc->pack]);
+	return store_pread_in(&r->st, &r->rd.rds, name,
+			      loc->off + 4 + (uint64_t)loc->ord * SHA256_LEN, base,
+			      SHA256_LEN, e);
+}
+
+/*
+ * A delta frame's header (u32 count, then a base hash per chunk) and its
+ * bases' contents, concatenated into rd->base; *skip is the header's size.
+ */
+static int load_bases(struct repo *r, struct repo_reader *rd,
+		      const struct chunk_loc *loc, const char *name, size_t *skip,
+		      struct cv_err *e)
+{
+	struct strbuf head = STRBUF_INIT;
+	const struct chunk_loc *bl;
+	char hex[2 * SHA256_LEN + 1];
+	uint8_t cnt[4];
+	uint32_t n, i;
+	int rc = store_pread_in(&r->st, &rd->rds, name, loc->off, cnt, 4, e);
+
+	n = rc ? 0 : load_u32(cnt);
+	if (!rc && (n <= loc->ord || n > MAX_FRAME_CHUNKS ||
+		    4 + (size_t)n * SHA256_LEN > loc->clen))
+		rc = cv_errf(e, CV_ECORRUPT, "%s/%s: offset %llu: bad delta frame "
+			     "header", r->st.root, name, (unsigned long long)loc->off);
+	sb_grow(&head, (size_t)n * SHA256_LEN);
+	if (!rc)
+		rc = store_pread_in(&r->st, &rd->rds, name, loc->off + 4, head.buf,
+				    (size_t)n * SHA256_LEN, e);
+	sb_reset(&rd->base);
+	for (i = 0; !rc && i < n; i++) {
+		const uint8_t *h = (const uint8_t *)head.buf + (size_t)i * SHA256_LEN;
+
+		bl = repo_find(r, h);
+		hex_encode(h, SHA256_LEN, hex);
+		if (!bl || (bl->flags & CHUNK_DELTA))
+			rc = cv_errf(e, CV_ECORRUPT, "%s/%s: offset %llu: base chunk %s "
+				     "%s", r->st.root, name, (unsigned long long)loc->off,
+				     hex, bl ? "is a delta itself" : "is not in the repository");
+		else if ((rc = repo_get_in(r, rd, h, &rd->tmp, e)))
+			cv_err_prefix(e, "base chunk %s", hex);
+		else
+			sb_add(&rd->base, rd->tmp.buf, rd->tmp.len);
+	}
+	*skip = 4 + (size_t)n * SHA256_LEN;
+	sb_release(&head);
+	return rc;
+}
+
 /* The decompressed content of loc's frame, from the cache or the pack. */
 static int load_frame(struct repo *r, struct repo_reader *rd,
 		      const struct chunk_loc *loc, const struct strbuf **out,
@@ -495,7 +647,7 @@ static int load_frame(struct repo *r, struct repo_reader *rd,
 {
 	struct frame_cache *fc;
 	char name[256];
-	size_t i, d;
+	size_t i, d, skip = 0;
 	int rc;
 
 	for (i = 0; i < REPO_FRAME_CACHE; i++)
@@ -503,12 +655,15 @@ static int load_frame(struct repo *r, struct repo_reader *rd,
 			*out = &rd->fc[i].buf;
 			return 0;
 		}
+	snprintf(name, sizeof(name), "packs/%s.pack", r->packs[loc->pack]);
+	rc = loc->flags & CHUNK_DELTA ? load_bases(r, rd, loc, name, &skip, e) : 0;
 	fc = &rd->fc[rd->fc_next++ % REPO_FRAME_CACHE];
 	fc->pack = UINT32_MAX;
-	snprintf(name, sizeof(name), "packs/%s.pack", r->packs[loc->pack]);
 	sb_reset(&rd->zbuf);
 	sb_grow(&rd->zbuf, loc->clen);
-	rc = store_pread_in(&r->st, &rd->rds, name, loc->off, rd->zbuf.buf, loc->clen, e);
+	if (!rc)
+		rc = store_pread_in(&r->st, &rd->rds, name, loc->off, rd->zbuf.buf,
+				    loc->clen, e);
 	if (rc == CV_ENOTFOUND) {
 		cv_err_clear(e);
 		return cv_errf(e, CV_ECORRUPT, "%s/%s: missing", r->st.root, name);
@@ -517,7 +672,11 @@ static int load_frame(struct repo *r, struct repo_reader *rd,
 		return rc;
 	sb_reset(&fc->buf);
 	sb_grow(&fc->buf, loc->fulen);
-	d = ZSTD_decompressDCtx(rd->dc, fc->buf.buf, loc->fulen, rd->zbuf.buf, loc->clen);
+	ZSTD_DCtx_reset(rd->dc, ZSTD_reset_session_and_parameters);
+	if (skip)
+		ZSTD_DCtx_refPrefix(rd->dc, rd->base.buf, rd->base.len);
+	d = ZSTD_decompressDCtx(rd->dc, fc->buf.buf, loc->fulen, rd->zbuf.buf + skip,
+				loc->clen - skip);
 	if (ZSTD_isError(d) || d != loc->fulen)
 		return cv_errf(e, CV_ECORRUPT, "%s/%s: offset %llu: frame does not "
 			       "decompress (%s)", r->st.root, name,
@@ -702,8 +861,9 @@ int hashset_add(struct hashset *s, const uint8_t *h)
 /* ---- garbage collection ---- */
 
 /*
- * Store a kept chunk again, in a new pack: its frame may hold chunks that are
- * not kept. Its table entry is updated in place (the table does not grow).
+ * Store a kept chunk again, whole, in a new pack: its frame may hold chunks
+ * that are not kept. Its table entry is updated in place once written (the
+ * table does not grow).
  */
 static int store_again(struct repo *r, struct chunk_loc *loc, struct strbuf *buf,
 		       struct cv_err *e)
@@ -717,8 +877,9 @@ static int store_again(struct repo *r, struct chunk_loc *loc, struct strbuf *buf
 	while (!r->cur && !(r->cur = zpool_batch(r->zp)))
 		if ((rc = collect(r, 1, e)))
 			return rc;
+	/* loc keeps its old place, still readable (a delta's base may be read
+	 * later in this loop), until the batch is written and moves it */
 	zpool_add(r->cur, loc->hash, buf->buf, buf->len);
-	loc->pack = PACK_PENDING;
 	if (r->cur->in.len >= ZBATCH_BYTES || r->cur->n >= ZBATCH_ITEMS)
 		return submit(r, e);
 	return 0;

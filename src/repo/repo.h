@@ -25,7 +25,12 @@ struct chunk_loc {
 	uint32_t clen, fulen; /* its frame: compressed, uncompressed length */
 	uint32_t uoff, ulen;  /* the chunk within the frame's content */
 	uint64_t off;         /* the frame's offset in the pack */
+	uint16_t flags;       /* CHUNK_DELTA */
+	uint16_t ord;         /* the chunk's place among its frame's chunks */
 };
+
+/* In a delta frame: compressed against its base (see REPOSITORY.md). */
+#define CHUNK_DELTA 1u
 
 /* Decompressed frames kept for the next reads (restore reads in order). */
 #define REPO_FRAME_CACHE 4
@@ -38,6 +43,8 @@ struct frame_cache {
 /* What one thread needs to read chunks: pack readers, zstd, frame cache. */
 struct repo_reader {
 	struct store_readers rds;
+	struct strbuf base;   /* a delta frame's bases, concatenated */
+	struct strbuf tmp;
 	void *dc;             /* zstd decompression context */
 	struct strbuf zbuf;   /* a compressed frame */
 	struct frame_cache fc[REPO_FRAME_CACHE];
@@ -47,6 +54,7 @@ struct repo_reader {
 struct repo_stats {
 	uint64_t chunks_seen, bytes_seen;     /* everything given to repo_put */
 	uint64_t chunks_new, bytes_new;       /* not in the repository before */
+	uint64_t chunks_delta;                /* of them, stored as deltas */
 	uint64_t bytes_stored;                /* compressed bytes written */
 };
 
@@ -61,8 +69,9 @@ struct repo {
 	size_t cap;
 	struct store_file pf; /* pack being written */
 	int pack_open;
-	struct strbuf idx;    /* index entries of the open pack */
-	uint64_t pack_chunks;
+	struct strbuf idx;    /* chunk entries of the open pack's index */
+	struct strbuf idx_frames; /* its frame entries */
+	uint64_t pack_chunks, pack_frames;
 	struct repo_reader rd; /* the default reader, for the opening thread */
 	struct zpool *zp;     /* compression workers (writable) */
 	struct zbatch *cur;   /* new chunks being collected */
@@ -81,6 +90,16 @@ int repo_close(struct repo *r, struct cv_err *e);
 /* Store a chunk unless present. hash is the SHA-256 of p[0..n). */
 int repo_put(struct repo *r, const uint8_t hash[SHA256_LEN], const void *p,
 	     size_t n, struct cv_err *e);
+/*
+ * Store a chunk unless present, as a delta against base (a stored chunk that
+ * is not a delta itself, whose content is bp[0..bn)) when it is new.
+ */
+int repo_put_delta(struct repo *r, const uint8_t hash[SHA256_LEN],
+		   const void *p, size_t n, const uint8_t base[SHA256_LEN],
+		   const void *bp, size_t bn, struct cv_err *e);
+/* The base of a delta chunk (loc->flags has CHUNK_DELTA). */
+int repo_delta_base(struct repo *r, const struct chunk_loc *loc,
+		    uint8_t base[SHA256_LEN], struct cv_err *e);
 /* Make every chunk put so far durable (pack + index renamed in place). */
 int repo_flush(struct repo *r, struct cv_err *e);
 const struct chunk_loc *repo_find(const struct repo *r,

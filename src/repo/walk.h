@@ -9,15 +9,15 @@
 #include "repo/manifest.h"
 #include "repo/repo.h"
 
-/* Called per chunk; list segments are reported with off = -1. */
+/* Called per chunk; list and patch segments are reported with off = -1. */
 typedef int (*walk_fn)(void *ctx, const struct manifest *m,
 		       const struct mf_file *f, long long off,
 		       const uint8_t *hash, struct cv_err *e);
 
 /*
  * Call fn for every chunk of m. A list segment that cannot be read is
- * reported through fn (with off -1) and its chunks skipped; the walk goes on
- * unless fn returns an error.
+ * reported through fn (with off -1) and the file's chunks skipped; the walk
+ * goes on unless fn returns an error (or a readable list is inconsistent).
  */
 int walk_snapshot(struct repo *r, const struct manifest *m, walk_fn fn,
 		  void *ctx, struct cv_err *e);

@@ -27,40 +27,105 @@ struct zpool {
 	size_t nfifo, capfifo;
 };
 
-/* Items [i, *end) form one frame: whole chunks, at most ZFRAME_BYTES. */
+/*
+ * Items [i, end) form one frame: whole chunks, all deltas or none, at most
+ * ZFRAME_BYTES of content (a larger chunk alone) and ZFRAME_ITEMS chunks.
+ */
 static size_t frame_end(const struct zbatch *b, size_t i)
 {
 	size_t len = b->it[i].ilen, k = i + 1;
 
-	while (k < b->n && len + b->it[k].ilen <= ZFRAME_BYTES)
+	while (k < b->n && k - i < ZFRAME_ITEMS && b->it[k].delta == b->it[i].delta &&
+	       len + b->it[k].ilen <= ZFRAME_BYTES)
 		len += b->it[k++].ilen;
 	return k;
 }
 
-static void compress_batch(ZSTD_CCtx *cc, struct zbatch *b)
+/*
+ * Delta frames: no checksum or content size (the index gives the
+ * length, the chunk's SHA-256 checks it). Deltas are few, the chunks a flush
+ * changed, so they can afford a slower level; a large one (a pickle written
+ * whole in a new order) needs a window over base and chunk together and
+ * long-distance matching to find its entries in the base.
+ */
+#define ZDELTA_LEVEL_SMALL 5
+#define ZDELTA_LEVEL_LARGE 9
+#define ZDELTA_LARGE (1u << 20)
+
+static void delta_params(ZSTD_CCtx *cc, size_t content, size_t prefix)
 {
-	size_t i = 0, k, end, ulen, bound, c;
+	int wlog = 10;
+
+	ZSTD_CCtx_reset(cc, ZSTD_reset_parameters);
+	ZSTD_CCtx_setParameter(cc, ZSTD_c_contentSizeFlag, 0);
+	while (wlog < 27 && ((size_t)1 << wlog) < content + prefix)
+		wlog++;
+	ZSTD_CCtx_setParameter(cc, ZSTD_c_windowLog, wlog);
+	if (content < ZDELTA_LARGE) {
+		ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, ZDELTA_LEVEL_SMALL);
+		return;
+	}
+	ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, ZDELTA_LEVEL_LARGE);
+	ZSTD_CCtx_setParameter(cc, ZSTD_c_enableLongDistanceMatching, 1);
+}
+
+static void frame_params(ZSTD_CCtx *cc, int level)
+{
+	ZSTD_CCtx_reset(cc, ZSTD_reset_parameters);
+	ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, level);
+	ZSTD_CCtx_setParameter(cc, ZSTD_c_checksumFlag, 1);
+}
+
+/* A delta frame's header: the count, then each chunk's base hash. */
+static size_t delta_header(struct zbatch *b, size_t i, size_t end, uint8_t *out)
+{
+	uint32_t n = (uint32_t)(end - i);
+	size_t k;
+
+	memcpy(out, &n, 4);
+	for (k = i; k < end; k++)
+		memcpy(out + 4 + (k - i) * SHA256_LEN, b->it[k].base, SHA256_LEN);
+	return 4 + (size_t)n * SHA256_LEN;
+}
+
+static void compress_batch(ZSTD_CCtx *cc, int level, struct zbatch *b)
+{
+	size_t i = 0, k, end, ulen, bound, c, start, skip, prefix;
+	int delta;
 
 	sb_reset(&b->out);
 	b->err[0] = '\0';
 	while (i < b->n) {
 		end = frame_end(b, i);
+		delta = b->it[i].delta;
 		ulen = b->it[end - 1].ioff + b->it[end - 1].ilen - b->it[i].ioff;
-		bound = ZSTD_compressBound(ulen);
+		bound = ZSTD_compressBound(ulen) + 4 + (end - i) * SHA256_LEN;
 		sb_grow(&b->out, bound);
-		c = ZSTD_compress2(cc, b->out.buf + b->out.len, bound,
+		start = b->out.len;
+		skip = delta ? delta_header(b, i, end, (uint8_t *)b->out.buf + start) : 0;
+		if (delta) {
+			prefix = b->it[end - 1].boff + b->it[end - 1].blen - b->it[i].boff;
+			delta_params(cc, ulen, prefix);
+			ZSTD_CCtx_refPrefix(cc, b->bases.buf + b->it[i].boff, prefix);
+		}
+		c = ZSTD_compress2(cc, b->out.buf + start + skip, bound - skip,
 				   b->in.buf + b->it[i].ioff, ulen);
+		if (delta)
+			frame_params(cc, level);
 		if (ZSTD_isError(c)) {
 			snprintf(b->err, sizeof(b->err), "zstd: %s", ZSTD_getErrorName(c));
 			return;
 		}
+		c += skip;
 		for (k = i; k < end; k++) {
-			b->it[k].ooff = b->out.len;
+			b->it[k].ooff = start;
 			b->it[k].olen = c;
 			b->it[k].uoff = (uint32_t)(b->it[k].ioff - b->it[i].ioff);
 			b->it[k].fulen = (uint32_t)ulen;
+			b->it[k].ord = (uint32_t)(k - i);
+			b->it[k].count = (uint32_t)(end - i);
 		}
-		sb_setlen(&b->out, b->out.len + c);
+		sb_setlen(&b->out, start + c);
 		i = end;
 	}
 }
@@ -69,8 +134,7 @@ static ZSTD_CCtx *new_cctx(int level)
 {
 	ZSTD_CCtx *cc = ZSTD_createCCtx();
 
-	ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, level);
-	ZSTD_CCtx_setParameter(cc, ZSTD_c_checksumFlag, 1);
+	frame_params(cc, level);
 	return cc;
 }
 
@@ -91,7 +155,7 @@ static void *worker(void *arg)
 		if (!p->todo_head)
 			p->todo_tail = NULL;
 		pthread_mutex_unlock(&p->mu);
-		compress_batch(cc, b);
+		compress_batch(cc, p->level, b);
 		pthread_mutex_lock(&p->mu);
 		b->done = 1;
 		pthread_cond_broadcast(&p->cv);
@@ -119,6 +183,7 @@ struct zpool *zpool_new(int threads, int level)
 
 		sb_init(&b->in, ZBATCH_BYTES);
 		sb_init(&b->out, 0);
+		sb_init(&b->bases, 0);
 		b->next = p->free_list;
 		p->free_list = b;
 	}
@@ -145,6 +210,7 @@ struct zbatch *zpool_batch(struct zpool *p)
 	pthread_mutex_unlock(&p->mu);
 	if (b) {
 		sb_reset(&b->in);
+		sb_reset(&b->bases);
 		b->n = 0;
 		b->done = 0;
 		b->next = NULL;
@@ -161,10 +227,25 @@ void zpool_add(struct zbatch *b, const uint8_t *hash, const void *data, size_t n
 		b->it = xrealloc(b->it, b->cap * sizeof(*b->it));
 	}
 	it = &b->it[b->n++];
+	memset(it, 0, sizeof(*it));
 	memcpy(it->hash, hash, SHA256_LEN);
 	it->ioff = b->in.len;
 	it->ilen = n;
 	sb_add(&b->in, data, n);
+}
+
+void zpool_add_delta(struct zbatch *b, const uint8_t *hash, const void *data,
+		     size_t n, const uint8_t *base, const void *bdata, size_t bn)
+{
+	struct zitem *it;
+
+	zpool_add(b, hash, data, n);
+	it = &b->it[b->n - 1];
+	it->delta = 1;
+	memcpy(it->base, base, SHA256_LEN);
+	it->boff = b->bases.len;
+	it->blen = bn;
+	sb_add(&b->bases, bdata, bn);
 }
 
 void zpool_submit(struct zpool *p, struct zbatch *b)
@@ -173,7 +254,7 @@ void zpool_submit(struct zpool *p, struct zbatch *b)
 	p->fifo[p->nfifo++] = b;
 	if (p->inline_cctx) {
 		pthread_mutex_unlock(&p->mu);
-		compress_batch(p->inline_cctx, b);
+		compress_batch(p->inline_cctx, p->level, b);
 		b->done = 1;
 		return;
 	}
@@ -230,6 +311,7 @@ void zpool_free(struct zpool *p)
 		p->free_list = b->next;
 		sb_release(&b->in);
 		sb_release(&b->out);
+		sb_release(&b->bases);
 		free(b->it);
 		free(b);
 	}

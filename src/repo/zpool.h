@@ -3,7 +3,9 @@
  * parallel and handed back oldest first, so the pack is still written by one
  * thread. Consecutive chunks of a batch share one zstd frame of up to
  * ZFRAME_BYTES: small chunks (a 132-byte neighbour list) compress far better
- * and faster together than one frame each.
+ * and faster together than one frame each. Consecutive delta chunks share a
+ * frame too, compressed against their bases' contents (concatenated, as a
+ * zstd prefix); the frame is written after a u32 count and the bases' hashes.
  */
 #ifndef CV_ZPOOL_H
 #define CV_ZPOOL_H
@@ -17,6 +19,7 @@
 #define ZBATCH_BYTES (4u << 20)
 #define ZBATCH_ITEMS 8192
 #define ZFRAME_BYTES (64u << 10)
+#define ZFRAME_ITEMS 4096
 
 struct zitem {
 	uint8_t hash[SHA256_LEN];
@@ -24,10 +27,15 @@ struct zitem {
 	size_t ooff, olen;    /* its frame in the batch's output */
 	uint32_t uoff;        /* the chunk's offset in its frame's content */
 	uint32_t fulen;       /* the frame's uncompressed length */
+	uint32_t ord, count;  /* its place among the frame's chunks, how many */
+	int delta;            /* compressed against a base chunk: */
+	uint8_t base[SHA256_LEN];
+	size_t boff, blen;    /* its content, in the batch's bases */
 };
 
 struct zbatch {
 	struct strbuf in, out;
+	struct strbuf bases;  /* base contents of delta chunks */
 	struct zitem *it;
 	size_t n, cap;
 	int done;
@@ -42,6 +50,9 @@ struct zpool *zpool_new(int threads, int level);
 /* An empty batch; NULL when all are in flight (collect one first). */
 struct zbatch *zpool_batch(struct zpool *p);
 void zpool_add(struct zbatch *b, const uint8_t *hash, const void *data, size_t n);
+/* A chunk to store as a delta against base (whose content is given). */
+void zpool_add_delta(struct zbatch *b, const uint8_t *hash, const void *data,
+		     size_t n, const uint8_t *base, const void *bdata, size_t bn);
 void zpool_submit(struct zpool *p, struct zbatch *b);
 /* The oldest submitted batch once compressed (waiting if wait), else NULL. */
 struct zbatch *zpool_oldest(struct zpool *p, int wait);

@@ -1,5 +1,5 @@
 /*
- * Unaligned little-endian loads (the on-disk formats are little-endian, as
+ * Unaligned little-endian loads and stores (the on-disk formats are little-endian, as
  * are the hosts chromavault runs on).
  */
 #ifndef CV_BYTES_H
@@ -22,6 +22,11 @@ static inline uint32_t load_u32(const uint8_t *p)
 
 	memcpy(&v, p, 4);
 	return v;
+}
+
+static inline void store_u32(uint8_t *p, uint32_t v)
+{
+	memcpy(p, &v, 4);
 }
 
 #endif

@@ -188,6 +188,43 @@ static void test_damaged_pack(void **state)
 	sb_release(&out);
 }
 
+/* A delta chunk reads back through its base, which walks must keep. */
+static void test_delta_chunks(void **state)
+{
+	static const char base[] = "page 7: alpha beta gamma delta epsilon zeta eta theta";
+	static const char v2[] = "page 7: alpha beta GAMMA delta epsilon zeta eta theta";
+	static const char v3[] = "page 8: alpha beta gamma delta epsilon zeta eta iota";
+	uint8_t hb[SHA256_LEN], h2[SHA256_LEN], h3[SHA256_LEN], got[SHA256_LEN];
+	struct strbuf out = STRBUF_INIT;
+	struct repo r;
+	struct cv_err e = { 0 };
+
+	(void)state;
+	assert_int_equal(repo_open(dir, 1, &r, &e), 0);
+	put_text(&r, base, hb);
+	/* a pending base cannot be used yet: stored whole */
+	sha256(v3, strlen(v3), h3);
+	assert_int_equal(repo_put_delta(&r, h3, v3, strlen(v3), hb, base,
+					strlen(base), &e), 0);
+	assert_int_equal(repo_flush(&r, &e), 0);
+	assert_false(repo_find(&r, h3)->flags & CHUNK_DELTA);
+	sha256(v2, strlen(v2), h2);
+	assert_int_equal(repo_put_delta(&r, h2, v2, strlen(v2), hb, base,
+					strlen(base), &e), 0);
+	assert_int_equal(r.stats.chunks_delta, 1);
+	assert_int_equal(repo_close(&r, &e), 0);
+
+	assert_int_equal(repo_open(dir, 0, &r, &e), 0);
+	assert_true(repo_find(&r, h2)->flags & CHUNK_DELTA);
+	assert_int_equal(repo_delta_base(&r, repo_find(&r, h2), got, &e), 0);
+	assert_memory_equal(got, hb, SHA256_LEN);
+	assert_int_equal(repo_get(&r, h2, &out, &e), 0);
+	assert_int_equal(out.len, strlen(v2));
+	assert_memory_equal(out.buf, v2, out.len);
+	repo_close(&r, NULL);
+	sb_release(&out);
+}
+
 /* A version 1 pack (one frame per chunk, 48-byte index entries) still reads. */
 static void test_reads_version1_packs(void **state)
 {
@@ -258,6 +295,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_lists_and_snapshots, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gc_keeps_what_is_asked, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_damaged_pack, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_delta_chunks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reads_version1_packs, setup, teardown),
 		cmocka_unit_test(test_cutter),
 	};

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Incremental backups: a database changed in place is stored as chunk-list
+# patches and delta chunks against the previous snapshot; pruning that
+# snapshot keeps the bases the kept one needs; every snapshot restores
+# byte-identical, and the chain goes on from the kept one.
+. "$(dirname "$0")/lib.sh"
+setup
+
+F=$(fixtures_dir)
+[ -n "$F" ] || skip "shared/fixtures/real-world is absent"
+src=$T/src R=$T/repo
+cp -r "$F/movie-suggestion-sumanhiremath/db" "$src"
+chmod -R u+w "$src"
+
+field() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$T/stdout" "$1"; }
+# edit N: rewrite every 40th string metadata value in place, as Chroma's
+# updates do, so pages change without moving
+edit() {
+	python3 - "$src/chroma.sqlite3" "$1" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+n = db.execute("UPDATE embedding_metadata SET string_value = string_value || ?"
+               " WHERE rowid % 40 = ? AND string_value IS NOT NULL",
+               (" (edit %s)" % sys.argv[2], int(sys.argv[2]))).rowcount
+db.commit()
+assert n > 0, "nothing to edit"
+PY
+}
+
+expect_ok "$CV" backup --json "$src" "$R"
+full=$(field bytes_stored)
+[ "$(field chunks_delta)" -eq 0 ] || fail "a first backup has nothing to be a delta of"
+
+edit 1
+cp -r "$src" "$T/v2"
+expect_ok "$CV" backup --json "$src" "$R"
+[ "$(field chunks_delta)" -gt 0 ] || fail "changed pages were not stored as deltas"
+[ "$(field bytes_stored)" -lt $((full / 4)) ] ||
+	fail "incremental stored $(field bytes_stored) of a full $full"
+snap2=$(field snapshot)
+grep -q '"patch"' "$R/snapshots/$snap2.json" || fail "no chunk list was stored as a patch"
+
+# the first snapshot holds the bases; prune it
+expect_ok "$CV" prune --keep-last 1 "$R"
+[ "$(ls "$R/snapshots" | wc -l)" -eq 1 ] || fail "prune kept more than one snapshot"
+expect_ok "$CV" verify --read-data "$R"
+expect_ok "$CV" restore "$R" latest "$T/r2"
+diff -r "$T/v2" "$T/r2" >&2 || fail "the kept snapshot differs after its base snapshot was pruned"
+
+edit 2
+expect_ok "$CV" backup --json "$src" "$R"
+[ "$(field chunks_delta)" -gt 0 ] || fail "no deltas against the kept snapshot"
+expect_ok "$CV" verify --read-data "$R"
+expect_ok "$CV" restore "$R" latest "$T/r3"
+diff -r "$src" "$T/r3" >&2 || fail "the third snapshot differs"
+expect_ok "$CV" restore "$R" "$snap2" "$T/r2b"
+diff -r "$T/v2" "$T/r2b" >&2 || fail "the second snapshot differs"
+echo "incremental snapshots restore exactly"
