@@ -71,29 +71,28 @@ static int pwrite_all(int fd, const void *p, size_t n, uint64_t off)
 	return 0;
 }
 
-static void run_unit(struct rfile *f, struct repo_reader *rd, struct unit *u,
-		     struct strbuf *chunk)
+static void run_unit(struct rfile *f, struct repo_reader *rd, struct unit *u)
 {
 	size_t i;
 
 	u->bad_off = u->off;
 	for (i = 0; !u->rc && i < u->n; i++) {
-		u->rc = repo_get_in(f->r, rd, f->hashes + (u->first + i) * SHA256_LEN,
-				    chunk, &u->err);
-		if (!u->rc) {
-			sb_add(&u->data, chunk->buf, chunk->len);
-			u->bad_off += chunk->len;
-		}
+		u->bad_off = u->off + u->data.len;
+		u->rc = repo_append_in(f->r, rd, f->hashes + (u->first + i) * SHA256_LEN,
+				       &u->data, &u->err);
 	}
 	if (!u->rc && pwrite_all(f->fd, u->data.buf, u->data.len, u->off))
 		u->rc = cv_errno(&u->err, CV_EIO, "%s: write failed", f->path);
+	/* start writing it out now, so the fsync at the end has less to wait for */
+	if (!u->rc)
+		sync_file_range(f->fd, (off_t)u->off, (off_t)u->data.len,
+				SYNC_FILE_RANGE_WRITE);
 }
 
 static void *worker(void *arg)
 {
 	struct rfile *f = arg;
 	struct repo_reader rd;
-	struct strbuf chunk = STRBUF_INIT;
 	struct unit *u;
 
 	repo_reader_init(&rd);
@@ -105,13 +104,12 @@ static void *worker(void *arg)
 			break;
 		u = &f->u[f->next++];
 		pthread_mutex_unlock(&f->mu);
-		run_unit(f, &rd, u, &chunk);
+		run_unit(f, &rd, u);
 		pthread_mutex_lock(&f->mu);
 		u->done = 1;
 		pthread_cond_broadcast(&f->cv);
 	}
 	pthread_mutex_unlock(&f->mu);
-	sb_release(&chunk);
 	repo_reader_release(&rd);
 	return NULL;
 }

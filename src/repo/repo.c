@@ -492,7 +492,8 @@ static int added(struct repo *r, const uint8_t *hash, size_t n, struct cv_err *e
 	tab_add(r, &loc);
 	r->stats.chunks_new++;
 	r->stats.bytes_new += n;
-	if (r->cur->in.len >= ZBATCH_BYTES || r->cur->n >= ZBATCH_ITEMS)
+	if (r->cur->in.len + r->cur->bases.len >= ZBATCH_BYTES ||
+	    r->cur->n >= ZBATCH_ITEMS)
 		return submit(r, e);
 	return 0;
 }
@@ -699,6 +700,14 @@ int repo_get_in(struct repo *r, struct repo_reader *rd,
 		const uint8_t hash[SHA256_LEN], struct strbuf *out,
 		struct cv_err *e)
 {
+	sb_reset(out);
+	return repo_append_in(r, rd, hash, out, e);
+}
+
+int repo_append_in(struct repo *r, struct repo_reader *rd,
+		   const uint8_t hash[SHA256_LEN], struct strbuf *out,
+		   struct cv_err *e)
+{
 	const struct chunk_loc *loc = repo_find(r, hash);
 	const struct strbuf *frame = NULL;
 	char hex[2 * SHA256_LEN + 1];
@@ -708,13 +717,13 @@ int repo_get_in(struct repo *r, struct repo_reader *rd,
 	if (!loc || loc->pack == PACK_PENDING)
 		rc = cv_errf(e, CV_ECORRUPT, "not in the repository");
 	else if (!(rc = load_frame(r, rd, loc, &frame, e))) {
-		sb_reset(out);
-		sb_add(out, frame->buf + loc->uoff, loc->ulen);
-		sha256(out->buf, out->len, sum);
+		sha256(frame->buf + loc->uoff, loc->ulen, sum);
 		if (memcmp(sum, hash, SHA256_LEN))
 			rc = cv_errf(e, CV_ECORRUPT, "%s/packs/%s.pack: offset %llu: "
 				     "wrong content", r->st.root, r->packs[loc->pack],
 				     (unsigned long long)loc->off);
+		else
+			sb_add(out, frame->buf + loc->uoff, loc->ulen);
 	}
 	if (rc) {
 		hex_encode(hash, SHA256_LEN, hex);

@@ -116,6 +116,10 @@ void repo_reader_release(struct repo_reader *rd);
 int repo_get_in(struct repo *r, struct repo_reader *rd,
 		const uint8_t hash[SHA256_LEN], struct strbuf *out,
 		struct cv_err *e);
+/* Same, appending the chunk to out (out is left as it was on error). */
+int repo_append_in(struct repo *r, struct repo_reader *rd,
+		   const uint8_t hash[SHA256_LEN], struct strbuf *out,
+		   struct cv_err *e);
 
 /*
  * A chunk list (n hashes, 32 bytes each) stored as segments of

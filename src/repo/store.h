@@ -50,6 +50,7 @@ struct store_file {
 	char *tmp;
 	char *name;
 	uint64_t size;
+	uint64_t flushed;   /* handed to the disk early (before the fsync) */
 };
 int store_create(struct store *s, const char *name_hint, struct store_file *f,
 		 struct cv_err *e);

@@ -29,15 +29,19 @@ struct zpool {
 
 /*
  * Items [i, end) form one frame: whole chunks, all deltas or none, at most
- * ZFRAME_BYTES of content (a larger chunk alone) and ZFRAME_ITEMS chunks.
+ * ZFRAME_BYTES of content and ZFRAME_PREFIX_BYTES of bases (a larger chunk
+ * or base alone) and ZFRAME_ITEMS chunks.
  */
 static size_t frame_end(const struct zbatch *b, size_t i)
 {
-	size_t len = b->it[i].ilen, k = i + 1;
+	size_t len = b->it[i].ilen, pre = b->it[i].blen, k = i + 1;
 
 	while (k < b->n && k - i < ZFRAME_ITEMS && b->it[k].delta == b->it[i].delta &&
-	       len + b->it[k].ilen <= ZFRAME_BYTES)
-		len += b->it[k++].ilen;
+	       len + b->it[k].ilen <= ZFRAME_BYTES &&
+	       pre + b->it[k].blen <= ZFRAME_PREFIX_BYTES) {
+		len += b->it[k].ilen;
+		pre += b->it[k++].blen;
+	}
 	return k;
 }
 

@@ -20,6 +20,7 @@
 #define ZBATCH_ITEMS 8192
 #define ZFRAME_BYTES (64u << 10)
 #define ZFRAME_ITEMS 4096
+#define ZFRAME_PREFIX_BYTES (1u << 20)
 
 struct zitem {
 	uint8_t hash[SHA256_LEN];

@@ -22,6 +22,7 @@ struct ostream {
 	size_t zcap;
 	uint64_t bytes_in;   /* bytes given to os_write */
 	uint64_t bytes_out;  /* bytes written to the fd */
+	uint64_t flushed;    /* of them, handed to the disk early */
 	int failed;          /* sticky: first error kept in err */
 	struct cv_err err;
 };
