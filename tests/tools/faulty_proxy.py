@@ -6,14 +6,20 @@ usage: faulty_proxy.py LISTEN_PORT UPSTREAM_URL
 Forwards requests to UPSTREAM_URL, except: every 3rd request gets a 503,
 every 5th a 429, every 7th has its connection dropped without an answer
 (counted over all requests). Bounded: it exits after 100,000 requests.
+Environment: PROXY_FAULTS=0 forwards everything; PROXY_DELAY=SECONDS waits
+that long before forwarding each request (a slow link).
 """
 import http.server
+import os
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 
 UPSTREAM = sys.argv[2].rstrip("/")
+FAULTS = os.environ.get("PROXY_FAULTS", "1") != "0"
+DELAY = float(os.environ.get("PROXY_DELAY", "0"))
 lock = threading.Lock()
 count = 0
 
@@ -31,6 +37,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             n = count
         if n > 100000:
             raise SystemExit
+        if not FAULTS:
+            return None
         if n % 7 == 0:
             return "drop"
         if n % 5 == 0:
@@ -42,6 +50,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def handle_any(self):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         f = self.fault()
+        time.sleep(DELAY)
         if f == "drop":
             self.close_connection = True
             self.connection.shutdown(2)
