@@ -83,9 +83,10 @@ static void report(const struct import_opts *o, const struct import_stats *st,
 {
 	if (as_json) {
 		printf("{\"lines\":%llu,\"records\":%llu,\"sent\":%llu,\"skipped\":%llu,"
-		       "\"collections\":%llu,\"checked_only\":%s}\n",
+		       "\"rejected\":%llu,\"collections\":%llu,\"checked_only\":%s}\n",
 		       (unsigned long long)st->lines, (unsigned long long)st->records,
 		       (unsigned long long)st->sent, (unsigned long long)st->skipped,
+		       (unsigned long long)st->rejected,
 		       (unsigned long long)st->collections, o->check_only ? "true" : "false");
 		return;
 	}
@@ -94,9 +95,9 @@ static void report(const struct import_opts *o, const struct import_stats *st,
 		       (unsigned long long)st->lines, (unsigned long long)st->records);
 	else
 		printf("imported %llu records into %llu collections (%llu already sent "
-		       "before --resume)\n", (unsigned long long)st->sent,
+		       "before --resume); %llu rejected\n", (unsigned long long)st->sent,
 		       (unsigned long long)st->collections,
-		       (unsigned long long)st->skipped);
+		       (unsigned long long)st->skipped, (unsigned long long)st->rejected);
 }
 
 static int import_run(int argc, char **argv)
@@ -125,7 +126,15 @@ static int import_run(int argc, char **argv)
 	if (!rc && (as_json || !o.quiet))
 		report(&o, &st, as_json);
 	cv_source_release(&dst);
-	return rc ? cli_fail(&cmd_import, &e) : 0;
+	if (rc)
+		return cli_fail(&cmd_import, &e);
+	if (st.rejected) {
+		fprintf(stderr, "chromavault import: %llu records rejected by the server "
+			"(each named above); the rest arrived\n",
+			(unsigned long long)st.rejected);
+		return CV_EXIT_PARTIAL;
+	}
+	return 0;
 }
 
 const struct cli_cmd cmd_import = {
@@ -137,9 +146,10 @@ const struct cli_cmd cmd_import = {
 		   "file's header lines, created with their metadata and configuration,\n"
 		   "or from DEST. The whole file is checked first (JSON, fields,\n"
 		   "dimension, duplicate ids): a bad line is reported with its number\n"
-		   "and column and nothing is sent. Progress is checkpointed in\n"
-		   "FILE.import-progress; --resume after a failure finishes the job\n"
-		   "with no record doubled or missing.",
+		   "and column and nothing is sent. A record the server refuses is\n"
+		   "reported with its line and the rest are sent (exit 4). Progress is\n"
+		   "checkpointed in FILE.import-progress; --resume after a failure\n"
+		   "finishes the job with no record doubled or missing.",
 	.options =
 		"  -i, --input FILE     the JSONL file\n"
 		"  --create             create DEST's collection if it does not exist\n"

@@ -48,6 +48,8 @@ struct imp {
 	uint64_t batch_first_line, batch_last_line;
 	struct http_req *reqs;
 	uint64_t *req_last_line;
+	struct strbuf batch_lines; /* the line of each batched record (u64) */
+	struct strbuf *req_lines;  /* the same, per request in flight */
 	size_t nreq;
 	int batch;
 	uint64_t resume_after;   /* lines at or before this were sent */
@@ -100,8 +102,10 @@ static int meta_value_ok(json_t *v, int upsert)
 		return upsert; /* null deletes a key: only on update and upsert */
 	if (json_is_string(v) || json_is_number(v) || json_is_boolean(v))
 		return 1;
-	if (!json_is_array(v) || !json_array_size(v))
+	if (!json_is_array(v))
 		return 0;
+	if (!json_array_size(v))
+		return 1; /* the server takes an empty array too */
 	t = json_is_boolean(json_array_get(v, 0)) ? JSON_TRUE : json_typeof(json_array_get(v, 0));
 	json_array_foreach(v, i, x) {
 		int tx = json_is_boolean(x) ? JSON_TRUE : json_typeof(x);
@@ -121,6 +125,10 @@ static int check_metadata(struct imp *x, const struct lines *l, json_t *m,
 	json_t *v;
 
 	json_object_foreach(m, k, v) {
+		if (!*k || *k == '#' || *k == '$')
+			return cv_errf(e, CV_ECORRUPT, "%s:%llu: metadata key \"%s\": Chroma "
+				       "refuses empty keys and keys starting with # or $",
+				       l->path, (unsigned long long)l->lineno, k);
 		if (meta_value_ok(v, x->o->upsert))
 			continue;
 		return cv_errf(e, CV_ECORRUPT, "%s:%llu: metadata \"%s\": Chroma takes a "
@@ -143,6 +151,8 @@ static int check_record(struct imp *x, const struct lines *l, json_t *rec,
 		doc = json_object_get(rec, "document");
 	if (!json_is_string(id))
 		return bad_line(l, e, "%s:%llu: %s", "\"id\" is missing or not a string");
+	if (!json_string_length(id))
+		return bad_line(l, e, "%s:%llu: %s", "\"id\" is empty");
 	if (!x->cur.name)
 		return bad_line(l, e, "%s:%llu: %s", "a record before any collection "
 				"header, and DEST names no collection");
@@ -281,6 +291,7 @@ static void add_record(struct imp *x, json_t *rec, uint64_t line)
 	if (!json_array_size(x->batch_ids))
 		x->batch_first_line = line;
 	x->batch_last_line = line;
+	sb_add(&x->batch_lines, &line, sizeof(line));
 	json_array_append(x->batch_ids, json_object_get(rec, "id"));
 	if (x->batch_emb.len)
 		sb_addch(&x->batch_emb, ',');
@@ -323,15 +334,124 @@ static void write_progress(struct imp *x, uint64_t line)
 	sb_release(&tmp);
 }
 
+static int rejected(long status)
+{
+	return status >= 400 && status < 500 && status != 429;
+}
+
+/* Records [from, to) of a request body, as a body of their own. */
+static char *body_slice(json_t *body, size_t from, size_t to)
+{
+	json_t *o = json_object(), *v, *a;
+	const char *k;
+	size_t i;
+	char *text;
+
+	json_object_foreach(body, k, v) {
+		if (!json_is_array(v)) {
+			json_object_set(o, k, v);
+			continue;
+		}
+		a = json_array();
+		for (i = from; i < to; i++)
+			json_array_append(a, json_array_get(v, i));
+		json_object_set_new(o, k, a);
+	}
+	text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(17));
+	json_decref(o);
+	return text;
+}
+
+static int send_split(struct imp *x, char *path, char *body, const uint64_t *lines,
+		      size_t n, struct cv_err *e);
+
+/* A rejected batch: its halves are sent again, down to the records to blame. */
+static int split_rejected(struct imp *x, char *path, const char *body,
+			  const uint64_t *lines, size_t n, struct cv_err *e)
+{
+	json_t *b = json_loads(body, 0, NULL);
+	char *left = b ? body_slice(b, 0, n / 2) : NULL;
+	char *right = b ? body_slice(b, n / 2, n) : NULL;
+	int rc;
+
+	if (!left || !right)
+		rc = cv_errf(e, CV_EIO, "a request could not be split");
+	else if (!(rc = send_split(x, path, left, lines, n / 2, e)))
+		rc = send_split(x, path, right, lines + n / 2, n - n / 2, e);
+	free(left);
+	free(right);
+	json_decref(b);
+	return rc;
+}
+
+/* One record the server refused: reported with its line, the import goes on. */
+static int report_rejected(struct imp *x, const char *body, uint64_t line,
+			   const char *why, struct cv_err *e)
+{
+	json_t *b = json_loads(body, 0, NULL);
+	const char *id = json_string_value(json_array_get(json_object_get(b, "ids"), 0));
+
+	fprintf(stderr, "chromavault import: %s:%llu: record \"%s\" rejected: %s\n",
+		x->o->input, (unsigned long long)line, id ? id : "?", why);
+	json_decref(b);
+	x->st->sent--;
+	if (++x->st->rejected > IMPORT_MAX_REJECTED)
+		return cv_errf(e, CV_EIO, "more than %d records rejected; stopping",
+			       IMPORT_MAX_REJECTED);
+	return 0;
+}
+
+/*
+ * Send one request; when the server refuses it (4xx), find the records it
+ * refuses by sending halves, report each with its line and send the rest.
+ */
+static int send_split(struct imp *x, char *path, char *body, const uint64_t *lines,
+		      size_t n, struct cv_err *e)
+{
+	struct http_req r = { "POST", path, body, STRBUF_INIT, 0 };
+	int rc = http_run(&x->h, &r, 1, e);
+
+	if (rc && rejected(r.status)) {
+		if (n == 1) {
+			rc = report_rejected(x, body, lines[0], e->msg, e);
+			if (!rc)
+				cv_err_clear(e);
+		} else {
+			cv_err_clear(e);
+			rc = split_rejected(x, path, body, lines, n, e);
+		}
+	}
+	sb_release(&r.out);
+	return rc;
+}
+
+/* After a refused request in a group: each request of it again, one by one. */
+static int resend_group(struct imp *x, struct cv_err *e)
+{
+	size_t i;
+	int rc = 0;
+
+	cv_err_clear(e);
+	for (i = 0; !rc && i < x->nreq; i++)
+		rc = send_split(x, x->reqs[i].path, x->reqs[i].body,
+				(const uint64_t *)x->req_lines[i].buf,
+				x->req_lines[i].len / sizeof(uint64_t), e);
+	return rc;
+}
+
 /* Send the queued batches together; checkpoint the last line they covered. */
 static int send_group(struct imp *x, struct cv_err *e)
 {
 	size_t i;
-	int rc;
+	int rc, refused = 0;
 
 	if (!x->nreq)
 		return 0;
 	rc = http_run(&x->h, x->reqs, x->nreq, e);
+	for (i = 0; rc && i < x->nreq; i++)
+		refused |= rejected(x->reqs[i].status);
+	if (refused) /* adds already made are ignored the second time */
+		rc = resend_group(x, e);
 	if (rc)
 		cv_err_prefix(e, "%s: lines %llu to %llu", x->o->input,
 			      (unsigned long long)x->req_last_line[0],
@@ -381,6 +501,9 @@ static int flush_batch(struct imp *x, struct cv_err *e)
 	x->reqs[x->nreq].method = "POST";
 	x->reqs[x->nreq].path = sb_detach(&path, NULL);
 	x->reqs[x->nreq].body = sb_detach(&body, NULL);
+	sb_reset(&x->req_lines[x->nreq]);
+	sb_add(&x->req_lines[x->nreq], x->batch_lines.buf, x->batch_lines.len);
+	sb_reset(&x->batch_lines);
 	x->req_last_line[x->nreq++] = x->batch_last_line;
 	x->st->sent += n;
 	x->batch_bytes = 0;
@@ -516,6 +639,7 @@ int remote_import(const struct import_opts *o, struct import_stats *st,
 		  struct cv_err *e)
 {
 	struct imp x = { .o = o, .st = st };
+	size_t n;
 	int rc;
 
 	memset(st, 0, sizeof(*st));
@@ -526,6 +650,7 @@ int remote_import(const struct import_opts *o, struct import_stats *st,
 	sb_init(&x.progress_path, 0);
 	sb_init(&x.rest, 0);
 	sb_init(&x.batch_emb, 0);
+	sb_init(&x.batch_lines, 0);
 	sb_addf(&x.progress_path, "%s.import-progress", o->input);
 	rc = pass(&x, 0, e); /* everything is checked before anything is sent */
 	if (rc || o->check_only)
@@ -536,6 +661,7 @@ int remote_import(const struct import_opts *o, struct import_stats *st,
 		goto out;
 	x.reqs = xcalloc((size_t)x.h.o.concurrency, sizeof(*x.reqs));
 	x.req_last_line = xcalloc((size_t)x.h.o.concurrency, sizeof(uint64_t));
+	x.req_lines = xcalloc((size_t)x.h.o.concurrency, sizeof(struct strbuf));
 	x.vec = xmalloc(IMPORT_MAX_DIM * sizeof(float));
 	batch_new(&x);
 	progress_init(&x.progress, "import", st->records);
@@ -551,6 +677,10 @@ out:
 	hmap_release(&x.cur.ids);
 	free(x.reqs);
 	free(x.req_last_line);
+	for (n = 0; x.req_lines && n < (size_t)x.h.o.concurrency; n++)
+		sb_release(&x.req_lines[n]);
+	free(x.req_lines);
+	sb_release(&x.batch_lines);
 	free(x.vec);
 	if (x.h.base)
 		http_close(&x.h);

@@ -1,7 +1,9 @@
 /*
  * Importing JSONL (chromavault's format or cdp's) into a Chroma server:
  * validated whole before anything is sent, sent in batches several at a
- * time, resumable from a progress file.
+ * time, resumable from a progress file. A record the server refuses is
+ * found by sending halves of its batch again, reported with its line, and
+ * counted in rejected; the rest arrive.
  */
 #ifndef CV_REMOTE_IMPORT_H
 #define CV_REMOTE_IMPORT_H
@@ -21,6 +23,9 @@ struct import_opts {
 	int batch;                 /* 0: the server's maximum */
 	struct http_opts http;
 };
+
+/* Stop when more records than this are refused (a problem with them all). */
+#define IMPORT_MAX_REJECTED 100
 
 struct import_stats {
 	uint64_t lines, records, sent, skipped, rejected, collections;

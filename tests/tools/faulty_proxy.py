@@ -7,7 +7,9 @@ Forwards requests to UPSTREAM_URL, except: every 3rd request gets a 503,
 every 5th a 429, every 7th has its connection dropped without an answer
 (counted over all requests). Bounded: it exits after 100,000 requests.
 Environment: PROXY_FAULTS=0 forwards everything; PROXY_DELAY=SECONDS waits
-that long before forwarding each request (a slow link).
+that long before forwarding each request (a slow link); PROXY_REJECT=TEXT
+answers 400, as a server refusing a record, to every request whose body
+holds TEXT.
 """
 import http.server
 import os
@@ -20,6 +22,7 @@ import urllib.request
 UPSTREAM = sys.argv[2].rstrip("/")
 FAULTS = os.environ.get("PROXY_FAULTS", "1") != "0"
 DELAY = float(os.environ.get("PROXY_DELAY", "0"))
+REJECT = os.environ.get("PROXY_REJECT", "").encode()
 lock = threading.Lock()
 count = 0
 
@@ -51,6 +54,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         f = self.fault()
         time.sleep(DELAY)
+        if REJECT and REJECT in body:
+            f = 400
         if f == "drop":
             self.close_connection = True
             self.connection.shutdown(2)
@@ -80,4 +85,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
     do_GET = do_POST = do_DELETE = do_PUT = handle_any
 
 
-http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
+class Server(http.server.ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        # a client that hung up (its request was abandoned) is not news
+        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            super().handle_error(request, client_address)
+
+
+Server(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
