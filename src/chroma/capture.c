@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -392,6 +393,46 @@ static int copy_rest(struct cap *c, int max_retries, struct cv_err *e)
 	return rc;
 }
 
+struct db_copy {
+	struct cap c;           /* a copy of the capture, with its own stats */
+	struct lc_stats st;
+	struct cv_err e;
+	int rc;
+};
+
+static void *copy_db(void *arg)
+{
+	struct db_copy *d = arg;
+
+	d->rc = copy_one(&d->c, "chroma.sqlite3", &d->e);
+	return NULL;
+}
+
+/*
+ * The database file and the folders, copied at the same time (two files are
+ * written in parallel; one file is not): the lock is held for less.
+ */
+static int copy_all(struct cap *c, int max_retries, struct cv_err *e)
+{
+	struct db_copy d = { .c = *c };
+	pthread_t th;
+	int rc, threaded;
+
+	d.c.st = &d.st;
+	threaded = !pthread_create(&th, NULL, copy_db, &d);
+	if (!threaded)
+		copy_db(&d);
+	rc = copy_rest(c, max_retries, e);
+	if (threaded)
+		pthread_join(th, NULL);
+	c->st->bytes_read += d.st.bytes_read;
+	if (!rc && d.rc) {
+		*e = d.e;
+		rc = d.rc;
+	}
+	return rc;
+}
+
 static json_t *describe(struct cv_db *db)
 {
 	struct cv_collection *cs;
@@ -443,9 +484,7 @@ int chroma_capture(const char *dir, const char *dst, int sync, int max_retries,
 	if ((rc = cv_db_begin(&c.db, e)))
 		goto out;
 	st->collections = describe(&c.db);
-	rc = copy_one(&c, "chroma.sqlite3", e);
-	if (!rc)
-		rc = copy_rest(&c, max_retries, e);
+	rc = copy_all(&c, max_retries, e);
 	cv_db_end(&c.db);
 	st->lock_ms = now_ms() - t0;
 out:
