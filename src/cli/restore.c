@@ -41,6 +41,7 @@ struct unit {
 struct rfile {
 	struct repo *r;
 	const uint8_t *hashes;
+	const struct chunk_loc **locs; /* each chunk's, looked up once */
 	int fd;
 	const char *path;
 	struct unit *u;
@@ -78,7 +79,8 @@ static void run_unit(struct rfile *f, struct repo_reader *rd, struct unit *u)
 	u->bad_off = u->off;
 	for (i = 0; !u->rc && i < u->n; i++) {
 		u->bad_off = u->off + u->data.len;
-		u->rc = repo_append_in(f->r, rd, f->hashes + (u->first + i) * SHA256_LEN,
+		u->rc = repo_append_at(f->r, rd, f->locs[u->first + i],
+				       f->hashes + (u->first + i) * SHA256_LEN,
 				       &u->data, &u->err);
 	}
 	if (!u->rc && pwrite_all(f->fd, u->data.buf, u->data.len, u->off))
@@ -124,8 +126,9 @@ static int plan_units(struct rfile *f, size_t nchunks, uint64_t *size,
 	char hex[2 * SHA256_LEN + 1];
 
 	f->nu = 0;
+	f->locs = xcalloc(nchunks + 1, sizeof(*f->locs));
 	for (i = 0; i < nchunks; i++) {
-		loc = repo_find(f->r, f->hashes + i * SHA256_LEN);
+		loc = f->locs[i] = repo_find(f->r, f->hashes + i * SHA256_LEN);
 		if (!loc) {
 			hex_encode(f->hashes + i * SHA256_LEN, SHA256_LEN, hex);
 			*size = off + len;
@@ -186,6 +189,31 @@ static int collect_units(struct rfile *f, struct sha256 *whole, uint64_t *bad,
 	return rc;
 }
 
+/* Without threads: each unit read, written and hashed in turn. */
+static int run_inline(struct rfile *f, struct sha256 *whole, uint64_t *bad,
+		      struct cv_err *e)
+{
+	struct repo_reader rd;
+	struct unit *u;
+	size_t k;
+	int rc = 0;
+
+	repo_reader_init(&rd);
+	for (k = 0; !rc && k < f->nu; k++) {
+		u = &f->u[k];
+		run_unit(f, &rd, u);
+		if ((rc = u->rc)) {
+			*e = u->err;
+			*bad = u->bad_off;
+		} else {
+			sha256_update(whole, u->data.buf, u->data.len);
+		}
+		sb_release(&u->data);
+	}
+	repo_reader_release(&rd);
+	return rc;
+}
+
 static size_t worker_count(size_t units)
 {
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -207,7 +235,7 @@ static int run_workers(struct rfile *f, struct sha256 *whole, uint64_t *bad,
 		if (!pthread_create(&th[started], NULL, worker, f))
 			started++;
 	if (!started)
-		worker(f); /* no thread: do it all here, then hash */
+		return run_inline(f, whole, bad, e);
 	rc = collect_units(f, whole, bad, e);
 	for (i = 0; i < started; i++)
 		pthread_join(th[i], NULL);
@@ -245,6 +273,7 @@ static int restore_data(struct repo *r, const struct manifest *m,
 		rc = cv_errf(e, CV_ECORRUPT, "snapshot %s: %s: restored content does "
 			     "not match its recorded size and sha256", m->name, mf->path);
 	free(f.u);
+	free(f.locs);
 	pthread_mutex_destroy(&f.mu);
 	pthread_cond_destroy(&f.cv);
 	sb_release(&list);

@@ -708,7 +708,13 @@ int repo_append_in(struct repo *r, struct repo_reader *rd,
 		   const uint8_t hash[SHA256_LEN], struct strbuf *out,
 		   struct cv_err *e)
 {
-	const struct chunk_loc *loc = repo_find(r, hash);
+	return repo_append_at(r, rd, repo_find(r, hash), hash, out, e);
+}
+
+int repo_append_at(struct repo *r, struct repo_reader *rd,
+		   const struct chunk_loc *loc, const uint8_t hash[SHA256_LEN],
+		   struct strbuf *out, struct cv_err *e)
+{
 	const struct strbuf *frame = NULL;
 	char hex[2 * SHA256_LEN + 1];
 	uint8_t sum[SHA256_LEN];

@@ -120,6 +120,10 @@ int repo_get_in(struct repo *r, struct repo_reader *rd,
 int repo_append_in(struct repo *r, struct repo_reader *rd,
 		   const uint8_t hash[SHA256_LEN], struct strbuf *out,
 		   struct cv_err *e);
+/* Same, for a chunk already looked up (loc may be NULL: not present). */
+int repo_append_at(struct repo *r, struct repo_reader *rd,
+		   const struct chunk_loc *loc, const uint8_t hash[SHA256_LEN],
+		   struct strbuf *out, struct cv_err *e);
 
 /*
  * A chunk list (n hashes, 32 bytes each) stored as segments of
