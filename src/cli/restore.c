@@ -126,7 +126,7 @@ static int plan_units(struct rfile *f, size_t nchunks, uint64_t *size,
 	char hex[2 * SHA256_LEN + 1];
 
 	f->nu = 0;
-	f->locs = xcalloc(nchunks + 1, sizeof(*f->locs));
+	f->locs = xcalloc(nchunks + 1, sizeof(const struct chunk_loc *));
 	for (i = 0; i < nchunks; i++) {
 		loc = f->locs[i] = repo_find(f->r, f->hashes + i * SHA256_LEN);
 		if (!loc) {
