@@ -1,7 +1,8 @@
 /*
  * Unit tests for repo/: chunks stored once and read back with their hash
- * checked, chunk lists in segments, snapshots, a damaged pack detected,
- * garbage collection keeping exactly what is asked, the Chroma cutter.
+ * checked, small chunks sharing frames, delta chunks, chunk lists in
+ * segments and as patches, snapshots, a damaged pack detected, garbage
+ * collection keeping exactly what is asked, version 1 packs, the cutter.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,8 +16,10 @@
 #include <zstd.h>
 
 #include "repo/chunker.h"
+#include "repo/manifest.h"
 #include "repo/repo.h"
 #include "util/fsutil.h"
+#include "util/xalloc.h"
 
 static char dir[64];
 
@@ -225,6 +228,97 @@ static void test_delta_chunks(void **state)
 	sb_release(&out);
 }
 
+/* A file entry whose list is a base list with a patch, as a backup writes. */
+static void patched_entry(struct repo *r, const uint8_t *base, size_t nbase,
+			  const uint8_t *patch, size_t plen, uint64_t chunks,
+			  struct mf_file *f)
+{
+	struct strbuf segs = STRBUF_INIT;
+	struct cv_err e = { 0 };
+	uint8_t sum[SHA256_LEN];
+
+	memset(f, 0, sizeof(*f));
+	f->path = "chroma.sqlite3";
+	assert_int_equal(repo_put_list(r, base, nbase, &segs, &e), 0);
+	f->nsegs = segs.len / SHA256_LEN;
+	f->segs = (uint8_t *)sb_detach(&segs, NULL);
+	sha256(patch, plen, sum);
+	assert_int_equal(repo_put(r, sum, patch, plen, &e), 0);
+	f->has_patch = 1;
+	f->npsegs = 1;
+	f->psegs = xmalloc(SHA256_LEN);
+	memcpy(f->psegs, sum, SHA256_LEN);
+	f->nchunks = chunks;
+	assert_int_equal(repo_flush(r, &e), 0);
+}
+
+static void patch_entry(uint8_t *p, uint32_t idx, uint8_t fill)
+{
+	memcpy(p, &idx, 4);
+	memset(p + 4, fill, SHA256_LEN);
+}
+
+/* Chunk list patches: applied, extended, and refused when inconsistent. */
+static void test_list_patches(void **state)
+{
+	uint8_t base[3 * SHA256_LEN], patch[3 * MF_PATCH_ENTRY];
+	struct strbuf out = STRBUF_INIT;
+	struct mf_file f;
+	struct repo r;
+	struct cv_err e = { 0 };
+
+	(void)state;
+	memset(base, 0xAA, sizeof(base));
+	assert_int_equal(repo_open(dir, 1, &r, &e), 0);
+	/* entry 1 replaced, entry 3 appended: 4 entries */
+	patch_entry(patch, 1, 0xB1);
+	patch_entry(patch + MF_PATCH_ENTRY, 3, 0xB3);
+	patched_entry(&r, base, 3, patch, 2 * MF_PATCH_ENTRY, 4, &f);
+	assert_int_equal(mf_file_list(&r, &f, &out, &e), 0);
+	assert_int_equal(out.len, 4 * SHA256_LEN);
+	assert_int_equal((uint8_t)out.buf[0], 0xAA);
+	assert_int_equal((uint8_t)out.buf[SHA256_LEN], 0xB1);
+	assert_int_equal((uint8_t)out.buf[2 * SHA256_LEN], 0xAA);
+	assert_int_equal((uint8_t)out.buf[3 * SHA256_LEN], 0xB3);
+	free(f.segs);
+	free(f.psegs);
+
+	/* shortened to 2 entries by the count alone */
+	patched_entry(&r, base, 3, patch, MF_PATCH_ENTRY, 2, &f);
+	sb_reset(&out);
+	assert_int_equal(mf_file_list(&r, &f, &out, &e), 0);
+	assert_int_equal(out.len, 2 * SHA256_LEN);
+	free(f.segs);
+	free(f.psegs);
+
+	/* out of order, out of range, and an appended entry left unset */
+	patch_entry(patch, 2, 0xC1);
+	patch_entry(patch + MF_PATCH_ENTRY, 1, 0xC2);
+	patched_entry(&r, base, 3, patch, 2 * MF_PATCH_ENTRY, 3, &f);
+	sb_reset(&out);
+	assert_int_equal(mf_file_list(&r, &f, &out, &e), CV_ECORRUPT);
+	assert_non_null(strstr(e.msg, "out of order"));
+	free(f.segs);
+	free(f.psegs);
+	patch_entry(patch, 9, 0xC3);
+	patched_entry(&r, base, 3, patch, MF_PATCH_ENTRY, 4, &f);
+	cv_err_clear(&e);
+	sb_reset(&out);
+	assert_int_equal(mf_file_list(&r, &f, &out, &e), CV_ECORRUPT);
+	free(f.segs);
+	free(f.psegs);
+	patch_entry(patch, 0, 0xC4);
+	patched_entry(&r, base, 3, patch, MF_PATCH_ENTRY, 5, &f);
+	cv_err_clear(&e);
+	sb_reset(&out);
+	assert_int_equal(mf_file_list(&r, &f, &out, &e), CV_ECORRUPT);
+	assert_non_null(strstr(e.msg, "unset"));
+	free(f.segs);
+	free(f.psegs);
+	repo_close(&r, NULL);
+	sb_release(&out);
+}
+
 /* A version 1 pack (one frame per chunk, 48-byte index entries) still reads. */
 static void test_reads_version1_packs(void **state)
 {
@@ -296,6 +390,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_gc_keeps_what_is_asked, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_damaged_pack, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delta_chunks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_list_patches, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reads_version1_packs, setup, teardown),
 		cmocka_unit_test(test_cutter),
 	};
