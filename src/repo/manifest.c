@@ -92,36 +92,36 @@ int mfw_file_begin(struct mf_writer *w, const char *rel, const struct stat *st)
 	return 0;
 }
 
-static void hash_chunks(void *arg)
+static void hash_whole(void *arg)
 {
-	struct hash_job *j = arg;
-	const uint8_t *p = j->p;
-	size_t i;
+	struct mf_writer *w = arg;
 
-	for (i = 0; i < j->n; p += j->lens[i], i++)
-		sha256(p, j->lens[i], j->out + i * SHA256_LEN);
+	sha256_update(&w->whole, w->job.p, w->job.n);
 }
 
+/*
+ * The whole-file hash of the run goes on beside (the second thread), while
+ * this one hashes each chunk and stores it; p stays unchanged until both are
+ * done.
+ */
 int mfw_chunks(struct mf_writer *w, const uint8_t *p, const size_t *lens,
 	       size_t n, struct cv_err *e)
 {
-	size_t i, total = 0, at = w->hashes.len;
-	const uint8_t *h;
+	size_t i, total = 0, at = w->hashes.len / SHA256_LEN;
+	uint8_t h[SHA256_LEN];
 	int rc = 0;
 
 	for (i = 0; i < n; i++)
 		total += lens[i];
-	sb_grow(&w->hashes, n * SHA256_LEN);
-	sb_setlen(&w->hashes, at + n * SHA256_LEN);
-	w->job = (struct hash_job){ p, lens, n, (uint8_t *)w->hashes.buf + at };
-	bg_start(&w->hasher, hash_chunks, &w->job);
-	sha256_update(&w->whole, p, total);
+	w->job = (struct hash_job){ p, total };
+	bg_start(&w->hasher, hash_whole, w);
+	for (i = 0; !rc && i < n; p += lens[i], i++) {
+		sha256(p, lens[i], h);
+		sb_add(&w->hashes, h, SHA256_LEN);
+		rc = put_chunk(w, at + i, h, p, lens[i], e);
+	}
 	bg_wait(&w->hasher);
 	w->size += total;
-	for (i = 0; !rc && i < n; p += lens[i], i++) {
-		h = (const uint8_t *)w->hashes.buf + at + i * SHA256_LEN;
-		rc = put_chunk(w, at / SHA256_LEN + i, h, p, lens[i], e);
-	}
 	return rc;
 }
 

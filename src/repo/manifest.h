@@ -70,12 +70,10 @@ struct mf_writer {
 	struct strbuf hashes;
 	struct strbuf prev_list;    /* the previous snapshot's list of this file */
 	struct strbuf base;         /* a base chunk's content */
-	struct bgtask hasher;       /* chunk hashes, beside the whole-file hash */
+	struct bgtask hasher;       /* the whole-file hash, beside the chunks' */
 	struct hash_job {
 		const uint8_t *p;
-		const size_t *lens;
 		size_t n;
-		uint8_t *out;
 	} job;
 	uint64_t size;
 	uint64_t done;             /* bytes so far, for progress */
