@@ -171,13 +171,20 @@ out_db:
 	return rc;
 }
 
+/*
+ * Records per get: the server's cost is per request as well as per record
+ * (100,000 × 384 in pages of 300 took 12.3 s, of 1,000 5.7 s, of 2,000 4.6 s,
+ * four in flight); four pages of 2,000 in flight stay near 80 MiB.
+ */
+#define HTTP_PAGE 2000
+
 static int export_http(const struct cv_source *src, struct export_opts *o,
 		       struct export_stats *st, struct cv_err *e)
 {
 	struct remote_source rs = { src->base_url, src->collection, src->tenant,
 				    src->database };
 	struct remote_opts ro = { o->limit, o->offset, o->with_header || !src->collection,
-				  1000, o->http };
+				  HTTP_PAGE, o->http };
 	struct remote_stats rst;
 	struct jsonl_writer *w;
 	struct ostream os;
