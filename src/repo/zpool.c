@@ -46,8 +46,7 @@ static size_t frame_end(const struct zbatch *b, size_t i)
 }
 
 /*
- * Delta frames: no checksum or content size (the index gives the
- * length, the chunk's SHA-256 checks it). Deltas are few, the chunks a flush
+ * Delta frames: no content size either (the index gives the length). Deltas are few, the chunks a flush
  * changed, so they can afford a slower level; a large one (a pickle written
  * whole in a new order) needs a window over base and chunk together and
  * long-distance matching to find its entries in the base.
@@ -73,11 +72,11 @@ static void delta_params(ZSTD_CCtx *cc, size_t content, size_t prefix)
 	ZSTD_CCtx_setParameter(cc, ZSTD_c_enableLongDistanceMatching, 1);
 }
 
+/* No frame checksum: every chunk's SHA-256 is checked when it is read. */
 static void frame_params(ZSTD_CCtx *cc, int level)
 {
 	ZSTD_CCtx_reset(cc, ZSTD_reset_parameters);
 	ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, level);
-	ZSTD_CCtx_setParameter(cc, ZSTD_c_checksumFlag, 1);
 }
 
 /* A delta frame's header: the count, then each chunk's base hash. */
