@@ -136,7 +136,7 @@ static int load_v1(struct repo *r, const uint8_t *p, size_t n, uint32_t pack)
 /* Version 2: frame entries, then chunk entries in frame order. */
 static int load_v2(struct repo *r, const uint8_t *p, size_t n, uint32_t pack)
 {
-	uint64_t nf = load_u64(p + 8), nc = load_u64(p + 16), off = 8, k = 0;
+	uint64_t nf = load_u64(p + 8), nc = load_u64(p + 16), off = 8, k = 0, content;
 	const uint8_t *fr = p + 24, *ch = fr + nf * IDX_FRAME;
 	struct chunk_loc loc;
 	uint32_t cnt, flags, j, uoff;
@@ -155,9 +155,11 @@ static int load_v2(struct repo *r, const uint8_t *p, size_t n, uint32_t pack)
 			return -1;
 		loc.off = off;
 		loc.flags = (uint16_t)flags;
-		loc.fulen = 0;
-		for (j = 0; j < cnt; j++)
-			loc.fulen += load_u32(ch + (k + j) * IDX_CHUNK + SHA256_LEN);
+		for (j = 0, content = 0; j < cnt; j++)
+			content += load_u32(ch + (k + j) * IDX_CHUNK + SHA256_LEN);
+		if (content > CHUNK_MAX)
+			return -1;
+		loc.fulen = (uint32_t)content;
 		first = (size_t)k;
 		for (j = 0, uoff = 0; j < cnt; j++, k++) {
 			memcpy(loc.hash, ch + k * IDX_CHUNK, SHA256_LEN);
