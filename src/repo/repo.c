@@ -619,10 +619,11 @@ static int load_bases(struct repo *r, struct repo_reader *rd,
 		    4 + (size_t)n * SHA256_LEN > loc->clen))
 		rc = cv_errf(e, CV_ECORRUPT, "%s/%s: offset %llu: bad delta frame "
 			     "header", r->st.root, name, (unsigned long long)loc->off);
-	sb_grow(&head, (size_t)n * SHA256_LEN);
-	if (!rc)
+	if (!rc) {
+		sb_grow(&head, (size_t)n * SHA256_LEN);
 		rc = store_pread_in(&r->st, &rd->rds, name, loc->off + 4, head.buf,
 				    (size_t)n * SHA256_LEN, e);
+	}
 	sb_reset(&rd->base);
 	for (i = 0; !rc && i < n; i++) {
 		const uint8_t *h = (const uint8_t *)head.buf + (size_t)i * SHA256_LEN;
