@@ -65,6 +65,19 @@ static void tab_grow(struct repo *r)
 			(uint64_t)hash_tag(r->locs[i].hash) << 32 | (i + 1);
 }
 
+/* Room for n more entries without growing (indexes about to be read). */
+static void tab_reserve(struct repo *r, size_t n)
+{
+	size_t want = r->n + n;
+
+	if (want > r->capl) {
+		r->capl = want;
+		r->locs = xrealloc(r->locs, r->capl * sizeof(*r->locs));
+	}
+	while ((want + 1) * 2 > r->cap)
+		tab_grow(r);
+}
+
 static struct chunk_loc *tab_add(struct repo *r, const struct chunk_loc *loc)
 {
 	size_t i;
@@ -209,12 +222,18 @@ static int load_index(struct repo *r, const char *file, struct cv_err *e)
 
 static int load_indexes(struct repo *r, struct cv_err *e)
 {
-	char **names;
+	char **names, path[300];
+	uint64_t bytes = 0;
 	size_t n, i;
 	int rc;
 
 	if ((rc = store_list(&r->st, "packs", ".idx", &names, &n, e)))
 		return rc;
+	for (i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "packs/%s", names[i]);
+		bytes += store_size(&r->st, path);
+	}
+	tab_reserve(r, (size_t)(bytes / IDX_CHUNK)); /* at most this many entries */
 	for (i = 0; i < n; i++) {
 		if (!rc)
 			rc = load_index(r, names[i], e);

@@ -233,6 +233,16 @@ int store_put(struct store *s, const char *name, const void *p, size_t n,
 	return store_commit(s, &f, name, e);
 }
 
+uint64_t store_size(struct store *s, const char *name)
+{
+	char *p = path_of(s, name);
+	struct stat st;
+	uint64_t n = stat(p, &st) ? 0 : (uint64_t)st.st_size;
+
+	free(p);
+	return n;
+}
+
 int store_get(struct store *s, const char *name, size_t max, uint8_t **buf,
 	      size_t *n, struct cv_err *e)
 {

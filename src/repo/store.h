@@ -60,6 +60,8 @@ int store_commit(struct store *s, struct store_file *f, const char *name,
 		 struct cv_err *e);
 void store_abort(struct store_file *f);
 
+/* The size of a file, or 0 when it cannot be read. */
+uint64_t store_size(struct store *s, const char *name);
 /* Whole file, bounded by max bytes. Caller frees *buf. */
 int store_get(struct store *s, const char *name, size_t max, uint8_t **buf,
 	      size_t *n, struct cv_err *e);
