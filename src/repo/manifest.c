@@ -65,12 +65,14 @@ static void prev_list(struct mf_writer *w, const char *rel)
 static int put_chunk(struct mf_writer *w, size_t idx, const uint8_t *h,
 		     const uint8_t *p, size_t n, struct cv_err *e)
 {
-	const uint8_t *ph = (const uint8_t *)w->prev_list.buf + idx * SHA256_LEN;
+	const uint8_t *ph;
 	const struct chunk_loc *bl;
 	struct cv_err ignored = { 0 };
 
-	if (idx >= w->prev_list.len / SHA256_LEN || !memcmp(ph, h, SHA256_LEN) ||
-	    repo_find(w->r, h))
+	if (idx >= w->prev_list.len / SHA256_LEN)
+		return repo_put(w->r, h, p, n, e);
+	ph = (const uint8_t *)w->prev_list.buf + idx * SHA256_LEN;
+	if (!memcmp(ph, h, SHA256_LEN) || repo_find(w->r, h))
 		return repo_put(w->r, h, p, n, e);
 	bl = repo_find(w->r, ph);
 	if (!bl || bl->pack == PACK_PENDING || (bl->flags & CHUNK_DELTA) ||
@@ -346,6 +348,9 @@ static int apply_patch(const struct mf_file *f, const struct strbuf *patch,
 	size_t i, past = 0;
 	uint32_t idx, last = 0;
 
+	if (f->nchunks > nb + np) /* the patch could not set them all */
+		return cv_errf(e, CV_ECORRUPT, "%s: chunk list patch leaves entries "
+			       "past the base list unset", f->path);
 	if (f->nchunks > nb)
 		sb_grow(out, (size_t)(f->nchunks - nb) * SHA256_LEN);
 	sb_setlen(out, at + (size_t)f->nchunks * SHA256_LEN);
