@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "hnsw/hnsw.h"
+#include "util/fsutil.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -44,6 +45,11 @@ static void read_all(struct hnsw_index *ix)
 	}
 }
 
+static void remove_dir(void)
+{
+	rm_tree(dir);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct hnsw_index ix;
@@ -54,6 +60,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		snprintf(dir, sizeof(dir), "/tmp/cv-fuzz-hnsw-XXXXXX");
 		if (!mkdtemp(dir))
 			abort();
+		atexit(remove_dir); /* libFuzzer ends with exit() */
 	}
 	if (size < HNSW_HEADER_SIZE + 4)
 		return 0;
