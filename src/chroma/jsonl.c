@@ -111,8 +111,9 @@ struct jsonl_writer {
 	pthread_t th[MAX_THREADS];
 	int nth;
 	struct batch *free_list, *ready_head, *ready_tail, *cur;
+	struct batch *done;   /* formatted, waiting for their turn to be written */
 	unsigned long next_seq, write_seq;
-	int stop;
+	int stop, writing;
 };
 
 static void batch_format(struct batch *b)
@@ -152,21 +153,33 @@ static void batch_free(struct batch *b)
 }
 
 /*
- * With the lock held: write finished batches in order. The write itself runs
- * unlocked (only the batch whose turn it is can be there), so the other
- * threads keep formatting while the kernel copies.
+ * With the lock held: b is formatted; write every batch whose turn has come.
+ * Nobody waits for its turn: a batch that is early stays in the done list,
+ * and whoever finishes the batch due writes the run of them, unlocked, while
+ * the other threads go on formatting.
  */
 static void write_in_order(struct jsonl_writer *w, struct batch *b)
 {
-	while (b->seq != w->write_seq)
-		pthread_cond_wait(&w->cv, &w->mu);
-	pthread_mutex_unlock(&w->mu);
-	os_write(w->os, b->out.buf, b->out.len);
-	pthread_mutex_lock(&w->mu);
-	w->write_seq++;
-	b->next = w->free_list;
-	w->free_list = b;
-	pthread_cond_broadcast(&w->cv);
+	struct batch **pp, *due;
+
+	b->next = w->done;
+	w->done = b;
+	while (!w->writing) {
+		for (pp = &w->done; *pp && (*pp)->seq != w->write_seq; pp = &(*pp)->next)
+			;
+		if (!(due = *pp))
+			break;
+		*pp = due->next;
+		w->writing = 1;
+		pthread_mutex_unlock(&w->mu);
+		os_write(w->os, due->out.buf, due->out.len);
+		pthread_mutex_lock(&w->mu);
+		w->writing = 0;
+		w->write_seq++;
+		due->next = w->free_list;
+		w->free_list = due;
+		pthread_cond_broadcast(&w->cv);
+	}
 }
 
 static void *worker(void *arg)
