@@ -23,8 +23,9 @@
 
 /*
  * A file is restored in units of consecutive chunks: worker threads read,
- * decompress and check the chunks of a unit and write it at its offset,
- * while this thread hashes the units in order for the whole-file check.
+ * decompress and check the chunks of a unit and write it at its offset; the
+ * units are hashed in order for the whole-file check by whichever worker
+ * finishes the unit that is due (one at a time), so none waits for its turn.
  */
 #define UNIT_BYTES (4u << 20)
 #define MAX_WORKERS 8
@@ -46,7 +47,9 @@ struct rfile {
 	const char *path;
 	struct unit *u;
 	size_t nu, next, hashed, window;
-	int stop;
+	struct sha256 *whole;  /* the whole-file hash, fed in unit order */
+	struct unit *failed;   /* the first unit, in order, that failed */
+	int stop, hashing;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 };
@@ -91,6 +94,31 @@ static void run_unit(struct rfile *f, struct repo_reader *rd, struct unit *u)
 				SYNC_FILE_RANGE_WRITE);
 }
 
+/* With the lock held: hash the units whose turn has come, one thread at a time. */
+static void hash_due(struct rfile *f)
+{
+	struct unit *u;
+
+	while (!f->hashing && !f->stop && f->hashed < f->nu && f->u[f->hashed].done) {
+		u = &f->u[f->hashed];
+		if (u->rc) {
+			f->failed = u;
+			f->stop = 1;
+			break;
+		}
+		f->hashing = 1;
+		pthread_mutex_unlock(&f->mu);
+		sha256_update(f->whole, u->data.buf, u->data.len);
+		prog_done += u->data.len;
+		progress_update(&prog, prog_done);
+		sb_release(&u->data);
+		pthread_mutex_lock(&f->mu);
+		f->hashing = 0;
+		f->hashed++;
+	}
+	pthread_cond_broadcast(&f->cv);
+}
+
 static void *worker(void *arg)
 {
 	struct rfile *f = arg;
@@ -109,7 +137,7 @@ static void *worker(void *arg)
 		run_unit(f, &rd, u);
 		pthread_mutex_lock(&f->mu);
 		u->done = 1;
-		pthread_cond_broadcast(&f->cv);
+		hash_due(f);
 	}
 	pthread_mutex_unlock(&f->mu);
 	repo_reader_release(&rd);
@@ -153,39 +181,20 @@ static int plan_units(struct rfile *f, size_t nchunks, uint64_t *size,
 	return 0;
 }
 
-/* Hash the units in order as the workers finish them; the first error wins. */
-static int collect_units(struct rfile *f, struct sha256 *whole, uint64_t *bad,
-			 struct cv_err *e)
+/* Wait until every unit is hashed, or one failed (the first in order wins). */
+static int wait_units(struct rfile *f, uint64_t *bad, struct cv_err *e)
 {
-	struct unit *u;
-	size_t k;
 	int rc = 0;
 
-	for (k = 0; k < f->nu; k++) {
-		u = &f->u[k];
-		pthread_mutex_lock(&f->mu);
-		while (!u->done)
-			pthread_cond_wait(&f->cv, &f->mu);
-		pthread_mutex_unlock(&f->mu);
-		if (u->rc && !rc) {
-			rc = u->rc;
-			*e = u->err;
-			*bad = u->bad_off;
-			pthread_mutex_lock(&f->mu);
-			f->stop = 1;
-			pthread_cond_broadcast(&f->cv);
-			pthread_mutex_unlock(&f->mu);
-			break;
-		}
-		sha256_update(whole, u->data.buf, u->data.len);
-		prog_done += u->data.len;
-		progress_update(&prog, prog_done);
-		sb_release(&u->data);
-		pthread_mutex_lock(&f->mu);
-		f->hashed = k + 1;
-		pthread_cond_broadcast(&f->cv);
-		pthread_mutex_unlock(&f->mu);
+	pthread_mutex_lock(&f->mu);
+	while (!f->stop && f->hashed < f->nu)
+		pthread_cond_wait(&f->cv, &f->mu);
+	if (f->failed) {
+		rc = f->failed->rc;
+		*e = f->failed->err;
+		*bad = f->failed->bad_off;
 	}
+	pthread_mutex_unlock(&f->mu);
 	return rc;
 }
 
@@ -231,12 +240,13 @@ static int run_workers(struct rfile *f, struct sha256 *whole, uint64_t *bad,
 	int rc;
 
 	f->window = 2 * nw + 2;
+	f->whole = whole;
 	for (i = 0; i < nw; i++)
 		if (!pthread_create(&th[started], NULL, worker, f))
 			started++;
 	if (!started)
 		return run_inline(f, whole, bad, e);
-	rc = collect_units(f, whole, bad, e);
+	rc = wait_units(f, bad, e);
 	for (i = 0; i < started; i++)
 		pthread_join(th[i], NULL);
 	for (i = 0; i < f->nu; i++)
