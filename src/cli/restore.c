@@ -79,7 +79,6 @@ static void run_unit(struct rfile *f, struct repo_reader *rd, struct unit *u)
 {
 	size_t i;
 
-	u->bad_off = u->off;
 	for (i = 0; !u->rc && i < u->n; i++) {
 		u->bad_off = u->off + u->data.len;
 		u->rc = repo_append_at(f->r, rd, f->locs[u->first + i],
@@ -198,31 +197,6 @@ static int wait_units(struct rfile *f, uint64_t *bad, struct cv_err *e)
 	return rc;
 }
 
-/* Without threads: each unit read, written and hashed in turn. */
-static int run_inline(struct rfile *f, struct sha256 *whole, uint64_t *bad,
-		      struct cv_err *e)
-{
-	struct repo_reader rd;
-	struct unit *u;
-	size_t k;
-	int rc = 0;
-
-	repo_reader_init(&rd);
-	for (k = 0; !rc && k < f->nu; k++) {
-		u = &f->u[k];
-		run_unit(f, &rd, u);
-		if ((rc = u->rc)) {
-			*e = u->err;
-			*bad = u->bad_off;
-		} else {
-			sha256_update(whole, u->data.buf, u->data.len);
-		}
-		sb_release(&u->data);
-	}
-	repo_reader_release(&rd);
-	return rc;
-}
-
 static size_t worker_count(size_t units)
 {
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -245,7 +219,7 @@ static int run_workers(struct rfile *f, struct sha256 *whole, uint64_t *bad,
 		if (!pthread_create(&th[started], NULL, worker, f))
 			started++;
 	if (!started)
-		return run_inline(f, whole, bad, e);
+		worker(f); /* no thread: this one reads, writes and hashes it all */
 	rc = wait_units(f, bad, e);
 	for (i = 0; i < started; i++)
 		pthread_join(th[i], NULL);

@@ -45,9 +45,7 @@ struct imp {
 	json_t *batch_ids, *batch_meta, *batch_doc, *batch_uri;
 	int batch_has_uri;
 	size_t batch_bytes;      /* estimated request size so far */
-	uint64_t batch_first_line, batch_last_line;
 	struct http_req *reqs;
-	uint64_t *req_last_line;
 	struct strbuf batch_lines; /* the line of each batched record (u64) */
 	struct strbuf *req_lines;  /* the same, per request in flight */
 	size_t nreq;
@@ -288,9 +286,6 @@ static void add_record(struct imp *x, json_t *rec, uint64_t line)
 		doc = json_object_get(rec, "document");
 	m = json_object_get(rec, "metadata");
 	u = json_object_get(rec, "uri");
-	if (!json_array_size(x->batch_ids))
-		x->batch_first_line = line;
-	x->batch_last_line = line;
 	sb_add(&x->batch_lines, &line, sizeof(line));
 	json_array_append(x->batch_ids, json_object_get(rec, "id"));
 	if (x->batch_emb.len)
@@ -332,6 +327,16 @@ static void write_progress(struct imp *x, uint64_t line)
 		rename(tmp.buf, x->progress_path.buf);
 	}
 	sb_release(&tmp);
+}
+
+/* The first (or last) line of request i's records. */
+static uint64_t req_line(const struct imp *x, size_t i, int last)
+{
+	const struct strbuf *l = &x->req_lines[i];
+	uint64_t v;
+
+	memcpy(&v, l->buf + (last ? l->len - sizeof(v) : 0), sizeof(v));
+	return v;
 }
 
 static int rejected(long status)
@@ -454,10 +459,10 @@ static int send_group(struct imp *x, struct cv_err *e)
 		rc = resend_group(x, e);
 	if (rc)
 		cv_err_prefix(e, "%s: lines %llu to %llu", x->o->input,
-			      (unsigned long long)x->req_last_line[0],
-			      (unsigned long long)x->req_last_line[x->nreq - 1]);
+			      (unsigned long long)req_line(x, 0, 0),
+			      (unsigned long long)req_line(x, x->nreq - 1, 1));
 	else
-		write_progress(x, x->req_last_line[x->nreq - 1]);
+		write_progress(x, req_line(x, x->nreq - 1, 1));
 	if (!rc)
 		progress_update(&x->progress, x->st->sent + x->st->skipped);
 	for (i = 0; i < x->nreq; i++) {
@@ -480,7 +485,7 @@ static void add_json(struct strbuf *sb, const char *key, json_t *v, int digits)
 
 static int flush_batch(struct imp *x, struct cv_err *e)
 {
-	struct strbuf path = STRBUF_INIT, body = STRBUF_INIT;
+	struct strbuf path = STRBUF_INIT, body = STRBUF_INIT, lines;
 	size_t n = json_array_size(x->batch_ids);
 
 	if (!n)
@@ -501,10 +506,11 @@ static int flush_batch(struct imp *x, struct cv_err *e)
 	x->reqs[x->nreq].method = "POST";
 	x->reqs[x->nreq].path = sb_detach(&path, NULL);
 	x->reqs[x->nreq].body = sb_detach(&body, NULL);
-	sb_reset(&x->req_lines[x->nreq]);
-	sb_add(&x->req_lines[x->nreq], x->batch_lines.buf, x->batch_lines.len);
+	lines = x->req_lines[x->nreq]; /* the batch's lines go with its request */
+	x->req_lines[x->nreq] = x->batch_lines;
+	x->batch_lines = lines;
 	sb_reset(&x->batch_lines);
-	x->req_last_line[x->nreq++] = x->batch_last_line;
+	x->nreq++;
 	x->st->sent += n;
 	x->batch_bytes = 0;
 	batch_free(x);
@@ -660,7 +666,6 @@ int remote_import(const struct import_opts *o, struct import_stats *st,
 	if ((rc = http_open(&x.h, o->base_url, &o->http, e)) || (rc = pick_batch(&x, e)))
 		goto out;
 	x.reqs = xcalloc((size_t)x.h.o.concurrency, sizeof(*x.reqs));
-	x.req_last_line = xcalloc((size_t)x.h.o.concurrency, sizeof(uint64_t));
 	x.req_lines = xcalloc((size_t)x.h.o.concurrency, sizeof(struct strbuf));
 	x.vec = xmalloc(IMPORT_MAX_DIM * sizeof(float));
 	batch_new(&x);
@@ -676,7 +681,6 @@ out:
 	target_reset(&x.cur, NULL, NULL);
 	hmap_release(&x.cur.ids);
 	free(x.reqs);
-	free(x.req_last_line);
 	for (n = 0; x.req_lines && n < (size_t)x.h.o.concurrency; n++)
 		sb_release(&x.req_lines[n]);
 	free(x.req_lines);

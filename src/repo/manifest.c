@@ -10,6 +10,9 @@
 #include "util/xalloc.h"
 #include "util/banned.h"
 
+static int add_patch(struct repo *r, const struct mf_file *f, struct strbuf *out,
+		     size_t at, struct cv_err *e);
+
 void mfw_init(struct mf_writer *w, struct repo *r, const struct manifest *prev)
 {
 	memset(w, 0, sizeof(*w));
@@ -18,6 +21,7 @@ void mfw_init(struct mf_writer *w, struct repo *r, const struct manifest *prev)
 	w->files = json_array();
 	sb_init(&w->hashes, 0);
 	sb_init(&w->prev_list, 0);
+	sb_init(&w->prev_base, 0);
 	sb_init(&w->base, 0);
 	bg_init(&w->hasher);
 }
@@ -33,6 +37,7 @@ void mfw_release(struct mf_writer *w)
 	json_decref(w->files);
 	sb_release(&w->hashes);
 	sb_release(&w->prev_list);
+	sb_release(&w->prev_base);
 	sb_release(&w->base);
 	bg_release(&w->hasher);
 	memset(w, 0, sizeof(*w));
@@ -47,14 +52,30 @@ int mfw_dir(struct mf_writer *w, const char *rel, struct cv_err *e)
 }
 
 /* The previous snapshot's chunk list of the same path, or none. */
+/*
+ * The previous snapshot's entry for the same path: its base list (which a
+ * new list may patch) and its whole list (where deltas find their bases).
+ */
 static void prev_list(struct mf_writer *w, const char *rel)
 {
 	const struct mf_file *pf = w->prev ? manifest_find(w->prev, rel) : NULL;
 	struct cv_err ignored = { 0 };
 
+	sb_reset(&w->prev_base);
 	sb_reset(&w->prev_list);
-	if (pf && !pf->is_dir && mf_file_list(w->r, pf, &w->prev_list, &ignored))
-		sb_reset(&w->prev_list); /* damaged: store whole chunks instead */
+	w->prev_file = pf && !pf->is_dir ? pf : NULL;
+	if (!w->prev_file)
+		return;
+	if (repo_get_list(w->r, pf->segs, pf->nsegs, &w->prev_base, &ignored))
+		w->prev_file = NULL;
+	sb_add(&w->prev_list, w->prev_base.buf, w->prev_base.len);
+	if (w->prev_file && pf->has_patch && add_patch(w->r, pf, &w->prev_list, 0,
+						       &ignored))
+		w->prev_file = NULL;
+	if (!w->prev_file) { /* damaged: whole lists and chunks instead */
+		sb_reset(&w->prev_base);
+		sb_reset(&w->prev_list);
+	}
 }
 
 /*
@@ -66,17 +87,13 @@ static int put_chunk(struct mf_writer *w, size_t idx, const uint8_t *h,
 		     const uint8_t *p, size_t n, struct cv_err *e)
 {
 	const uint8_t *ph;
-	const struct chunk_loc *bl;
 	struct cv_err ignored = { 0 };
 
 	if (idx >= w->prev_list.len / SHA256_LEN)
 		return repo_put(w->r, h, p, n, e);
 	ph = (const uint8_t *)w->prev_list.buf + idx * SHA256_LEN;
-	if (!memcmp(ph, h, SHA256_LEN) || repo_find(w->r, h))
-		return repo_put(w->r, h, p, n, e);
-	bl = repo_find(w->r, ph);
-	if (!bl || bl->pack == PACK_PENDING || (bl->flags & CHUNK_DELTA) ||
-	    repo_get(w->r, ph, &w->base, &ignored))
+	if (!memcmp(ph, h, SHA256_LEN) || repo_find(w->r, h) ||
+	    !repo_can_be_base(w->r, ph) || repo_get(w->r, ph, &w->base, &ignored))
 		return repo_put(w->r, h, p, n, e);
 	return repo_put_delta(w->r, h, p, n, ph, w->base.buf, w->base.len, e);
 }
@@ -200,18 +217,13 @@ static int put_patch(struct repo *r, const struct strbuf *patch,
  */
 static int write_list(struct mf_writer *w, struct cv_err *e)
 {
-	const struct mf_file *pf = w->prev ?
-		manifest_find(w->prev, json_string_value(json_object_get(w->cur, "path"))) :
-		NULL;
-	struct strbuf base = STRBUF_INIT, patch = STRBUF_INIT, segs = STRBUF_INIT;
-	struct cv_err ignored = { 0 };
+	const struct mf_file *pf = w->prev_file;
+	struct strbuf patch = STRBUF_INIT, segs = STRBUF_INIT;
 	const uint8_t *list = (const uint8_t *)w->hashes.buf;
 	size_t n = w->hashes.len / SHA256_LEN;
 	int rc;
 
-	if (pf && !pf->is_dir && n >= MF_PATCH_MIN_CHUNKS &&
-	    !repo_get_list(w->r, pf->segs, pf->nsegs, &base, &ignored) &&
-	    make_patch(&base, list, n, &patch)) {
+	if (pf && n >= MF_PATCH_MIN_CHUNKS && make_patch(&w->prev_base, list, n, &patch)) {
 		rc = put_patch(w->r, &patch, &segs, e);
 		json_object_set_new(w->cur, "lists", hex_array_of(pf->segs, pf->nsegs));
 		json_object_set_new(w->cur, "patch", hex_array(&segs));
@@ -220,7 +232,6 @@ static int write_list(struct mf_writer *w, struct cv_err *e)
 		rc = repo_put_list(w->r, list, n, &segs, e);
 		json_object_set_new(w->cur, "lists", hex_array(&segs));
 	}
-	sb_release(&base);
 	sb_release(&patch);
 	sb_release(&segs);
 	return rc;
@@ -371,14 +382,15 @@ static int apply_patch(const struct mf_file *f, const struct strbuf *patch,
 	return 0;
 }
 
-int mf_file_list(struct repo *r, const struct mf_file *f, struct strbuf *out,
-		 struct cv_err *e)
+/* Read f's patch and apply it to the base list at out[at..). */
+static int add_patch(struct repo *r, const struct mf_file *f, struct strbuf *out,
+		     size_t at, struct cv_err *e)
 {
 	struct strbuf patch = STRBUF_INIT, seg = STRBUF_INIT;
-	size_t at = out->len, i;
-	int rc = repo_get_list(r, f->segs, f->nsegs, out, e);
+	size_t i;
+	int rc = 0;
 
-	for (i = 0; !rc && f->has_patch && i < f->npsegs; i++) {
+	for (i = 0; !rc && i < f->npsegs; i++) {
 		rc = repo_get(r, f->psegs + i * SHA256_LEN, &seg, e);
 		if (!rc && seg.len % MF_PATCH_ENTRY)
 			rc = cv_errf(e, CV_ECORRUPT, "%s: chunk list patch segment %zu "
@@ -386,11 +398,20 @@ int mf_file_list(struct repo *r, const struct mf_file *f, struct strbuf *out,
 		if (!rc)
 			sb_add(&patch, seg.buf, seg.len);
 	}
-	if (!rc && f->has_patch)
+	if (!rc)
 		rc = apply_patch(f, &patch, out, at, e);
 	sb_release(&patch);
 	sb_release(&seg);
 	return rc;
+}
+
+int mf_file_list(struct repo *r, const struct mf_file *f, struct strbuf *out,
+		 struct cv_err *e)
+{
+	size_t at = out->len;
+	int rc = repo_get_list(r, f->segs, f->nsegs, out, e);
+
+	return !rc && f->has_patch ? add_patch(r, f, out, at, e) : rc;
 }
 
 int manifest_load(struct repo *r, const char *name, struct manifest *m,

@@ -68,7 +68,9 @@ struct mf_writer {
 	json_t *cur;
 	struct sha256 whole;
 	struct strbuf hashes;
-	struct strbuf prev_list;    /* the previous snapshot's list of this file */
+	const struct mf_file *prev_file; /* this file in prev, or NULL */
+	struct strbuf prev_base;    /* its base list (a new list patches it) */
+	struct strbuf prev_list;    /* its whole list (deltas' bases) */
 	struct strbuf base;         /* a base chunk's content */
 	struct bgtask hasher;       /* the whole-file hash, beside the chunks' */
 	struct hash_job {

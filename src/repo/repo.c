@@ -153,7 +153,7 @@ static int load_v2(struct repo *r, const uint8_t *p, size_t n, uint32_t pack)
 	const uint8_t *fr = p + 24, *ch = fr + nf * IDX_FRAME;
 	struct chunk_loc loc;
 	uint32_t cnt, flags, j, uoff;
-	size_t f, first;
+	size_t f;
 
 	if (nf > n / IDX_FRAME || nc > n / IDX_CHUNK ||
 	    24 + nf * IDX_FRAME + nc * IDX_CHUNK != n)
@@ -173,12 +173,11 @@ static int load_v2(struct repo *r, const uint8_t *p, size_t n, uint32_t pack)
 		if (content > CHUNK_MAX)
 			return -1;
 		loc.fulen = (uint32_t)content;
-		first = (size_t)k;
 		for (j = 0, uoff = 0; j < cnt; j++, k++) {
 			memcpy(loc.hash, ch + k * IDX_CHUNK, SHA256_LEN);
 			loc.ulen = load_u32(ch + k * IDX_CHUNK + SHA256_LEN);
 			loc.uoff = uoff;
-			loc.ord = (uint16_t)(k - first);
+			loc.ord = (uint16_t)j;
 			uoff += loc.ulen;
 			tab_add(r, &loc);
 		}
@@ -501,6 +500,14 @@ static int current_batch(struct repo *r, struct cv_err *e)
 	return 0;
 }
 
+static int submit_if_full(struct repo *r, struct cv_err *e)
+{
+	if (r->cur->in.len + r->cur->bases.len >= ZBATCH_BYTES ||
+	    r->cur->n >= ZBATCH_ITEMS)
+		return submit(r, e);
+	return 0;
+}
+
 /* Record a chunk just added to the batch; submit the batch when full. */
 static int added(struct repo *r, const uint8_t *hash, size_t n, struct cv_err *e)
 {
@@ -513,48 +520,53 @@ static int added(struct repo *r, const uint8_t *hash, size_t n, struct cv_err *e
 	tab_add(r, &loc);
 	r->stats.chunks_new++;
 	r->stats.bytes_new += n;
-	if (r->cur->in.len + r->cur->bases.len >= ZBATCH_BYTES ||
-	    r->cur->n >= ZBATCH_ITEMS)
-		return submit(r, e);
-	return 0;
+	return submit_if_full(r, e);
+}
+
+int repo_can_be_base(const struct repo *r, const uint8_t hash[SHA256_LEN])
+{
+	const struct chunk_loc *bl = repo_find(r, hash);
+
+	return bl && bl->pack != PACK_PENDING && !(bl->flags & CHUNK_DELTA);
+}
+
+/* A chunk not in the repository yet: counted, checked, batched. */
+static int put_new(struct repo *r, const uint8_t hash[SHA256_LEN], const void *p,
+		   size_t n, const uint8_t *base, const void *bp, size_t bn,
+		   struct cv_err *e)
+{
+	int rc;
+
+	if (n > CHUNK_MAX)
+		return cv_errf(e, CV_EUSAGE, "chunk of %zu bytes is too large", n);
+	if ((rc = current_batch(r, e)))
+		return rc;
+	if (base) {
+		zpool_add_delta(r->cur, hash, p, n, base, bp, bn);
+		r->stats.chunks_delta++;
+	} else {
+		zpool_add(r->cur, hash, p, n);
+	}
+	return added(r, hash, n, e);
 }
 
 int repo_put(struct repo *r, const uint8_t hash[SHA256_LEN], const void *p,
 	     size_t n, struct cv_err *e)
 {
-	int rc;
+	return repo_put_delta(r, hash, p, n, NULL, NULL, 0, e);
+}
 
+int repo_put_delta(struct repo *r, const uint8_t hash[SHA256_LEN],
+		   const void *p, size_t n, const uint8_t *base,
+		   const void *bp, size_t bn, struct cv_err *e)
+{
 	r->stats.chunks_seen++;
 	r->stats.bytes_seen += n;
 	if (repo_find(r, hash))
 		return 0;
-	if (n > CHUNK_MAX)
-		return cv_errf(e, CV_EUSAGE, "chunk of %zu bytes is too large", n);
-	if ((rc = current_batch(r, e)))
-		return rc;
-	zpool_add(r->cur, hash, p, n);
-	return added(r, hash, n, e);
-}
-
-int repo_put_delta(struct repo *r, const uint8_t hash[SHA256_LEN],
-		   const void *p, size_t n, const uint8_t base[SHA256_LEN],
-		   const void *bp, size_t bn, struct cv_err *e)
-{
-	const struct chunk_loc *bl = repo_find(r, base);
-	int rc;
-
-	if (!bl || bl->pack == PACK_PENDING || (bl->flags & CHUNK_DELTA) ||
-	    repo_find(r, hash))
-		return repo_put(r, hash, p, n, e);
-	r->stats.chunks_seen++;
-	r->stats.bytes_seen += n;
-	if (n > CHUNK_MAX)
-		return cv_errf(e, CV_EUSAGE, "chunk of %zu bytes is too large", n);
-	if ((rc = current_batch(r, e)))
-		return rc;
-	zpool_add_delta(r->cur, hash, p, n, base, bp, bn);
-	r->stats.chunks_delta++;
-	return added(r, hash, n, e);
+	if (base && !repo_can_be_base(r, base))
+		base = NULL;
+	return put_new(r, hash, p, n, base, bp, bn, e);
 }
 
 int repo_flush(struct repo *r, struct cv_err *e)
@@ -907,19 +919,12 @@ static int store_again(struct repo *r, struct chunk_loc *loc, struct strbuf *buf
 {
 	int rc;
 
-	if ((rc = repo_get(r, loc->hash, buf, e)))
+	if ((rc = repo_get(r, loc->hash, buf, e)) || (rc = current_batch(r, e)))
 		return rc;
-	if (!r->zp)
-		repo_set_compression(r, r->level, -1);
-	while (!r->cur && !(r->cur = zpool_batch(r->zp)))
-		if ((rc = collect(r, 1, e)))
-			return rc;
 	/* loc keeps its old place, still readable (a delta's base may be read
 	 * later in this loop), until the batch is written and moves it */
 	zpool_add(r->cur, loc->hash, buf->buf, buf->len);
-	if (r->cur->in.len >= ZBATCH_BYTES || r->cur->n >= ZBATCH_ITEMS)
-		return submit(r, e);
-	return 0;
+	return submit_if_full(r, e);
 }
 
 static void pack_counts(const struct repo *r, const struct hashset *keep,

@@ -90,12 +90,15 @@ int repo_close(struct repo *r, struct cv_err *e);
 /* Store a chunk unless present. hash is the SHA-256 of p[0..n). */
 int repo_put(struct repo *r, const uint8_t hash[SHA256_LEN], const void *p,
 	     size_t n, struct cv_err *e);
+/* 1 if hash is a stored whole chunk, which a delta can be made against. */
+int repo_can_be_base(const struct repo *r, const uint8_t hash[SHA256_LEN]);
 /*
  * Store a chunk unless present, as a delta against base (a stored chunk that
- * is not a delta itself, whose content is bp[0..bn)) when it is new.
+ * is not a delta itself, whose content is bp[0..bn)) when it is new; whole
+ * when base is NULL or cannot be one.
  */
 int repo_put_delta(struct repo *r, const uint8_t hash[SHA256_LEN],
-		   const void *p, size_t n, const uint8_t base[SHA256_LEN],
+		   const void *p, size_t n, const uint8_t *base,
 		   const void *bp, size_t bn, struct cv_err *e);
 /* The base of a delta chunk (loc->flags has CHUNK_DELTA). */
 int repo_delta_base(struct repo *r, const struct chunk_loc *loc,

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/fsutil.h"
 #include "util/strbuf.h"
 #include "util/xalloc.h"
 #include "util/banned.h"
@@ -159,8 +160,6 @@ int store_create(struct store *s, const char *name_hint, struct store_file *f,
 	return 0;
 }
 
-#define STORE_WRITEBACK (8u << 20)
-
 int store_append(struct store_file *f, const void *p, size_t n, struct cv_err *e)
 {
 	const char *c = p;
@@ -176,11 +175,7 @@ int store_append(struct store_file *f, const void *p, size_t n, struct cv_err *e
 		n -= (size_t)w;
 		f->size += (uint64_t)w;
 	}
-	if (f->size - f->flushed >= STORE_WRITEBACK) { /* less for fsync to wait */
-		sync_file_range(f->fd, (off_t)f->flushed, (off_t)(f->size - f->flushed),
-				SYNC_FILE_RANGE_WRITE);
-		f->flushed = f->size;
-	}
+	writeback_start(f->fd, &f->flushed, f->size);
 	return 0;
 }
 

@@ -7,29 +7,25 @@
 
 #include "util/banned.h"
 
-/* The list segments (and patch segments) of f; 0 if all of them read. */
-static int walk_segments(struct repo *r, const struct manifest *m,
-			 const struct mf_file *f, walk_fn fn, void *ctx,
-			 int *readable, struct cv_err *e)
+/* The i-th of f's list segments, then of its patch segments. */
+static const uint8_t *segment(const struct mf_file *f, size_t i)
 {
-	const uint8_t *sh;
+	return i < f->nsegs ? f->segs + i * SHA256_LEN :
+	       f->psegs + (i - f->nsegs) * SHA256_LEN;
+}
+
+/* 1 if every list and patch segment of f reads (checked only after a failure). */
+static int segments_read(struct repo *r, const struct mf_file *f)
+{
 	struct strbuf seg = STRBUF_INIT;
 	struct cv_err ignored = { 0 };
-	size_t s;
-	int rc = 0;
+	size_t i;
+	int ok = 1;
 
-	*readable = 1;
-	for (s = 0; !rc && s < f->nsegs + f->npsegs; s++) {
-		sh = s < f->nsegs ? f->segs + s * SHA256_LEN :
-		     f->psegs + (s - f->nsegs) * SHA256_LEN;
-		if ((rc = fn(ctx, m, f, -1, sh, e)))
-			break;
-		cv_err_clear(&ignored);
-		if (repo_get(r, sh, &seg, &ignored))
-			*readable = 0; /* fn was told about the segment already */
-	}
+	for (i = 0; ok && i < f->nsegs + f->npsegs; i++)
+		ok = !repo_get(r, segment(f, i), &seg, &ignored);
 	sb_release(&seg);
-	return rc;
+	return ok;
 }
 
 static int walk_file(struct repo *r, const struct manifest *m,
@@ -37,17 +33,23 @@ static int walk_file(struct repo *r, const struct manifest *m,
 		     struct cv_err *e)
 {
 	struct strbuf list = STRBUF_INIT;
-	struct cv_err ignored = { 0 };
+	struct cv_err ignored = { 0 }, le = { 0 };
 	const struct chunk_loc *loc;
 	uint8_t base[SHA256_LEN];
 	long long off = 0;
 	size_t i;
-	int rc, readable;
+	int rc = 0;
 
-	rc = walk_segments(r, m, f, fn, ctx, &readable, e);
-	if (!rc && readable && (rc = mf_file_list(r, f, &list, e)))
+	for (i = 0; !rc && i < f->nsegs + f->npsegs; i++)
+		rc = fn(ctx, m, f, -1, segment(f, i), e);
+	if (!rc && mf_file_list(r, f, &list, &le) && segments_read(r, f)) {
+		*e = le; /* readable segments that do not make a list */
 		cv_err_prefix(e, "snapshot %s", m->name);
-	for (i = 0; !rc && readable && i < list.len / SHA256_LEN; i++) {
+		rc = le.code;
+	} else if (le.code) {
+		sb_reset(&list); /* an unreadable segment: fn was told about it */
+	}
+	for (i = 0; !rc && i < list.len / SHA256_LEN; i++) {
 		const uint8_t *h = (const uint8_t *)list.buf + i * SHA256_LEN;
 
 		rc = fn(ctx, m, f, off, h, e);

@@ -55,3 +55,12 @@ int sync_dir(const char *path)
 	}
 	return rc;
 }
+
+void writeback_start(int fd, uint64_t *flushed, uint64_t written)
+{
+	if (written - *flushed < WRITEBACK_STEP)
+		return;
+	sync_file_range(fd, (off_t)*flushed, (off_t)(written - *flushed),
+			SYNC_FILE_RANGE_WRITE);
+	*flushed = written;
+}

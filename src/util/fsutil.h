@@ -4,6 +4,8 @@
 #ifndef CV_FSUTIL_H
 #define CV_FSUTIL_H
 
+#include <stdint.h>
+
 /* Remove a tree (files first), not following links. Best effort. */
 void rm_tree(const char *path);
 
@@ -12,5 +14,13 @@ void rm_prefixed(const char *dir, const char *prefix);
 
 /* fsync a directory; 0 or -1. */
 int sync_dir(const char *path);
+
+/*
+ * A file is being appended to: once written bytes are WRITEBACK_STEP past
+ * *flushed, start writing them out (not waiting), so the fsync at the end
+ * waits for the last step only.
+ */
+#define WRITEBACK_STEP (8u << 20)
+void writeback_start(int fd, uint64_t *flushed, uint64_t written);
 
 #endif

@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include "util/fsutil.h"
 #include "util/strbuf.h"
 #include "util/xalloc.h"
 #include "util/banned.h"
@@ -92,21 +93,6 @@ static void os_fail(struct ostream *os, int code, const char *what)
 		cv_errf(&os->err, code, "%s: %s", os->path ? os->tmp : "stdout", what);
 }
 
-/*
- * Start writing out every WRITEBACK_STEP bytes of a file: the fsync before
- * the rename then waits for the last step only, not the whole file.
- */
-#define WRITEBACK_STEP (8u << 20)
-
-static void writeback(int fd, uint64_t *flushed, uint64_t written)
-{
-	if (fd < 0 || written - *flushed < WRITEBACK_STEP)
-		return;
-	sync_file_range(fd, (off_t)*flushed, (off_t)(written - *flushed),
-			SYNC_FILE_RANGE_WRITE);
-	*flushed = written;
-}
-
 static void os_raw(struct ostream *os, const void *p, size_t n)
 {
 	const char *c = p;
@@ -124,7 +110,8 @@ static void os_raw(struct ostream *os, const void *p, size_t n)
 		n -= (size_t)w;
 		os->bytes_out += (uint64_t)w;
 	}
-	writeback(os->path ? os->fd : -1, &os->flushed, os->bytes_out);
+	if (os->path) /* a file of ours, not stdout */
+		writeback_start(os->fd, &os->flushed, os->bytes_out);
 }
 
 static void os_compress(struct ostream *os, const void *p, size_t n,

@@ -252,6 +252,12 @@ static void patched_entry(struct repo *r, const uint8_t *base, size_t nbase,
 	assert_int_equal(repo_flush(r, &e), 0);
 }
 
+static void drop_entry(struct mf_file *f)
+{
+	free(f->segs);
+	free(f->psegs);
+}
+
 static void patch_entry(uint8_t *p, uint32_t idx, uint8_t fill)
 {
 	memcpy(p, &idx, 4);
@@ -280,16 +286,14 @@ static void test_list_patches(void **state)
 	assert_int_equal((uint8_t)out.buf[SHA256_LEN], 0xB1);
 	assert_int_equal((uint8_t)out.buf[2 * SHA256_LEN], 0xAA);
 	assert_int_equal((uint8_t)out.buf[3 * SHA256_LEN], 0xB3);
-	free(f.segs);
-	free(f.psegs);
+	drop_entry(&f);
 
 	/* shortened to 2 entries by the count alone */
 	patched_entry(&r, base, 3, patch, MF_PATCH_ENTRY, 2, &f);
 	sb_reset(&out);
 	assert_int_equal(mf_file_list(&r, &f, &out, &e), 0);
 	assert_int_equal(out.len, 2 * SHA256_LEN);
-	free(f.segs);
-	free(f.psegs);
+	drop_entry(&f);
 
 	/* out of order, out of range, and an appended entry left unset */
 	patch_entry(patch, 2, 0xC1);
@@ -298,23 +302,20 @@ static void test_list_patches(void **state)
 	sb_reset(&out);
 	assert_int_equal(mf_file_list(&r, &f, &out, &e), CV_ECORRUPT);
 	assert_non_null(strstr(e.msg, "out of order"));
-	free(f.segs);
-	free(f.psegs);
+	drop_entry(&f);
 	patch_entry(patch, 9, 0xC3);
 	patched_entry(&r, base, 3, patch, MF_PATCH_ENTRY, 4, &f);
 	cv_err_clear(&e);
 	sb_reset(&out);
 	assert_int_equal(mf_file_list(&r, &f, &out, &e), CV_ECORRUPT);
-	free(f.segs);
-	free(f.psegs);
+	drop_entry(&f);
 	patch_entry(patch, 0, 0xC4);
 	patched_entry(&r, base, 3, patch, MF_PATCH_ENTRY, 5, &f);
 	cv_err_clear(&e);
 	sb_reset(&out);
 	assert_int_equal(mf_file_list(&r, &f, &out, &e), CV_ECORRUPT);
 	assert_non_null(strstr(e.msg, "unset"));
-	free(f.segs);
-	free(f.psegs);
+	drop_entry(&f);
 	repo_close(&r, NULL);
 	sb_release(&out);
 }
