@@ -186,11 +186,111 @@ size_t fmt_float(Float x, const layout &lay, char *out)
 	return n + put_decimal(dec.significand, dec.exponent, lay, out + n);
 }
 
+/*
+ * The fast path for float32, the bulk of every export. Embeddings are
+ * mostly "0.0ddddddd" or "d.dddddd": those are laid out without a branch on
+ * the digits, with 8-byte stores that may run up to 16 bytes past the
+ * value (callers leave CV_FMT_F32_MAX bytes of room per value).
+ */
+
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "digits8 lays digits out little-endian");
+
+void store8(char *p, uint64_t v)
+{
+	memcpy(p, &v, 8);
+}
+
+/*
+ * The 8 decimal digits of v < 10^8, leading zeros included, as ASCII in a
+ * little-endian word: the first digit is the lowest byte. Divisions by
+ * 10000, 100 and 10 of all lanes at once, by multiply and shift (exact for
+ * lanes below 43699 and 179, far above what they hold).
+ */
+uint64_t digits8(uint32_t v)
+{
+	uint64_t x = v / 10000 | (uint64_t)(v % 10000) << 32;
+	uint64_t q = ((x * 10486) >> 20) & 0x0000007f0000007full;
+
+	x = q | (x - q * 100) << 16;
+	q = ((x * 103) >> 10) & 0x000f000f000f000full;
+	x = q | (x - q * 10) << 8;
+	return x + 0x3030303030303030ull;
+}
+
+typedef unsigned __int128 u128;
+
+void store16(char *p, u128 v)
+{
+	memcpy(p, &v, 16);
+}
+
+/*
+ * d * 10^k for 0 < d < 10^9, positive, laid out per layout_f32. Dragonbox
+ * leaves trailing zeros in d (trailing_zero::ignore): they are counted here
+ * from the digits, cheaper than its division loop, and simply not copied.
+ */
+size_t put_decimal_f32(uint32_t d, int k, char *out)
+{
+	uint32_t top = d / 100000000;
+	uint64_t low = digits8(d - top * 100000000);
+	uint64_t vals = low - 0x3030303030303030ull;
+	int zeros = vals ? __builtin_clzll(vals) / 8 : 8;
+	int all = digit_count(d), len = all - zeros, kk = all + k;
+	u128 w = ((u128)low << 8 | (uint8_t)('0' + top)) >> (8 * (9 - all));
+
+	if (kk <= 0 && kk > layout_f32.small_min) { /* 0.000ddd */
+		store8(out, 0x3030303030302e30ull); /* "0.000000" */
+		store16(out + 2 - kk, w);
+		return (size_t)(2 - kk + len);
+	}
+	if (kk > 0 && kk < len) { /* dd.ddd */
+		store8(out, (uint64_t)w);
+		out[kk] = '.';
+		store8(out + kk + 1, (uint64_t)(w >> (8 * kk)));
+		return (size_t)len + 1;
+	}
+	return put_decimal(d / pow10[zeros], k + zeros, layout_f32, out);
+}
+
+size_t fmt_f32_fast(float x, char *out)
+{
+	uint32_t bits;
+	size_t neg;
+
+	memcpy(&bits, &x, sizeof(bits));
+	if ((bits & 0x7f800000u) == 0x7f800000u || !(bits << 1))
+		return fmt_float<float, uint32_t>(x, layout_f32, out);
+	neg = bits >> 31;
+	out[0] = '-';
+	auto dec = jkj::dragonbox::to_decimal(x, jkj::dragonbox::policy::sign::ignore,
+					      jkj::dragonbox::policy::trailing_zero::ignore);
+	return neg + put_decimal_f32(dec.significand, dec.exponent, out + neg);
+}
+
 } /* namespace */
 
 extern "C" size_t cv_fmt_f32(float x, char *out)
 {
+	return fmt_f32_fast(x, out);
+}
+
+extern "C" size_t cv_fmt_f32_generic(float x, char *out)
+{
 	return fmt_float<float, uint32_t>(x, layout_f32, out);
+}
+
+extern "C" size_t cv_fmt_f32_array(const float *v, size_t n, char *out)
+{
+	char *t = out;
+
+	*t++ = '[';
+	for (size_t i = 0; i < n; i++) {
+		*t = ',';
+		t += i != 0;
+		t += fmt_f32_fast(v[i], t);
+	}
+	*t++ = ']';
+	return (size_t)(t - out);
 }
 
 extern "C" size_t cv_fmt_f64(double x, char *out)

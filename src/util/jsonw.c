@@ -135,18 +135,9 @@ void jw_f64(struct strbuf *sb, double v)
 
 void jw_f32_array(struct strbuf *sb, const float *v, size_t n)
 {
-	char *t;
-	size_t i;
+	char *t = sb_tail(sb, 2 + n * (CV_FMT_F32_MAX + 1));
 
-	t = sb_tail(sb, 2 + n * (CV_FMT_F32_MAX + 1));
-	*t++ = '[';
-	for (i = 0; i < n; i++) {
-		if (i)
-			*t++ = ',';
-		t += cv_fmt_f32(v[i], t);
-	}
-	*t++ = ']';
-	sb_setlen(sb, (size_t)(t - sb->buf));
+	sb_setlen(sb, sb->len + cv_fmt_f32_array(v, n, t));
 }
 
 static int cmp_key(const void *a, const void *b)

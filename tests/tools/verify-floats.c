@@ -1,7 +1,8 @@
 /*
  * Exhaustive check of cv_fmt_f32 (util/fmtfloat.h): every one of the 2^32
  * float32 bit patterns reads back bit-exactly through strtof from the fewest
- * significant digits possible. Run by `make verify-floats`; takes minutes.
+ * significant digits possible, and the fast path writes exactly what the
+ * plain layout code writes. Run by `make verify-floats`; takes minutes.
  */
 #include <inttypes.h>
 #include <math.h>
@@ -146,6 +147,27 @@ static int check_shortest(const char *text, uint32_t bits, char *why, size_t cap
 	return 0;
 }
 
+/*
+ * The fast path (cv_fmt_f32, and the array form export uses) writes what
+ * the plain layout code writes.
+ */
+static int check_same(float x, const char *text, size_t n, char *why, size_t cap)
+{
+	char ref[CV_FMT_F32_MAX + 1], arr[CV_FMT_F32_MAX + 3];
+	size_t rn = cv_fmt_f32_generic(x, ref), an = cv_fmt_f32_array(&x, 1, arr);
+
+	ref[rn] = '\0';
+	if (rn != n || memcmp(ref, text, n) != 0) {
+		snprintf(why, cap, "\"%s\", but the layout code writes \"%s\"", text, ref);
+		return -1;
+	}
+	if (an != n + 2 || arr[0] != '[' || memcmp(arr + 1, text, n) != 0 || arr[n + 1] != ']') {
+		snprintf(why, cap, "\"%s\", but as an array \"%.*s\"", text, (int)an, arr);
+		return -1;
+	}
+	return 0;
+}
+
 static int check_one(uint32_t bits, struct job *job)
 {
 	char text[CV_FMT_F32_MAX + 1];
@@ -157,6 +179,8 @@ static int check_one(uint32_t bits, struct job *job)
 		return -1;
 	}
 	text[n] = '\0';
+	if (check_same(x, text, n, job->why, sizeof(job->why)) != 0)
+		return -1;
 	if (isnan(x)) {
 		job->nans++;
 		if (strcmp(text, "NaN") == 0)
