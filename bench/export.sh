@@ -5,7 +5,7 @@
 # Appends the measurements to bench/RESULTS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-n=${1:-100000} dim=${2:-384} runs=${RUNS:-3}
+n=${1:-100000} dim=${2:-384} runs=${RUNS:-5}
 cv=build/chromavault
 data=$(bash bench/make-data.sh "$n" "$dim")
 out=$(mktemp -d)
@@ -17,6 +17,7 @@ cp -r "$data" "$out/srvdata"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 pid=$(CHROMA_LOG="$out/server.log" bash tests/chroma-server.sh start "$out/srvdata" "$port")
 node bench/js-export.mjs "$cache" "http://127.0.0.1:$port" bench "$out/js.jsonl" >"$out/js.json"
+rm -f "$out/js.jsonl" # each exporter writes a new file, never over the last run's
 node bench/js-export.mjs "$cache" "http://127.0.0.1:$port" bench "$out/js.jsonl" >"$out/js.json"
 bash tests/chroma-server.sh stop "$pid"
 js_secs=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["seconds"])' "$out/js.json")
@@ -24,6 +25,7 @@ js_secs=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["secon
 # chromavault: best of $runs, with peak RSS
 best=
 for i in $(seq "$runs"); do
+	rm -f "$out/cv.jsonl"
 	/usr/bin/time -f '%e %M' -o "$out/time" "$cv" export "file://$PWD/$data/bench" \
 		-o "$out/cv.jsonl"
 	read -r secs rss <"$out/time"
