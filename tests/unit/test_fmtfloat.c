@@ -323,12 +323,83 @@ static void test_random_f64(void **state)
 	}
 }
 
+/* "[a,b,...]" from the layout code alone, one value at a time. */
+static size_t reference_array(const float *v, size_t n, char *out)
+{
+	size_t len = 0;
+
+	out[len++] = '[';
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			out[len++] = ',';
+		len += cv_fmt_f32_generic(v[i], out + len);
+	}
+	out[len++] = ']';
+	return len;
+}
+
+/*
+ * The fast path and its array form write what the layout code writes, on
+ * the values embeddings hold (both notations it lays out without a branch,
+ * 1 to 9 digits, trailing zeros) and on arbitrary bit patterns, into a
+ * buffer of exactly the documented size, so a store past it is caught by
+ * the sanitizers.
+ */
+static void test_fast_path(void **state)
+{
+	enum { N = 4096 };
+	static const float edges[] = {
+		0.1f, -0.1f, 0.099999994f, 0.00001f, 0.000012345678f, 0.99999994f,
+		0.123456789f, 1.0f, 1.5f, 9.999999f, 12345678.0f, 1234567.8f,
+		0.5f, 0.25f, 0.0625f, 100.5f, 0.01f, 0.001f, 1e-6f, 1e-5f,
+		-0.0f, 0.0f, 65504.0f, 0.3f, 7.0e-6f, 0.000999999f,
+	};
+	float v[N];
+	char *got = malloc(2 + N * (CV_FMT_F32_MAX + 1));
+	char *want = malloc(2 + N * (CV_FMT_F32_MAX + 1));
+	uint64_t seed = 7;
+	size_t i, gn, wn;
+
+	(void)state;
+	assert_non_null(got);
+	assert_non_null(want);
+	for (i = 0; i < N; i++) {
+		uint64_t r = rng_next(&seed);
+		uint32_t bits = (uint32_t)(r >> 32);
+
+		if (i < sizeof(edges) / sizeof(edges[0]))
+			v[i] = edges[i];
+		else if (i % 3 == 0) /* a float from a few decimals */
+			v[i] = (float)((double)(int64_t)(r % 2000001) / 1e7 - 0.1);
+		else if (i % 3 == 1) /* any float of an embedding's size */
+			v[i] = ((float)(bits >> 8) / 16777216.0f - 0.5f) / (float)(1 + (r & 63));
+		else
+			memcpy(&v[i], &bits, sizeof(v[i]));
+	}
+	for (size_t n = 1; n <= N; n = n < 64 ? n + 1 : n * 4) {
+		gn = cv_fmt_f32_array(v + N - n, n, got);
+		wn = reference_array(v + N - n, n, want);
+		assert_int_equal(gn, wn);
+		assert_memory_equal(got, want, gn);
+	}
+	for (i = 0; i < N; i++) {
+		char one[CV_FMT_F32_MAX], ref[CV_FMT_F32_MAX];
+		size_t a = cv_fmt_f32(v[i], one), b = cv_fmt_f32_generic(v[i], ref);
+
+		assert_int_equal(a, b);
+		assert_memory_equal(one, ref, a);
+	}
+	free(got);
+	free(want);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_examples),     cmocka_unit_test(test_special),
 		cmocka_unit_test(test_f32_branches), cmocka_unit_test(test_f64_branches),
 		cmocka_unit_test(test_random_f32),   cmocka_unit_test(test_random_f64),
+		cmocka_unit_test(test_fast_path),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
