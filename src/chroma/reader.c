@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -77,28 +78,63 @@ static int load_pickle(struct cv_reader *r, const char *path, struct cv_err *e)
 	return rc;
 }
 
+/* hnsw_open on a thread of its own while the pickle is read (both scan). */
+struct index_open {
+	const char *dir;
+	int cosine;
+	struct hnsw_index ix;
+	struct cv_err e;
+	int rc;
+};
+
+static void *index_open_run(void *arg)
+{
+	struct index_open *o = arg;
+
+	o->rc = hnsw_open(o->dir, o->cosine, &o->ix, &o->e);
+	return NULL;
+}
+
 static int open_index(struct cv_reader *r, struct cv_err *e)
 {
 	struct strbuf dir = STRBUF_INIT, pk = STRBUF_INIT;
+	struct index_open io = { 0 };
 	struct stat st;
+	pthread_t th;
+	int rc = 0, threaded;
 	size_t i;
-	int rc = 0;
 
 	sb_addf(&dir, "%s/%s", r->db->dir, r->c->vseg);
 	sb_addf(&pk, "%s/index_metadata.pickle", dir.buf);
 	if (stat(pk.buf, &st))
 		goto out; /* no pickle: an empty, never flushed index (§5.1) */
-	if ((rc = load_pickle(r, pk.buf, e)))
+	io.dir = dir.buf;
+	io.cosine = r->cosine;
+	io.rc = CV_ENOTFOUND; /* not opened */
+	threaded = !pthread_create(&th, NULL, index_open_run, &io);
+	rc = load_pickle(r, pk.buf, e);
+	if (!rc) {
+		r->has_pickle = 1;
+		hmap_init(&r->pk_map, r->pk.n_ids);
+		for (i = 0; i < r->pk.n_ids; i++)
+			hmap_put(&r->pk_map, r->pk.ids[i].id, r->pk.ids[i].id_len,
+				 r->pk.ids[i].label);
+	}
+	if (threaded)
+		pthread_join(th, NULL);
+	else if (!rc && r->pk.n_ids)
+		index_open_run(&io);
+	if (rc || !r->pk.n_ids) {
+		/* a failed pickle says why; no ids: uninitialised, V is 0 */
+		if (!io.rc)
+			hnsw_close(&io.ix);
 		goto out;
-	r->has_pickle = 1;
-	hmap_init(&r->pk_map, r->pk.n_ids);
-	for (i = 0; i < r->pk.n_ids; i++)
-		hmap_put(&r->pk_map, r->pk.ids[i].id, r->pk.ids[i].id_len,
-			 r->pk.ids[i].label);
-	if (!r->pk.n_ids)
-		goto out; /* uninitialised: Chroma treats V as 0 */
-	if ((rc = hnsw_open(dir.buf, r->cosine, &r->ix, e)))
+	}
+	if ((rc = io.rc)) {
+		*e = io.e;
 		goto out;
+	}
+	r->ix = io.ix;
 	r->has_index = 1;
 out:
 	sb_release(&dir);
