@@ -330,7 +330,7 @@ int repo_open(const char *path, int writable, struct repo *r, struct cv_err *e)
 	int rc;
 
 	memset(r, 0, sizeof(*r));
-	r->pf.fd = -1;
+	r->pf.w.fd = -1;
 	r->writable = writable;
 	r->level = 1;
 	sb_init(&r->idx, 0);
@@ -433,12 +433,12 @@ static int append_batch(struct repo *r, struct zbatch *b, struct cv_err *e)
 	for (i = 0; i < b->n; i++) {
 		it = &b->it[i];
 		if (!it->ord) { /* a frame starts */
-			if (r->pack_open && r->pf.size >= PACK_MAX &&
+			if (r->pack_open && r->pf.w.size >= PACK_MAX &&
 			    (rc = pack_finish(r, e)))
 				return rc;
 			if (!r->pack_open && (rc = pack_start(r, e)))
 				return rc;
-			frame_off = r->pf.size;
+			frame_off = r->pf.w.size;
 			if ((rc = store_append(&r->pf, b->out.buf + it->ooff, it->olen, e)))
 				return rc;
 			r->stats.bytes_stored += it->olen;

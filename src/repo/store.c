@@ -150,8 +150,7 @@ int store_create(struct store *s, const char *name_hint, struct store_file *f,
 	memset(f, 0, sizeof(*f));
 	sb_addf(&sb, "%s/%s.tmp.%ld", s->root, name_hint, (long)getpid());
 	f->tmp = sb_detach(&sb, NULL);
-	f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (f->fd < 0) {
+	if (dw_open(&f->w, f->tmp, O_TRUNC)) {
 		cv_errno(e, CV_EIO, "%s: cannot create", f->tmp);
 		free(f->tmp);
 		f->tmp = NULL;
@@ -162,20 +161,8 @@ int store_create(struct store *s, const char *name_hint, struct store_file *f,
 
 int store_append(struct store_file *f, const void *p, size_t n, struct cv_err *e)
 {
-	const char *c = p;
-	ssize_t w;
-
-	while (n) {
-		w = write(f->fd, c, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return cv_errno(e, CV_EIO, "%s: write failed", f->tmp);
-		c += w;
-		n -= (size_t)w;
-		f->size += (uint64_t)w;
-	}
-	writeback_start(f->fd, &f->flushed, f->size);
+	if (dw_write(&f->w, p, n))
+		return cv_errno(e, CV_EIO, "%s: write failed", f->tmp);
 	return 0;
 }
 
@@ -185,11 +172,14 @@ int store_commit(struct store *s, struct store_file *f, const char *name,
 	char *dst = path_of(s, name);
 	int rc = 0;
 
-	if (fsync(f->fd) || close(f->fd)) {
-		f->fd = -1;
+	if (dw_finish(&f->w))
+		rc = cv_errno(e, CV_EIO, "%s: write failed", f->tmp);
+	dw_release(&f->w);
+	if (fsync(f->w.fd) && !rc)
 		rc = cv_errno(e, CV_EIO, "%s: cannot sync", f->tmp);
-	}
-	f->fd = -1;
+	if (close(f->w.fd) && !rc)
+		rc = cv_errno(e, CV_EIO, "%s: cannot close", f->tmp);
+	f->w.fd = -1;
 	if (!rc && rename(f->tmp, dst))
 		rc = cv_errno(e, CV_EIO, "%s: cannot rename into place", dst);
 	if (!rc && sync_parent(dst))
@@ -204,13 +194,14 @@ int store_commit(struct store *s, struct store_file *f, const char *name,
 
 void store_abort(struct store_file *f)
 {
-	if (f->fd >= 0)
-		close(f->fd);
+	if (f->w.fd >= 0)
+		close(f->w.fd);
+	dw_release(&f->w);
 	if (f->tmp)
 		unlink(f->tmp);
 	free(f->tmp);
 	memset(f, 0, sizeof(*f));
-	f->fd = -1;
+	f->w.fd = -1;
 }
 
 int store_put(struct store *s, const char *name, const void *p, size_t n,

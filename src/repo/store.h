@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/dwrite.h"
 #include "util/err.h"
 
 #define STORE_READERS 8
@@ -46,11 +47,9 @@ int store_put(struct store *s, const char *name, const void *p, size_t n,
 
 /* Streaming write of one new file: open a temp, append, then commit. */
 struct store_file {
-	int fd;
+	struct dwriter w;   /* straight to the disk where it can (dwrite.h) */
 	char *tmp;
 	char *name;
-	uint64_t size;
-	uint64_t flushed;   /* handed to the disk early (before the fsync) */
 };
 int store_create(struct store *s, const char *name_hint, struct store_file *f,
 		 struct cv_err *e);

@@ -13,7 +13,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
-#include "util/fsutil.h"
+#include "util/dwrite.h"
 #include "util/strbuf.h"
 #include "util/xalloc.h"
 #include "util/banned.h"
@@ -51,9 +51,9 @@ static int os_open_file(struct ostream *os, const char *path, struct cv_err *e)
 	sb_addf(&sb, "%s.tmp.%ld", path, (long)getpid());
 	os->path = xstrdup(path);
 	os->tmp = sb_detach(&sb, NULL);
-	os->fd = open(os->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (os->fd < 0)
+	if (dw_open(&os->dw, os->tmp, O_EXCL))
 		return cv_errno(e, CV_EIO, "%s: cannot create", os->tmp);
+	os->fd = os->dw.fd;
 	os->owns_fd = 1;
 	return 0;
 }
@@ -98,6 +98,12 @@ static void os_raw(struct ostream *os, const void *p, size_t n)
 	const char *c = p;
 	ssize_t w;
 
+	if (os->path) { /* a file of ours, not stdout */
+		if (!os->failed && dw_write(&os->dw, p, n))
+			os_fail(os, CV_EIO, "write failed");
+		os->bytes_out += n;
+		return;
+	}
 	while (n && !os->failed) {
 		w = write(os->fd, c, n);
 		if (w < 0 && errno == EINTR)
@@ -110,8 +116,6 @@ static void os_raw(struct ostream *os, const void *p, size_t n)
 		n -= (size_t)w;
 		os->bytes_out += (uint64_t)w;
 	}
-	if (os->path) /* a file of ours, not stdout */
-		writeback_start(os->fd, &os->flushed, os->bytes_out);
 }
 
 static void os_compress(struct ostream *os, const void *p, size_t n,
@@ -175,6 +179,8 @@ static void os_sync_dir(struct ostream *os)
 
 static void os_commit(struct ostream *os)
 {
+	if (!os->failed && dw_finish(&os->dw))
+		os_fail(os, CV_EIO, "write failed");
 	if (fsync(os->fd))
 		os_fail(os, CV_EIO, "fsync failed");
 	if (close(os->fd) && !os->failed)
@@ -204,6 +210,7 @@ int os_close(struct ostream *os, int abandon, struct cv_err *e)
 	rc = os->failed ? os->err.code : 0;
 	if (rc && e)
 		cv_errf(e, rc, "%s", os->err.msg);
+	dw_release(&os->dw);
 	ZSTD_freeCCtx(os->zc);
 	free(os->zbuf);
 	free(os->buf);

@@ -1,6 +1,7 @@
 /*
  * Output stream: buffered writes to stdout or to a file that appears only when
  * complete (NAME.tmp.PID, fsync, rename, fsync dir); zstd when NAME ends ".zst".
+ * A file is written straight to the disk where it can be (dwrite.h).
  */
 #ifndef CV_OSTREAM_H
 #define CV_OSTREAM_H
@@ -8,11 +9,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/dwrite.h"
 #include "util/err.h"
 
 struct ostream {
 	int fd;
 	int owns_fd;
+	struct dwriter dw;   /* a file's writer (dwrite.h) */
 	char *path;          /* final name, NULL for stdout */
 	char *tmp;           /* temp name while writing */
 	void *zc;            /* ZSTD_CCtx when compressing */
@@ -22,7 +25,6 @@ struct ostream {
 	size_t zcap;
 	uint64_t bytes_in;   /* bytes given to os_write */
 	uint64_t bytes_out;  /* bytes written to the fd */
-	uint64_t flushed;    /* of them, handed to the disk early */
 	int failed;          /* sticky: first error kept in err */
 	struct cv_err err;
 };
