@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DW_BUF (4u << 20)
+#define DW_BUF (1u << 20)
 #define DW_BLOCK 4096u
 
 struct dwriter {
