@@ -38,6 +38,8 @@ struct cv_reader {
 	size_t dim;
 	struct cv_pickle pk;
 	struct hmap pk_map;     /* id -> label */
+	uint32_t *by_label;     /* label -> pickle entry + 1, when labels are dense */
+	uint64_t n_by_label, next_label;
 	struct hnsw_index ix;
 	int has_pickle, has_index;
 	struct wal_overlay ov;
@@ -78,6 +80,59 @@ static int load_pickle(struct cv_reader *r, const char *path, struct cv_err *e)
 	return rc;
 }
 
+/*
+ * The pickle's id -> label map; and label -> entry, for the common case
+ * where records come in the order of their labels (Chroma gives labels in
+ * insertion order): then the next record's label is guessed and checked
+ * against its entry instead of hashing the id. Not when labels are sparse,
+ * nor when an id is listed twice (the hash map keeps the last, as unpickling
+ * a dict does).
+ */
+static void map_pickle(struct cv_reader *r)
+{
+	uint64_t max = 0;
+	size_t i;
+
+	hmap_init(&r->pk_map, r->pk.n_ids);
+	for (i = 0; i < r->pk.n_ids; i++) {
+		hmap_put(&r->pk_map, r->pk.ids[i].id, r->pk.ids[i].id_len,
+			 r->pk.ids[i].label);
+		if (r->pk.ids[i].label > max)
+			max = r->pk.ids[i].label;
+	}
+	if (r->pk_map.n != r->pk.n_ids || max > 2 * (uint64_t)r->pk.n_ids + 64 ||
+	    r->pk.n_ids >= UINT32_MAX)
+		return;
+	r->n_by_label = max + 1;
+	r->by_label = xcalloc(r->n_by_label, sizeof(*r->by_label));
+	for (i = 0; i < r->pk.n_ids; i++)
+		r->by_label[r->pk.ids[i].label] = (uint32_t)i + 1;
+	r->next_label = 1;
+}
+
+/* The label of a record id in the pickle: the guess, else the hash map. */
+static int label_of(struct cv_reader *r, const char *id, size_t len,
+		    uint64_t *label)
+{
+	const struct pickle_id_label *pl;
+	struct hmap_slot *s;
+	uint64_t g = r->next_label;
+
+	if (g < r->n_by_label && r->by_label[g]) {
+		pl = &r->pk.ids[r->by_label[g] - 1];
+		if (pl->id_len == len && !memcmp(pl->id, id, len)) {
+			*label = g;
+			r->next_label = g + 1;
+			return 1;
+		}
+	}
+	if (!(s = hmap_get(&r->pk_map, id, len)))
+		return 0;
+	*label = s->val;
+	r->next_label = s->val + 1;
+	return 1;
+}
+
 /* hnsw_open on a thread of its own while the pickle is read (both scan). */
 struct index_open {
 	const char *dir;
@@ -102,7 +157,6 @@ static int open_index(struct cv_reader *r, struct cv_err *e)
 	struct stat st;
 	pthread_t th;
 	int rc = 0, threaded;
-	size_t i;
 
 	sb_addf(&dir, "%s/%s", r->db->dir, r->c->vseg);
 	sb_addf(&pk, "%s/index_metadata.pickle", dir.buf);
@@ -115,10 +169,7 @@ static int open_index(struct cv_reader *r, struct cv_err *e)
 	rc = load_pickle(r, pk.buf, e);
 	if (!rc) {
 		r->has_pickle = 1;
-		hmap_init(&r->pk_map, r->pk.n_ids);
-		for (i = 0; i < r->pk.n_ids; i++)
-			hmap_put(&r->pk_map, r->pk.ids[i].id, r->pk.ids[i].id_len,
-				 r->pk.ids[i].label);
+		map_pickle(r);
 	}
 	if (threaded)
 		pthread_join(th, NULL);
@@ -320,6 +371,7 @@ void cv_reader_close(struct cv_reader *r)
 		hnsw_close(&r->ix);
 	if (r->has_pickle)
 		hmap_release(&r->pk_map);
+	free(r->by_label);
 	cv_pickle_release(&r->pk);
 	meta_release(&r->m);
 	sb_release(&r->meta_json);
@@ -389,23 +441,23 @@ static int vec_from_wal(struct cv_reader *r, uint64_t seq, struct cv_err *e)
 static int vec_from_index(struct cv_reader *r, const char *id, size_t len,
 			  int *found, struct cv_err *e)
 {
-	struct hmap_slot *s;
+	uint64_t label;
 	uint32_t slot;
 	int rc;
 
 	*found = 0;
-	if (!r->has_index || !(s = hmap_get(&r->pk_map, id, len)))
+	if (!r->has_index || !label_of(r, id, len, &label))
 		return 0;
-	if (hnsw_slot_of(&r->ix, s->val, &slot))
+	if (hnsw_slot_of(&r->ix, label, &slot))
 		return cv_errf(e, CV_ECORRUPT, "%s/data_level0.bin: label %llu of "
 			       "record \"%.*s\" (index_metadata.pickle) is in no "
-			       "element", r->ix.dir, (unsigned long long)s->val,
+			       "element", r->ix.dir, (unsigned long long)label,
 			       (int)len, id);
-	if (hnsw_label_deleted(&r->ix, s->val))
+	if (hnsw_label_deleted(&r->ix, label))
 		return cv_errf(e, CV_ECORRUPT, "%s/data_level0.bin: element %u "
 			       "(label %llu, record \"%.*s\") is marked deleted but "
 			       "the pickle lists it", r->ix.dir, slot,
-			       (unsigned long long)s->val, (int)len, id);
+			       (unsigned long long)label, (int)len, id);
 	if ((rc = hnsw_read_vector(&r->ix, slot, r->cosine, r->vec, e)))
 		return rc;
 	*found = 1;
