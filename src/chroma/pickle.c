@@ -20,13 +20,19 @@
 
 enum pv_type { PV_NONE, PV_BOOL, PV_INT, PV_STR, PV_DICT, PV_SEQ, PV_GLOBAL, PV_OBJ };
 
+/*
+ * One value: 16 bytes, as a pickle of n ids holds about 4n of them (both
+ * maps, keys and values) and parsing it is the peak of an export's memory.
+ * A value's type never changes once made.
+ */
 struct pv {
 	uint8_t type;
-	int64_t i;            /* PV_INT, PV_BOOL */
-	const uint8_t *s;     /* PV_STR */
-	size_t n;             /* PV_STR length; PV_DICT pair count */
-	uint32_t *pairs;      /* PV_DICT: key, value, key, value ... */
-	size_t cap;
+	uint32_t n;               /* PV_STR length; PV_DICT pair count */
+	union {
+		int64_t i;        /* PV_INT, PV_BOOL */
+		const uint8_t *s; /* PV_STR */
+		uint32_t *pairs;  /* PV_DICT: key, value, key, value ... */
+	};
 };
 
 struct vm {
@@ -154,7 +160,7 @@ static int op_str(struct vm *m, size_t width)
 		return rc;
 	idx = vm_new(m, PV_STR);
 	m->v[idx].s = s;
-	m->v[idx].n = (size_t)n;
+	m->v[idx].n = (uint32_t)n;
 	vm_push(m, idx);
 	return 0;
 }
@@ -203,12 +209,12 @@ static int op_get(struct vm *m, size_t width)
 	return 0;
 }
 
+/* Room for pairs doubles at 8, 16, 32 ... pairs (no capacity kept). */
 static void dict_add(struct pv *d, uint32_t k, uint32_t v)
 {
-	if (2 * d->n + 2 > d->cap) {
-		d->cap = d->cap ? d->cap * 2 : 16;
-		d->pairs = xrealloc(d->pairs, d->cap * sizeof(*d->pairs));
-	}
+	if (d->n == 0 || (d->n >= 8 && !(d->n & (d->n - 1))))
+		d->pairs = xrealloc(d->pairs, 2 * (d->n ? 2 * (size_t)d->n : 8) *
+				    sizeof(*d->pairs));
 	d->pairs[2 * d->n] = k;
 	d->pairs[2 * d->n + 1] = v;
 	d->n++;
@@ -468,7 +474,8 @@ static void vm_free(struct vm *m)
 	size_t i;
 
 	for (i = 0; i < m->nv; i++)
-		free(m->v[i].pairs);
+		if (m->v[i].type == PV_DICT)
+			free(m->v[i].pairs);
 	free(m->v);
 	free(m->stack);
 	free(m->marks);
