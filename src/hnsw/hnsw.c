@@ -212,13 +212,53 @@ out:
 	return rc;
 }
 
+/*
+ * The label -> slot lookup. Labels are normally below twice the element
+ * count (Chroma numbers them from 1, in insertion order): then the label is
+ * the index (lk_label NULL), 5 bytes a label. A larger label turns the table
+ * into open addressing over (label, slot) pairs. SIZE_MAX: not present.
+ */
 static size_t lk_find(const struct hnsw_index *ix, uint64_t label)
 {
-	size_t i = (size_t)(label * 0x9e3779b97f4a7c15ull) & (ix->lk_cap - 1);
+	size_t i;
 
+	if (!ix->lk_label)
+		return label < ix->lk_cap ? (size_t)label : SIZE_MAX;
+	i = (size_t)(label * 0x9e3779b97f4a7c15ull) & (ix->lk_cap - 1);
 	while (ix->lk_slot[i] != UINT32_MAX && ix->lk_label[i] != label)
 		i = (i + 1) & (ix->lk_cap - 1);
 	return i;
+}
+
+static void lk_alloc(struct hnsw_index *ix, size_t cap, int dense)
+{
+	ix->lk_cap = cap;
+	ix->lk_label = dense ? NULL : xmalloc(cap * sizeof(*ix->lk_label));
+	ix->lk_slot = xmalloc(cap * sizeof(*ix->lk_slot));
+	ix->lk_deleted = xcalloc(cap, 1);
+	memset(ix->lk_slot, 0xff, cap * sizeof(*ix->lk_slot));
+}
+
+/* From the label-indexed table to open addressing, entries kept. */
+static void lk_to_hash(struct hnsw_index *ix)
+{
+	uint32_t *slot = ix->lk_slot;
+	uint8_t *del = ix->lk_deleted;
+	size_t old = ix->lk_cap, cap = 16, i, k;
+
+	while (cap < 2 * ix->hdr.cur_element_count)
+		cap <<= 1;
+	lk_alloc(ix, cap, 0);
+	for (k = 0; k < old; k++) {
+		if (slot[k] == UINT32_MAX)
+			continue;
+		i = lk_find(ix, k);
+		ix->lk_label[i] = k;
+		ix->lk_slot[i] = slot[k];
+		ix->lk_deleted[i] = del[k];
+	}
+	free(slot);
+	free(del);
 }
 
 static int lk_insert(struct hnsw_index *ix, uint64_t label, uint32_t slot,
@@ -228,6 +268,10 @@ static int lk_insert(struct hnsw_index *ix, uint64_t label, uint32_t slot,
 	const uint8_t *p = NULL;
 	int rc;
 
+	if (i == SIZE_MAX) { /* past the label-indexed table */
+		lk_to_hash(ix);
+		i = lk_find(ix, label);
+	}
 	if (ix->lk_slot[i] != UINT32_MAX) {
 		/* labels are never reused: only a deleted slot may share one */
 		if (deleted)
@@ -240,7 +284,8 @@ static int lk_insert(struct hnsw_index *ix, uint64_t label, uint32_t slot,
 				       "carry label %llu", ix->wdata.name,
 				       ix->lk_slot[i], slot, (unsigned long long)label);
 	}
-	ix->lk_label[i] = label;
+	if (ix->lk_label)
+		ix->lk_label[i] = label;
 	ix->lk_slot[i] = slot;
 	ix->lk_deleted[i] = deleted != 0;
 	return 0;
@@ -259,13 +304,7 @@ static int scan_slots(struct hnsw_index *ix, struct cv_err *e)
 			       (unsigned long long)ix->wdata.size, (unsigned long long)n,
 			       (unsigned long long)h->size_data_per_element,
 			       ull(n * h->size_data_per_element));
-	ix->lk_cap = 16;
-	while (ix->lk_cap < 2 * n)
-		ix->lk_cap <<= 1;
-	ix->lk_label = xmalloc(ix->lk_cap * sizeof(*ix->lk_label));
-	ix->lk_slot = xmalloc(ix->lk_cap * sizeof(*ix->lk_slot));
-	ix->lk_deleted = xcalloc(ix->lk_cap, 1);
-	memset(ix->lk_slot, 0xff, ix->lk_cap * sizeof(*ix->lk_slot));
+	lk_alloc(ix, (size_t)(2 * n + 64), 1);
 	for (i = 0; i < n; i++) {
 		off = i * h->size_data_per_element;
 		if ((rc = win_get(&ix->wdata, off, (size_t)h->size_data_per_element, &p, e)))
@@ -327,7 +366,7 @@ int hnsw_slot_of(const struct hnsw_index *ix, uint64_t label, uint32_t *slot)
 	if (!ix->lk_cap)
 		return CV_ENOTFOUND;
 	i = lk_find(ix, label);
-	if (ix->lk_slot[i] == UINT32_MAX)
+	if (i == SIZE_MAX || ix->lk_slot[i] == UINT32_MAX)
 		return CV_ENOTFOUND;
 	*slot = ix->lk_slot[i];
 	return 0;
@@ -340,7 +379,7 @@ int hnsw_label_deleted(const struct hnsw_index *ix, uint64_t label)
 	if (!ix->lk_cap)
 		return 0;
 	i = lk_find(ix, label);
-	return ix->lk_slot[i] != UINT32_MAX && ix->lk_deleted[i];
+	return i != SIZE_MAX && ix->lk_slot[i] != UINT32_MAX && ix->lk_deleted[i];
 }
 
 int hnsw_slot_flags(struct hnsw_index *ix, uint32_t slot, uint8_t *flags,

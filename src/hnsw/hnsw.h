@@ -42,7 +42,8 @@ struct hnsw_index {
 	char *dir;
 	struct hnsw_header hdr;
 	uint64_t link_size;         /* link_lists.bin */
-	/* label -> slot lookup, open addressing, built by hnsw_open */
+	/* label -> slot lookup built by hnsw_open: indexed by label, or open
+	 * addressing when a label is too large for that (lk_label set) */
 	uint64_t *lk_label;
 	uint32_t *lk_slot;
 	uint8_t *lk_deleted;

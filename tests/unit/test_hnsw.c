@@ -30,6 +30,7 @@ struct spec {
 	int link_extra;         /* bytes appended to link_lists.bin */
 	int dup_label;          /* element 1 gets element 0's label */
 	int deleted;            /* element 1 carries the delete mark */
+	uint64_t big_label;     /* element 3's label, when not 0 */
 };
 
 static void put(const char *name, const void *p, size_t n)
@@ -76,7 +77,8 @@ static void write_index(const struct spec *s)
 			v = (float)(i + 1) * 0.5f + (float)j;
 			memcpy(slot + 4 + 4 * M0 + 4 * j, &v, 4);
 		}
-		w64(slot + 4 + 4 * M0 + 4 * DIM, s->dup_label && i == 1 ? 10 : 10 + i);
+		w64(slot + 4 + 4 * M0 + 4 * DIM, s->dup_label && i == 1 ? 10 :
+		    s->big_label && i == 3 ? s->big_label : 10 + i);
 		if (s->deleted && i == 1)
 			slot[2] = HNSW_DELETE_MARK;
 		lens[i] = 2.0f;
@@ -140,6 +142,41 @@ static void test_read(void **state)
 	assert_int_equal(hnsw_slot_flags(&ix, 1, &flags, &e), 0);
 	assert_int_equal(flags & HNSW_DELETE_MARK, HNSW_DELETE_MARK);
 	assert_int_equal(hnsw_read_vector(&ix, 5, 0, out, &e), CV_ECORRUPT);
+	hnsw_close(&ix);
+}
+
+/*
+ * Labels far above the element count (a collection that deleted most of
+ * what it added) move the lookup from label-indexed to hashed, keeping what
+ * was found before the large label.
+ */
+static void test_large_label(void **state)
+{
+	struct spec s = { .n = 6, .deleted = 1, .big_label = (uint64_t)1 << 40 };
+	struct hnsw_index ix;
+	struct cv_err e = { 0 };
+	uint32_t slot;
+
+	(void)state;
+	assert_int_equal(open_with(&s, &ix, &e), 0);
+	assert_non_null(ix.lk_label); /* hashed */
+	assert_int_equal(hnsw_slot_of(&ix, (uint64_t)1 << 40, &slot), 0);
+	assert_int_equal(slot, 3);
+	assert_int_equal(hnsw_slot_of(&ix, 10, &slot), 0);
+	assert_int_equal(slot, 0);
+	assert_int_equal(hnsw_slot_of(&ix, 15, &slot), 0);
+	assert_int_equal(slot, 5);
+	assert_int_equal(hnsw_slot_of(&ix, 13, &slot), CV_ENOTFOUND);
+	assert_true(hnsw_label_deleted(&ix, 11));
+	assert_false(hnsw_label_deleted(&ix, 12));
+	hnsw_close(&ix);
+	s.big_label = 0; /* the usual labels: indexed */
+	assert_int_equal(open_with(&s, &ix, &e), 0);
+	assert_null(ix.lk_label);
+	assert_int_equal(hnsw_slot_of(&ix, 15, &slot), 0);
+	assert_int_equal(slot, 5);
+	assert_int_equal(hnsw_slot_of(&ix, (uint64_t)1 << 40, &slot), CV_ENOTFOUND);
+	assert_true(hnsw_label_deleted(&ix, 11));
 	hnsw_close(&ix);
 }
 
@@ -215,6 +252,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_read),
+		cmocka_unit_test(test_large_label),
 		cmocka_unit_test(test_empty),
 		cmocka_unit_test(test_damage),
 		cmocka_unit_test(test_header_bytes),
