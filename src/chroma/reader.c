@@ -37,7 +37,8 @@ struct cv_reader {
 	int cosine;
 	size_t dim;
 	struct cv_pickle pk;
-	struct hmap pk_map;     /* id -> label */
+	uint32_t *pk_slots;     /* id -> pickle entry + 1, open addressing */
+	size_t pk_cap, pk_ids;  /* slots; distinct ids */
 	uint32_t *by_label;     /* label -> pickle entry + 1, when labels are dense */
 	uint64_t n_by_label, next_label;
 	struct hnsw_index ix;
@@ -54,13 +55,6 @@ struct cv_reader {
 	float *vec;
 	struct cv_reader_stats stats;
 };
-
-static int vec_exists(void *ctx, const char *id, size_t len)
-{
-	struct cv_reader *r = ctx;
-
-	return r->has_pickle && hmap_get(&r->pk_map, id, len) != NULL;
-}
 
 static int load_pickle(struct cv_reader *r, const char *path, struct cv_err *e)
 {
@@ -80,28 +74,67 @@ static int load_pickle(struct cv_reader *r, const char *path, struct cv_err *e)
 	return rc;
 }
 
+/* Slot of id in the id -> entry table: its entry's, or the empty one. */
+static size_t pk_slot(const struct cv_reader *r, const char *id, size_t len)
+{
+	const struct pickle_id_label *pl;
+	size_t i = hmap_hash(id, len) & (r->pk_cap - 1);
+
+	while (r->pk_slots[i]) {
+		pl = &r->pk.ids[r->pk_slots[i] - 1];
+		if (pl->id_len == len && !memcmp(pl->id, id, len))
+			break;
+		i = (i + 1) & (r->pk_cap - 1);
+	}
+	return i;
+}
+
+/* The pickle entry of an id, or NULL. */
+static const struct pickle_id_label *pk_entry(const struct cv_reader *r,
+					      const char *id, size_t len)
+{
+	size_t i;
+
+	if (!r->has_pickle || !r->pk_cap)
+		return NULL;
+	i = pk_slot(r, id, len);
+	return r->pk_slots[i] ? &r->pk.ids[r->pk_slots[i] - 1] : NULL;
+}
+
+static int vec_exists(void *ctx, const char *id, size_t len)
+{
+	struct cv_reader *r = ctx;
+
+	return pk_entry(r, id, len) != NULL;
+}
+
 /*
- * The pickle's id -> label map; and label -> entry, for the common case
- * where records come in the order of their labels (Chroma gives labels in
- * insertion order): then the next record's label is guessed and checked
- * against its entry instead of hashing the id. Not when labels are sparse,
- * nor when an id is listed twice (the hash map keeps the last, as unpickling
- * a dict does).
+ * The pickle's id -> entry table (4 bytes a slot: it is held for the whole
+ * export, so it grows with the collection); and label -> entry, for the
+ * common case where records come in the order of their labels (Chroma gives
+ * labels in insertion order): then the next record's label is guessed and
+ * checked against its entry instead of hashing the id. Not when labels are
+ * sparse, nor when an id is listed twice (the table keeps the last, as
+ * unpickling a dict does).
  */
 static void map_pickle(struct cv_reader *r)
 {
 	uint64_t max = 0;
-	size_t i;
+	size_t i, k;
 
-	hmap_init(&r->pk_map, r->pk.n_ids);
+	/* entries fit 32 bits: a pickle is at most 1 GiB (cv_pickle_load) */
+	r->pk_cap = 16;
+	while (r->pk_cap < r->pk.n_ids + r->pk.n_ids / 3 + 1)
+		r->pk_cap <<= 1;
+	r->pk_slots = xcalloc(r->pk_cap, sizeof(*r->pk_slots));
 	for (i = 0; i < r->pk.n_ids; i++) {
-		hmap_put(&r->pk_map, r->pk.ids[i].id, r->pk.ids[i].id_len,
-			 r->pk.ids[i].label);
+		k = pk_slot(r, r->pk.ids[i].id, r->pk.ids[i].id_len);
+		r->pk_ids += !r->pk_slots[k];
+		r->pk_slots[k] = (uint32_t)i + 1;
 		if (r->pk.ids[i].label > max)
 			max = r->pk.ids[i].label;
 	}
-	if (r->pk_map.n != r->pk.n_ids || max > 2 * (uint64_t)r->pk.n_ids + 64 ||
-	    r->pk.n_ids >= UINT32_MAX)
+	if (r->pk_ids != r->pk.n_ids || max > 2 * (uint64_t)r->pk.n_ids + 64)
 		return;
 	r->n_by_label = max + 1;
 	r->by_label = xcalloc(r->n_by_label, sizeof(*r->by_label));
@@ -110,12 +143,11 @@ static void map_pickle(struct cv_reader *r)
 	r->next_label = 1;
 }
 
-/* The label of a record id in the pickle: the guess, else the hash map. */
+/* The label of a record id in the pickle: the guess, else the table. */
 static int label_of(struct cv_reader *r, const char *id, size_t len,
 		    uint64_t *label)
 {
 	const struct pickle_id_label *pl;
-	struct hmap_slot *s;
 	uint64_t g = r->next_label;
 
 	if (g < r->n_by_label && r->by_label[g]) {
@@ -126,10 +158,10 @@ static int label_of(struct cv_reader *r, const char *id, size_t len,
 			return 1;
 		}
 	}
-	if (!(s = hmap_get(&r->pk_map, id, len)))
+	if (!(pl = pk_entry(r, id, len)))
 		return 0;
-	*label = s->val;
-	r->next_label = s->val + 1;
+	*label = pl->label;
+	r->next_label = pl->label + 1;
 	return 1;
 }
 
@@ -369,8 +401,7 @@ void cv_reader_close(struct cv_reader *r)
 	wal_overlay_release(&r->ov);
 	if (r->has_index)
 		hnsw_close(&r->ix);
-	if (r->has_pickle)
-		hmap_release(&r->pk_map);
+	free(r->pk_slots);
 	free(r->by_label);
 	cv_pickle_release(&r->pk);
 	meta_release(&r->m);
