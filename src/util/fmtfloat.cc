@@ -190,8 +190,9 @@ size_t fmt_float(Float x, const layout &lay, char *out)
 /*
  * The fast path for float32, the bulk of every export. Embeddings are
  * mostly "0.0ddddddd" or "d.dddddd": those are laid out without a branch on
- * the digits, with 8-byte stores that may run up to 16 bytes past the
- * value (callers leave CV_FMT_F32_MAX bytes of room per value).
+ * the digits, with 8- and 16-byte stores that reach up to 24 bytes from
+ * the value's start, sign included (callers leave CV_FMT_F32_MAX bytes of
+ * room per value).
  */
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "digits8 lays digits out little-endian");
