@@ -45,10 +45,9 @@ static int sync_tree(const char *root)
 static int snapshot_one(const char *dir, const char *dest, int as_json,
 			struct cv_err *e)
 {
-	struct strbuf tmp = STRBUF_INIT, parent = STRBUF_INIT;
+	struct strbuf tmp = STRBUF_INIT;
 	struct lc_stats st = { 0 };
 	struct stat sb;
-	char *slash;
 	int rc;
 
 	if (!stat(dest, &sb))
@@ -63,9 +62,7 @@ static int snapshot_one(const char *dir, const char *dest, int as_json,
 		rm_tree(tmp.buf);
 		goto out;
 	}
-	sb_adds(&parent, dest);
-	slash = strrchr(parent.buf, '/');
-	sync_dir(slash ? (*slash = '\0', parent.buf[0] ? parent.buf : "/") : ".");
+	sync_parent(dest);
 	if (as_json)
 		printf("{\"dest\":\"%s\",\"bytes\":%llu,\"lock_ms\":%.1f,\"retries\":%d}\n",
 		       dest, (unsigned long long)st.bytes_read, st.lock_ms, st.retries);
@@ -76,7 +73,6 @@ out:
 	json_decref(st.collections);
 	json_decref(st.warnings);
 	sb_release(&tmp);
-	sb_release(&parent);
 	return rc;
 }
 

@@ -126,22 +126,6 @@ int store_lock(struct store *s, int exclusive, struct cv_err *e)
 	return 0;
 }
 
-static int sync_parent(const char *path)
-{
-	char *copy = xstrdup(path), *slash = strrchr(copy, '/');
-	int fd, rc = 0;
-
-	if (slash)
-		*slash = '\0';
-	fd = open(slash ? copy : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		rc = fsync(fd);
-		close(fd);
-	}
-	free(copy);
-	return rc;
-}
-
 int store_create(struct store *s, const char *name_hint, struct store_file *f,
 		 struct cv_err *e)
 {

@@ -12,27 +12,6 @@
 #include "util/fsutil.h"
 #include "util/banned.h"
 
-/* Plain writes of p[0..n). */
-static int write_all(int fd, const unsigned char *p, size_t n)
-{
-	ssize_t w;
-
-	while (n) {
-		w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -1;
-		if (w == 0) {
-			errno = EIO;
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 int dw_open(struct dwriter *w, const char *path, int flags)
 {
 	int base = O_WRONLY | O_CREAT | O_CLOEXEC | flags;
@@ -54,16 +33,15 @@ int dw_open(struct dwriter *w, const char *path, int flags)
 }
 
 /*
- * Write buf[0..n) at the end (n a multiple of DW_BLOCK but for the tail). An
- * O_DIRECT write the filesystem refuses turns the file to plain writes.
+ * Write p[0..n) at the end of the file. An O_DIRECT write the filesystem
+ * refuses (EINVAL) turns the file to plain writes, and the rest goes so.
  */
-static int flush_direct(struct dwriter *w, size_t n)
+static int write_all(struct dwriter *w, const unsigned char *p, size_t n)
 {
-	size_t done = 0;
 	ssize_t r;
 
-	while (done < n) {
-		r = write(w->fd, w->buf + done, n - done);
+	while (n) {
+		r = write(w->fd, p, n);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0 && errno == EINVAL && w->direct) {
@@ -78,7 +56,8 @@ static int flush_direct(struct dwriter *w, size_t n)
 			errno = EIO;
 			return -1;
 		}
-		done += (size_t)r;
+		p += r;
+		n -= (size_t)r;
 	}
 	return 0;
 }
@@ -89,7 +68,7 @@ int dw_write(struct dwriter *w, const void *p, size_t n)
 	size_t k;
 
 	if (!w->direct) {
-		if (write_all(w->fd, c, n))
+		if (write_all(w, c, n))
 			return -1;
 		w->size += n;
 		writeback_start(w->fd, &w->flushed, w->size);
@@ -105,7 +84,7 @@ int dw_write(struct dwriter *w, const void *p, size_t n)
 		if (w->len < DW_BUF)
 			break;
 		w->len = 0;
-		if (flush_direct(w, DW_BUF))
+		if (write_all(w, w->buf, DW_BUF))
 			return -1;
 		if (!w->direct) /* turned plain: the rest goes as plain writes */
 			return dw_write(w, c, n);
@@ -121,7 +100,7 @@ int dw_finish(struct dwriter *w)
 		return 0;
 	memset(w->buf + w->len, 0, padded - w->len);
 	w->len = 0;
-	if (flush_direct(w, padded))
+	if (write_all(w, w->buf, padded))
 		return -1;
 	return ftruncate(w->fd, (off_t)w->size);
 }

@@ -7,10 +7,12 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "util/strbuf.h"
+#include "util/xalloc.h"
 #include "util/banned.h"
 
 static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
@@ -63,4 +65,18 @@ void writeback_start(int fd, uint64_t *flushed, uint64_t written)
 	sync_file_range(fd, (off_t)*flushed, (off_t)(written - *flushed),
 			SYNC_FILE_RANGE_WRITE);
 	*flushed = written;
+}
+
+int sync_parent(const char *path)
+{
+	char *copy = xstrdup(path), *slash = strrchr(copy, '/');
+	int rc;
+
+	if (slash == copy)
+		slash[1] = '\0'; /* "/name": the root */
+	else if (slash)
+		*slash = '\0';
+	rc = sync_dir(slash ? copy : ".");
+	free(copy);
+	return rc;
 }

@@ -15,6 +15,9 @@ void rm_prefixed(const char *dir, const char *prefix);
 /* fsync a directory; 0 or -1. */
 int sync_dir(const char *path);
 
+/* fsync the directory holding path (after a rename into it); 0 or -1. */
+int sync_parent(const char *path);
+
 /*
  * A file is being appended to: once written bytes are WRITEBACK_STEP past
  * *flushed, start writing them out (not waiting), so the fsync at the end

@@ -6,7 +6,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +13,7 @@
 #include <zstd.h>
 
 #include "util/dwrite.h"
+#include "util/fsutil.h"
 #include "util/strbuf.h"
 #include "util/xalloc.h"
 #include "util/banned.h"
@@ -165,18 +165,6 @@ void os_write(struct ostream *os, const void *p, size_t n)
 	os->len += n;
 }
 
-static void os_sync_dir(struct ostream *os)
-{
-	char *copy = xstrdup(os->path);
-	int dfd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
-	free(copy);
-}
-
 static void os_commit(struct ostream *os)
 {
 	if (!os->failed && dw_finish(&os->dw))
@@ -192,7 +180,7 @@ static void os_commit(struct ostream *os)
 		os_fail(os, CV_EIO, "cannot rename into place");
 		return;
 	}
-	os_sync_dir(os);
+	sync_parent(os->path);
 }
 
 int os_close(struct ostream *os, int abandon, struct cv_err *e)
