@@ -222,6 +222,31 @@ static int newer_or_same(const struct stat *a, const struct stat *b)
 		a->st_mtim.tv_nsec >= b->st_mtim.tv_nsec);
 }
 
+/* Every label the pickle lists is a live element (the index opened lazily). */
+struct label_check {
+	const char *dir;
+	struct hnsw_index ix;
+	int open;
+};
+
+static int check_label(void *ctx, const char *id, size_t len, uint64_t label,
+		       struct cv_err *e)
+{
+	struct label_check *c = ctx;
+	uint32_t slot;
+	int rc;
+
+	if (!c->open) {
+		if ((rc = hnsw_open(c->dir, 0, &c->ix, e)))
+			return rc;
+		c->open = 1;
+	}
+	if (hnsw_slot_of(&c->ix, label, &slot) || hnsw_label_deleted(&c->ix, label))
+		return cv_errf(e, CV_ECORRUPT, "%s: label %llu is not a live element",
+			       c->dir, (unsigned long long)label);
+	return 0;
+}
+
 /*
  * The §7 checks on the source folder: the pickle is the newest file and
  * parses, the index files agree with the header, every listed label is a
@@ -233,10 +258,9 @@ static int folder_valid(const char *path, const struct fstamp *s, size_t n,
 	static const char *bins[] = { "header.bin", "data_level0.bin",
 				      "length.bin", "link_lists.bin" };
 	const struct stat *pk = stamp_of(s, n, "index_metadata.pickle"), *b;
+	struct label_check check = { .dir = path };
 	struct strbuf p = STRBUF_INIT;
 	struct cv_pickle pick;
-	struct hnsw_index ix;
-	uint32_t slot;
 	size_t i;
 	int rc;
 
@@ -244,21 +268,12 @@ static int folder_valid(const char *path, const struct fstamp *s, size_t n,
 		return 0; /* never flushed: placeholder files, nothing to check */
 	*order_only = 0;
 	sb_addf(&p, "%s/index_metadata.pickle", path);
-	rc = cv_pickle_load(p.buf, &pick, e);
+	rc = cv_pickle_load(p.buf, check_label, &check, &pick, e);
 	sb_release(&p);
+	if (check.open)
+		hnsw_close(&check.ix);
 	if (rc)
 		return rc;
-	if (pick.n_ids && !(rc = hnsw_open(path, 0, &ix, e))) {
-		for (i = 0; !rc && i < pick.n_ids; i++) {
-			if (hnsw_slot_of(&ix, pick.ids[i].label, &slot) ||
-			    hnsw_label_deleted(&ix, pick.ids[i].label))
-				rc = cv_errf(e, CV_ECORRUPT, "%s: label %llu is not a live "
-					     "element", path,
-					     (unsigned long long)pick.ids[i].label);
-		}
-		hnsw_close(&ix);
-	}
-	cv_pickle_release(&pick);
 	for (i = 0; !rc && i < 4; i++)
 		if ((b = stamp_of(s, n, bins[i])) && !newer_or_same(pk, b)) {
 			*order_only = 1;

@@ -1,7 +1,9 @@
 /*
  * index_metadata.pickle reader (pickle.h): the bounded pickle VM of
- * chroma-format.md §5.8. Values live in one index-addressed array; strings
- * point into the input; every count is checked against the bytes left.
+ * chroma-format.md §5.8, reading its input in windows. The index's three
+ * big dicts (id_to_label, label_to_id, id_to_seq_id) are streamed: each
+ * entry is handed on (or only counted) and its values dropped as soon as it
+ * is complete, so the VM holds only the pickle's small top level.
  */
 #include "chroma/pickle.h"
 
@@ -16,44 +18,123 @@
 #include "util/xalloc.h"
 #include "util/banned.h"
 
-#define PICKLE_MAX_FILE (1ull << 30)
+#define PICKLE_MAX_FILE (16ull << 30)
+#define PICKLE_WINDOW (256u << 10)
+#define PICKLE_MAX_LINE 4096
 
-enum pv_type { PV_NONE, PV_BOOL, PV_INT, PV_STR, PV_DICT, PV_SEQ, PV_GLOBAL, PV_OBJ };
+enum pv_type {
+	PV_NONE, PV_BOOL, PV_INT, PV_STR, PV_DICT, PV_SEQ, PV_GLOBAL, PV_OBJ,
+	PV_GONE, /* a memoised value of a streamed entry, already dropped */
+};
 
-/*
- * One value: 16 bytes, as a pickle of n ids holds about 4n of them (both
- * maps, keys and values) and parsing it is the peak of an export's memory.
- * A value's type never changes once made.
- */
+/* What a streamed dict does with its entries. */
+enum pv_role { ROLE_KEEP, ROLE_IDS, ROLE_COUNT };
+
+/* One value. A value's type never changes once made. */
 struct pv {
 	uint8_t type;
-	uint32_t n;               /* PV_STR length; PV_DICT pair count */
+	uint8_t role;             /* PV_DICT */
+	uint32_t n;               /* PV_STR length; PV_DICT entry count */
 	union {
 		int64_t i;        /* PV_INT, PV_BOOL */
-		const uint8_t *s; /* PV_STR */
-		uint32_t *pairs;  /* PV_DICT: key, value, key, value ... */
+		size_t s;         /* PV_STR: offset in the string arena */
+		uint32_t *pairs;  /* kept PV_DICT: key, value, key, value ... */
 	};
 };
 
+/* A MARK; a streamed dict's mark also records where its entry began. */
+struct mark {
+	size_t sp;
+	int stream;
+	size_t nv, nsa, nrecent;  /* values, arena bytes, memo puts then */
+};
+
+/* memo key -> value, open addressing with backward-shift deletion */
+struct memo_slot {
+	uint64_t key;
+	uint32_t val;
+	uint32_t used;
+};
+
+struct input {
+	int fd;                   /* -1: all of it is in memory */
+	const uint8_t *p;         /* next unread byte */
+	size_t have;              /* bytes readable from p */
+	uint8_t *buf;             /* fd: the window */
+	size_t cap;
+	uint64_t pos, size;       /* offset of p; bytes in the input */
+};
+
 struct vm {
-	const uint8_t *buf;
-	size_t len, pos, op_pos;
+	struct input in;
+	uint64_t op_pos;
 	const char *name;
 	struct pv *v;
 	size_t nv, capv;
+	char *sa;                 /* string arena */
+	size_t nsa, capsa;
 	uint32_t *stack;
 	size_t sp, capsp;
-	size_t *marks;
+	struct mark *marks;
 	size_t nmarks, capmarks;
-	uint32_t *memo;
-	size_t nmemo;
+	struct memo_slot *memo;
+	size_t memo_cap, memo_n;
+	uint64_t memo_next;       /* 1 + the largest key ever put */
+	uint64_t *recent;         /* keys put since the streamed entry began */
+	size_t nrecent, caprecent;
+	int seen_ids;
+	cv_pickle_sink sink;
+	void *ctx;
 	struct cv_err *e;
 };
 
 static int vm_fail(struct vm *m, const char *what)
 {
-	return cv_errf(m->e, CV_ECORRUPT, "%s: offset %zu: %s", m->name,
-		       m->op_pos, what);
+	cv_errf(m->e, CV_ECORRUPT, "%s: offset %llu: %s", m->name,
+		(unsigned long long)m->op_pos, what);
+	return CV_ECORRUPT;
+}
+
+/* Make n bytes readable at in->p; 0 when the input ends first. */
+static int in_fill(struct input *in, size_t n)
+{
+	ssize_t got;
+
+	if (in->have >= n)
+		return 1;
+	if (in->fd < 0)
+		return 0;
+	if (n > in->cap) {
+		uint8_t *nb = xmalloc(n);
+
+		memcpy(nb, in->p, in->have);
+		free(in->buf);
+		in->buf = nb;
+		in->cap = n;
+	} else {
+		memmove(in->buf, in->p, in->have);
+	}
+	in->p = in->buf;
+	while (in->have < n) {
+		got = read(in->fd, in->buf + in->have, in->cap - in->have);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			return 0;
+		in->have += (size_t)got;
+	}
+	return 1;
+}
+
+static int vm_take(struct vm *m, size_t n, const uint8_t **p)
+{
+	if (!in_fill(&m->in, n))
+		return vm_fail(m, "truncated");
+	*p = m->in.p;
+	m->in.p += n;
+	m->in.have -= n;
+	m->in.pos += n;
+	return 0;
 }
 
 static uint32_t vm_new(struct vm *m, uint8_t type)
@@ -78,7 +159,7 @@ static void vm_push(struct vm *m, uint32_t idx)
 
 static int vm_pop(struct vm *m, uint32_t *idx)
 {
-	size_t floor = m->nmarks ? m->marks[m->nmarks - 1] : 0;
+	size_t floor = m->nmarks ? m->marks[m->nmarks - 1].sp : 0;
 
 	if (m->sp <= floor)
 		return vm_fail(m, "stack underflow");
@@ -86,13 +167,16 @@ static int vm_pop(struct vm *m, uint32_t *idx)
 	return 0;
 }
 
-static int vm_take(struct vm *m, size_t n, const uint8_t **p)
+static const struct pv *top(const struct vm *m)
 {
-	if (m->len - m->pos < n)
-		return vm_fail(m, "truncated");
-	*p = m->buf + m->pos;
-	m->pos += n;
-	return 0;
+	return m->sp ? &m->v[m->stack[m->sp - 1]] : NULL;
+}
+
+static int str_is(const struct vm *m, const struct pv *v, const char *s)
+{
+	size_t n = strlen(s);
+
+	return v && v->type == PV_STR && v->n == n && !memcmp(m->sa + v->s, s, n);
 }
 
 static uint64_t le(const uint8_t *p, size_t n)
@@ -154,31 +238,84 @@ static int op_str(struct vm *m, size_t width)
 	if ((rc = vm_take(m, width, &p)))
 		return rc;
 	n = le(p, width);
-	if (n > m->len - m->pos)
+	if (n > UINT32_MAX || m->in.pos > m->in.size || n > m->in.size - m->in.pos)
 		return vm_fail(m, "string longer than the file");
 	if ((rc = vm_take(m, (size_t)n, &s)))
 		return rc;
+	if (m->nsa + n > m->capsa) {
+		while (m->nsa + n > m->capsa)
+			m->capsa = m->capsa ? 2 * m->capsa : 4096;
+		m->sa = xrealloc(m->sa, m->capsa);
+	}
+	memcpy(m->sa + m->nsa, s, (size_t)n);
 	idx = vm_new(m, PV_STR);
-	m->v[idx].s = s;
+	m->v[idx].s = m->nsa;
 	m->v[idx].n = (uint32_t)n;
+	m->nsa += (size_t)n;
 	vm_push(m, idx);
 	return 0;
 }
 
+static size_t memo_find(const struct vm *m, uint64_t key)
+{
+	size_t i = (size_t)(key * 0x9e3779b97f4a7c15ull) & (m->memo_cap - 1);
+
+	while (m->memo[i].used && m->memo[i].key != key)
+		i = (i + 1) & (m->memo_cap - 1);
+	return i;
+}
+
+static void memo_grow(struct vm *m)
+{
+	struct memo_slot *old = m->memo;
+	size_t n = m->memo_cap, i;
+
+	m->memo_cap = n ? 2 * n : 64;
+	m->memo = xcalloc(m->memo_cap, sizeof(*m->memo));
+	for (i = 0; i < n; i++)
+		if (old[i].used)
+			m->memo[memo_find(m, old[i].key)] = old[i];
+	free(old);
+}
+
+/* Linear probing's deletion: later entries of the run move back. */
+static void memo_del(struct vm *m, size_t i)
+{
+	size_t j = i, home, mask = m->memo_cap - 1;
+
+	m->memo[i].used = 0;
+	m->memo_n--;
+	for (;;) {
+		j = (j + 1) & mask;
+		if (!m->memo[j].used)
+			return;
+		home = (size_t)(m->memo[j].key * 0x9e3779b97f4a7c15ull) & mask;
+		if (((j - home) & mask) >= ((j - i) & mask)) {
+			m->memo[i] = m->memo[j];
+			m->memo[j].used = 0;
+			i = j;
+		}
+	}
+}
+
 static int memo_put(struct vm *m, uint64_t key)
 {
-	size_t old = m->nmemo;
+	size_t i;
 
 	if (!m->sp)
 		return vm_fail(m, "memoize with an empty stack");
-	if (key > m->nv + 16)
-		return vm_fail(m, "memo index out of range");
-	if (key >= m->nmemo) {
-		m->nmemo = (size_t)key + 1;
-		m->memo = xrealloc(m->memo, m->nmemo * sizeof(*m->memo));
-		memset(m->memo + old, 0xff, (m->nmemo - old) * sizeof(*m->memo));
+	if ((m->memo_n + 1) * 2 > m->memo_cap)
+		memo_grow(m);
+	i = memo_find(m, key);
+	m->memo_n += !m->memo[i].used;
+	m->memo[i] = (struct memo_slot){ key, m->stack[m->sp - 1], 1 };
+	if (key >= m->memo_next)
+		m->memo_next = key + 1;
+	if (m->nrecent == m->caprecent) {
+		m->caprecent = m->caprecent ? 2 * m->caprecent : 64;
+		m->recent = xrealloc(m->recent, m->caprecent * sizeof(*m->recent));
 	}
-	m->memo[key] = m->stack[m->sp - 1];
+	m->recent[m->nrecent++] = key;
 	return 0;
 }
 
@@ -188,53 +325,147 @@ static int op_put(struct vm *m, size_t width)
 	int rc;
 
 	if (!width)
-		return memo_put(m, m->nmemo);
+		return memo_put(m, m->memo_next);
 	if ((rc = vm_take(m, width, &p)))
 		return rc;
 	return memo_put(m, le(p, width));
 }
 
+/* A key put and since dropped (a streamed entry's) gives a PV_GONE. */
 static int op_get(struct vm *m, size_t width)
 {
 	const uint8_t *p = NULL;
 	uint64_t key;
+	size_t i;
 	int rc;
 
 	if ((rc = vm_take(m, width, &p)))
 		return rc;
 	key = le(p, width);
-	if (key >= m->nmemo || m->memo[key] == UINT32_MAX)
+	i = m->memo_cap ? memo_find(m, key) : 0;
+	if (m->memo_cap && m->memo[i].used)
+		vm_push(m, m->memo[i].val);
+	else if (key < m->memo_next)
+		vm_push(m, vm_new(m, PV_GONE));
+	else
 		return vm_fail(m, "memo index not set");
-	vm_push(m, m->memo[key]);
 	return 0;
 }
 
-/* Room for pairs doubles at 8, 16, 32 ... pairs (no capacity kept). */
-static void dict_add(struct pv *d, uint32_t k, uint32_t v)
+/* Values from index nv on are forgotten, with their memo keys. */
+static void drop_values(struct vm *m, size_t nv, size_t nsa, size_t nrecent)
 {
+	size_t i;
+
+	for (i = nrecent; i < m->nrecent; i++) {
+		size_t k = memo_find(m, m->recent[i]);
+
+		if (m->memo[k].used && m->memo[k].val >= nv)
+			memo_del(m, k);
+	}
+	m->nrecent = nrecent;
+	for (i = nv; i < m->nv; i++)
+		if (m->v[i].type == PV_DICT)
+			free(m->v[i].pairs);
+	m->nv = nv;
+	m->nsa = nsa;
+}
+
+/* The values from the innermost streamed entry's start on (or 0). */
+static size_t stream_floor(const struct vm *m)
+{
+	size_t i;
+
+	for (i = m->nmarks; i-- > 0;)
+		if (m->marks[i].stream)
+			return m->marks[i].nv;
+	return 0;
+}
+
+/* An entry of a streamed dict: handed to the sink or counted, not kept. */
+static int stream_add(struct vm *m, struct pv *d, uint32_t k, uint32_t v)
+{
+	const struct pv *key = &m->v[k], *val = &m->v[v];
+	char what[96];
+
+	d->n++;
+	if (d->role != ROLE_IDS)
+		return 0;
+	if (key->type != PV_STR || val->type != PV_INT || val->i < 0) {
+		snprintf(what, sizeof(what), "id_to_label entry %u is not a string "
+			 "-> label pair%s", d->n - 1, key->type == PV_GONE ?
+			 " (it repeats an earlier string)" : "");
+		return vm_fail(m, what);
+	}
+	return m->sink ? m->sink(m->ctx, m->sa + key->s, key->n,
+				 (uint64_t)val->i, m->e) : 0;
+}
+
+/* Room for pairs doubles at 8, 16, 32 ... pairs (no capacity kept). */
+static int dict_add(struct vm *m, uint32_t di, uint32_t k, uint32_t v)
+{
+	struct pv *d = &m->v[di];
+	size_t floor;
+
+	if (d->role != ROLE_KEEP)
+		return stream_add(m, d, k, v);
+	floor = stream_floor(m);
+	if (di < floor && (k >= floor || v >= floor))
+		return vm_fail(m, "an earlier dict is changed inside a streamed entry");
+	if (d->n == UINT32_MAX)
+		return vm_fail(m, "dict too large");
 	if (d->n == 0 || (d->n >= 8 && !(d->n & (d->n - 1))))
 		d->pairs = xrealloc(d->pairs, 2 * (d->n ? 2 * (size_t)d->n : 8) *
 				    sizeof(*d->pairs));
 	d->pairs[2 * d->n] = k;
 	d->pairs[2 * d->n + 1] = v;
 	d->n++;
+	return 0;
+}
+
+/*
+ * A streamed dict's entry is complete (and its value memoised, when the
+ * next opcode does that): hand it on, drop its values.
+ */
+static int stream_step(struct vm *m)
+{
+	struct mark *mk;
+	uint8_t next;
+	int rc;
+
+	if (!m->nmarks)
+		return 0;
+	mk = &m->marks[m->nmarks - 1];
+	if (!mk->stream || m->sp - mk->sp != 2)
+		return 0;
+	next = in_fill(&m->in, 1) ? m->in.p[0] : 0;
+	if (next == 0x94 || next == 'q' || next == 'r')
+		return 0;
+	if ((rc = stream_add(m, &m->v[m->stack[mk->sp - 1]], m->stack[mk->sp],
+			     m->stack[mk->sp + 1])))
+		return rc;
+	m->sp = mk->sp;
+	drop_values(m, mk->nv, mk->nsa, mk->nrecent);
+	return 0;
 }
 
 static int op_setitems(struct vm *m)
 {
 	size_t mark, i;
-	struct pv *d;
+	uint32_t di;
+	int rc;
 
 	if (!m->nmarks)
 		return vm_fail(m, "SETITEMS without MARK");
-	mark = m->marks[--m->nmarks];
+	mark = m->marks[--m->nmarks].sp;
 	if ((m->sp - mark) % 2)
 		return vm_fail(m, "SETITEMS with an odd number of items");
 	if (!mark || m->v[m->stack[mark - 1]].type != PV_DICT)
 		return vm_fail(m, "SETITEMS on something that is not a dict");
-	d = &m->v[m->stack[mark - 1]];
+	di = m->stack[mark - 1];
 	for (i = mark; i < m->sp; i += 2)
-		dict_add(d, m->stack[i], m->stack[i + 1]);
+		if ((rc = dict_add(m, di, m->stack[i], m->stack[i + 1])))
+			return rc;
 	m->sp = mark;
 	return 0;
 }
@@ -248,32 +479,59 @@ static int op_setitem(struct vm *m)
 		return rc;
 	if (!m->sp || m->v[m->stack[m->sp - 1]].type != PV_DICT)
 		return vm_fail(m, "SETITEM on something that is not a dict");
-	dict_add(&m->v[m->stack[m->sp - 1]], k, v);
-	return 0;
+	return dict_add(m, m->stack[m->sp - 1], k, v);
 }
 
 static int op_mark(struct vm *m)
 {
+	const struct pv *t = top(m);
+	struct mark *mk;
+
 	if (m->nmarks == m->capmarks) {
 		if (m->capmarks >= 4096)
 			return vm_fail(m, "marks nested too deeply");
 		m->capmarks = m->capmarks ? m->capmarks * 2 : 16;
 		m->marks = xrealloc(m->marks, m->capmarks * sizeof(*m->marks));
 	}
-	m->marks[m->nmarks++] = m->sp;
+	mk = &m->marks[m->nmarks++];
+	mk->sp = m->sp;
+	mk->stream = t && t->type == PV_DICT && t->role != ROLE_KEEP;
+	mk->nv = m->nv;
+	mk->nsa = m->nsa;
+	mk->nrecent = m->nrecent;
+	return 0;
+}
+
+/* EMPTY_DICT; the value of one of the index's big maps is streamed. */
+static int op_dict(struct vm *m)
+{
+	const struct pv *key = top(m);
+	uint8_t role = ROLE_KEEP;
+
+	if (str_is(m, key, "id_to_label")) {
+		if (m->seen_ids++)
+			return vm_fail(m, "a second id_to_label");
+		role = ROLE_IDS;
+	} else if (str_is(m, key, "label_to_id") || str_is(m, key, "id_to_seq_id")) {
+		role = ROLE_COUNT;
+	}
+	vm_push(m, vm_new(m, PV_DICT));
+	m->v[m->stack[m->sp - 1]].role = role;
 	return 0;
 }
 
 static int op_global_text(struct vm *m)
 {
-	const uint8_t *nl;
-	int i;
+	const uint8_t *nl, *p = NULL;
+	int i, rc;
 
 	for (i = 0; i < 2; i++) {
-		nl = memchr(m->buf + m->pos, '\n', m->len - m->pos);
+		in_fill(&m->in, PICKLE_MAX_LINE);
+		nl = memchr(m->in.p, '\n', m->in.have);
 		if (!nl)
 			return vm_fail(m, "truncated GLOBAL");
-		m->pos = (size_t)(nl - m->buf) + 1;
+		if ((rc = vm_take(m, (size_t)(nl - m->in.p) + 1, &p)))
+			return rc;
 	}
 	vm_push(m, vm_new(m, PV_GLOBAL));
 	return 0;
@@ -320,7 +578,7 @@ static int vm_step(struct vm *m, uint8_t op)
 	case 0x80: return vm_skip(m, 1);                 /* PROTO */
 	case 0x95: return vm_skip(m, 8);                 /* FRAME */
 	case '(': return op_mark(m);
-	case '}': vm_push(m, vm_new(m, PV_DICT)); return 0;
+	case '}': return op_dict(m);
 	case ')': case ']': vm_push(m, vm_new(m, PV_SEQ)); return 0;
 	case 'N': vm_push(m, vm_new(m, PV_NONE)); return 0;
 	case 0x88: case 0x89:
@@ -357,44 +615,47 @@ static int vm_step(struct vm *m, uint8_t op)
 
 static int vm_run(struct vm *m, uint32_t *result)
 {
+	uint8_t op;
 	int rc;
 
-	while (m->pos < m->len) {
-		m->op_pos = m->pos;
-		rc = vm_step(m, m->buf[m->pos++]);
-		if (rc < 0)
+	for (;;) {
+		m->op_pos = m->in.pos;
+		if (!in_fill(&m->in, 1))
+			return vm_fail(m, "truncated: no STOP opcode");
+		op = *m->in.p++;
+		m->in.have--;
+		m->in.pos++;
+		rc = vm_step(m, op);
+		if (rc < 0 || (rc == 0 && (rc = stream_step(m))))
 			return rc;
-		if (rc == 1) {
-			if (m->sp != 1 || m->nmarks)
-				return vm_fail(m, "STOP with a malformed stack");
-			if (m->pos != m->len)
-				return vm_fail(m, "data after STOP");
-			*result = m->stack[0];
-			return 0;
-		}
+		if (rc == 1)
+			break;
 	}
-	m->op_pos = m->len;
-	return vm_fail(m, "truncated: no STOP opcode");
+	if (m->sp != 1 || m->nmarks)
+		return vm_fail(m, "STOP with a malformed stack");
+	if (in_fill(&m->in, 1))
+		return vm_fail(m, "data after STOP");
+	*result = m->stack[0];
+	return 0;
 }
 
 static const struct pv *dict_get(const struct vm *m, const struct pv *d,
 				 const char *key)
 {
-	size_t i, n = strlen(key);
-	const struct pv *k;
+	size_t i;
 
-	for (i = d->n; i-- > 0;) {
-		k = &m->v[d->pairs[2 * i]];
-		if (k->type == PV_STR && k->n == n && !memcmp(k->s, key, n))
+	if (d->role != ROLE_KEEP)
+		return NULL;
+	for (i = d->n; i-- > 0;)
+		if (str_is(m, &m->v[d->pairs[2 * i]], key))
 			return &m->v[d->pairs[2 * i + 1]];
-	}
 	return NULL;
 }
 
-static int field_int(struct vm *m, const struct pv *top, const char *key,
+static int field_int(struct vm *m, const struct pv *t, const char *key,
 		     int *has, int64_t *out)
 {
-	const struct pv *v = dict_get(m, top, key);
+	const struct pv *v = dict_get(m, t, key);
 
 	*has = 0;
 	if (!v || v->type == PV_NONE)
@@ -407,148 +668,114 @@ static int field_int(struct vm *m, const struct pv *top, const char *key,
 	return 0;
 }
 
-static int extract_ids(struct vm *m, const struct pv *map, struct cv_pickle *out)
-{
-	const struct pv *k, *v;
-	size_t i, total = 0;
-	char *p;
-
-	if (map->type != PV_DICT)
-		return cv_errf(m->e, CV_ECORRUPT, "%s: id_to_label is not a dict", m->name);
-	for (i = 0; i < map->n; i++) {
-		k = &m->v[map->pairs[2 * i]];
-		v = &m->v[map->pairs[2 * i + 1]];
-		if (k->type != PV_STR || v->type != PV_INT || v->i < 0)
-			return cv_errf(m->e, CV_ECORRUPT, "%s: id_to_label entry %zu is "
-				       "not a string -> label pair", m->name, i);
-		total += k->n + 1;
-	}
-	out->ids = xcalloc(map->n ? map->n : 1, sizeof(*out->ids));
-	out->arena = p = xmalloc(total ? total : 1);
-	for (i = 0; i < map->n; i++) {
-		k = &m->v[map->pairs[2 * i]];
-		memcpy(p, k->s, k->n);
-		p[k->n] = '\0';
-		out->ids[i].id = p;
-		out->ids[i].id_len = k->n;
-		out->ids[i].label = (uint64_t)m->v[map->pairs[2 * i + 1]].i;
-		p += k->n + 1;
-	}
-	out->n_ids = map->n;
-	return 0;
-}
-
 static int extract(struct vm *m, uint32_t root, struct cv_pickle *out)
 {
-	const struct pv *top, *map;
+	const struct pv *t, *map;
 	int64_t v = 0;
 	int has, rc;
 
 	if (root >= m->nv)
 		return cv_errf(m->e, CV_ECORRUPT, "%s: no result", m->name);
-	top = &m->v[root];
-	if (top->type != PV_DICT)
+	t = &m->v[root];
+	if (t->type != PV_DICT || t->role != ROLE_KEEP)
 		return cv_errf(m->e, CV_ECORRUPT, "%s: top level is not a dict or an "
 			       "object with a dict state", m->name);
-	if ((rc = field_int(m, top, "dimensionality", &has, &v)))
+	if ((rc = field_int(m, t, "dimensionality", &has, &v)))
 		return rc;
 	out->has_dimensionality = has;
 	out->dimensionality = v;
-	if ((rc = field_int(m, top, "total_elements_added", &has, &v)))
+	if ((rc = field_int(m, t, "total_elements_added", &has, &v)))
 		return rc;
 	out->total_elements_added = has ? (uint64_t)v : 0;
-	if ((rc = field_int(m, top, "max_seq_id", &has, &v)))
+	if ((rc = field_int(m, t, "max_seq_id", &has, &v)))
 		return rc;
 	out->has_max_seq_id = has;
 	out->max_seq_id = (uint64_t)v;
-	map = dict_get(m, top, "label_to_id");
+	map = dict_get(m, t, "label_to_id");
 	out->n_label_to_id = map && map->type == PV_DICT ? map->n : 0;
-	map = dict_get(m, top, "id_to_label");
+	map = dict_get(m, t, "id_to_label");
 	if (!map)
 		return cv_errf(m->e, CV_ECORRUPT, "%s: no id_to_label field", m->name);
-	return extract_ids(m, map, out);
+	if (map->type != PV_DICT || map->role != ROLE_IDS)
+		return cv_errf(m->e, CV_ECORRUPT, "%s: id_to_label is not a dict", m->name);
+	out->n_ids = map->n;
+	return 0;
 }
 
 static void vm_free(struct vm *m)
 {
-	size_t i;
-
-	for (i = 0; i < m->nv; i++)
-		if (m->v[i].type == PV_DICT)
-			free(m->v[i].pairs);
+	drop_values(m, 0, 0, m->nrecent);
 	free(m->v);
+	free(m->sa);
 	free(m->stack);
 	free(m->marks);
 	free(m->memo);
+	free(m->recent);
+	free(m->in.buf);
 }
 
-int cv_pickle_parse(const uint8_t *buf, size_t len, const char *name,
-		    struct cv_pickle *out, struct cv_err *e)
+static int run(struct vm *m, struct cv_pickle *out)
 {
-	struct vm m;
 	uint32_t root = 0;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	memset(&m, 0, sizeof(m));
-	m.buf = buf;
-	m.len = len;
-	m.name = name;
-	m.e = e;
-	rc = vm_run(&m, &root);
+	rc = vm_run(m, &root);
 	if (!rc)
-		rc = extract(&m, root, out);
-	vm_free(&m);
+		rc = extract(m, root, out);
+	vm_free(m);
 	if (rc)
-		cv_pickle_release(out);
+		memset(out, 0, sizeof(*out));
 	return rc;
 }
 
-static int read_all(const char *path, uint8_t **buf, size_t *len,
+static void vm_init(struct vm *m, const char *name, cv_pickle_sink sink,
+		    void *ctx, struct cv_err *e)
+{
+	memset(m, 0, sizeof(*m));
+	m->in.fd = -1;
+	m->name = name;
+	m->sink = sink;
+	m->ctx = ctx;
+	m->e = e;
+}
+
+int cv_pickle_parse(const uint8_t *buf, size_t len, const char *name,
+		    cv_pickle_sink sink, void *ctx, struct cv_pickle *out,
 		    struct cv_err *e)
 {
-	struct stat st;
-	size_t got = 0;
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct vm m;
 
+	vm_init(&m, name, sink, ctx, e);
+	m.in.p = buf;
+	m.in.have = len;
+	m.in.size = len;
+	return run(&m, out);
+}
+
+int cv_pickle_load(const char *path, cv_pickle_sink sink, void *ctx,
+		   struct cv_pickle *out, struct cv_err *e)
+{
+	struct stat st;
+	struct vm m;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
+
+	memset(out, 0, sizeof(*out));
 	if (fd < 0)
 		return cv_errno(e, CV_EIO, "%s: cannot open", path);
 	if (fstat(fd, &st) || (uint64_t)st.st_size > PICKLE_MAX_FILE) {
 		close(fd);
-		return cv_errf(e, CV_ECORRUPT, "%s: unreadable or larger than 1 GiB", path);
+		return cv_errf(e, CV_ECORRUPT, "%s: unreadable or larger than 16 GiB",
+			       path);
 	}
-	*buf = xmalloc((size_t)st.st_size + 1);
-	while (got < (size_t)st.st_size) {
-		n = read(fd, *buf + got, (size_t)st.st_size - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
+	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	vm_init(&m, path, sink, ctx, e);
+	m.in.fd = fd;
+	m.in.size = (uint64_t)st.st_size;
+	m.in.cap = PICKLE_WINDOW;
+	m.in.buf = xmalloc(m.in.cap);
+	m.in.p = m.in.buf;
+	rc = run(&m, out);
 	close(fd);
-	*len = got;
-	return 0;
-}
-
-int cv_pickle_load(const char *path, struct cv_pickle *out, struct cv_err *e)
-{
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	int rc;
-
-	memset(out, 0, sizeof(*out));
-	if ((rc = read_all(path, &buf, &len, e)))
-		return rc;
-	rc = cv_pickle_parse(buf, len, path, out, e);
-	free(buf);
 	return rc;
-}
-
-void cv_pickle_release(struct cv_pickle *p)
-{
-	free(p->ids);
-	free(p->arena);
-	memset(p, 0, sizeof(*p));
 }

@@ -13,11 +13,11 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "chroma/idmap.h"
 #include "chroma/meta.h"
 #include "chroma/pickle.h"
 #include "chroma/wal.h"
 #include "hnsw/hnsw.h"
-#include "util/hmap.h"
 #include "util/strbuf.h"
 #include "util/xalloc.h"
 #include "util/banned.h"
@@ -37,10 +37,8 @@ struct cv_reader {
 	int cosine;
 	size_t dim;
 	struct cv_pickle pk;
-	uint32_t *pk_slots;     /* id -> pickle entry + 1, open addressing */
-	size_t pk_cap, pk_ids;  /* slots; distinct ids */
-	uint32_t *by_label;     /* label -> pickle entry + 1, when labels are dense */
-	uint64_t n_by_label, next_label;
+	struct idmap ids;       /* the pickle's id -> label */
+	uint64_t next_label;    /* the label guessed for the next record */
 	struct hnsw_index ix;
 	int has_pickle, has_index;
 	struct wal_overlay ov;
@@ -56,14 +54,59 @@ struct cv_reader {
 	struct cv_reader_stats stats;
 };
 
+/* Each id_to_label entry of the pickle into the fingerprint map. */
+static int take_id(void *ctx, const char *id, size_t len, uint64_t label,
+		   struct cv_err *e)
+{
+	struct cv_reader *r = ctx;
+
+	if (idmap_add(&r->ids, id, len, label))
+		return cv_errf(e, CV_ECORRUPT, "%s/%s/index_metadata.pickle: label "
+			       "%llu is given to two ids", r->db->dir, r->c->vseg,
+			       (unsigned long long)label);
+	return 0;
+}
+
+/*
+ * One reading of the pickle into r->ids. An id has at least 10 bytes of
+ * pickle (opcode, length, label), which bounds the ids and so the labels
+ * kept dense.
+ */
+static int read_pickle(struct cv_reader *r, const char *path, uint64_t size,
+		       struct cv_err *e)
+{
+	int rc;
+
+	idmap_release(&r->ids);
+	idmap_init(&r->ids, size / 10);
+	if ((rc = cv_pickle_load(path, take_id, r, &r->pk, e)))
+		return rc;
+	if (idmap_finish(&r->ids)) {
+		cv_errf(e, CV_ECORRUPT, "%s: id_to_label lists an id twice", path);
+		return 1; /* or two ids met on one fingerprint */
+	}
+	return 0;
+}
+
+/*
+ * A torn pickle (a flush rewriting it right now) is read again after a
+ * pause; so is one where two ids met on one fingerprint, with a new key.
+ */
 static int load_pickle(struct cv_reader *r, const char *path, struct cv_err *e)
 {
 	struct timespec ts = { 0, 20 * 1000 * 1000 };
-	int rc = 0, i;
+	struct stat st;
+	int rc = 0, i, dups = 0;
 
 	for (i = 0; i < PICKLE_TRIES; i++) {
 		cv_err_clear(e);
-		rc = cv_pickle_load(path, &r->pk, e);
+		if (stat(path, &st))
+			return cv_errno(e, CV_EIO, "%s: cannot stat", path);
+		rc = read_pickle(r, path, (uint64_t)st.st_size, e);
+		if (rc == 1 && ++dups < 3) {
+			i--;
+			continue;
+		}
 		if (rc != CV_ECORRUPT)
 			break;
 		nanosleep(&ts, NULL);
@@ -71,97 +114,32 @@ static int load_pickle(struct cv_reader *r, const char *path, struct cv_err *e)
 		if (ts.tv_nsec >= 1000 * 1000 * 1000)
 			ts.tv_nsec = 999 * 1000 * 1000;
 	}
-	return rc;
-}
-
-/* Slot of id in the id -> entry table: its entry's, or the empty one. */
-static size_t pk_slot(const struct cv_reader *r, const char *id, size_t len)
-{
-	const struct pickle_id_label *pl;
-	size_t i = hmap_hash(id, len) & (r->pk_cap - 1);
-
-	while (r->pk_slots[i]) {
-		pl = &r->pk.ids[r->pk_slots[i] - 1];
-		if (pl->id_len == len && !memcmp(pl->id, id, len))
-			break;
-		i = (i + 1) & (r->pk_cap - 1);
-	}
-	return i;
-}
-
-/* The pickle entry of an id, or NULL. */
-static const struct pickle_id_label *pk_entry(const struct cv_reader *r,
-					      const char *id, size_t len)
-{
-	size_t i;
-
-	if (!r->has_pickle || !r->pk_cap)
-		return NULL;
-	i = pk_slot(r, id, len);
-	return r->pk_slots[i] ? &r->pk.ids[r->pk_slots[i] - 1] : NULL;
+	return rc == 1 ? CV_ECORRUPT : rc;
 }
 
 static int vec_exists(void *ctx, const char *id, size_t len)
 {
 	struct cv_reader *r = ctx;
+	uint64_t label;
 
-	return pk_entry(r, id, len) != NULL;
+	return r->has_pickle && idmap_find(&r->ids, idmap_fp(&r->ids, id, len), &label);
 }
 
 /*
- * The pickle's id -> entry table (4 bytes a slot: it is held for the whole
- * export, so it grows with the collection); and label -> entry, for the
- * common case where records come in the order of their labels (Chroma gives
- * labels in insertion order): then the next record's label is guessed and
- * checked against its entry instead of hashing the id. Not when labels are
- * sparse, nor when an id is listed twice (the table keeps the last, as
- * unpickling a dict does).
+ * The label of a record id in the pickle. Records normally come in the
+ * order of their labels (Chroma gives both in insertion order), so the
+ * label after the previous record's is tried first.
  */
-static void map_pickle(struct cv_reader *r)
-{
-	uint64_t max = 0;
-	size_t i, k;
-
-	/* entries fit 32 bits: a pickle is at most 1 GiB (cv_pickle_load) */
-	r->pk_cap = 16;
-	while (r->pk_cap < r->pk.n_ids + r->pk.n_ids / 3 + 1)
-		r->pk_cap <<= 1;
-	r->pk_slots = xcalloc(r->pk_cap, sizeof(*r->pk_slots));
-	for (i = 0; i < r->pk.n_ids; i++) {
-		k = pk_slot(r, r->pk.ids[i].id, r->pk.ids[i].id_len);
-		r->pk_ids += !r->pk_slots[k];
-		r->pk_slots[k] = (uint32_t)i + 1;
-		if (r->pk.ids[i].label > max)
-			max = r->pk.ids[i].label;
-	}
-	if (r->pk_ids != r->pk.n_ids || max > 2 * (uint64_t)r->pk.n_ids + 64)
-		return;
-	r->n_by_label = max + 1;
-	r->by_label = xcalloc(r->n_by_label, sizeof(*r->by_label));
-	for (i = 0; i < r->pk.n_ids; i++)
-		r->by_label[r->pk.ids[i].label] = (uint32_t)i + 1;
-	r->next_label = 1;
-}
-
-/* The label of a record id in the pickle: the guess, else the table. */
 static int label_of(struct cv_reader *r, const char *id, size_t len,
 		    uint64_t *label)
 {
-	const struct pickle_id_label *pl;
-	uint64_t g = r->next_label;
+	uint64_t fp = idmap_fp(&r->ids, id, len);
 
-	if (g < r->n_by_label && r->by_label[g]) {
-		pl = &r->pk.ids[r->by_label[g] - 1];
-		if (pl->id_len == len && !memcmp(pl->id, id, len)) {
-			*label = g;
-			r->next_label = g + 1;
-			return 1;
-		}
-	}
-	if (!(pl = pk_entry(r, id, len)))
+	if (idmap_at(&r->ids, r->next_label, fp))
+		*label = r->next_label;
+	else if (!idmap_find(&r->ids, fp, label))
 		return 0;
-	*label = pl->label;
-	r->next_label = pl->label + 1;
+	r->next_label = *label + 1;
 	return 1;
 }
 
@@ -199,10 +177,7 @@ static int open_index(struct cv_reader *r, struct cv_err *e)
 	io.rc = CV_ENOTFOUND; /* not opened */
 	threaded = !pthread_create(&th, NULL, index_open_run, &io);
 	rc = load_pickle(r, pk.buf, e);
-	if (!rc) {
-		r->has_pickle = 1;
-		map_pickle(r);
-	}
+	r->has_pickle = !rc;
 	if (threaded)
 		pthread_join(th, NULL);
 	else if (!rc && r->pk.n_ids)
@@ -401,9 +376,7 @@ void cv_reader_close(struct cv_reader *r)
 	wal_overlay_release(&r->ov);
 	if (r->has_index)
 		hnsw_close(&r->ix);
-	free(r->pk_slots);
-	free(r->by_label);
-	cv_pickle_release(&r->pk);
+	idmap_release(&r->ids);
 	meta_release(&r->m);
 	sb_release(&r->meta_json);
 	free(r->new_order);

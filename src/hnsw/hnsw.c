@@ -213,9 +213,9 @@ out:
 }
 
 /*
- * The label -> slot lookup. Labels are normally below twice the element
- * count (Chroma numbers them from 1, in insertion order): then the label is
- * the index (lk_label NULL), 5 bytes a label. A larger label turns the table
+ * The label -> slot lookup when slots do not hold consecutive labels.
+ * Labels are normally below twice the element count (Chroma numbers them
+ * from 1, in insertion order): then the label is the index (lk_label NULL). A larger label turns the table
  * into open addressing over (label, slot) pairs. SIZE_MAX: not present.
  */
 static size_t lk_find(const struct hnsw_index *ix, uint64_t label)
@@ -291,12 +291,48 @@ static int lk_insert(struct hnsw_index *ix, uint64_t label, uint32_t slot,
 	return 0;
 }
 
+/* Slot i breaks the identity: the table from the slots before it. */
+static int leave_identity(struct hnsw_index *ix, uint64_t i, struct cv_err *e)
+{
+	uint8_t *bits = ix->id_deleted;
+	uint64_t j;
+	int rc = 0;
+
+	ix->id_deleted = NULL;
+	lk_alloc(ix, (size_t)(2 * ix->hdr.cur_element_count + 64), 1);
+	for (j = 0; !rc && j < i; j++)
+		rc = lk_insert(ix, ix->id_base + j, (uint32_t)j,
+			       bits[j / 8] >> (j % 8) & 1, e);
+	free(bits);
+	return rc;
+}
+
+static int scan_one(struct hnsw_index *ix, uint64_t i, const uint8_t *p,
+		    struct cv_err *e)
+{
+	uint64_t label = load_u64(p + ix->hdr.label_offset);
+	int deleted = p[2] & HNSW_DELETE_MARK, rc;
+
+	ix->n_deleted += deleted != 0;
+	if (ix->id_deleted) {
+		if (i == 0 && label <= UINT64_MAX - ix->hdr.cur_element_count)
+			ix->id_base = label;
+		if (label == ix->id_base + i) {
+			ix->id_deleted[i / 8] |= (uint8_t)((deleted != 0) << (i % 8));
+			return 0;
+		}
+		if ((rc = leave_identity(ix, i, e)))
+			return rc;
+	}
+	return lk_insert(ix, label, (uint32_t)i, deleted, e);
+}
+
 static int scan_slots(struct hnsw_index *ix, struct cv_err *e)
 {
 	const struct hnsw_header *h = &ix->hdr;
-	uint64_t i, off, n = h->cur_element_count;
+	uint64_t i, n = h->cur_element_count;
 	const uint8_t *p = NULL;
-	int deleted, rc;
+	int rc;
 
 	if (ix->wdata.size < n * h->size_data_per_element)
 		return cv_errf(e, CV_ECORRUPT, "%s: %llu bytes, %llu elements of %llu "
@@ -304,15 +340,11 @@ static int scan_slots(struct hnsw_index *ix, struct cv_err *e)
 			       (unsigned long long)ix->wdata.size, (unsigned long long)n,
 			       (unsigned long long)h->size_data_per_element,
 			       ull(n * h->size_data_per_element));
-	lk_alloc(ix, (size_t)(2 * n + 64), 1);
+	ix->id_deleted = xcalloc((size_t)(n / 8 + 1), 1);
 	for (i = 0; i < n; i++) {
-		off = i * h->size_data_per_element;
-		if ((rc = win_get(&ix->wdata, off, (size_t)h->size_data_per_element, &p, e)))
-			return rc;
-		deleted = p[2] & HNSW_DELETE_MARK;
-		ix->n_deleted += deleted != 0;
-		if ((rc = lk_insert(ix, load_u64(p + h->label_offset), (uint32_t)i,
-				    deleted, e)))
+		if ((rc = win_get(&ix->wdata, i * h->size_data_per_element,
+				  (size_t)h->size_data_per_element, &p, e)) ||
+		    (rc = scan_one(ix, i, p, e)))
 			return rc;
 	}
 	return 0;
@@ -351,6 +383,7 @@ void hnsw_close(struct hnsw_index *ix)
 {
 	win_close(&ix->wdata);
 	win_close(&ix->wlen);
+	free(ix->id_deleted);
 	free(ix->lk_label);
 	free(ix->lk_slot);
 	free(ix->lk_deleted);
@@ -363,6 +396,12 @@ int hnsw_slot_of(const struct hnsw_index *ix, uint64_t label, uint32_t *slot)
 {
 	size_t i;
 
+	if (ix->id_deleted) {
+		if (label < ix->id_base || label - ix->id_base >= ix->hdr.cur_element_count)
+			return CV_ENOTFOUND;
+		*slot = (uint32_t)(label - ix->id_base);
+		return 0;
+	}
 	if (!ix->lk_cap)
 		return CV_ENOTFOUND;
 	i = lk_find(ix, label);
@@ -375,7 +414,11 @@ int hnsw_slot_of(const struct hnsw_index *ix, uint64_t label, uint32_t *slot)
 int hnsw_label_deleted(const struct hnsw_index *ix, uint64_t label)
 {
 	size_t i;
+	uint32_t slot;
 
+	if (ix->id_deleted)
+		return !hnsw_slot_of(ix, label, &slot) &&
+		       (ix->id_deleted[slot / 8] >> (slot % 8) & 1);
 	if (!ix->lk_cap)
 		return 0;
 	i = lk_find(ix, label);

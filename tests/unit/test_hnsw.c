@@ -170,13 +170,31 @@ static void test_large_label(void **state)
 	assert_true(hnsw_label_deleted(&ix, 11));
 	assert_false(hnsw_label_deleted(&ix, 12));
 	hnsw_close(&ix);
-	s.big_label = 0; /* the usual labels: indexed */
+	s.big_label = 30; /* out of order but small: indexed by label */
 	assert_int_equal(open_with(&s, &ix, &e), 0);
 	assert_null(ix.lk_label);
+	assert_null(ix.id_deleted);
+	assert_int_equal(hnsw_slot_of(&ix, 30, &slot), 0);
+	assert_int_equal(slot, 3);
 	assert_int_equal(hnsw_slot_of(&ix, 15, &slot), 0);
 	assert_int_equal(slot, 5);
+	assert_int_equal(hnsw_slot_of(&ix, 13, &slot), CV_ENOTFOUND);
 	assert_int_equal(hnsw_slot_of(&ix, (uint64_t)1 << 40, &slot), CV_ENOTFOUND);
 	assert_true(hnsw_label_deleted(&ix, 11));
+	assert_false(hnsw_label_deleted(&ix, 30));
+	hnsw_close(&ix);
+	s.big_label = 0; /* the usual labels, one a slot: no table at all */
+	assert_int_equal(open_with(&s, &ix, &e), 0);
+	assert_non_null(ix.id_deleted);
+	assert_null(ix.lk_slot);
+	assert_int_equal(hnsw_slot_of(&ix, 15, &slot), 0);
+	assert_int_equal(slot, 5);
+	assert_int_equal(hnsw_slot_of(&ix, 16, &slot), CV_ENOTFOUND);
+	assert_int_equal(hnsw_slot_of(&ix, 9, &slot), CV_ENOTFOUND);
+	assert_int_equal(hnsw_slot_of(&ix, (uint64_t)1 << 40, &slot), CV_ENOTFOUND);
+	assert_true(hnsw_label_deleted(&ix, 11));
+	assert_false(hnsw_label_deleted(&ix, 12));
+	assert_false(hnsw_label_deleted(&ix, 99));
 	hnsw_close(&ix);
 }
 

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <malloc.h>
 #include <unistd.h>
 
 #include "chroma/pickle.h"
@@ -69,10 +70,47 @@ static void rust_pickle(struct strbuf *b, int n)
 	op(b, 'u'); op(b, '.');
 }
 
-static void parse_ok(const struct strbuf *b, struct cv_pickle *p)
+/* What the sink saw. */
+struct got {
+	size_t n;
+	char first[64], last[64];
+	uint64_t first_label, last_label;
+	int fail_at;         /* the sink refuses its fail_at-th entry (1-based) */
+	int check_rust;      /* every id is "id<label-1>" */
+};
+
+static int collect(void *ctx, const char *id, size_t len, uint64_t label,
+		   struct cv_err *e)
+{
+	struct got *g = ctx;
+	char want[32];
+
+	if (++g->n == (size_t)g->fail_at)
+		return cv_errf(e, CV_EIO, "sink refused %.*s", (int)len, id);
+	if (len >= sizeof(g->last))
+		len = sizeof(g->last) - 1; /* kept shortened */
+	if (g->n == 1) {
+		memcpy(g->first, id, len);
+		g->first[len] = '\0';
+		g->first_label = label;
+	}
+	memcpy(g->last, id, len);
+	g->last[len] = '\0';
+	g->last_label = label;
+	if (g->check_rust) {
+		snprintf(want, sizeof(want), "id%llu", (unsigned long long)label - 1);
+		if (strcmp(want, g->last))
+			return cv_errf(e, CV_EIO, "%s has label %llu", g->last,
+				       (unsigned long long)label);
+	}
+	return 0;
+}
+
+static void parse_ok(const struct strbuf *b, struct cv_pickle *p, struct got *g)
 {
 	struct cv_err e = { 0 };
-	int rc = cv_pickle_parse((const uint8_t *)b->buf, b->len, "t.pickle", p, &e);
+	int rc = cv_pickle_parse((const uint8_t *)b->buf, b->len, "t.pickle",
+				 collect, g, p, &e);
 
 	if (rc)
 		fail_msg("parse failed: %s", e.msg);
@@ -81,20 +119,21 @@ static void parse_ok(const struct strbuf *b, struct cv_pickle *p)
 static void test_rust_shape(void **state)
 {
 	struct strbuf b = STRBUF_INIT;
+	struct got g = { .check_rust = 1 };
 	struct cv_pickle p;
 
 	(void)state;
 	rust_pickle(&b, 2500);
-	parse_ok(&b, &p);
+	parse_ok(&b, &p, &g);
 	assert_int_equal(p.n_ids, 2500);
-	assert_string_equal(p.ids[0].id, "id0");
-	assert_int_equal(p.ids[0].label, 1);
-	assert_string_equal(p.ids[2499].id, "id2499");
-	assert_int_equal(p.ids[2499].label, 2500);
+	assert_int_equal(g.n, 2500);
+	assert_string_equal(g.first, "id0");
+	assert_int_equal(g.first_label, 1);
+	assert_string_equal(g.last, "id2499");
+	assert_int_equal(g.last_label, 2500);
 	assert_int_equal(p.total_elements_added, 2500);
 	assert_false(p.has_dimensionality);
 	assert_false(p.has_max_seq_id);
-	cv_pickle_release(&p);
 	sb_release(&b);
 }
 
@@ -128,31 +167,148 @@ static void python_pickle(struct strbuf *b)
 static void test_python_shape(void **state)
 {
 	struct strbuf b = STRBUF_INIT;
+	struct got g = { 0 };
 	struct cv_pickle p;
 
 	(void)state;
 	python_pickle(&b);
-	parse_ok(&b, &p);
+	parse_ok(&b, &p, &g);
 	assert_int_equal(p.n_ids, 2);
-	assert_string_equal(p.ids[1].id, "b");
-	assert_int_equal(p.ids[1].label, 2);
+	assert_int_equal(g.n, 2);
+	assert_string_equal(g.last, "b");
+	assert_int_equal(g.last_label, 2);
 	assert_true(p.has_dimensionality);
 	assert_int_equal(p.dimensionality, 3);
 	assert_int_equal(p.total_elements_added, 258);
 	assert_true(p.has_max_seq_id);
 	assert_int_equal(p.max_seq_id, (1ull << 32) + 1);
 	assert_int_equal(p.n_label_to_id, 2);
-	cv_pickle_release(&p);
+	sb_release(&b);
+}
+
+/*
+ * Python's shape at scale: every id memoised, label_to_id made of memo
+ * references to ids already dropped, SETITEMS batches of 1000, and a last
+ * top-level entry whose key is an early memo reference (it must survive
+ * the memo's many deletions).
+ */
+static void python_big(struct strbuf *b, int n)
+{
+	char id[32];
+	int i;
+
+	op(b, 0x80); op(b, 5); op(b, '}'); op(b, 0x94); op(b, '(');     /* memo 0 */
+	sstr(b, "dimensionality"); op(b, 'N');                           /* memo 1 */
+	sstr(b, "total_elements_added"); binint(b, n);                   /* memo 2 */
+	sstr(b, "id_to_label"); op(b, '}'); op(b, 0x94); op(b, '(');     /* memo 3, 4 */
+	for (i = 0; i < n; i++) {
+		if (i && i % 1000 == 0) { op(b, 'u'); op(b, '('); }
+		snprintf(id, sizeof(id), "id%d", i);
+		sstr(b, id);                                             /* memo 5 + i */
+		binint(b, i + 1);
+	}
+	op(b, 'u');
+	sstr(b, "label_to_id"); op(b, '}'); op(b, 0x94); op(b, '(');
+	for (i = 0; i < n; i++) {
+		if (i && i % 1000 == 0) { op(b, 'u'); op(b, '('); }
+		binint(b, i + 1);
+		op(b, 'j'); u32le(b, (uint32_t)(5 + i));
+	}
+	op(b, 'u');
+	op(b, 'j'); u32le(b, 2); binint(b, 7);   /* total_elements_added again */
+	op(b, 'u'); op(b, '.');
+}
+
+static void test_python_memo_at_scale(void **state)
+{
+	struct strbuf b = STRBUF_INIT;
+	struct got g = { .check_rust = 1 };
+	struct cv_pickle p;
+
+	(void)state;
+	python_big(&b, 5000);
+	parse_ok(&b, &p, &g);
+	assert_int_equal(p.n_ids, 5000);
+	assert_int_equal(g.n, 5000);
+	assert_int_equal(p.n_label_to_id, 5000);
+	assert_int_equal(p.total_elements_added, 7);
+	sb_release(&b);
+}
+
+/* The heap in use at its highest while the sink ran. */
+struct heap_watch {
+	struct got g;
+	size_t base, peak;
+};
+
+static int watch(void *ctx, const char *id, size_t len, uint64_t label,
+		 struct cv_err *e)
+{
+	struct heap_watch *w = ctx;
+	size_t used = mallinfo2().uordblks;
+
+	if (used > w->peak)
+		w->peak = used;
+	return collect(&w->g, id, len, label, e);
+}
+
+/*
+ * From a file, read in windows: strings straddle every window edge, and
+ * the heap stays flat while 200,000 ids stream through (without streaming
+ * it grows by more than 10 MB; mallinfo2 reads 0 under ASan).
+ */
+static void test_streams_from_file(void **state)
+{
+	char path[] = "/tmp/cv-test-pickle-XXXXXX";
+	struct strbuf b = STRBUF_INIT;
+	struct heap_watch w = { .g = { .check_rust = 1 } };
+	struct cv_err e = { 0 };
+	struct cv_pickle p;
+	int fd, rc;
+
+	(void)state;
+	rust_pickle(&b, 200000);
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, b.buf, b.len), (ssize_t)b.len);
+	close(fd);
+	sb_release(&b);
+	w.base = w.peak = mallinfo2().uordblks;
+	rc = cv_pickle_load(path, watch, &w, &p, &e);
+	unlink(path);
+	if (rc)
+		fail_msg("load failed: %s", e.msg);
+	assert_int_equal(p.n_ids, 200000);
+	assert_int_equal(w.g.n, 200000);
+	assert_string_equal(w.g.last, "id199999");
+	if (w.peak - w.base > (2u << 20))
+		fail_msg("heap grew by %zu bytes", w.peak - w.base);
+}
+
+static void test_sink_error_stops(void **state)
+{
+	struct strbuf b = STRBUF_INIT;
+	struct got g = { .fail_at = 3 };
+	struct cv_err e = { 0 };
+	struct cv_pickle p;
+
+	(void)state;
+	rust_pickle(&b, 10);
+	assert_int_equal(cv_pickle_parse((const uint8_t *)b.buf, b.len, "t.pickle",
+					 collect, &g, &p, &e), CV_EIO);
+	assert_int_equal(g.n, 3);
+	assert_non_null(strstr(e.msg, "sink refused id2"));
 	sb_release(&b);
 }
 
 static void expect_corrupt(const struct strbuf *b, size_t len, const char *needle)
 {
 	struct cv_err e = { 0 };
+	struct got g = { 0 };
 	struct cv_pickle p;
 
 	assert_int_equal(cv_pickle_parse((const uint8_t *)b->buf, len, "t.pickle",
-					 &p, &e), CV_ECORRUPT);
+					 collect, &g, &p, &e), CV_ECORRUPT);
 	assert_int_equal(p.n_ids, 0);
 	if (needle && !strstr(e.msg, needle))
 		fail_msg("\"%s\" lacks \"%s\"", e.msg, needle);
@@ -206,6 +362,27 @@ static void test_hostile(void **state)
 	sb_reset(&b);
 	sb_add(&b, "\x80\x03u.", 4);                    /* SETITEMS without MARK */
 	expect_corrupt(&b, b.len, "SETITEMS without MARK");
+	sb_reset(&b);
+	sb_add(&b, "\x80\x03}(", 4);                    /* two id_to_label dicts */
+	ustr(&b, "id_to_label"); op(&b, '}');
+	ustr(&b, "id_to_label"); op(&b, '}');
+	op(&b, 'u'); op(&b, '.');
+	expect_corrupt(&b, b.len, "a second id_to_label");
+	sb_reset(&b);
+	sb_add(&b, "\x80\x03}(", 4);                    /* an id dropped, then reused */
+	ustr(&b, "label_to_id"); op(&b, '}'); op(&b, '(');
+	binint(&b, 1); sstr(&b, "a"); op(&b, 'u');
+	ustr(&b, "id_to_label"); op(&b, '}'); op(&b, '(');
+	op(&b, 'h'); op(&b, 0); binint(&b, 1); op(&b, 'u');
+	op(&b, 'u'); op(&b, '.');
+	expect_corrupt(&b, b.len, "repeats an earlier string");
+	sb_reset(&b);
+	sb_add(&b, "\x80\x03}\x94(", 5);                /* the root changed mid-entry */
+	ustr(&b, "id_to_label"); op(&b, '}'); op(&b, '(');
+	binint(&b, 5); op(&b, '(');
+	op(&b, 'h'); op(&b, 0); ustr(&b, "k"); binint(&b, 1); op(&b, 's');
+	op(&b, 'u'); op(&b, 'u'); op(&b, 'u'); op(&b, '.');
+	expect_corrupt(&b, b.len, "an earlier dict is changed");
 	sb_release(&b);
 }
 
@@ -213,6 +390,7 @@ static void test_real_fixture(void **state)
 {
 	const char *dir = getenv("CV_FIXTURES");
 	char path[512];
+	struct got g = { 0 };
 	struct cv_pickle p;
 	struct cv_err e = { 0 };
 
@@ -222,9 +400,9 @@ static void test_real_fixture(void **state)
 		 dir ? dir : "../shared/fixtures/real-world");
 	if (access(path, R_OK))
 		skip();
-	assert_int_equal(cv_pickle_load(path, &p, &e), 0);
+	assert_int_equal(cv_pickle_load(path, collect, &g, &p, &e), 0);
 	assert_int_equal(p.n_ids, 69);
-	cv_pickle_release(&p);
+	assert_int_equal(g.n, 69);
 }
 
 int main(void)
@@ -232,6 +410,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rust_shape),
 		cmocka_unit_test(test_python_shape),
+		cmocka_unit_test(test_python_memo_at_scale),
+		cmocka_unit_test(test_streams_from_file),
+		cmocka_unit_test(test_sink_error_stops),
 		cmocka_unit_test(test_every_truncation),
 		cmocka_unit_test(test_hostile),
 		cmocka_unit_test(test_real_fixture),
