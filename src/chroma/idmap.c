@@ -14,13 +14,13 @@
 #include "util/xalloc.h"
 #include "util/banned.h"
 
-void idmap_init(struct idmap *m, uint64_t max_ids)
+void idmap_init(struct idmap *m, const struct siphash_key *key, uint64_t max_ids)
 {
 	uint64_t labels = 2 * max_ids + 64;
 	void *p = MAP_FAILED;
 
 	memset(m, 0, sizeof(*m));
-	siphash_random_key(&m->key);
+	m->key = *key;
 	if (labels < UINT32_MAX && labels < SIZE_MAX / 8)
 		p = mmap(NULL, (size_t)labels * 8, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);

@@ -1,7 +1,7 @@
 /*
  * The vector index's id -> label map (index_metadata.pickle, chroma-format.md
  * §5.8) without the ids themselves: each id is held as a 64-bit SipHash-2-4
- * fingerprint under a key drawn for the run, stored by label while labels
+ * fingerprint under a key drawn for the run (siphash_random_key), stored by label while labels
  * are dense (about 13 bytes an id), else as (fingerprint, label) entries.
  *
  * A fingerprint stands for its id. Two ids of one index sharing one are
@@ -29,9 +29,9 @@ struct idmap {
 
 /*
  * max_ids bounds the number of ids to come (it sizes the label range kept
- * dense, as address space only). Draws a new random key.
+ * dense, as address space only). Fingerprints are made with `key`.
  */
-void idmap_init(struct idmap *m, uint64_t max_ids);
+void idmap_init(struct idmap *m, const struct siphash_key *key, uint64_t max_ids);
 void idmap_release(struct idmap *m);
 
 /* 0, or 1 when the label already has an id (the new one is not added). */

@@ -5,15 +5,14 @@
  */
 #include "chroma/reader.h"
 
-#include <errno.h>
+#include <assert.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
-#include "chroma/idmap.h"
+#include "chroma/labels.h"
 #include "chroma/meta.h"
 #include "chroma/pickle.h"
 #include "chroma/wal.h"
@@ -21,9 +20,6 @@
 #include "util/strbuf.h"
 #include "util/xalloc.h"
 #include "util/banned.h"
-
-/* A torn pickle (a flush rewriting it right now) is re-read this often. */
-#define PICKLE_TRIES 6
 
 struct cursor {
 	sqlite3_stmt *st;
@@ -36,9 +32,8 @@ struct cv_reader {
 	const struct cv_collection *c;
 	int cosine;
 	size_t dim;
-	struct cv_pickle pk;
-	struct idmap ids;       /* the pickle's id -> label */
-	uint64_t next_label;    /* the label guessed for the next record */
+	struct labels lb;       /* the pickle's id -> label */
+	size_t unknown;         /* vec_exists answers not settled */
 	struct hnsw_index ix;
 	int has_pickle, has_index;
 	struct wal_overlay ov;
@@ -54,93 +49,37 @@ struct cv_reader {
 	struct cv_reader_stats stats;
 };
 
-/* Each id_to_label entry of the pickle into the fingerprint map. */
-static int take_id(void *ctx, const char *id, size_t len, uint64_t label,
-		   struct cv_err *e)
-{
-	struct cv_reader *r = ctx;
-
-	if (idmap_add(&r->ids, id, len, label))
-		return cv_errf(e, CV_ECORRUPT, "%s/%s/index_metadata.pickle: label "
-			       "%llu is given to two ids", r->db->dir, r->c->vseg,
-			       (unsigned long long)label);
-	return 0;
-}
-
 /*
- * One reading of the pickle into r->ids. An id has at least 10 bytes of
- * pickle (opcode, length, label), which bounds the ids and so the labels
- * kept dense.
+ * Whether the index holds a vector for the id. While the map is windowed,
+ * an id outside the window is noted and answered no; the caller settles
+ * the noted ones (settle_unknown) and asks again.
  */
-static int read_pickle(struct cv_reader *r, const char *path, uint64_t size,
-		       struct cv_err *e)
-{
-	int rc;
-
-	idmap_release(&r->ids);
-	idmap_init(&r->ids, size / 10);
-	if ((rc = cv_pickle_load(path, take_id, r, &r->pk, e)))
-		return rc;
-	if (idmap_finish(&r->ids)) {
-		cv_errf(e, CV_ECORRUPT, "%s: id_to_label lists an id twice", path);
-		return 1; /* or two ids met on one fingerprint */
-	}
-	return 0;
-}
-
-/*
- * A torn pickle (a flush rewriting it right now) is read again after a
- * pause; so is one where two ids met on one fingerprint, with a new key.
- */
-static int load_pickle(struct cv_reader *r, const char *path, struct cv_err *e)
-{
-	struct timespec ts = { 0, 20 * 1000 * 1000 };
-	struct stat st;
-	int rc = 0, i, dups = 0;
-
-	for (i = 0; i < PICKLE_TRIES; i++) {
-		cv_err_clear(e);
-		if (stat(path, &st))
-			return cv_errno(e, CV_EIO, "%s: cannot stat", path);
-		rc = read_pickle(r, path, (uint64_t)st.st_size, e);
-		if (rc == 1 && ++dups < 3) {
-			i--;
-			continue;
-		}
-		if (rc != CV_ECORRUPT)
-			break;
-		nanosleep(&ts, NULL);
-		ts.tv_nsec *= 2;
-		if (ts.tv_nsec >= 1000 * 1000 * 1000)
-			ts.tv_nsec = 999 * 1000 * 1000;
-	}
-	return rc == 1 ? CV_ECORRUPT : rc;
-}
-
 static int vec_exists(void *ctx, const char *id, size_t len)
 {
 	struct cv_reader *r = ctx;
-	uint64_t label;
+	int has;
 
-	return r->has_pickle && idmap_find(&r->ids, idmap_fp(&r->ids, id, len), &label);
+	if (!r->has_pickle)
+		return 0;
+	has = labels_has(&r->lb, id, len);
+	r->unknown += has < 0;
+	return has > 0;
 }
 
 /*
- * The label of a record id in the pickle. Records normally come in the
- * order of their labels (Chroma gives both in insertion order), so the
- * label after the previous record's is tried first.
+ * Labels in a window of the id map (labels.h); the tests make it small so
+ * that small collections go through every path of the windows.
  */
-static int label_of(struct cv_reader *r, const char *id, size_t len,
-		    uint64_t *label)
+static uint64_t label_window(void)
 {
-	uint64_t fp = idmap_fp(&r->ids, id, len);
+	const char *s = getenv("CHROMAVAULT_TEST_LABEL_WINDOW");
+	unsigned long long v;
+	char *end;
 
-	if (idmap_at(&r->ids, r->next_label, fp))
-		*label = r->next_label;
-	else if (!idmap_find(&r->ids, fp, label))
+	if (!s)
 		return 0;
-	r->next_label = *label + 1;
-	return 1;
+	v = strtoull(s, &end, 10);
+	return *end ? 0 : v;
 }
 
 /* hnsw_open on a thread of its own while the pickle is read (both scan). */
@@ -176,13 +115,13 @@ static int open_index(struct cv_reader *r, struct cv_err *e)
 	io.cosine = r->cosine;
 	io.rc = CV_ENOTFOUND; /* not opened */
 	threaded = !pthread_create(&th, NULL, index_open_run, &io);
-	rc = load_pickle(r, pk.buf, e);
+	rc = labels_open(&r->lb, pk.buf, label_window(), e);
 	r->has_pickle = !rc;
 	if (threaded)
 		pthread_join(th, NULL);
-	else if (!rc && r->pk.n_ids)
+	else if (!rc && r->lb.pk.n_ids)
 		index_open_run(&io);
-	if (rc || !r->pk.n_ids) {
+	if (rc || !r->lb.pk.n_ids) {
 		/* a failed pickle says why; no ids: uninitialised, V is 0 */
 		if (!io.rc)
 			hnsw_close(&io.ix);
@@ -210,11 +149,11 @@ static int pick_watermarks(struct cv_reader *r, struct cv_err *e)
 	r->stats.m = m;
 	if ((rc = cv_db_watermark(r->db, r->c->vseg, &v, &found, e)))
 		return rc;
-	if (!found && r->has_pickle && r->pk.has_max_seq_id) {
-		v = r->pk.max_seq_id; /* Python < 0.5.6 kept V in the pickle */
+	if (!found && r->has_pickle && r->lb.pk.has_max_seq_id) {
+		v = r->lb.pk.max_seq_id; /* Python < 0.5.6 kept V in the pickle */
 		r->stats.v_from_pickle = 1;
 	}
-	if (!r->has_pickle || !r->pk.n_ids)
+	if (!r->has_pickle || !r->lb.pk.n_ids)
 		v = 0;
 	r->stats.v = v;
 	return 0;
@@ -310,7 +249,7 @@ static void collect_new(struct cv_reader *r)
 /* Vectors Chroma holds after replay: the pickle's ids, changed by the WAL. */
 static void count_final_vectors(struct cv_reader *r)
 {
-	uint64_t n = r->has_index ? r->pk.n_ids : 0;
+	uint64_t n = r->has_index ? r->lb.pk.n_ids : 0;
 	const struct ov_entry *en;
 	int base, fin;
 	size_t i;
@@ -323,6 +262,50 @@ static void count_final_vectors(struct cv_reader *r)
 		n = n + (uint64_t)fin - (uint64_t)base;
 	}
 	r->stats.vectors_final = n;
+}
+
+/* Whether the WAL's ids outside the label window have a vector: one reading. */
+static int settle_unknown(struct cv_reader *r, struct cv_err *e)
+{
+	const char **ids = xmalloc((r->ov.n + 1) * sizeof(*ids));
+	size_t *lens = xmalloc((r->ov.n + 1) * sizeof(*lens)), i;
+	int rc;
+
+	for (i = 0; i < r->ov.n; i++) {
+		ids[i] = r->ov.e[i].id;
+		lens[i] = r->ov.e[i].id_len;
+	}
+	rc = labels_learn(&r->lb, ids, lens, r->ov.n, e);
+	free(ids);
+	free(lens);
+	return rc;
+}
+
+/*
+ * The WAL tail over the segments (§4.4). Its replay asks which ids have a
+ * vector; when some were outside the label window, they are settled and
+ * the tail replayed again (it is small: at most what Chroma has not
+ * flushed).
+ */
+static int build_overlay(struct cv_reader *r, struct cv_err *e)
+{
+	int64_t dim = r->dim ? (int64_t)r->dim : -1;
+	int rc;
+
+	r->unknown = 0;
+	rc = wal_overlay_build(r->db, r->c, r->stats.m, r->stats.v, dim,
+			       vec_exists, r, &r->ov, e);
+	if (rc || !r->unknown)
+		return rc;
+	rc = settle_unknown(r, e);
+	wal_overlay_release(&r->ov);
+	if (rc)
+		return rc;
+	r->unknown = 0;
+	rc = wal_overlay_build(r->db, r->c, r->stats.m, r->stats.v, dim,
+			       vec_exists, r, &r->ov, e);
+	assert(rc || !r->unknown);
+	return rc;
 }
 
 int cv_reader_open(struct cv_db *db, const struct cv_collection *c,
@@ -340,10 +323,7 @@ int cv_reader_open(struct cv_db *db, const struct cv_collection *c,
 		goto fail;
 	if ((rc = pick_watermarks(r, e)) || (rc = pick_dim(r, e)))
 		goto fail;
-	rc = wal_overlay_build(db, c, r->stats.m, r->stats.v,
-			       r->dim ? (int64_t)r->dim : -1, vec_exists, r,
-			       &r->ov, e);
-	if (rc)
+	if ((rc = build_overlay(r, e)))
 		goto fail;
 	if (!r->dim && r->ov.dim > 0)
 		r->dim = (size_t)r->ov.dim;
@@ -355,7 +335,7 @@ int cv_reader_open(struct cv_db *db, const struct cv_collection *c,
 	r->stats.wal_rows = r->ov.rows;
 	r->stats.wal_rows_above_v = r->ov.rows_above_v;
 	r->stats.has_index = r->has_pickle;
-	r->stats.index_vectors = r->pk.n_ids;
+	r->stats.index_vectors = r->lb.pk.n_ids;
 	r->stats.index_slots = r->has_index ? r->ix.hdr.cur_element_count : 0;
 	r->stats.index_deleted = r->has_index ? r->ix.n_deleted : 0;
 	*out = r;
@@ -376,7 +356,8 @@ void cv_reader_close(struct cv_reader *r)
 	wal_overlay_release(&r->ov);
 	if (r->has_index)
 		hnsw_close(&r->ix);
-	idmap_release(&r->ids);
+	if (r->has_pickle)
+		labels_close(&r->lb);
 	meta_release(&r->m);
 	sb_release(&r->meta_json);
 	free(r->new_order);
@@ -450,8 +431,10 @@ static int vec_from_index(struct cv_reader *r, const char *id, size_t len,
 	int rc;
 
 	*found = 0;
-	if (!r->has_index || !label_of(r, id, len, &label))
+	if (!r->has_index)
 		return 0;
+	if ((rc = labels_of(&r->lb, id, len, &label, e)) <= 0)
+		return rc;
 	if (hnsw_slot_of(&r->ix, label, &slot))
 		return cv_errf(e, CV_ECORRUPT, "%s/data_level0.bin: label %llu of "
 			       "record \"%.*s\" (index_metadata.pickle) is in no "

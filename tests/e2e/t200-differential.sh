@@ -42,6 +42,18 @@ stop_chroma
 expect_ok "$CV" export "file://$T/data" -o "$T/stopped.jsonl"
 test_cmp "$T/live.jsonl" "$T/stopped.jsonl"
 
+# label windows of 5 labels (what an index of millions does with its
+# 1,048,576): the windows move, records out of label order are looked up by
+# reading the pickle through, the WAL tail's ids are settled; same bytes
+expect_ok "$CV" inspect --json "$T/data"
+mv "$T/stdout" "$T/inspect.json"
+export CHROMAVAULT_TEST_LABEL_WINDOW=5
+expect_ok "$CV" export "file://$T/data" -o "$T/window.jsonl"
+test_cmp "$T/live.jsonl" "$T/window.jsonl"
+expect_ok "$CV" inspect --json "$T/data"
+test_cmp "$T/inspect.json" "$T/stdout"
+unset CHROMAVAULT_TEST_LABEL_WINDOW
+
 # one collection by name equals its part of the whole export
 expect_ok "$CV" export "file://$T/data/cosine-coll" -o "$T/one.jsonl"
 expect_ok python3 "$ROOT/tests/tools/jsonl_compare.py" --ulps 0 --collection cosine-coll \

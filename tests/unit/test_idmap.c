@@ -42,10 +42,12 @@ static void id_of(char *buf, size_t cap, uint64_t i)
 /* n ids, label = 1 + i * stride, added in a scrambled order. */
 static void fill(struct idmap *m, uint64_t max_ids, size_t n, uint64_t stride)
 {
+	struct siphash_key key;
 	char id[32];
 	size_t i, k;
 
-	idmap_init(m, max_ids);
+	siphash_random_key(&key);
+	idmap_init(m, &key, max_ids);
 	for (i = 0; i < n; i++) {
 		k = (i * 7919) % n; /* 7919 is prime: a permutation of 0..n-1 */
 		id_of(id, sizeof(id), k);
@@ -102,16 +104,17 @@ static void test_sparse(void **state)
 
 static void test_repeats(void **state)
 {
+	struct siphash_key key = { 1, 2 };
 	struct idmap m;
 
 	(void)state;
-	idmap_init(&m, 10);
+	idmap_init(&m, &key, 10);
 	assert_int_equal(idmap_add(&m, "a", 1, 1), 0);
 	assert_int_equal(idmap_add(&m, "b", 1, 1), 1);  /* label 1 taken */
 	assert_int_equal(idmap_add(&m, "a", 1, 2), 0);
 	assert_int_equal(idmap_finish(&m), 1);          /* "a" twice */
 	idmap_release(&m);
-	idmap_init(&m, 10);
+	idmap_init(&m, &key, 10);
 	assert_int_equal(idmap_finish(&m), 0);          /* empty */
 	assert_false(idmap_find(&m, idmap_fp(&m, "a", 1), &(uint64_t){ 0 }));
 	idmap_release(&m);
