@@ -234,14 +234,17 @@ static int check_label(void *ctx, const char *id, size_t len, uint64_t label,
 {
 	struct label_check *c = ctx;
 	uint32_t slot;
-	int rc;
+	int rc, deleted = 0;
 
 	if (!c->open) {
-		if ((rc = hnsw_open(c->dir, 0, &c->ix, e)))
+		if ((rc = hnsw_open(c->dir, 0, 0, &c->ix, e)))
 			return rc;
 		c->open = 1;
 	}
-	if (hnsw_slot_of(&c->ix, label, &slot) || hnsw_label_deleted(&c->ix, label))
+	rc = hnsw_find(&c->ix, label, &slot, &deleted, e);
+	if (rc && rc != CV_ENOTFOUND)
+		return rc;
+	if (rc || deleted)
 		return cv_errf(e, CV_ECORRUPT, "%s: label %llu is not a live element",
 			       c->dir, (unsigned long long)label);
 	return 0;

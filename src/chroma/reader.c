@@ -67,12 +67,14 @@ static int vec_exists(void *ctx, const char *id, size_t len)
 }
 
 /*
- * Labels in a window of the id map (labels.h); the tests make it small so
- * that small collections go through every path of the windows.
+ * The sizes that bound an export's memory: labels in a window of the id map
+ * (labels.h) and elements whose label lookup stays in memory (hnsw.h). The
+ * tests make them small so that small collections take every path of the
+ * large ones. 0: the default.
  */
-static uint64_t label_window(void)
+static uint64_t test_size(const char *name)
 {
-	const char *s = getenv("CHROMAVAULT_TEST_LABEL_WINDOW");
+	const char *s = getenv(name);
 	unsigned long long v;
 	char *end;
 
@@ -86,6 +88,7 @@ static uint64_t label_window(void)
 struct index_open {
 	const char *dir;
 	int cosine;
+	uint64_t table_max;
 	struct hnsw_index ix;
 	struct cv_err e;
 	int rc;
@@ -95,7 +98,7 @@ static void *index_open_run(void *arg)
 {
 	struct index_open *o = arg;
 
-	o->rc = hnsw_open(o->dir, o->cosine, &o->ix, &o->e);
+	o->rc = hnsw_open(o->dir, o->cosine, o->table_max, &o->ix, &o->e);
 	return NULL;
 }
 
@@ -113,9 +116,11 @@ static int open_index(struct cv_reader *r, struct cv_err *e)
 		goto out; /* no pickle: an empty, never flushed index (§5.1) */
 	io.dir = dir.buf;
 	io.cosine = r->cosine;
+	io.table_max = test_size("CHROMAVAULT_TEST_HNSW_TABLE");
 	io.rc = CV_ENOTFOUND; /* not opened */
 	threaded = !pthread_create(&th, NULL, index_open_run, &io);
-	rc = labels_open(&r->lb, pk.buf, label_window(), e);
+	rc = labels_open(&r->lb, pk.buf,
+			 test_size("CHROMAVAULT_TEST_LABEL_WINDOW"), e);
 	r->has_pickle = !rc;
 	if (threaded)
 		pthread_join(th, NULL);
@@ -427,20 +432,23 @@ static int vec_from_index(struct cv_reader *r, const char *id, size_t len,
 			  int *found, struct cv_err *e)
 {
 	uint64_t label;
-	uint32_t slot;
-	int rc;
+	uint32_t slot = 0;
+	int rc, deleted = 0;
 
 	*found = 0;
 	if (!r->has_index)
 		return 0;
 	if ((rc = labels_of(&r->lb, id, len, &label, e)) <= 0)
 		return rc;
-	if (hnsw_slot_of(&r->ix, label, &slot))
+	rc = hnsw_find(&r->ix, label, &slot, &deleted, e);
+	if (rc && rc != CV_ENOTFOUND)
+		return rc;
+	if (rc)
 		return cv_errf(e, CV_ECORRUPT, "%s/data_level0.bin: label %llu of "
 			       "record \"%.*s\" (index_metadata.pickle) is in no "
 			       "element", r->ix.dir, (unsigned long long)label,
 			       (int)len, id);
-	if (hnsw_label_deleted(&r->ix, label))
+	if (deleted)
 		return cv_errf(e, CV_ECORRUPT, "%s/data_level0.bin: element %u "
 			       "(label %llu, record \"%.*s\") is marked deleted but "
 			       "the pickle lists it", r->ix.dir, slot,

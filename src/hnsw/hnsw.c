@@ -314,6 +314,8 @@ static int scan_one(struct hnsw_index *ix, uint64_t i, const uint8_t *p,
 	int deleted = p[2] & HNSW_DELETE_MARK, rc;
 
 	ix->n_deleted += deleted != 0;
+	if (ix->sf)
+		return sf_add(ix->sf, label, (uint32_t)i, deleted, e);
 	if (ix->id_deleted) {
 		if (i == 0 && label <= UINT64_MAX - ix->hdr.cur_element_count)
 			ix->id_base = label;
@@ -327,7 +329,8 @@ static int scan_one(struct hnsw_index *ix, uint64_t i, const uint8_t *p,
 	return lk_insert(ix, label, (uint32_t)i, deleted, e);
 }
 
-static int scan_slots(struct hnsw_index *ix, struct cv_err *e)
+static int scan_slots(struct hnsw_index *ix, uint64_t table_max,
+		      struct cv_err *e)
 {
 	const struct hnsw_header *h = &ix->hdr;
 	uint64_t i, n = h->cur_element_count;
@@ -340,18 +343,24 @@ static int scan_slots(struct hnsw_index *ix, struct cv_err *e)
 			       (unsigned long long)ix->wdata.size, (unsigned long long)n,
 			       (unsigned long long)h->size_data_per_element,
 			       ull(n * h->size_data_per_element));
-	ix->id_deleted = xcalloc((size_t)(n / 8 + 1), 1);
+	if (n > (table_max ? table_max : HNSW_TABLE_MAX)) {
+		ix->sf = xcalloc(1, sizeof(*ix->sf));
+		if ((rc = sf_open(ix->sf, ix->wdata.name, e)))
+			return rc;
+	} else {
+		ix->id_deleted = xcalloc((size_t)(n / 8 + 1), 1);
+	}
 	for (i = 0; i < n; i++) {
 		if ((rc = win_get(&ix->wdata, i * h->size_data_per_element,
 				  (size_t)h->size_data_per_element, &p, e)) ||
 		    (rc = scan_one(ix, i, p, e)))
 			return rc;
 	}
-	return 0;
+	return ix->sf ? sf_finish(ix->sf, e) : 0;
 }
 
-int hnsw_open(const char *dir, int need_length, struct hnsw_index *ix,
-	      struct cv_err *e)
+int hnsw_open(const char *dir, int need_length, uint64_t table_max,
+	      struct hnsw_index *ix, struct cv_err *e)
 {
 	int rc;
 
@@ -360,7 +369,8 @@ int hnsw_open(const char *dir, int need_length, struct hnsw_index *ix,
 	ix->dir = xstrdup(dir);
 	if ((rc = read_header(dir, &ix->hdr, e)) ||
 	    (rc = win_open(&ix->wdata, dir, "data_level0.bin", DATA_WINDOW, e)) ||
-	    (rc = check_link_lists(ix, e)) || (rc = scan_slots(ix, e)))
+	    (rc = check_link_lists(ix, e)) ||
+	    (rc = scan_slots(ix, table_max, e)))
 		goto fail;
 	if (need_length) {
 		if ((rc = win_open(&ix->wlen, dir, "length.bin", LENGTH_WINDOW, e)))
@@ -383,6 +393,10 @@ void hnsw_close(struct hnsw_index *ix)
 {
 	win_close(&ix->wdata);
 	win_close(&ix->wlen);
+	if (ix->sf) {
+		sf_close(ix->sf);
+		free(ix->sf);
+	}
 	free(ix->id_deleted);
 	free(ix->lk_label);
 	free(ix->lk_slot);
@@ -392,14 +406,18 @@ void hnsw_close(struct hnsw_index *ix)
 	ix->wdata.fd = ix->wlen.fd = -1;
 }
 
-int hnsw_slot_of(const struct hnsw_index *ix, uint64_t label, uint32_t *slot)
+int hnsw_find(struct hnsw_index *ix, uint64_t label, uint32_t *slot,
+	      int *deleted, struct cv_err *e)
 {
 	size_t i;
 
+	if (ix->sf)
+		return sf_find(ix->sf, label, slot, deleted, e);
 	if (ix->id_deleted) {
 		if (label < ix->id_base || label - ix->id_base >= ix->hdr.cur_element_count)
 			return CV_ENOTFOUND;
 		*slot = (uint32_t)(label - ix->id_base);
+		*deleted = ix->id_deleted[*slot / 8] >> (*slot % 8) & 1;
 		return 0;
 	}
 	if (!ix->lk_cap)
@@ -408,21 +426,8 @@ int hnsw_slot_of(const struct hnsw_index *ix, uint64_t label, uint32_t *slot)
 	if (i == SIZE_MAX || ix->lk_slot[i] == UINT32_MAX)
 		return CV_ENOTFOUND;
 	*slot = ix->lk_slot[i];
+	*deleted = ix->lk_deleted[i];
 	return 0;
-}
-
-int hnsw_label_deleted(const struct hnsw_index *ix, uint64_t label)
-{
-	size_t i;
-	uint32_t slot;
-
-	if (ix->id_deleted)
-		return !hnsw_slot_of(ix, label, &slot) &&
-		       (ix->id_deleted[slot / 8] >> (slot % 8) & 1);
-	if (!ix->lk_cap)
-		return 0;
-	i = lk_find(ix, label);
-	return i != SIZE_MAX && ix->lk_slot[i] != UINT32_MAX && ix->lk_deleted[i];
 }
 
 int hnsw_slot_flags(struct hnsw_index *ix, uint32_t slot, uint8_t *flags,

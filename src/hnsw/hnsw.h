@@ -8,10 +8,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hnsw/slotfile.h"
 #include "util/err.h"
 
 #define HNSW_HEADER_SIZE 100
 #define HNSW_DELETE_MARK 0x01
+/* Elements whose label lookup is held in memory (about 9 bytes each); a
+ * larger index keeps it in a temporary file (slotfile.h). */
+#define HNSW_TABLE_MAX (1ull << 20)
 
 struct hnsw_header {
 	int32_t version;
@@ -48,6 +52,7 @@ struct hnsw_index {
 	 * or open addressing when a label is too large for that (lk_label). */
 	uint64_t id_base;
 	uint8_t *id_deleted;
+	struct slotfile *sf;        /* the lookup in a file (large indexes) */
 	uint64_t *lk_label;
 	uint32_t *lk_slot;
 	uint8_t *lk_deleted;
@@ -69,16 +74,19 @@ struct hnsw_index {
  * scan every slot's label and flags to build the label lookup, and check
  * that link_lists.bin is consumed exactly by cur_element_count records.
  * need_length: length.bin must cover every slot (cosine space).
+ * table_max: elements above which the lookup goes to a file (0: HNSW_TABLE_MAX).
  * Errors name the file and byte offset. On error nothing needs releasing.
  */
-int hnsw_open(const char *dir, int need_length, struct hnsw_index *ix,
-	      struct cv_err *e);
+int hnsw_open(const char *dir, int need_length, uint64_t table_max,
+	      struct hnsw_index *ix, struct cv_err *e);
 void hnsw_close(struct hnsw_index *ix);
 
-/* Slot of a label; 0 found, CV_ENOTFOUND otherwise. */
-int hnsw_slot_of(const struct hnsw_index *ix, uint64_t label, uint32_t *slot);
-/* Whether the label's element carries the delete mark (label must exist). */
-int hnsw_label_deleted(const struct hnsw_index *ix, uint64_t label);
+/*
+ * Slot of a label and whether it carries the delete mark: 0, CV_ENOTFOUND,
+ * or an error reading the lookup file.
+ */
+int hnsw_find(struct hnsw_index *ix, uint64_t label, uint32_t *slot,
+	      int *deleted, struct cv_err *e);
 
 /* Flags byte of a slot (bit 0: deleted). slot < cur_element_count. */
 int hnsw_slot_flags(struct hnsw_index *ix, uint32_t slot, uint8_t *flags,

@@ -42,17 +42,19 @@ stop_chroma
 expect_ok "$CV" export "file://$T/data" -o "$T/stopped.jsonl"
 test_cmp "$T/live.jsonl" "$T/stopped.jsonl"
 
-# label windows of 5 labels (what an index of millions does with its
-# 1,048,576): the windows move, records out of label order are looked up by
-# reading the pickle through, the WAL tail's ids are settled; same bytes
+# what an index of millions does, with sizes made small: label windows of 5
+# labels (1,048,576 by default) move, records out of label order are looked
+# up by reading the pickle through, the WAL tail's ids are settled, and the
+# label -> slot lookup is a temporary file (above 1,048,576 elements); the
+# same bytes, the same report
 expect_ok "$CV" inspect --json "$T/data"
 mv "$T/stdout" "$T/inspect.json"
-export CHROMAVAULT_TEST_LABEL_WINDOW=5
+export CHROMAVAULT_TEST_LABEL_WINDOW=5 CHROMAVAULT_TEST_HNSW_TABLE=1
 expect_ok "$CV" export "file://$T/data" -o "$T/window.jsonl"
 test_cmp "$T/live.jsonl" "$T/window.jsonl"
 expect_ok "$CV" inspect --json "$T/data"
 test_cmp "$T/inspect.json" "$T/stdout"
-unset CHROMAVAULT_TEST_LABEL_WINDOW
+unset CHROMAVAULT_TEST_LABEL_WINDOW CHROMAVAULT_TEST_HNSW_TABLE
 
 # one collection by name equals its part of the whole export
 expect_ok "$CV" export "file://$T/data/cosine-coll" -o "$T/one.jsonl"

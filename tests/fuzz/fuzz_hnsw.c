@@ -76,7 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	nlink = nlink < rest ? nlink : rest;
 	put("link_lists.bin", data, nlink);
 	put("data_level0.bin", data + nlink, rest - nlink);
-	if (hnsw_open(dir, 1, &ix, &e) == 0) {
+	if (hnsw_open(dir, 1, 0, &ix, &e) == 0) {
 		read_all(&ix);
 		hnsw_close(&ix);
 	}

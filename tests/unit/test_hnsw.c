@@ -91,10 +91,30 @@ static void write_index(const struct spec *s)
 	put("link_lists.bin", links, nl + (size_t)s->link_extra);
 }
 
+/* Elements above which the lookup goes to a file (0: the default). */
+static uint64_t table_max;
+
+static int slot_of(struct hnsw_index *ix, uint64_t label, uint32_t *slot)
+{
+	struct cv_err e = { 0 };
+	int del = 0;
+
+	return hnsw_find(ix, label, slot, &del, &e);
+}
+
+static int deleted(struct hnsw_index *ix, uint64_t label)
+{
+	struct cv_err e = { 0 };
+	uint32_t slot;
+	int del = 0;
+
+	return !hnsw_find(ix, label, &slot, &del, &e) && del;
+}
+
 static int open_with(const struct spec *s, struct hnsw_index *ix, struct cv_err *e)
 {
 	write_index(s);
-	return hnsw_open(dir, 1, ix, e);
+	return hnsw_open(dir, 1, table_max, ix, e);
 }
 
 static int setup(void **state)
@@ -132,9 +152,9 @@ static void test_read(void **state)
 	assert_int_equal(open_with(&s, &ix, &e), 0);
 	assert_int_equal(ix.hdr.dim, DIM);
 	assert_int_equal(ix.n_deleted, 1);
-	assert_int_equal(hnsw_slot_of(&ix, 13, &slot), 0);
+	assert_int_equal(slot_of(&ix, 13, &slot), 0);
 	assert_int_equal(slot, 3);
-	assert_int_equal(hnsw_slot_of(&ix, 99, &slot), CV_ENOTFOUND);
+	assert_int_equal(slot_of(&ix, 99, &slot), CV_ENOTFOUND);
 	assert_int_equal(hnsw_read_vector(&ix, 3, 0, out, &e), 0);
 	assert_true(out[0] == 2.0f && out[2] == 4.0f);
 	assert_int_equal(hnsw_read_vector(&ix, 3, 1, out, &e), 0);
@@ -160,52 +180,41 @@ static void test_large_label(void **state)
 	(void)state;
 	assert_int_equal(open_with(&s, &ix, &e), 0);
 	assert_non_null(ix.lk_label); /* hashed */
-	assert_int_equal(hnsw_slot_of(&ix, (uint64_t)1 << 40, &slot), 0);
+	assert_int_equal(slot_of(&ix, (uint64_t)1 << 40, &slot), 0);
 	assert_int_equal(slot, 3);
-	assert_int_equal(hnsw_slot_of(&ix, 10, &slot), 0);
+	assert_int_equal(slot_of(&ix, 10, &slot), 0);
 	assert_int_equal(slot, 0);
-	assert_int_equal(hnsw_slot_of(&ix, 15, &slot), 0);
+	assert_int_equal(slot_of(&ix, 15, &slot), 0);
 	assert_int_equal(slot, 5);
-	assert_int_equal(hnsw_slot_of(&ix, 13, &slot), CV_ENOTFOUND);
-	assert_true(hnsw_label_deleted(&ix, 11));
-	assert_false(hnsw_label_deleted(&ix, 12));
+	assert_int_equal(slot_of(&ix, 13, &slot), CV_ENOTFOUND);
+	assert_true(deleted(&ix, 11));
+	assert_false(deleted(&ix, 12));
 	hnsw_close(&ix);
 	s.big_label = 30; /* out of order but small: indexed by label */
 	assert_int_equal(open_with(&s, &ix, &e), 0);
 	assert_null(ix.lk_label);
 	assert_null(ix.id_deleted);
-	assert_int_equal(hnsw_slot_of(&ix, 30, &slot), 0);
+	assert_int_equal(slot_of(&ix, 30, &slot), 0);
 	assert_int_equal(slot, 3);
-	assert_int_equal(hnsw_slot_of(&ix, 15, &slot), 0);
+	assert_int_equal(slot_of(&ix, 15, &slot), 0);
 	assert_int_equal(slot, 5);
-	assert_int_equal(hnsw_slot_of(&ix, 13, &slot), CV_ENOTFOUND);
-	assert_int_equal(hnsw_slot_of(&ix, (uint64_t)1 << 40, &slot), CV_ENOTFOUND);
-	assert_true(hnsw_label_deleted(&ix, 11));
-	assert_false(hnsw_label_deleted(&ix, 30));
+	assert_int_equal(slot_of(&ix, 13, &slot), CV_ENOTFOUND);
+	assert_int_equal(slot_of(&ix, (uint64_t)1 << 40, &slot), CV_ENOTFOUND);
+	assert_true(deleted(&ix, 11));
+	assert_false(deleted(&ix, 30));
 	hnsw_close(&ix);
 	s.big_label = 0; /* the usual labels, one a slot: no table at all */
 	assert_int_equal(open_with(&s, &ix, &e), 0);
 	assert_non_null(ix.id_deleted);
 	assert_null(ix.lk_slot);
-	assert_int_equal(hnsw_slot_of(&ix, 15, &slot), 0);
+	assert_int_equal(slot_of(&ix, 15, &slot), 0);
 	assert_int_equal(slot, 5);
-	assert_int_equal(hnsw_slot_of(&ix, 16, &slot), CV_ENOTFOUND);
-	assert_int_equal(hnsw_slot_of(&ix, 9, &slot), CV_ENOTFOUND);
-	assert_int_equal(hnsw_slot_of(&ix, (uint64_t)1 << 40, &slot), CV_ENOTFOUND);
-	assert_true(hnsw_label_deleted(&ix, 11));
-	assert_false(hnsw_label_deleted(&ix, 12));
-	assert_false(hnsw_label_deleted(&ix, 99));
-	hnsw_close(&ix);
-}
-
-static void test_empty(void **state)
-{
-	struct spec s = { .n = 0 };
-	struct hnsw_index ix;
-	struct cv_err e = { 0 };
-
-	(void)state;
-	assert_int_equal(open_with(&s, &ix, &e), 0);
+	assert_int_equal(slot_of(&ix, 16, &slot), CV_ENOTFOUND);
+	assert_int_equal(slot_of(&ix, 9, &slot), CV_ENOTFOUND);
+	assert_int_equal(slot_of(&ix, (uint64_t)1 << 40, &slot), CV_ENOTFOUND);
+	assert_true(deleted(&ix, 11));
+	assert_false(deleted(&ix, 12));
+	assert_false(deleted(&ix, 99));
 	hnsw_close(&ix);
 }
 
@@ -217,6 +226,57 @@ static void damaged(const struct spec *s, const char *needle)
 	assert_int_equal(open_with(s, &ix, &e), CV_ECORRUPT);
 	if (!strstr(e.msg, needle))
 		fail_msg("\"%s\" lacks \"%s\"", e.msg, needle);
+}
+
+/*
+ * The lookup of a large index, in a temporary file: the same answers, the
+ * same refusal of two live elements with one label, a clear one for a
+ * label beyond what the file holds.
+ */
+static void test_lookup_file(void **state)
+{
+	struct spec s = { .n = 6, .deleted = 1, .big_label = 30 };
+	struct hnsw_index ix;
+	struct cv_err e = { 0 };
+	uint32_t slot;
+
+	(void)state;
+	table_max = 1;
+	assert_int_equal(open_with(&s, &ix, &e), 0);
+	assert_non_null(ix.sf);
+	assert_null(ix.id_deleted);
+	assert_null(ix.lk_slot);
+	assert_int_equal(slot_of(&ix, 30, &slot), 0);
+	assert_int_equal(slot, 3);
+	assert_int_equal(slot_of(&ix, 10, &slot), 0);
+	assert_int_equal(slot, 0);
+	assert_int_equal(slot_of(&ix, 15, &slot), 0);
+	assert_int_equal(slot, 5);
+	assert_int_equal(slot_of(&ix, 13, &slot), CV_ENOTFOUND);
+	assert_int_equal(slot_of(&ix, 9, &slot), CV_ENOTFOUND);
+	assert_int_equal(slot_of(&ix, 1000000, &slot), CV_ENOTFOUND);
+	assert_true(deleted(&ix, 11));
+	assert_false(deleted(&ix, 12));
+	assert_int_equal(slot_of(&ix, 12, &slot), 0); /* after a far label */
+	assert_int_equal(slot, 2);
+	hnsw_close(&ix);
+	s = (struct spec){ .n = 4, .dup_label = 1 };
+	damaged(&s, "data_level0.bin: elements 0 and 1 both carry label 10");
+	s = (struct spec){ .n = 4, .big_label = (uint64_t)1 << 40 };
+	assert_int_equal(open_with(&s, &ix, &e), CV_EUNSUP);
+	assert_non_null(strstr(e.msg, "label 1099511627776 is beyond"));
+	table_max = 0;
+}
+
+static void test_empty(void **state)
+{
+	struct spec s = { .n = 0 };
+	struct hnsw_index ix;
+	struct cv_err e = { 0 };
+
+	(void)state;
+	assert_int_equal(open_with(&s, &ix, &e), 0);
+	hnsw_close(&ix);
 }
 
 static void test_damage(void **state)
@@ -260,7 +320,7 @@ static void test_real_fixture(void **state)
 		 fx ? fx : "../shared/fixtures/real-world");
 	if (access(path, R_OK))
 		skip();
-	assert_int_equal(hnsw_open(path, 0, &ix, &e), 0);
+	assert_int_equal(hnsw_open(path, 0, 0, &ix, &e), 0);
 	assert_int_equal(ix.hdr.cur_element_count, 69);
 	assert_int_equal(ix.hdr.dim, 384);
 	hnsw_close(&ix);
@@ -271,6 +331,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_read),
 		cmocka_unit_test(test_large_label),
+		cmocka_unit_test(test_lookup_file),
 		cmocka_unit_test(test_empty),
 		cmocka_unit_test(test_damage),
 		cmocka_unit_test(test_header_bytes),
