@@ -116,7 +116,10 @@ int labels_open(struct labels *l, const char *path, uint64_t span,
 			rc = cv_errno(e, CV_EIO, "%s: cannot stat", path);
 			break;
 		}
-		if ((rc = load_window(l, 0, window_end(l, 0), e)) != CV_ECORRUPT)
+		rc = load_window(l, 0, window_end(l, 0), e);
+		if (!rc && same_file(l, e))
+			rc = CV_ECORRUPT; /* rewritten while read: read it again */
+		if (rc != CV_ECORRUPT)
 			break;
 		nanosleep(&ts, NULL);
 		ts.tv_nsec = ts.tv_nsec * 2 > 999999999 ? 999999999 : ts.tv_nsec * 2;

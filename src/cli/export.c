@@ -305,8 +305,11 @@ const struct cli_cmd cmd_export = {
 		   "optional ?tenant=T&database=D, or a server:\n"
 		   "http(s)://[USER:PASS@]HOST:PORT[/COLLECTION]. A directory is opened\n"
 		   "read-only and read in one consistent state while Chroma keeps\n"
-		   "running; a server is paged through several requests at a time,\n"
-		   "with a warning when a collection's count changed meanwhile.",
+		   "running, in memory that does not grow with the collection (an\n"
+		   "index above 1,048,576 elements keeps its label lookup in an\n"
+		   "unlinked file in $TMPDIR, 4 bytes a label); a server is paged\n"
+		   "through several requests at a time, with a warning when a\n"
+		   "collection's count changed meanwhile.",
 	.options =
 		"  -o, --output FILE    write FILE atomically (temp name, fsync, rename);\n"
 		"                       FILE.zst is zstd-compressed; default stdout\n"
