@@ -21,6 +21,7 @@
 #define PICKLE_MAX_FILE (16ull << 30)
 #define PICKLE_WINDOW (256u << 10)
 #define PICKLE_MAX_LINE 4096
+#define PICKLE_MAX_STRING (64u << 20) /* ids and field names are short */
 
 enum pv_type {
 	PV_NONE, PV_BOOL, PV_INT, PV_STR, PV_DICT, PV_SEQ, PV_GLOBAL, PV_OBJ,
@@ -157,11 +158,15 @@ static void vm_push(struct vm *m, uint32_t idx)
 	m->stack[m->sp++] = idx;
 }
 
+/* Values above the innermost MARK: what an opcode may pop or change. */
+static size_t vm_above_mark(const struct vm *m)
+{
+	return m->sp - (m->nmarks ? m->marks[m->nmarks - 1].sp : 0);
+}
+
 static int vm_pop(struct vm *m, uint32_t *idx)
 {
-	size_t floor = m->nmarks ? m->marks[m->nmarks - 1].sp : 0;
-
-	if (m->sp <= floor)
+	if (!vm_above_mark(m))
 		return vm_fail(m, "stack underflow");
 	*idx = m->stack[--m->sp];
 	return 0;
@@ -238,8 +243,10 @@ static int op_str(struct vm *m, size_t width)
 	if ((rc = vm_take(m, width, &p)))
 		return rc;
 	n = le(p, width);
-	if (n > UINT32_MAX || m->in.pos > m->in.size || n > m->in.size - m->in.pos)
+	if (m->in.pos > m->in.size || n > m->in.size - m->in.pos)
 		return vm_fail(m, "string longer than the file");
+	if (n > PICKLE_MAX_STRING)
+		return vm_fail(m, "string longer than 64 MiB");
 	if ((rc = vm_take(m, (size_t)n, &s)))
 		return rc;
 	if (m->nsa + n > m->capsa) {
@@ -477,7 +484,7 @@ static int op_setitem(struct vm *m)
 
 	if ((rc = vm_pop(m, &v)) || (rc = vm_pop(m, &k)))
 		return rc;
-	if (!m->sp || m->v[m->stack[m->sp - 1]].type != PV_DICT)
+	if (!vm_above_mark(m) || m->v[m->stack[m->sp - 1]].type != PV_DICT)
 		return vm_fail(m, "SETITEM on something that is not a dict");
 	return dict_add(m, m->stack[m->sp - 1], k, v);
 }
@@ -558,7 +565,7 @@ static int op_build(struct vm *m)
 
 	if ((rc = vm_pop(m, &state)))
 		return rc;
-	if (!m->sp)
+	if (!vm_above_mark(m))
 		return vm_fail(m, "BUILD with no object");
 	m->stack[m->sp - 1] = state;
 	return 0;

@@ -383,6 +383,15 @@ static void test_hostile(void **state)
 	op(&b, 'h'); op(&b, 0); ustr(&b, "k"); binint(&b, 1); op(&b, 's');
 	op(&b, 'u'); op(&b, 'u'); op(&b, 'u'); op(&b, '.');
 	expect_corrupt(&b, b.len, "an earlier dict is changed");
+	sb_reset(&b);
+	sb_add(&b, "\x80\x03}(", 4);                    /* BUILD reaching below a MARK */
+	ustr(&b, "id_to_label"); op(&b, '}'); op(&b, '(');
+	op(&b, '}'); op(&b, 'b');
+	expect_corrupt(&b, b.len, "BUILD with no object");
+	sb_reset(&b);
+	sb_add(&b, "\x80\x03}(", 4);                    /* SETITEM reaching below one */
+	ustr(&b, "k"); binint(&b, 1); op(&b, 's');
+	expect_corrupt(&b, b.len, "SETITEM on something that is not a dict");
 	sb_release(&b);
 }
 
