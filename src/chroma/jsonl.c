@@ -223,7 +223,8 @@ struct jsonl_writer *jsonl_writer_new(struct ostream *os, int threads)
 	w->os = os;
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cv, NULL);
-	for (i = 0; i < 2 * threads + 2; i++) {
+	/* two batches a thread, at most 10 (each up to ~2 MiB rendered) */
+	for (i = 0; i < 2 * threads + 2 && i < 10; i++) {
 		struct batch *b = batch_new();
 
 		b->next = w->free_list;
