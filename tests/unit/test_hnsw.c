@@ -166,6 +166,27 @@ static void test_read(void **state)
 }
 
 /*
+ * The answers for spec { .n = 6, .deleted = 1, .big_label = L }: labels
+ * 10..15 in slots 0..5, slot 3's label replaced by L, slot 1 deleted.
+ */
+static void expect_lookup(struct hnsw_index *ix, uint64_t big)
+{
+	uint32_t slot;
+
+	assert_int_equal(slot_of(ix, big, &slot), 0);
+	assert_int_equal(slot, 3);
+	assert_int_equal(slot_of(ix, 10, &slot), 0);
+	assert_int_equal(slot, 0);
+	assert_int_equal(slot_of(ix, 15, &slot), 0);
+	assert_int_equal(slot, 5);
+	assert_int_equal(slot_of(ix, 13, &slot), CV_ENOTFOUND);
+	assert_int_equal(slot_of(ix, 9, &slot), CV_ENOTFOUND);
+	assert_true(deleted(ix, 11));
+	assert_false(deleted(ix, 12));
+	assert_false(deleted(ix, big));
+}
+
+/*
  * Labels far above the element count (a collection that deleted most of
  * what it added) move the lookup from label-indexed to hashed, keeping what
  * was found before the large label.
@@ -180,28 +201,14 @@ static void test_large_label(void **state)
 	(void)state;
 	assert_int_equal(open_with(&s, &ix, &e), 0);
 	assert_non_null(ix.lk_label); /* hashed */
-	assert_int_equal(slot_of(&ix, (uint64_t)1 << 40, &slot), 0);
-	assert_int_equal(slot, 3);
-	assert_int_equal(slot_of(&ix, 10, &slot), 0);
-	assert_int_equal(slot, 0);
-	assert_int_equal(slot_of(&ix, 15, &slot), 0);
-	assert_int_equal(slot, 5);
-	assert_int_equal(slot_of(&ix, 13, &slot), CV_ENOTFOUND);
-	assert_true(deleted(&ix, 11));
-	assert_false(deleted(&ix, 12));
+	expect_lookup(&ix, (uint64_t)1 << 40);
 	hnsw_close(&ix);
 	s.big_label = 30; /* out of order but small: indexed by label */
 	assert_int_equal(open_with(&s, &ix, &e), 0);
 	assert_null(ix.lk_label);
 	assert_null(ix.id_deleted);
-	assert_int_equal(slot_of(&ix, 30, &slot), 0);
-	assert_int_equal(slot, 3);
-	assert_int_equal(slot_of(&ix, 15, &slot), 0);
-	assert_int_equal(slot, 5);
-	assert_int_equal(slot_of(&ix, 13, &slot), CV_ENOTFOUND);
+	expect_lookup(&ix, 30);
 	assert_int_equal(slot_of(&ix, (uint64_t)1 << 40, &slot), CV_ENOTFOUND);
-	assert_true(deleted(&ix, 11));
-	assert_false(deleted(&ix, 30));
 	hnsw_close(&ix);
 	s.big_label = 0; /* the usual labels, one a slot: no table at all */
 	assert_int_equal(open_with(&s, &ix, &e), 0);
@@ -246,17 +253,8 @@ static void test_lookup_file(void **state)
 	assert_non_null(ix.sf);
 	assert_null(ix.id_deleted);
 	assert_null(ix.lk_slot);
-	assert_int_equal(slot_of(&ix, 30, &slot), 0);
-	assert_int_equal(slot, 3);
-	assert_int_equal(slot_of(&ix, 10, &slot), 0);
-	assert_int_equal(slot, 0);
-	assert_int_equal(slot_of(&ix, 15, &slot), 0);
-	assert_int_equal(slot, 5);
-	assert_int_equal(slot_of(&ix, 13, &slot), CV_ENOTFOUND);
-	assert_int_equal(slot_of(&ix, 9, &slot), CV_ENOTFOUND);
+	expect_lookup(&ix, 30);
 	assert_int_equal(slot_of(&ix, 1000000, &slot), CV_ENOTFOUND);
-	assert_true(deleted(&ix, 11));
-	assert_false(deleted(&ix, 12));
 	assert_int_equal(slot_of(&ix, 12, &slot), 0); /* after a far label */
 	assert_int_equal(slot, 2);
 	hnsw_close(&ix);
