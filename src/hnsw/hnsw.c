@@ -215,8 +215,9 @@ out:
 /*
  * The label -> slot lookup when slots do not hold consecutive labels.
  * Labels are normally below twice the element count (Chroma numbers them
- * from 1, in insertion order): then the label is the index (lk_label NULL). A larger label turns the table
- * into open addressing over (label, slot) pairs. SIZE_MAX: not present.
+ * from 1, in insertion order): then the label is the index (lk_label
+ * NULL). A larger label turns the table into open addressing over (label,
+ * slot) pairs. SIZE_MAX: not present.
  */
 static size_t lk_find(const struct hnsw_index *ix, uint64_t label)
 {
