@@ -13,7 +13,7 @@
 
 /* A torn pickle (a flush rewriting it right now) is re-read this often. */
 #define PICKLE_TRIES 6
-/* Lookups that read the pickle through before the whole map is loaded. */
+/* Lookups out of label order before the whole map is loaded. */
 #define MAX_SCANS 16
 
 static int in_window(const struct labels *l, uint64_t label)
@@ -239,7 +239,12 @@ static int scan_for(struct labels *l, uint64_t fp, uint64_t *label,
 	return s.found;
 }
 
-/* An id outside the window: the next window, a reading through, or all. */
+/*
+ * An id outside the window: the next window, or a reading through. A label
+ * found ahead moves the window there (records go on from it: a gap left by
+ * deletes); one behind, or none, counts as out of order, and after
+ * MAX_SCANS of those the whole map is loaded instead.
+ */
 static int find_elsewhere(struct labels *l, const char *id, size_t len,
 			  uint64_t *label, struct cv_err *e)
 {
@@ -252,19 +257,17 @@ static int find_elsewhere(struct labels *l, const char *id, size_t len,
 		if (find_here(l, idmap_fp(&l->ids, id, len), label))
 			return 1;
 	}
-	if (++l->scans > MAX_SCANS) {
+	if (l->scans >= MAX_SCANS) {
 		/* records out of label order: the whole map, whatever its size */
 		if ((rc = load_window(l, 0, UINT64_MAX, e)))
 			return rc;
 		return find_here(l, idmap_fp(&l->ids, id, len), label);
 	}
 	rc = scan_for(l, idmap_fp(&l->ids, id, len), label, e);
-	if (rc != 1)
-		return rc;
-	/* the records continue from there */
-	if ((rc = load_window(l, *label, window_end(l, *label), e)))
-		return rc;
-	return 1;
+	if (rc == 1 && *label >= l->hi)
+		return (rc = load_window(l, *label, window_end(l, *label), e)) ? rc : 1;
+	l->scans += rc >= 0;
+	return rc;
 }
 
 int labels_of(struct labels *l, const char *id, size_t len, uint64_t *label,

@@ -4,8 +4,9 @@
  * one window of labels at a time. Records come in the order of their labels
  * (Chroma numbers both in insertion order), so an export moves the window
  * forward, reading the pickle once more for each window. A lookup outside
- * the window reads the pickle through once; after a few of those (records
- * out of label order) the whole map is loaded instead.
+ * the window reads the pickle through once and moves the window when the
+ * label is ahead; after a few behind it (records out of label order) the
+ * whole map is loaded instead.
  */
 #ifndef CV_LABELS_H
 #define CV_LABELS_H
@@ -33,7 +34,7 @@ struct labels {
 	uint64_t max_label;      /* the largest label listed */
 	uint64_t next;           /* the label guessed for the next record */
 	unsigned passes;         /* readings of the pickle after the first */
-	unsigned scans;          /* lookups that read it through */
+	unsigned scans;          /* lookups out of label order */
 	struct hmap known;       /* id -> listed, settled by labels_learn */
 	char *known_ids;
 };
