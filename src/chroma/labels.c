@@ -55,6 +55,25 @@ static int same_file(const struct labels *l, struct cv_err *e)
 }
 
 /*
+ * Every reading of the pickle. After the first, the file must be the one
+ * the first reading saw, before and after it: a flush rewriting it in
+ * between would mix two versions of the map.
+ */
+static int read_pickle(struct labels *l, cv_pickle_sink sink, void *ctx,
+		       struct cv_err *e)
+{
+	struct cv_pickle pk;
+	int rc, later = l->passes++ > 0;
+
+	if (later && (rc = same_file(l, e)))
+		return rc;
+	rc = cv_pickle_load(l->path, sink, ctx, later ? &pk : &l->pk, e);
+	if (!rc && later)
+		rc = same_file(l, e);
+	return rc;
+}
+
+/*
  * One reading into the window [lo, hi). An id takes at least 10 bytes of
  * pickle (opcode, length, label), which bounds the ids of the whole map.
  * Returns 1 when two ids met on one fingerprint (or an id repeats).
@@ -69,7 +88,7 @@ static int read_window(struct labels *l, uint64_t lo, uint64_t hi,
 	idmap_init(&l->ids, &l->key, reserve);
 	l->lo = lo;
 	l->hi = hi;
-	if ((rc = cv_pickle_load(l->path, keep_id, l, &l->pk, e)))
+	if ((rc = read_pickle(l, keep_id, l, e)))
 		return rc;
 	if (idmap_finish(&l->ids)) {
 		cv_errf(e, CV_ECORRUPT, "%s: id_to_label lists an id twice", l->path);
@@ -85,8 +104,6 @@ static int load_window(struct labels *l, uint64_t lo, uint64_t hi,
 	int rc, tries = 0;
 
 	do {
-		if (l->passes++ && (rc = same_file(l, e)))
-			return rc;
 		if ((rc = read_window(l, lo, hi, e)) == 1)
 			siphash_random_key(&l->key);
 	} while (rc == 1 && ++tries < 3);
@@ -183,10 +200,8 @@ static int mark_known(void *ctx, const char *id, size_t len, uint64_t label,
 int labels_learn(struct labels *l, const char *const *ids, const size_t *lens,
 		 size_t n, struct cv_err *e)
 {
-	struct cv_pickle pk;
 	size_t i, total = 0;
 	char *p;
-	int rc;
 
 	if (l->known.slots)
 		hmap_release(&l->known);
@@ -200,9 +215,7 @@ int labels_learn(struct labels *l, const char *const *ids, const size_t *lens,
 		hmap_put(&l->known, p, lens[i], 0);
 		p += lens[i];
 	}
-	if (l->passes++ && (rc = same_file(l, e)))
-		return rc;
-	return cv_pickle_load(l->path, mark_known, l, &pk, e);
+	return read_pickle(l, mark_known, l, e);
 }
 
 /* A reading through for one fingerprint: its label, or 0. */
@@ -228,12 +241,9 @@ static int scan_for(struct labels *l, uint64_t fp, uint64_t *label,
 		    struct cv_err *e)
 {
 	struct scan s = { l, fp, 0, 0 };
-	struct cv_pickle pk;
 	int rc;
 
-	if (l->passes++ && (rc = same_file(l, e)))
-		return rc;
-	if ((rc = cv_pickle_load(l->path, scan_one, &s, &pk, e)))
+	if ((rc = read_pickle(l, scan_one, &s, e)))
 		return rc;
 	*label = s.label;
 	return s.found;

@@ -84,6 +84,7 @@ struct vm {
 	uint64_t *recent;         /* keys put since the streamed entry began */
 	size_t nrecent, caprecent;
 	int seen_ids;
+	size_t nstream;           /* open streamed marks: 0 or 1 */
 	cv_pickle_sink sink;
 	void *ctx;
 	struct cv_err *e;
@@ -395,6 +396,8 @@ static int stream_add(struct vm *m, struct pv *d, uint32_t k, uint32_t v)
 	const struct pv *key = &m->v[k], *val = &m->v[v];
 	char what[96];
 
+	if (d->n == UINT32_MAX)
+		return vm_fail(m, "dict too large");
 	d->n++;
 	if (d->role != ROLE_IDS)
 		return 0;
@@ -430,6 +433,16 @@ static int dict_add(struct vm *m, uint32_t di, uint32_t k, uint32_t v)
 	return 0;
 }
 
+/* The next opcode that does something, past FRAMEs (0 at the end). */
+static uint8_t next_opcode(struct vm *m)
+{
+	size_t at = 0;
+
+	while (in_fill(&m->in, at + 1) && m->in.p[at] == 0x95 && at < 64)
+		at += 9;
+	return in_fill(&m->in, at + 1) ? m->in.p[at] : 0;
+}
+
 /*
  * A streamed dict's entry is complete (and its value memoised, when the
  * next opcode does that): hand it on, drop its values.
@@ -445,8 +458,7 @@ static int stream_step(struct vm *m)
 	mk = &m->marks[m->nmarks - 1];
 	if (!mk->stream || m->sp - mk->sp != 2)
 		return 0;
-	next = in_fill(&m->in, 1) ? m->in.p[0] : 0;
-	if (next == 0x94 || next == 'q' || next == 'r')
+	if ((next = next_opcode(m)) == 0x94 || next == 'q' || next == 'r')
 		return 0;
 	if ((rc = stream_add(m, &m->v[m->stack[mk->sp - 1]], m->stack[mk->sp],
 			     m->stack[mk->sp + 1])))
@@ -464,7 +476,8 @@ static int op_setitems(struct vm *m)
 
 	if (!m->nmarks)
 		return vm_fail(m, "SETITEMS without MARK");
-	mark = m->marks[--m->nmarks].sp;
+	m->nstream -= m->marks[--m->nmarks].stream;
+	mark = m->marks[m->nmarks].sp;
 	if ((m->sp - mark) % 2)
 		return vm_fail(m, "SETITEMS with an odd number of items");
 	if (!mark || m->v[m->stack[mark - 1]].type != PV_DICT)
@@ -502,7 +515,9 @@ static int op_mark(struct vm *m)
 	}
 	mk = &m->marks[m->nmarks++];
 	mk->sp = m->sp;
-	mk->stream = t && t->type == PV_DICT && t->role != ROLE_KEEP;
+	/* one streamed entry at a time: its drop must not cut another's */
+	mk->stream = !m->nstream && t && t->type == PV_DICT && t->role != ROLE_KEEP;
+	m->nstream += mk->stream;
 	mk->nv = m->nv;
 	mk->nsa = m->nsa;
 	mk->nrecent = m->nrecent;
@@ -515,7 +530,10 @@ static int op_dict(struct vm *m)
 	const struct pv *key = top(m);
 	uint8_t role = ROLE_KEEP;
 
-	if (str_is(m, key, "id_to_label")) {
+	if (m->nstream) {
+		/* a dict inside a streamed entry is that entry's value: dropped
+		 * with it, never streamed itself */
+	} else if (str_is(m, key, "id_to_label")) {
 		if (m->seen_ids++)
 			return vm_fail(m, "a second id_to_label");
 		role = ROLE_IDS;

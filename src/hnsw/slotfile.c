@@ -12,12 +12,27 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "util/strbuf.h"
 #include "util/xalloc.h"
 #include "util/banned.h"
 
 #define CHUNK (256u << 10)      /* pairs buffered: 4 MiB */
 #define WINDOW (64u << 10)      /* labels read at a time: 256 KiB */
 #define DELETED (1u << 31)
+
+/* mkstemp, unlinked at once: -1 with errno set on failure. */
+static int named_tmp(const char *dir)
+{
+	struct strbuf sb = STRBUF_INIT;
+	int fd;
+
+	sb_addf(&sb, "%s/chromavault-labels-XXXXXX", dir);
+	fd = mkostemp(sb.buf, O_CLOEXEC);
+	if (fd >= 0)
+		unlink(sb.buf);
+	sb_release(&sb);
+	return fd;
+}
 
 int sf_open(struct slotfile *f, const char *name, struct cv_err *e)
 {
@@ -28,6 +43,8 @@ int sf_open(struct slotfile *f, const char *name, struct cv_err *e)
 	if (!dir || !*dir)
 		dir = "/tmp";
 	f->fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (f->fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL))
+		f->fd = named_tmp(dir); /* a filesystem without O_TMPFILE */
 	if (f->fd < 0)
 		return cv_errno(e, CV_EIO, "%s: a temporary file in %s for its label "
 				"lookup", name, dir);

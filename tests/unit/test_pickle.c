@@ -340,6 +340,45 @@ static void test_hostile(void **state)
 	sb_add(&b, "\x80\x03}(", 4);                    /* SETITEM reaching below one */
 	ustr(&b, "k"); binint(&b, 1); op(&b, 's');
 	expect_corrupt(&b, b.len, "SETITEM on something that is not a dict");
+	sb_reset(&b);
+	sb_add(&b, "\x80\x04}(", 4);                    /* FRAME before a MEMOIZE */
+	ustr(&b, "label_to_id"); op(&b, '}'); op(&b, '(');
+	op(&b, 'K'); op(&b, 1); ustr(&b, "a");
+	op(&b, 0x95); sb_add(&b, "\x10\0\0\0\0\0\0\0", 8); op(&b, 0x94);
+	op(&b, 'u');
+	ustr(&b, "id_to_label"); op(&b, '}'); op(&b, '(');
+	op(&b, 'h'); op(&b, 0); op(&b, 'K'); op(&b, 1); op(&b, 'u');
+	op(&b, 'u'); op(&b, '.');
+	expect_corrupt(&b, b.len, "repeats an earlier string");
+	sb_release(&b);
+}
+
+/*
+ * A streamed dict inside another's entry (found by review): memo keys and
+ * pairs must not outlive the values they name. Under ASan this was a
+ * use-after-free; now the inner dict is the entry's value, dropped with it.
+ */
+static void test_nested_streams(void **state)
+{
+	struct strbuf b = STRBUF_INIT;
+	struct cv_err e = { 0 };
+	struct got g = { 0 };
+	struct cv_pickle p;
+	int rc;
+
+	(void)state;
+	sb_add(&b, "\x80\x03}(", 4);
+	ustr(&b, "label_to_id"); op(&b, '}'); op(&b, '(');
+	op(&b, '}'); op(&b, 'q'); op(&b, 1); op(&b, '(');
+	ustr(&b, "label_to_id"); op(&b, '}'); op(&b, '(');
+	op(&b, 'h'); op(&b, 1); op(&b, 'q'); op(&b, 2);
+	op(&b, 'K'); op(&b, 0); op(&b, 'u'); op(&b, 'u');
+	op(&b, 'K'); op(&b, 0); op(&b, 'u');
+	op(&b, 'h'); op(&b, 2); op(&b, '('); op(&b, 'h'); op(&b, 2);
+	op(&b, 'h'); op(&b, 2); op(&b, 'u'); op(&b, '.');
+	rc = cv_pickle_parse((const uint8_t *)b.buf, b.len, "t.pickle", collect,
+			     &g, &p, &e);
+	assert_true(rc == CV_ECORRUPT);
 	sb_release(&b);
 }
 
@@ -372,6 +411,7 @@ int main(void)
 		cmocka_unit_test(test_sink_error_stops),
 		cmocka_unit_test(test_every_truncation),
 		cmocka_unit_test(test_hostile),
+		cmocka_unit_test(test_nested_streams),
 		cmocka_unit_test(test_real_fixture),
 	};
 
