@@ -14,7 +14,6 @@
 
 #include "chroma/labels.h"
 #include "chroma/meta.h"
-#include "chroma/pickle.h"
 #include "chroma/wal.h"
 #include "hnsw/hnsw.h"
 #include "util/strbuf.h"

@@ -213,11 +213,10 @@ out:
 }
 
 /*
- * The label -> slot lookup when slots do not hold consecutive labels.
- * Labels are normally below twice the element count (Chroma numbers them
- * from 1, in insertion order): then the label is the index (lk_label
- * NULL). A larger label turns the table into open addressing over (label,
- * slot) pairs. SIZE_MAX: not present.
+ * The label -> slot lookup in memory. Labels are normally below twice the
+ * element count (Chroma numbers them from 1, in insertion order): then the
+ * label is the index (lk_label NULL). A larger label turns the table into
+ * open addressing over (label, slot) pairs. SIZE_MAX: not present.
  */
 static size_t lk_find(const struct hnsw_index *ix, uint64_t label)
 {
@@ -292,41 +291,15 @@ static int lk_insert(struct hnsw_index *ix, uint64_t label, uint32_t slot,
 	return 0;
 }
 
-/* Slot i breaks the identity: the table from the slots before it. */
-static int leave_identity(struct hnsw_index *ix, uint64_t i, struct cv_err *e)
-{
-	uint8_t *bits = ix->id_deleted;
-	uint64_t j;
-	int rc = 0;
-
-	ix->id_deleted = NULL;
-	lk_alloc(ix, (size_t)(2 * ix->hdr.cur_element_count + 64), 1);
-	for (j = 0; !rc && j < i; j++)
-		rc = lk_insert(ix, ix->id_base + j, (uint32_t)j,
-			       bits[j / 8] >> (j % 8) & 1, e);
-	free(bits);
-	return rc;
-}
-
 static int scan_one(struct hnsw_index *ix, uint64_t i, const uint8_t *p,
 		    struct cv_err *e)
 {
 	uint64_t label = load_u64(p + ix->hdr.label_offset);
-	int deleted = p[2] & HNSW_DELETE_MARK, rc;
+	int deleted = p[2] & HNSW_DELETE_MARK;
 
 	ix->n_deleted += deleted != 0;
 	if (ix->sf)
 		return sf_add(ix->sf, label, (uint32_t)i, deleted, e);
-	if (ix->id_deleted) {
-		if (i == 0 && label <= UINT64_MAX - ix->hdr.cur_element_count)
-			ix->id_base = label;
-		if (label == ix->id_base + i) {
-			ix->id_deleted[i / 8] |= (uint8_t)((deleted != 0) << (i % 8));
-			return 0;
-		}
-		if ((rc = leave_identity(ix, i, e)))
-			return rc;
-	}
 	return lk_insert(ix, label, (uint32_t)i, deleted, e);
 }
 
@@ -349,7 +322,7 @@ static int scan_slots(struct hnsw_index *ix, uint64_t table_max,
 		if ((rc = sf_open(ix->sf, ix->wdata.name, e)))
 			return rc;
 	} else {
-		ix->id_deleted = xcalloc((size_t)(n / 8 + 1), 1);
+		lk_alloc(ix, (size_t)(2 * n + 64), 1);
 	}
 	for (i = 0; i < n; i++) {
 		if ((rc = win_get(&ix->wdata, i * h->size_data_per_element,
@@ -398,7 +371,6 @@ void hnsw_close(struct hnsw_index *ix)
 		sf_close(ix->sf);
 		free(ix->sf);
 	}
-	free(ix->id_deleted);
 	free(ix->lk_label);
 	free(ix->lk_slot);
 	free(ix->lk_deleted);
@@ -414,13 +386,6 @@ int hnsw_find(struct hnsw_index *ix, uint64_t label, uint32_t *slot,
 
 	if (ix->sf)
 		return sf_find(ix->sf, label, slot, deleted, e);
-	if (ix->id_deleted) {
-		if (label < ix->id_base || label - ix->id_base >= ix->hdr.cur_element_count)
-			return CV_ENOTFOUND;
-		*slot = (uint32_t)(label - ix->id_base);
-		*deleted = ix->id_deleted[*slot / 8] >> (*slot % 8) & 1;
-		return 0;
-	}
 	if (!ix->lk_cap)
 		return CV_ENOTFOUND;
 	i = lk_find(ix, label);

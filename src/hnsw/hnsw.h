@@ -46,13 +46,10 @@ struct hnsw_index {
 	char *dir;
 	struct hnsw_header hdr;
 	uint64_t link_size;         /* link_lists.bin */
-	/* label -> slot lookup built by hnsw_open. Usually slot i holds label
-	 * id_base + i (Chroma numbers labels in insertion order): then no table,
-	 * only a bitmap of deleted slots (id_deleted). Else indexed by label,
-	 * or open addressing when a label is too large for that (lk_label). */
-	uint64_t id_base;
-	uint8_t *id_deleted;
-	struct slotfile *sf;        /* the lookup in a file (large indexes) */
+	/* label -> slot lookup built by hnsw_open: indexed by label, or open
+	 * addressing when a label is too large for that (lk_label set); in a
+	 * file above table_max elements (sf set) */
+	struct slotfile *sf;
 	uint64_t *lk_label;
 	uint32_t *lk_slot;
 	uint8_t *lk_deleted;

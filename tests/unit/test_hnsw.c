@@ -206,14 +206,12 @@ static void test_large_label(void **state)
 	s.big_label = 30; /* out of order but small: indexed by label */
 	assert_int_equal(open_with(&s, &ix, &e), 0);
 	assert_null(ix.lk_label);
-	assert_null(ix.id_deleted);
 	expect_lookup(&ix, 30);
 	assert_int_equal(slot_of(&ix, (uint64_t)1 << 40, &slot), CV_ENOTFOUND);
 	hnsw_close(&ix);
-	s.big_label = 0; /* the usual labels, one a slot: no table at all */
+	s.big_label = 0; /* the usual labels */
 	assert_int_equal(open_with(&s, &ix, &e), 0);
-	assert_non_null(ix.id_deleted);
-	assert_null(ix.lk_slot);
+	assert_null(ix.lk_label);
 	assert_int_equal(slot_of(&ix, 15, &slot), 0);
 	assert_int_equal(slot, 5);
 	assert_int_equal(slot_of(&ix, 16, &slot), CV_ENOTFOUND);
@@ -251,7 +249,6 @@ static void test_lookup_file(void **state)
 	table_max = 1;
 	assert_int_equal(open_with(&s, &ix, &e), 0);
 	assert_non_null(ix.sf);
-	assert_null(ix.id_deleted);
 	assert_null(ix.lk_slot);
 	expect_lookup(&ix, 30);
 	assert_int_equal(slot_of(&ix, 1000000, &slot), CV_ENOTFOUND);
