@@ -20,8 +20,9 @@ struct lc_sink {
 	void *ctx;
 	int (*dir)(void *ctx, const char *rel, const struct stat *st,
 		   struct cv_err *e);
+	/* a file begins, to be cut by cut */
 	int (*file_begin)(void *ctx, const char *rel, const struct stat *st,
-			  struct cv_err *e);
+			  const struct cutter *cut, struct cv_err *e);
 	/* n consecutive chunks of the file: lens[i] bytes each, from p on */
 	int (*chunks)(void *ctx, const uint8_t *p, const size_t *lens, size_t n,
 		      struct cv_err *e);

@@ -86,10 +86,11 @@ static int copy_file(struct lc *lc, const char *dir, const char *rel,
 		rc = cv_errno(e, CV_EIO, "%s: cannot read", path.buf);
 		goto out;
 	}
-	if ((rc = lc->sink->file_begin(lc->sink->ctx, rel, &st, e)) ||
-	    (rc = fill(fd, lc->buf, &have, lc->cap, &eof, path.buf, e)))
+	if ((rc = fill(fd, lc->buf, &have, lc->cap, &eof, path.buf, e)))
 		goto out;
 	chroma_cutter(dir, name, lc->buf, (unsigned long)have, &cut);
+	if ((rc = lc->sink->file_begin(lc->sink->ctx, rel, &st, &cut, e)))
+		goto out;
 	for (;;) {
 		if ((rc = emit_chunks(lc, &cut, &off, &used, have, eof, e)) || eof)
 			break;

@@ -35,9 +35,10 @@ static int s_dir(void *ctx, const char *rel, const struct stat *st, struct cv_er
 	return mfw_dir(ctx, rel, e);
 }
 
-static int s_begin(void *ctx, const char *rel, const struct stat *st, struct cv_err *e)
+static int s_begin(void *ctx, const char *rel, const struct stat *st,
+		   const struct cutter *cut, struct cv_err *e)
 {
-	return mfw_file_begin(ctx, rel, st);
+	return mfw_file_begin(ctx, rel, st, cut);
 }
 
 static int s_chunks(void *ctx, const uint8_t *p, const size_t *lens, size_t n,

@@ -86,19 +86,21 @@ static void prev_list(struct mf_writer *w, const char *rel)
 static int put_chunk(struct mf_writer *w, size_t idx, const uint8_t *h,
 		     const uint8_t *p, size_t n, struct cv_err *e)
 {
+	unsigned lane = w->two_kinds ? (unsigned)(idx & 1) : 0;
 	const uint8_t *ph;
 	struct cv_err ignored = { 0 };
 
 	if (idx >= w->prev_list.len / SHA256_LEN)
-		return repo_put(w->r, h, p, n, e);
+		return repo_put_delta(w->r, lane, h, p, n, NULL, NULL, 0, e);
 	ph = (const uint8_t *)w->prev_list.buf + idx * SHA256_LEN;
 	if (!memcmp(ph, h, SHA256_LEN) || repo_find(w->r, h) ||
 	    !repo_can_be_base(w->r, ph) || repo_get(w->r, ph, &w->base, &ignored))
-		return repo_put(w->r, h, p, n, e);
-	return repo_put_delta(w->r, h, p, n, ph, w->base.buf, w->base.len, e);
+		return repo_put_delta(w->r, lane, h, p, n, NULL, NULL, 0, e);
+	return repo_put_delta(w->r, lane, h, p, n, ph, w->base.buf, w->base.len, e);
 }
 
-int mfw_file_begin(struct mf_writer *w, const char *rel, const struct stat *st)
+int mfw_file_begin(struct mf_writer *w, const char *rel, const struct stat *st,
+		   const struct cutter *cut)
 {
 	w->cur = json_pack("{s:s, s:i, s:I}", "path", rel, "mode",
 			   (int)(st->st_mode & 07777), "mtime_ns",
@@ -107,6 +109,7 @@ int mfw_file_begin(struct mf_writer *w, const char *rel, const struct stat *st)
 	sha256_init(&w->whole);
 	sb_reset(&w->hashes);
 	w->size = 0;
+	w->two_kinds = cut->a != cut->b;
 	prev_list(w, rel);
 	return 0;
 }

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
+#include "repo/chunker.h"
 #include "repo/repo.h"
 #include "util/bgtask.h"
 #include "util/err.h"
@@ -77,6 +78,7 @@ struct mf_writer {
 		const uint8_t *p;
 		size_t n;
 	} job;
+	int two_kinds;             /* the file's cut alternates two kinds */
 	uint64_t size;
 	uint64_t done;             /* bytes so far, for progress */
 	struct progress *progress; /* NULL: none */
@@ -86,7 +88,12 @@ struct mf_writer {
 void mfw_init(struct mf_writer *w, struct repo *r, const struct manifest *prev);
 void mfw_release(struct mf_writer *w);
 int mfw_dir(struct mf_writer *w, const char *rel, struct cv_err *e);
-int mfw_file_begin(struct mf_writer *w, const char *rel, const struct stat *st);
+/*
+ * A file begins; cut says how it is cut. Its chunks of the two alternating
+ * kinds (cut->a != cut->b) go into the repository's two lanes.
+ */
+int mfw_file_begin(struct mf_writer *w, const char *rel, const struct stat *st,
+		   const struct cutter *cut);
 /* n consecutive chunks of the file, lens[i] bytes each from p on. */
 int mfw_chunks(struct mf_writer *w, const uint8_t *p, const size_t *lens,
 	       size_t n, struct cv_err *e);

@@ -364,8 +364,9 @@ int repo_close(struct repo *r, struct cv_err *e)
 	sb_release(&r->idx);
 	sb_release(&r->idx_frames);
 	repo_reader_release(&r->rd);
-	if (r->cur)
-		zpool_release(r->zp, r->cur);
+	for (i = 0; i < REPO_LANES; i++)
+		if (r->cur[i])
+			zpool_release(r->zp, r->cur[i]);
 	zpool_free(r->zp);
 	store_close(&r->st);
 	memset(r, 0, sizeof(*r));
@@ -472,11 +473,11 @@ static int collect(struct repo *r, int wait, struct cv_err *e)
 	return rc;
 }
 
-static int submit(struct repo *r, struct cv_err *e)
+static int submit(struct repo *r, unsigned lane, struct cv_err *e)
 {
-	struct zbatch *b = r->cur;
+	struct zbatch *b = r->cur[lane];
 
-	r->cur = NULL;
+	r->cur[lane] = NULL;
 	if (!b)
 		return 0;
 	if (!b->n) {
@@ -487,29 +488,34 @@ static int submit(struct repo *r, struct cv_err *e)
 	return collect(r, 0, e);
 }
 
-/* A batch with room, collecting compressed ones while all are in flight. */
-static int current_batch(struct repo *r, struct cv_err *e)
+/*
+ * A batch with room in lane, collecting compressed ones while all are in
+ * flight (the pool has more batches than there are lanes).
+ */
+static int current_batch(struct repo *r, unsigned lane, struct cv_err *e)
 {
 	int rc;
 
 	if (!r->zp)
 		repo_set_compression(r, r->level, -1);
-	while (!r->cur && !(r->cur = zpool_batch(r->zp)))
+	while (!r->cur[lane] && !(r->cur[lane] = zpool_batch(r->zp)))
 		if ((rc = collect(r, 1, e)))
 			return rc;
 	return 0;
 }
 
-static int submit_if_full(struct repo *r, struct cv_err *e)
+static int submit_if_full(struct repo *r, unsigned lane, struct cv_err *e)
 {
-	if (r->cur->in.len + r->cur->bases.len >= ZBATCH_BYTES ||
-	    r->cur->n >= ZBATCH_ITEMS)
-		return submit(r, e);
+	const struct zbatch *b = r->cur[lane];
+
+	if (b->in.len + b->bases.len >= ZBATCH_BYTES || b->n >= ZBATCH_ITEMS)
+		return submit(r, lane, e);
 	return 0;
 }
 
 /* Record a chunk just added to the batch; submit the batch when full. */
-static int added(struct repo *r, const uint8_t *hash, size_t n, struct cv_err *e)
+static int added(struct repo *r, unsigned lane, const uint8_t *hash, size_t n,
+		 struct cv_err *e)
 {
 	struct chunk_loc loc;
 
@@ -520,7 +526,7 @@ static int added(struct repo *r, const uint8_t *hash, size_t n, struct cv_err *e
 	tab_add(r, &loc);
 	r->stats.chunks_new++;
 	r->stats.bytes_new += n;
-	return submit_if_full(r, e);
+	return submit_if_full(r, lane, e);
 }
 
 int repo_can_be_base(const struct repo *r, const uint8_t hash[SHA256_LEN])
@@ -531,32 +537,32 @@ int repo_can_be_base(const struct repo *r, const uint8_t hash[SHA256_LEN])
 }
 
 /* A chunk not in the repository yet: counted, checked, batched. */
-static int put_new(struct repo *r, const uint8_t hash[SHA256_LEN], const void *p,
-		   size_t n, const uint8_t *base, const void *bp, size_t bn,
-		   struct cv_err *e)
+static int put_new(struct repo *r, unsigned lane, const uint8_t hash[SHA256_LEN],
+		   const void *p, size_t n, const uint8_t *base, const void *bp,
+		   size_t bn, struct cv_err *e)
 {
 	int rc;
 
 	if (n > CHUNK_MAX)
 		return cv_errf(e, CV_EUSAGE, "chunk of %zu bytes is too large", n);
-	if ((rc = current_batch(r, e)))
+	if ((rc = current_batch(r, lane, e)))
 		return rc;
 	if (base) {
-		zpool_add_delta(r->cur, hash, p, n, base, bp, bn);
+		zpool_add_delta(r->cur[lane], hash, p, n, base, bp, bn);
 		r->stats.chunks_delta++;
 	} else {
-		zpool_add(r->cur, hash, p, n);
+		zpool_add(r->cur[lane], hash, p, n);
 	}
-	return added(r, hash, n, e);
+	return added(r, lane, hash, n, e);
 }
 
 int repo_put(struct repo *r, const uint8_t hash[SHA256_LEN], const void *p,
 	     size_t n, struct cv_err *e)
 {
-	return repo_put_delta(r, hash, p, n, NULL, NULL, 0, e);
+	return repo_put_delta(r, 0, hash, p, n, NULL, NULL, 0, e);
 }
 
-int repo_put_delta(struct repo *r, const uint8_t hash[SHA256_LEN],
+int repo_put_delta(struct repo *r, unsigned lane, const uint8_t hash[SHA256_LEN],
 		   const void *p, size_t n, const uint8_t *base,
 		   const void *bp, size_t bn, struct cv_err *e)
 {
@@ -566,15 +572,17 @@ int repo_put_delta(struct repo *r, const uint8_t hash[SHA256_LEN],
 		return 0;
 	if (base && !repo_can_be_base(r, base))
 		base = NULL;
-	return put_new(r, hash, p, n, base, bp, bn, e);
+	return put_new(r, lane % REPO_LANES, hash, p, n, base, bp, bn, e);
 }
 
 int repo_flush(struct repo *r, struct cv_err *e)
 {
+	unsigned lane;
 	int rc = 0;
 
 	if (r->zp) {
-		rc = submit(r, e);
+		for (lane = 0; !rc && lane < REPO_LANES; lane++)
+			rc = submit(r, lane, e);
 		if (!rc)
 			rc = collect(r, 1, e);
 	}
@@ -919,12 +927,12 @@ static int store_again(struct repo *r, struct chunk_loc *loc, struct strbuf *buf
 {
 	int rc;
 
-	if ((rc = repo_get(r, loc->hash, buf, e)) || (rc = current_batch(r, e)))
+	if ((rc = repo_get(r, loc->hash, buf, e)) || (rc = current_batch(r, 0, e)))
 		return rc;
 	/* loc keeps its old place, still readable (a delta's base may be read
 	 * later in this loop), until the batch is written and moves it */
-	zpool_add(r->cur, loc->hash, buf->buf, buf->len);
-	return submit_if_full(r, e);
+	zpool_add(r->cur[0], loc->hash, buf->buf, buf->len);
+	return submit_if_full(r, 0, e);
 }
 
 static void pack_counts(const struct repo *r, const struct hashset *keep,

@@ -18,6 +18,13 @@
 #define REPO_VERSION 2
 #define REPO_LIST_SEGMENT 1024
 #define PACK_PENDING (UINT32_MAX - 1) /* put, still being compressed */
+/*
+ * Chunks put in different lanes go into different frames: a caller that cuts
+ * records into parts of two kinds (neighbour lists and vectors) keeps each
+ * kind together, so reading back the parts of one kind, the bases of the next
+ * snapshot's deltas, decompresses only that kind's frames.
+ */
+#define REPO_LANES 2
 
 struct chunk_loc {
 	uint8_t hash[SHA256_LEN];
@@ -74,7 +81,7 @@ struct repo {
 	uint64_t pack_chunks, pack_frames;
 	struct repo_reader rd; /* the default reader, for the opening thread */
 	struct zpool *zp;     /* compression workers (writable) */
-	struct zbatch *cur;   /* new chunks being collected */
+	struct zbatch *cur[REPO_LANES]; /* new chunks being collected */
 	int level;
 	struct repo_stats stats;
 };
@@ -93,11 +100,11 @@ int repo_put(struct repo *r, const uint8_t hash[SHA256_LEN], const void *p,
 /* 1 if hash is a stored whole chunk, which a delta can be made against. */
 int repo_can_be_base(const struct repo *r, const uint8_t hash[SHA256_LEN]);
 /*
- * Store a chunk unless present, as a delta against base (a stored chunk that
- * is not a delta itself, whose content is bp[0..bn)) when it is new; whole
- * when base is NULL or cannot be one.
+ * Store a chunk unless present, in lane (< REPO_LANES), as a delta against
+ * base (a stored chunk that is not a delta itself, whose content is
+ * bp[0..bn)) when it is new; whole when base is NULL or cannot be one.
  */
-int repo_put_delta(struct repo *r, const uint8_t hash[SHA256_LEN],
+int repo_put_delta(struct repo *r, unsigned lane, const uint8_t hash[SHA256_LEN],
 		   const void *p, size_t n, const uint8_t *base,
 		   const void *bp, size_t bn, struct cv_err *e);
 /* The base of a delta chunk (loc->flags has CHUNK_DELTA). */

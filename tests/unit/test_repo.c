@@ -1,6 +1,6 @@
 /*
  * Unit tests for repo/: chunks stored once and read back with their hash
- * checked, small chunks sharing frames, delta chunks, chunk lists in
+ * checked, small chunks sharing frames, delta chunks, frames by lane, chunk lists in
  * segments and as patches, snapshots, a damaged pack detected, garbage
  * collection keeping exactly what is asked, version 1 packs, the cutter.
  */
@@ -207,12 +207,12 @@ static void test_delta_chunks(void **state)
 	put_text(&r, base, hb);
 	/* a pending base cannot be used yet: stored whole */
 	sha256(v3, strlen(v3), h3);
-	assert_int_equal(repo_put_delta(&r, h3, v3, strlen(v3), hb, base,
+	assert_int_equal(repo_put_delta(&r, 0, h3, v3, strlen(v3), hb, base,
 					strlen(base), &e), 0);
 	assert_int_equal(repo_flush(&r, &e), 0);
 	assert_false(repo_find(&r, h3)->flags & CHUNK_DELTA);
 	sha256(v2, strlen(v2), h2);
-	assert_int_equal(repo_put_delta(&r, h2, v2, strlen(v2), hb, base,
+	assert_int_equal(repo_put_delta(&r, 0, h2, v2, strlen(v2), hb, base,
 					strlen(base), &e), 0);
 	assert_int_equal(r.stats.chunks_delta, 1);
 	assert_int_equal(repo_close(&r, &e), 0);
@@ -224,6 +224,47 @@ static void test_delta_chunks(void **state)
 	assert_int_equal(repo_get(&r, h2, &out, &e), 0);
 	assert_int_equal(out.len, strlen(v2));
 	assert_memory_equal(out.buf, v2, out.len);
+	repo_close(&r, NULL);
+	sb_release(&out);
+}
+
+/*
+ * Chunks of two kinds, put alternately into the two lanes, are framed by
+ * lane: reading back one kind decompresses only its own frames.
+ */
+static void test_lanes(void **state)
+{
+	uint8_t h[16][SHA256_LEN];
+	char text[16][32];
+	struct strbuf out = STRBUF_INIT;
+	const struct chunk_loc *loc;
+	uint64_t frame[REPO_LANES];
+	struct repo r;
+	struct cv_err e = { 0 };
+	unsigned i;
+
+	(void)state;
+	assert_int_equal(repo_open(dir, 1, &r, &e), 0);
+	for (i = 0; i < 16; i++) {
+		snprintf(text[i], sizeof(text[i]), "%s %u", i & 1 ? "vector" : "list", i);
+		sha256(text[i], strlen(text[i]), h[i]);
+		assert_int_equal(repo_put_delta(&r, i & 1, h[i], text[i],
+						strlen(text[i]), NULL, NULL, 0, &e), 0);
+	}
+	assert_int_equal(repo_close(&r, &e), 0);
+
+	assert_int_equal(repo_open(dir, 0, &r, &e), 0);
+	for (i = 0; i < 16; i++) {
+		loc = repo_find(&r, h[i]);
+		assert_non_null(loc);
+		if (i < REPO_LANES)
+			frame[i] = loc->off;
+		assert_true(loc->off == frame[i & 1]);
+		assert_int_equal(repo_get(&r, h[i], &out, &e), 0);
+		assert_int_equal(out.len, strlen(text[i]));
+		assert_memory_equal(out.buf, text[i], out.len);
+	}
+	assert_true(frame[0] != frame[1]);
 	repo_close(&r, NULL);
 	sb_release(&out);
 }
@@ -393,6 +434,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_gc_keeps_what_is_asked, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_damaged_pack, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delta_chunks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lanes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list_patches, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reads_version1_packs, setup, teardown),
 		cmocka_unit_test(test_cutter),
