@@ -207,6 +207,8 @@ static int from_tar(const char *tar, const char *staging, struct strbuf *dir,
 		    struct lc_stats *st, struct cv_err *e)
 {
 	int fd = strcmp(tar, "-") ? open(tar, O_RDONLY | O_CLOEXEC) : STDIN_FILENO;
+	struct strbuf links = STRBUF_INIT;
+	const char *l, *nl;
 	int rc;
 
 	if (fd < 0)
@@ -214,13 +216,20 @@ static int from_tar(const char *tar, const char *staging, struct strbuf *dir,
 	if (mkdir(staging, 0700))
 		rc = cv_errno(e, CV_EIO, "%s: cannot create", staging);
 	else
-		rc = untar_safe(fd, staging, e);
+		rc = untar_safe(fd, staging, &links, e);
 	if (fd != STDIN_FILENO)
 		close(fd);
-	if (rc)
-		return rc;
-	tar_root(staging, dir);
-	return chroma_describe(dir->buf, st, e);
+	if (!rc) {
+		tar_root(staging, dir);
+		rc = chroma_describe(dir->buf, st, e);
+	}
+	l = links.len ? links.buf : "";
+	for (; !rc && (nl = strchr(l, '\n')); l = nl + 1)
+		json_array_append_new(st->warnings, json_sprintf("%s: symbolic link "
+			"%.*s left out (a snapshot holds files and folders)", tar,
+			(int)(nl - l), l));
+	sb_release(&links);
+	return rc;
 }
 
 #define PREVIOUS_SEARCH 32
@@ -305,8 +314,10 @@ static int backup_one(const char *dir, const char *path,
 		rc = repo_put_snapshot(&r, name, text, e);
 		free(text);
 	}
-	if (!rc)
+	if (!rc) {
+		cli_print_warnings(&cmd_backup, st.warnings);
 		report(o, name, &st, &r.stats, w.files, now_sec() - t0);
+	}
 	json_decref(m);
 	json_decref(st.collections);
 	json_decref(st.warnings);

@@ -5,6 +5,7 @@
 #ifndef CV_CLI_H
 #define CV_CLI_H
 
+#include <jansson.h>
 #include <stdio.h>
 
 #include "util/err.h"
@@ -35,6 +36,8 @@ extern const struct cli_cmd *const cli_commands[];
 void cli_print_help(const struct cli_cmd *c, FILE *f);
 /* "chromavault CMD: message" on stderr; returns the exit code for e. */
 int cli_fail(const struct cli_cmd *c, const struct cv_err *e);
+/* "chromavault CMD: warning: W" on stderr for each string of warnings. */
+void cli_print_warnings(const struct cli_cmd *c, const json_t *warnings);
 /* Usage error: message, usage line, exit code 1. */
 int cli_usage_error(const struct cli_cmd *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

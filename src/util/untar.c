@@ -1,7 +1,8 @@
 /*
  * Safe tar extraction (see untar.h): POSIX ustar headers, pax extended
  * headers (path, linkpath, size) and GNU long names; regular files,
- * directories, and links that stay inside the tree.
+ * directories, and hard links that stay inside the tree. No symbolic link is
+ * ever created, so every path resolves inside the tree by its text alone.
  */
 #include "util/untar.h"
 
@@ -27,6 +28,8 @@ struct tar {
 	uint64_t off;            /* bytes consumed */
 	struct strbuf path, link; /* from pax or GNU headers, for the next entry */
 	int64_t pax_size;        /* -1: none */
+	uint64_t at;             /* the current entry's header offset */
+	struct strbuf *skipped;  /* symbolic links left out, or NULL */
 	struct cv_err *e;
 };
 
@@ -200,6 +203,47 @@ static int parse_pax(struct tar *t, const struct strbuf *b)
 	return 0;
 }
 
+/*
+ * An entry that cannot be made: named with its offset, as bad input when the
+ * stream is at fault (a name given twice, or too long).
+ */
+static int create_failed(struct tar *t, const char *path)
+{
+	int err = errno;
+	unsigned long long at = (unsigned long long)t->at;
+
+	if (err == EEXIST || err == EISDIR || err == ENOTDIR)
+		return cv_errf(t->e, CV_ECORRUPT, "tar: entry \"%s\" at offset %llu: "
+			       "its name is already taken by an earlier entry",
+			       t->path.buf, at);
+	if (err == ENAMETOOLONG)
+		return cv_errf(t->e, CV_ECORRUPT, "tar: entry \"%s\" at offset %llu: "
+			       "name too long", t->path.buf, at);
+	errno = err;
+	return cv_errno(t->e, CV_EIO, "%s: cannot create (tar entry at offset %llu)",
+			path, at);
+}
+
+/* The folders above an entry, made where the stream did not list them. */
+static int make_parents(struct tar *t, const struct strbuf *full)
+{
+	struct strbuf dir = STRBUF_INIT;
+	size_t base = strlen(t->dst) + 1, i;
+	int rc = 0;
+
+	sb_add(&dir, full->buf, full->len);
+	for (i = base; !rc && i < dir.len; i++) {
+		if (dir.buf[i] != '/')
+			continue;
+		dir.buf[i] = '\0';
+		if (mkdir(dir.buf, 0755) && errno != EEXIST)
+			rc = create_failed(t, dir.buf);
+		dir.buf[i] = '/';
+	}
+	sb_release(&dir);
+	return rc;
+}
+
 static int write_file(struct tar *t, const char *path, uint64_t size,
 		      unsigned mode)
 {
@@ -211,7 +255,7 @@ static int write_file(struct tar *t, const char *path, uint64_t size,
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
 		  mode & 0777);
 	if (fd < 0)
-		return cv_errno(t->e, CV_EIO, "%s: cannot create", path);
+		return create_failed(t, path);
 	while (!rc && left) {
 		k = left > sizeof(buf) ? sizeof(buf) : (size_t)left;
 		rc = rd(t, buf, k, &eof);
@@ -225,43 +269,84 @@ static int write_file(struct tar *t, const char *path, uint64_t size,
 	return rc ? rc : skip(t, pad);
 }
 
+static int is_file_type(char type)
+{
+	return type == '0' || type == '\0' || type == '7';
+}
+
+/* Refuse what may not be extracted: 0, or the refusal in t->e. */
+static int check_entry(struct tar *t, char type)
+{
+	struct strbuf target = STRBUF_INIT;
+	unsigned long long at = (unsigned long long)t->at;
+	int rc = 0;
+
+	if (!safe_path(&t->path))
+		return cv_errf(t->e, CV_ECORRUPT, "tar: entry \"%s\" at offset %llu: "
+			       "absolute or \"..\" path refused", t->path.buf, at);
+	if (type == '1' || type == '2') {
+		sb_adds(&target, t->link.buf);
+		if (!link_inside(t->path.buf, target.buf, type == '1') ||
+		    (type == '1' && !safe_path(&target)))
+			rc = cv_errf(t->e, CV_ECORRUPT, "tar: entry \"%s\" at offset "
+				     "%llu: link to \"%s\" leaves the tree",
+				     t->path.buf, at, t->link.buf);
+	} else if (!is_file_type(type) && type != '5') {
+		rc = cv_errf(t->e, CV_ECORRUPT, "tar: entry \"%s\" at offset %llu: "
+			     "type '%c' (device, FIFO or unknown) refused", t->path.buf,
+			     at, type ? type : '0');
+	}
+	sb_release(&target);
+	return rc;
+}
+
+/* A hard link at full to the earlier entry t->link. */
+static int make_link(struct tar *t, const char *full)
+{
+	struct strbuf target = STRBUF_INIT;
+	int rc = 0;
+
+	sb_addf(&target, "%s/%s", t->dst, t->link.buf);
+	if (link(target.buf, full))
+		rc = errno == ENOENT ?
+		     cv_errf(t->e, CV_ECORRUPT, "tar: entry \"%s\" at offset %llu: "
+			     "link to \"%s\", which no earlier entry made",
+			     t->path.buf, (unsigned long long)t->at, t->link.buf) :
+		     create_failed(t, full);
+	sb_release(&target);
+	return rc;
+}
+
 /* One ordinary entry whose header is h and name t->path. */
 static int extract_entry(struct tar *t, const unsigned char *h, uint64_t size)
 {
-	struct strbuf full = STRBUF_INIT, target = STRBUF_INIT;
+	struct strbuf full = STRBUF_INIT;
 	uint64_t mode = 0644;
 	char type = (char)h[156];
-	int rc = 0;
+	int rc;
 
 	parse_num(h + 100, 8, &mode);
 	if (type == '5' && (!strcmp(t->path.buf, ".") || !strcmp(t->path.buf, "./")))
 		return 0; /* the root itself */
-	if (!safe_path(&t->path))
-		return cv_errf(t->e, CV_ECORRUPT, "tar: entry \"%s\" at offset %llu: "
-			       "absolute or \"..\" path refused", t->path.buf,
-			       (unsigned long long)t->off);
+	if ((rc = check_entry(t, type)))
+		return rc;
 	sb_addf(&full, "%s/%s", t->dst, t->path.buf);
-	if (type == '0' || type == '\0' || type == '7') {
+	if (type == '2') { /* inside the tree, and never created */
+		if (t->skipped)
+			sb_addf(t->skipped, "%s -> %s\n", t->path.buf, t->link.buf);
+	} else if ((rc = make_parents(t, &full))) {
+		/* named by make_parents */
+	} else if (is_file_type(type)) {
 		rc = write_file(t, full.buf, size, (unsigned)mode);
 	} else if (type == '5') {
 		if (mkdir(full.buf, 0755) && errno != EEXIST)
-			rc = cv_errno(t->e, CV_EIO, "%s: cannot create", full.buf);
-	} else if (type == '1' || type == '2') {
-		if (!link_inside(t->path.buf, t->link.buf, type == '1'))
-			rc = cv_errf(t->e, CV_ECORRUPT, "tar: entry \"%s\": link to \"%s\" "
-				     "leaves the tree", t->path.buf, t->link.buf);
-		sb_addf(&target, "%s/%s", t->dst, t->link.buf);
-		if (!rc && (type == '2' ? symlink(t->link.buf, full.buf) :
-			    link(target.buf, full.buf)))
-			rc = cv_errno(t->e, CV_EIO, "%s: cannot link", full.buf);
+			rc = create_failed(t, full.buf);
 	} else {
-		rc = cv_errf(t->e, CV_ECORRUPT, "tar: entry \"%s\": type '%c' (device, "
-			     "FIFO or unknown) refused", t->path.buf, type ? type : '0');
+		rc = make_link(t, full.buf);
 	}
-	if (!rc && type != '0' && type != '\0' && type != '7' && size)
+	if (!rc && !is_file_type(type) && size)
 		rc = skip(t, (size + BLOCK - 1) / BLOCK * BLOCK);
 	sb_release(&full);
-	sb_release(&target);
 	return rc;
 }
 
@@ -289,6 +374,8 @@ static int one_header(struct tar *t, const unsigned char *h)
 		return cv_errf(t->e, CV_ECORRUPT, "tar: offset %llu: not a tar header "
 			       "(bad checksum)", (unsigned long long)(t->off - BLOCK));
 	parse_num(h + 124, 12, &size);
+	if (!t->path.len)
+		t->at = t->off - BLOCK; /* a pax or long-name header starts the entry */
 	if (h[156] == 'x' || h[156] == 'L' || h[156] == 'K') {
 		if (!(rc = read_meta(t, size, &meta))) {
 			if (h[156] == 'x')
@@ -312,11 +399,11 @@ static int one_header(struct tar *t, const unsigned char *h)
 	return rc;
 }
 
-int untar_safe(int fd, const char *dst, struct cv_err *e)
+int untar_safe(int fd, const char *dst, struct strbuf *skipped, struct cv_err *e)
 {
 	static const unsigned char zero[BLOCK];
 	unsigned char h[BLOCK];
-	struct tar t = { fd, dst, 0, STRBUF_INIT, STRBUF_INIT, -1, e };
+	struct tar t = { fd, dst, 0, STRBUF_INIT, STRBUF_INIT, -1, 0, skipped, e };
 	int rc = 0, eof = 0, entries = 0;
 
 	while (!rc) {

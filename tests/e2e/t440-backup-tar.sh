@@ -42,16 +42,43 @@ make("absolute", lambda tf: file(tf, "/tmp/evil"))
 make("symlink", lambda tf: link(tf, "chroma/escape", "../../../etc"))
 make("hardlink", lambda tf: link(tf, "chroma/h", "../outside", tarfile.LNKTYPE))
 make("device", lambda tf: dev(tf, "chroma/null"))
+def dup(tf):
+    file(tf, "chroma/x.bin"); file(tf, "chroma/x.bin")
+make("duplicate", dup)
+def chain(tf): # each link inside by its text; resolved in turn, d is outside
+    tf.add(f"{t}/box/chroma", arcname="chroma")
+    for name, target in [("a", "."), ("b", "a/.."), ("c", "b/.."), ("d", "c/..")]:
+        link(tf, "chroma/" + name, target)
+    file(tf, "chroma/d/escape-proof", b"inside")
+make("chain", chain)
 data = open(f"{t}/flat.tar", "rb").read()
 open(f"{t}/truncated.tar", "wb").write(data[:len(data) // 2 + 100])
 PY
 for bad in dotdot:'chroma/../../evil' absolute:'/tmp/evil' symlink:'chroma/escape' \
-	hardlink:'chroma/h' device:'chroma/null' truncated:'truncated'; do
+	hardlink:'chroma/h' device:'chroma/null' truncated:'truncated' \
+	duplicate:'"chroma/x.bin" at offset 1024'; do
 	name=${bad%%:*} entry=${bad#*:}
 	expect_fail 3 "$CV" backup --from-tar "$T/$name.tar" "$R"
 	grep -qF -- "$entry" "$T/stderr" || fail "$name: entry not named: $(cat "$T/stderr")"
 done
 [ ! -e /tmp/evil ] || fail "an entry was written outside"
+
+# symbolic links are never made, so no chain of them leads a later entry out
+expect_ok "$CV" backup --from-tar "$T/chain.tar" "$T/repo-chain"
+grep -qF 'warning: '"$T"'/chain.tar: symbolic link chroma/d -> c/.. left out' "$T/stderr" ||
+	fail "skipped link not reported: $(cat "$T/stderr")"
+[ -z "$(find "$T" -name escape-proof -not -path "$T/repo-chain/*")" ] ||
+	fail "an entry was written outside"
+expect_ok "$CV" restore "$T/repo-chain" latest "$T/chain-restored"
+[ "$(cat "$T/chain-restored/d/escape-proof")" = inside ] || fail "chain entry not inside"
+rm -rf "$T/repo-chain" "$T/chain-restored"
+
+# files listed without their folders (tar cf x.tar chroma/*/*): folders made
+(cd "$T/box" && tar cf "$T/nodirs.tar" --no-recursion $(find chroma -type f))
+expect_ok "$CV" backup --from-tar "$T/nodirs.tar" "$T/repo-nodirs"
+expect_ok "$CV" restore "$T/repo-nodirs" latest "$T/nodirs-restored"
+diff -r "$T/box/chroma" "$T/nodirs-restored" >&2 || fail "tar without folders differs"
+rm -rf "$T/repo-nodirs" "$T/nodirs-restored"
 [ "$(tree_hash "$R")" = "$before" ] || fail "refused archives changed the repository"
 expect_ok "$CV" verify --read-data "$R"
 echo "tar input checked"

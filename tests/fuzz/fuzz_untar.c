@@ -27,7 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (write(fd, data, size) != (ssize_t)size)
 		abort();
 	lseek(fd, 0, SEEK_SET);
-	untar_safe(fd, dir, &e);
+	untar_safe(fd, dir, NULL, &e);
 	close(fd);
 	rm_tree(dir);
 	return 0;
