@@ -20,6 +20,10 @@ struct verify {
 	struct repo r;
 	int read_data;
 	struct hashset seen;   /* chunks already checked */
+	struct hashset bad;    /* of them, missing or damaged */
+	size_t again;          /* bad ones met again in this snapshot */
+	const char *again_path; /* the first of them: its file and offset */
+	long long again_off;
 	struct strbuf buf;
 	size_t problems;
 	uint64_t chunks;
@@ -43,8 +47,13 @@ static int check_chunk(void *ctx, const struct manifest *m,
 	struct cv_err ce = { 0 };
 	char hex[2 * SHA256_LEN + 1];
 
-	if (!hashset_add(&v->seen, hash))
+	if (!hashset_add(&v->seen, hash)) {
+		if (hashset_has(&v->bad, hash) && !v->again++) {
+			v->again_path = f->path;
+			v->again_off = off;
+		}
 		return 0;
+	}
 	v->chunks++;
 	hex_encode(hash, SHA256_LEN, hex);
 	if (!repo_find(&v->r, hash)) {
@@ -52,11 +61,32 @@ static int check_chunk(void *ctx, const struct manifest *m,
 
 		snprintf(msg, sizeof(msg), "chunk %s is missing", hex);
 		problem(v, m, f, off, msg);
+		hashset_add(&v->bad, hash);
 		return 0;
 	}
-	if ((v->read_data || off < 0) && repo_get(&v->r, hash, &v->buf, &ce))
+	if ((v->read_data || off < 0) && repo_get(&v->r, hash, &v->buf, &ce)) {
 		problem(v, m, f, off, ce.msg);
+		hashset_add(&v->bad, hash);
+	}
 	return 0;
+}
+
+/*
+ * A snapshot that shares bad chunks with one checked before it is named too,
+ * once, so that every snapshot that cannot be restored is listed.
+ */
+static void report_again(struct verify *v, const struct manifest *m)
+{
+	if (!v->again)
+		return;
+	v->problems++;
+	printf("snapshot %s: %zu chunk%s reported above, the first in %s ", m->name,
+	       v->again, v->again == 1 ? "" : "s", v->again_path);
+	if (v->again_off < 0)
+		printf("(its chunk list)\n");
+	else
+		printf("at offset %lld\n", v->again_off);
+	v->again = 0;
 }
 
 /* Without --read-data: each pack is there and long enough. */
@@ -98,6 +128,7 @@ static int verify_all(const char *path, int read_data, struct cv_err *e)
 	if ((rc = repo_open(path, 0, &v.r, e)))
 		return rc;
 	hashset_init(&v.seen);
+	hashset_init(&v.bad);
 	sb_init(&v.buf, 0);
 	check_packs(&v);
 	rc = repo_list_snapshots(&v.r, &names, &n, e);
@@ -109,6 +140,8 @@ static int verify_all(const char *path, int read_data, struct cv_err *e)
 			v.problems++;
 		} else {
 			rc = walk_snapshot(&v.r, &m, check_chunk, &v, e);
+			if (!rc)
+				report_again(&v, &m);
 		}
 		manifest_release(&m);
 	}
@@ -122,6 +155,7 @@ static int verify_all(const char *path, int read_data, struct cv_err *e)
 		free(names[i]);
 	free(names);
 	hashset_release(&v.seen);
+	hashset_release(&v.bad);
 	sb_release(&v.buf);
 	repo_close(&v.r, NULL);
 	return rc;
@@ -145,7 +179,8 @@ const struct cli_cmd cmd_verify = {
 	.usage = "verify REPO [--read-data]",
 	.summary = "Check a repository: its indexes, that every pack is there, and that\n"
 		   "every chunk of every snapshot is present. Each problem is printed\n"
-		   "with its snapshot, file and offset; exit 3 when there is one.",
+		   "with its snapshot, file and offset, and every other snapshot that\n"
+		   "needs the same chunk is named too; exit 3 when there is one.",
 	.options = "  --read-data    also read every chunk, decompress it and check its SHA-256\n",
 	.run = verify_run,
 };

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Repository faults: a flipped byte in a pack and a missing pack are named by
-# verify --read-data and by restore (which leaves no target behind); a
+# verify --read-data (with every snapshot that needs the chunk) and by restore (which leaves no target behind); a
 # backup killed at any moment leaves a repository that verifies, and the
 # next backup works; a full disk gives a clear error and changes nothing.
 . "$(dirname "$0")/lib.sh"
@@ -11,8 +11,16 @@ F=$(fixtures_dir)
 src="$F/yes-chef-4096/db"
 R="$T/repo"
 expect_ok "$CV" backup "$src" "$R"
+expect_ok "$CV" backup "$src" "$R" # a second snapshot, of the same chunks
 expect_ok "$CV" verify --read-data "$R"
 pack=$(ls "$R"/packs/*.pack | head -1)
+every_snapshot_named() {
+	local s
+	for s in $(ls "$R/snapshots" | sed 's/\.json$//'); do
+		grep -q "^snapshot $s: " "$T/stdout" ||
+			fail "verify does not name snapshot $s: $(cat "$T/stdout")"
+	done
+}
 
 # a flipped byte inside the pack
 cp "$pack" "$T/pack.orig"
@@ -21,6 +29,7 @@ printf '\xff' | dd of="$pack" bs=1 seek=$((size / 2)) conv=notrunc status=none
 expect_fail 3 "$CV" verify --read-data "$R"
 grep -q "^snapshot .*: chroma.sqlite3 at offset [0-9]*: .*$(basename "$pack")" "$T/stdout" ||
 	fail "verify does not name snapshot, file, offset and pack: $(head -3 "$T/stdout")"
+every_snapshot_named
 expect_fail 3 "$CV" restore "$R" latest "$T/out"
 grep -q "at offset" "$T/stderr" || fail "restore does not name the offset"
 [ ! -e "$T/out" ] || fail "failed restore left a target"
@@ -33,6 +42,7 @@ mv "$pack" "$T/pack.away"
 expect_fail 3 "$CV" verify "$R"
 grep -q "$(basename "$pack"): missing" "$T/stdout" || fail "missing pack not named"
 expect_fail 3 "$CV" verify --read-data "$R"
+every_snapshot_named
 expect_fail 3 "$CV" restore "$R" latest "$T/out"
 [ ! -e "$T/out" ] || fail "failed restore left a target"
 mv "$T/pack.away" "$pack"
