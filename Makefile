@@ -1,5 +1,5 @@
 # chromavault: hand-written Makefile; dependencies through pkg-config.
-# Targets: all test unit e2e demo asan lint fuzz verify-floats bench install clean
+# Targets: all test unit e2e demo asan asan-e2e lint fuzz verify-floats bench install clean
 
 PREFIX    ?= /usr/local
 BUILD     ?= build
@@ -33,7 +33,7 @@ UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
-.PHONY: all test unit e2e demo asan lint fuzz verify-floats bench install clean deps
+.PHONY: all test unit e2e demo asan asan-e2e lint fuzz verify-floats bench install clean deps
 
 all: $(BIN)
 
@@ -70,7 +70,7 @@ e2e: $(BIN)
 	@bash tests/e2e/run.sh
 
 # The README's test command: dependencies, build, unit and end-to-end tests,
-# then the unit tests again under AddressSanitizer and UBSan.
+# then the unit and end-to-end tests again under AddressSanitizer and UBSan.
 test: deps
 	@$(MAKE) --no-print-directory all $(UNIT_BIN)
 	@bash tests/run-all.sh $(BUILD) $(UNIT_BIN)
@@ -78,10 +78,16 @@ test: deps
 demo: deps $(BIN)
 	@bash scripts/demo.sh $(BIN)
 
+ASAN_MAKE := $(MAKE) --no-print-directory BUILD=build-asan CC=clang CXX=clang++ \
+	XCFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" \
+	XLDFLAGS="-fsanitize=address,undefined" OPT="-O1 -g"
 asan:
-	@$(MAKE) --no-print-directory BUILD=build-asan CC=clang CXX=clang++ \
-		XCFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer" \
-		XLDFLAGS="-fsanitize=address,undefined" OPT="-O1 -g" unit
+	@$(ASAN_MAKE) unit
+
+# The end-to-end tests again with the binary built under ASan and UBSan.
+asan-e2e:
+	@$(ASAN_MAKE) build-asan/chromavault >/dev/null
+	@CV=$(CURDIR)/build-asan/chromavault bash tests/e2e/run.sh
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --std=c11 --enable=warning,portability \

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make test`: unit tests, end-to-end tests against the real Chroma server,
-# and the unit tests again under AddressSanitizer + UBSan. Ends with the
+# and both again under AddressSanitizer + UBSan. Ends with the
 # line "N passed, N failed, N skipped".
 set -u
 build=$1
@@ -30,6 +30,10 @@ count "e2e:"
 echo "== unit tests under AddressSanitizer and UBSan"
 make --no-print-directory asan 2>&1 | grep -v '^\(clang\|ar\) ' | tee "$log"
 count "unit:"
+
+echo "== end-to-end tests under AddressSanitizer and UBSan"
+make --no-print-directory asan-e2e 2>&1 | tee "$log"
+count "e2e:"
 
 echo "$total_p passed, $total_f failed, $total_s skipped"
 [ "$total_f" -eq 0 ]

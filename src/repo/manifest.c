@@ -314,9 +314,12 @@ int manifest_parse(const char *name, const char *json, struct manifest *m,
 	m->root = json_loads(json, 0, &je);
 	if (!m->root || strcmp(json_string_value(json_object_get(m->root, "format")) ?
 			       json_string_value(json_object_get(m->root, "format")) : "",
-			       "chromavault-snapshot"))
-		return cv_errf(e, CV_ECORRUPT, "snapshot %s: not a manifest (line %d: "
-			       "%s)", name, je.line, m->root ? "wrong format" : je.text);
+			       "chromavault-snapshot")) {
+		rc = cv_errf(e, CV_ECORRUPT, "snapshot %s: not a manifest (line %d: "
+			     "%s)", name, je.line, m->root ? "wrong format" : je.text);
+		manifest_release(m);
+		return rc;
+	}
 	m->time = json_integer_value(json_object_get(m->root, "unix_time"));
 	files = json_object_get(m->root, "files");
 	m->files = xcalloc(json_array_size(files) + 1, sizeof(*m->files));
@@ -325,8 +328,10 @@ int manifest_parse(const char *name, const char *json, struct manifest *m,
 			break;
 		m->n++;
 	}
-	if (rc)
-		m->n++; /* release the partial entry too */
+	if (rc) {
+		m->n++; /* the partial entry too */
+		manifest_release(m);
+	}
 	return rc;
 }
 

@@ -48,7 +48,7 @@ struct manifest {
 	int64_t time;         /* seconds since the epoch */
 };
 
-/* Parse; errors name the snapshot. */
+/* Parse; errors name the snapshot and leave m empty (released). */
 int manifest_parse(const char *name, const char *json, struct manifest *m,
 		   struct cv_err *e);
 void manifest_release(struct manifest *m);
@@ -57,7 +57,10 @@ int mf_file_list(struct repo *r, const struct mf_file *f, struct strbuf *out,
 		 struct cv_err *e);
 /* The entry of path in m, or NULL. */
 const struct mf_file *manifest_find(const struct manifest *m, const char *path);
-/* Load snapshot NAME ("latest" for the newest) from the repository. */
+/*
+ * Load snapshot NAME ("latest" for the newest) from the repository; m is
+ * left empty on error.
+ */
 int manifest_load(struct repo *r, const char *name, struct manifest *m,
 		  struct cv_err *e);
 

@@ -55,7 +55,8 @@ void sb_grow(struct strbuf *sb, size_t n)
 void sb_add(struct strbuf *sb, const void *p, size_t n)
 {
 	sb_grow(sb, n);
-	memcpy(sb->buf + sb->len, p, n);
+	if (n) /* p may be NULL then: SQLite's value of an empty blob */
+		memcpy(sb->buf + sb->len, p, n);
 	sb_setlen(sb, sb->len + n);
 }
 
