@@ -353,11 +353,18 @@ static int backup_run(int argc, char **argv)
 			return cli_usage_error(&cmd_backup, "unknown option");
 		}
 	}
-	if (o.from_tar && optind + 1 == argc)
+	if (o.from_tar && optind + 1 != argc)
+		return cli_usage_error(&cmd_backup, "expected only REPO with --from-tar "
+				       "(the tar stream is the directory)");
+	if (o.from_tar)
 		optind--; /* no DIR with --from-tar */
 	if (optind + 2 != argc)
 		return cli_usage_error(&cmd_backup, "expected DIR and REPO (or "
 				       "--from-tar FILE and REPO)");
+	if (!o.from_tar && path_within(argv[optind], argv[optind + 1]))
+		return cli_usage_error(&cmd_backup, "REPO %s is inside DIR %s: a "
+				       "backup never writes into the directory it "
+				       "reads", argv[optind + 1], argv[optind]);
 	if (backup_one(argv[optind], argv[optind + 1], &o, &e))
 		return cli_fail(&cmd_backup, &e);
 	return 0;

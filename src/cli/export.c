@@ -19,6 +19,7 @@
 #include "net/remote_export.h"
 #include "util/ostream.h"
 #include "util/strbuf.h"
+#include "util/fsutil.h"
 #include "util/banned.h"
 
 struct export_opts {
@@ -285,6 +286,13 @@ static int export_run(int argc, char **argv)
 		return rc;
 	if (cv_source_parse(argv[optind], &src, &e))
 		return cli_fail(&cmd_export, &e);
+	if (src.kind != SRC_HTTP && o.out && strcmp(o.out, "-") &&
+	    path_within(src.path, o.out)) {
+		cv_source_release(&src);
+		return cli_usage_error(&cmd_export, "%s is inside the persist directory: "
+				       "an export never writes into what it reads",
+				       o.out);
+	}
 	if (src.kind == SRC_HTTP)
 		rc = export_http(&src, &o, &st, &e);
 	else

@@ -86,6 +86,10 @@ static int snapshot_run(int argc, char **argv)
 	if ((rc = cli_flags(&cmd_snapshot, argc, argv, names, flags, 2,
 			    "DIR and DEST")) >= 0)
 		return rc;
+	if (path_within(argv[optind], argv[optind + 1]))
+		return cli_usage_error(&cmd_snapshot, "DEST %s is inside DIR %s: a "
+				       "snapshot never writes into the directory it "
+				       "reads", argv[optind + 1], argv[optind]);
 	if (snapshot_one(argv[optind], argv[optind + 1], flags[0], &e))
 		return cli_fail(&cmd_snapshot, &e);
 	return 0;

@@ -47,6 +47,49 @@ void rm_prefixed(const char *dir, const char *prefix)
 	sb_release(&p);
 }
 
+/* path made absolute, links resolved in the part that exists; caller frees. */
+static char *resolve_existing(const char *path)
+{
+	struct strbuf head = STRBUF_INIT, tail = STRBUF_INIT, out = STRBUF_INIT;
+	char *real, *slash;
+	const char *name;
+
+	sb_adds(&head, path);
+	while (!(real = realpath(head.len ? head.buf : ".", NULL)) && head.len &&
+	       strcmp(head.buf, "/")) {
+		slash = strrchr(head.buf, '/');
+		name = slash ? slash + 1 : head.buf;
+		sb_reset(&out);
+		sb_addf(&out, "%s%s%s", name, tail.len ? "/" : "", tail.len ? tail.buf : "");
+		sb_reset(&tail);
+		sb_adds(&tail, out.buf);
+		sb_setlen(&head, !slash ? 0 : slash == head.buf ? 1 : (size_t)(slash - head.buf));
+	}
+	sb_release(&head);
+	sb_release(&out);
+	if (real && tail.len) {
+		sb_addf(&out, "%s%s%s", real, strcmp(real, "/") ? "/" : "", tail.buf);
+		free(real);
+		real = sb_detach(&out, NULL);
+	}
+	sb_release(&tail);
+	return real;
+}
+
+int path_within(const char *dir, const char *path)
+{
+	char *d = realpath(dir, NULL), *p = d ? resolve_existing(path) : NULL;
+	size_t n = d ? strlen(d) : 0;
+	int inside = 0;
+
+	if (d && p)
+		inside = !strcmp(d, "/") ||
+			 (!strncmp(p, d, n) && (p[n] == '\0' || p[n] == '/'));
+	free(d);
+	free(p);
+	return inside;
+}
+
 int sync_dir(const char *path)
 {
 	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = -1;

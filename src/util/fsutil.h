@@ -12,6 +12,12 @@ void rm_tree(const char *path);
 /* Remove every entry of dir whose name starts with prefix (trees too). */
 void rm_prefixed(const char *dir, const char *prefix);
 
+/*
+ * 1 if path, which need not exist yet, is dir or lies inside it (links
+ * resolved as far as path exists); 0 if not, or if dir cannot be resolved.
+ */
+int path_within(const char *dir, const char *path);
+
 /* fsync a directory; 0 or -1. */
 int sync_dir(const char *path);
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # snapshot DIR DEST: a plain consistent copy. Of a stopped directory it is
-# byte-identical; taken while a writer adds records, the copy opens in a
+# byte-identical; a DEST inside DIR is refused (and a backup's REPO, an
+# export's output); taken while a writer adds records, the copy opens in a
 # real server and holds a prefix of the written records.
 . "$(dirname "$0")/lib.sh"
 setup
@@ -10,6 +11,16 @@ if [ -n "$F" ]; then
 	expect_ok "$CV" snapshot "$F/movie-suggestion-sumanhiremath/db" "$T/copy"
 	diff -r "$F/movie-suggestion-sumanhiremath/db" "$T/copy" >&2 || fail "copy differs"
 	expect_fail 1 "$CV" snapshot "$F/movie-suggestion-sumanhiremath/db" "$T/copy"
+
+	# nothing writes into the directory it reads, however the path is spelt
+	before=$(tree_hash "$T/copy")
+	ln -s copy "$T/alias"
+	expect_fail 1 "$CV" snapshot "$T/copy" "$T/copy/inner"
+	expect_fail 1 "$CV" snapshot "$T/alias" "$T/copy/a/b"
+	expect_fail 1 "$CV" backup "$T/copy" "$T/alias/../copy/repo"
+	expect_fail 1 "$CV" export "file://$T/copy" -o "$T/copy/x.jsonl"
+	grep -q "inside the persist directory" "$T/stderr" || fail "export: $(cat "$T/stderr")"
+	[ "$(tree_hash "$T/copy")" = "$before" ] || fail "the source was written to"
 fi
 
 start_chroma "$T/data"

@@ -23,6 +23,7 @@ expect_ok python3 "$ROOT/tests/tools/jsonl_compare.py" --ulps 0 "$T/e.jsonl" \
 # a tar of the directory's contents, from a file
 tar cf "$T/flat.tar" -C "$T/box/chroma" .
 expect_ok "$CV" backup --from-tar "$T/flat.tar" "$R"
+expect_fail 1 "$CV" backup --from-tar "$T/flat.tar" "$T/box/chroma" "$R" # DIR too
 
 before=$(tree_hash "$R")
 python3 - "$T" <<'PY'
