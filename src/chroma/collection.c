@@ -337,3 +337,45 @@ int cv_collection_find(struct cv_collection *c, size_t n, const char *name,
 	*found = hit;
 	return 0;
 }
+
+/* Does the query (with ?1 and ?2 bound to a and b, NULL as SQL NULL) give a row? */
+static int row_exists(struct cv_db *db, const char *q, const char *a,
+		      const char *b)
+{
+	sqlite3_stmt *st;
+	int found;
+
+	if (sqlite3_prepare_v2(db->sql, q, -1, &st, NULL) != SQLITE_OK)
+		return 0;
+	if (a)
+		sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
+	if (b)
+		sqlite3_bind_text(st, 2, b, -1, SQLITE_STATIC);
+	found = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	return found;
+}
+
+int cv_scope_check(struct cv_db *db, const char *tenant, const char *database,
+		   struct cv_err *e)
+{
+	if (!db->has_databases) { /* before tenants: only the defaults */
+		if (tenant && strcmp(tenant, "default_tenant"))
+			return cv_errf(e, CV_ENOTFOUND, "%s: tenant \"%s\" not found "
+				       "(this Chroma version has none)", db->dir, tenant);
+		if (database && strcmp(database, "default_database"))
+			return cv_errf(e, CV_ENOTFOUND, "%s: database \"%s\" not found "
+				       "(this Chroma version has none)", db->dir, database);
+		return 0;
+	}
+	if (tenant && !row_exists(db, "SELECT 1 FROM tenants WHERE id = ?1", tenant,
+				  NULL))
+		return cv_errf(e, CV_ENOTFOUND, "%s: tenant \"%s\" not found", db->dir,
+			       tenant);
+	if (database && !row_exists(db, "SELECT 1 FROM databases WHERE name = ?2 AND "
+				    "(?1 IS NULL OR tenant_id = ?1)", tenant, database))
+		return cv_errf(e, CV_ENOTFOUND, "%s: database \"%s\" not found%s%s%s",
+			       db->dir, database, tenant ? " in tenant \"" : "",
+			       tenant ? tenant : "", tenant ? "\"" : "");
+	return 0;
+}

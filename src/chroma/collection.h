@@ -44,6 +44,13 @@ void cv_collection_release(struct cv_collection *c);
 void cv_space_from_json(const char *schema, const char *config, char out[8]);
 
 /*
+ * The tenant and database a location names (NULL: any) exist in db, or
+ * CV_ENOTFOUND naming the one that does not.
+ */
+int cv_scope_check(struct cv_db *db, const char *tenant, const char *database,
+		   struct cv_err *e);
+
+/*
  * Find a collection by name; tenant/database may be NULL (any). Returns
  * CV_ENOTFOUND, or CV_EUSAGE when the name is ambiguous across databases.
  */

@@ -92,7 +92,8 @@ static int export_selected(struct cv_db *db, const struct cv_source *src,
 	size_t n = 0, i;
 	int rc;
 
-	if ((rc = cv_collections_load(db, &cs, &n, e)))
+	if ((rc = cv_scope_check(db, src->tenant, src->database, e)) ||
+	    (rc = cv_collections_load(db, &cs, &n, e)))
 		return rc;
 	if (src->collection) {
 		rc = cv_collection_find(cs, n, src->collection, src->tenant,

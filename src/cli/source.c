@@ -42,7 +42,8 @@ static char *pct_decode(const char *p, size_t n)
 	return sb_detach(&sb, NULL);
 }
 
-static void parse_query(const char *q, struct cv_source *s)
+/* ?tenant=T&database=D; any other parameter is refused. */
+static int parse_query(const char *q, struct cv_source *s, struct cv_err *e)
 {
 	const char *p = q, *amp, *eq;
 	size_t n;
@@ -57,9 +58,13 @@ static void parse_query(const char *q, struct cv_source *s)
 		} else if (eq && eq - p == 8 && !strncmp(p, "database", 8)) {
 			free(s->database);
 			s->database = pct_decode(eq + 1, n - 9);
+		} else if (n) {
+			return cv_errf(e, CV_EUSAGE, "unknown query parameter \"%.*s\" "
+				       "(only tenant= and database=)", (int)n, p);
 		}
 		p = amp ? amp + 1 : NULL;
 	}
+	return 0;
 }
 
 static int has_db(const char *dir)
@@ -126,6 +131,20 @@ static int parse_http(const char *spec, const char *rest, struct cv_source *s,
 	return 0;
 }
 
+/* The location without its query: loc is spec up to the '?'. */
+static int parse_location(const char *loc, const char *spec, struct cv_source *s,
+			  struct cv_err *e)
+{
+	if (!strncmp(loc, "file://", 7))
+		return parse_file(loc + 7, s, e);
+	if (!strncmp(loc, "http://", 7))
+		return parse_http(loc, loc + 7, s, e);
+	if (!strncmp(loc, "https://", 8))
+		return parse_http(loc, loc + 8, s, e);
+	return cv_errf(e, CV_EUSAGE, "%s: a location starts with file://, "
+		       "http:// or https://", spec);
+}
+
 int cv_source_parse(const char *spec, struct cv_source *s, struct cv_err *e)
 {
 	char *copy = xstrdup(spec), *q;
@@ -133,19 +152,11 @@ int cv_source_parse(const char *spec, struct cv_source *s, struct cv_err *e)
 
 	memset(s, 0, sizeof(*s));
 	q = strchr(copy, '?');
-	if (q) {
+	if (q)
 		*q = '\0';
-		parse_query(q + 1, s);
-	}
-	if (!strncmp(copy, "file://", 7))
-		rc = parse_file(copy + 7, s, e);
-	else if (!strncmp(copy, "http://", 7))
-		rc = parse_http(copy, copy + 7, s, e);
-	else if (!strncmp(copy, "https://", 8))
-		rc = parse_http(copy, copy + 8, s, e);
-	else
-		rc = cv_errf(e, CV_EUSAGE, "%s: a location starts with file://, "
-			     "http:// or https://", spec);
+	rc = q ? parse_query(q + 1, s, e) : 0;
+	if (!rc)
+		rc = parse_location(copy, spec, s, e);
 	free(copy);
 	if (rc)
 		cv_source_release(s);

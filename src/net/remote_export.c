@@ -301,13 +301,37 @@ static int by_name(const void *a, const void *b)
 		      json_string_value(json_object_get(*(json_t *const *)b, "name")));
 }
 
+/*
+ * The tenant and database exist: listing the collections of one that does
+ * not gives an empty list, which would export nothing without a word.
+ */
+static int check_scope(struct rx *x, struct cv_err *e)
+{
+	struct strbuf path = STRBUF_INIT;
+	json_t *j = NULL;
+	int rc = 0;
+
+	if (x->src->tenant) {
+		sb_adds(&path, "/api/v2/tenants/");
+		add_escaped(&path, x->src->tenant);
+		rc = get_json(x, "GET", path.buf, NULL, &j, e);
+		json_decref(j);
+		j = NULL;
+	}
+	if (!rc)
+		rc = get_json(x, "GET", x->prefix.buf, NULL, &j, e);
+	json_decref(j);
+	sb_release(&path);
+	return rc;
+}
+
 static int export_all(struct rx *x, struct cv_err *e)
 {
-	json_t *all, **v;
+	json_t *all = NULL, **v;
 	size_t n, i;
 	int rc;
 
-	if ((rc = list_collections(x, &all, e)))
+	if ((rc = check_scope(x, e)) || (rc = list_collections(x, &all, e)))
 		goto out;
 	n = json_array_size(all);
 	v = xcalloc(n + 1, sizeof(json_t *));
@@ -321,8 +345,11 @@ static int export_all(struct rx *x, struct cv_err *e)
 			rc = export_one(x, v[i], e);
 	free(v);
 	if (!rc && x->src->collection && !x->st->collections)
-		rc = cv_errf(e, CV_ENOTFOUND, "collection \"%s\" not found on %s",
-			     x->src->collection, x->h.base);
+		rc = cv_errf(e, CV_ENOTFOUND, "collection \"%s\" not found in tenant "
+			     "\"%s\", database \"%s\" on %s", x->src->collection,
+			     x->src->tenant ? x->src->tenant : "default_tenant",
+			     x->src->database ? x->src->database : "default_database",
+			     x->h.base);
 out:
 	json_decref(all);
 	return rc;

@@ -46,4 +46,17 @@ test_cmp "$T/all.jsonl" "$T/t3.jsonl"
 echo keep >"$T/keep.jsonl"
 expect_fail 2 "$CV" export "file://$src/nope" -o "$T/keep.jsonl"
 [ "$(cat "$T/keep.jsonl")" = keep ] || fail "failed export clobbered the output"
+
+# a tenant or database that does not exist, or an unknown parameter, is an
+# error, not an empty export
+expect_ok "$CV" export "file://$src/face-api?tenant=default_tenant&database=default_database" \
+	-o "$T/scoped.jsonl"
+test_cmp "$T/all.jsonl" "$T/scoped.jsonl"
+expect_fail 2 "$CV" export "file://$src?tenant=nope"
+grep -q 'tenant "nope" not found' "$T/stderr" || fail "tenant: $(cat "$T/stderr")"
+expect_fail 2 "$CV" export "file://$src?database=nope"
+grep -q 'database "nope" not found' "$T/stderr" || fail "database: $(cat "$T/stderr")"
+expect_fail 1 "$CV" export "file://$src?tennant=default_tenant"
+grep -q 'unknown query parameter "tennant=default_tenant"' "$T/stderr" ||
+	fail "parameter: $(cat "$T/stderr")"
 echo "options work"

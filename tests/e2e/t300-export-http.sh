@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # export http:// gives the same record lines, byte for byte, as export file://
 # of the directory the server serves; headers differ only in "configuration"
-# (the server reports its resolved configuration). Unknown collections and
-# dead servers give clear errors.
+# (the server reports its resolved configuration). Unknown collections,
+# tenants and databases and dead servers give clear errors.
 . "$(dirname "$0")/lib.sh"
 setup
 
@@ -14,7 +14,12 @@ start_chroma "$T/data"
 expect_ok "$CV" export "$CHROMA_URL" -o "$T/http.jsonl"
 expect_ok "$CV" export "$CHROMA_URL/cosine-coll" --concurrency 2 -o "$T/one.jsonl"
 expect_fail 2 "$CV" export "$CHROMA_URL/nope"
-grep -q 'collection "nope" not found' "$T/stderr" || fail "missing collection: $(cat "$T/stderr")"
+grep -q 'collection "nope" not found in tenant "default_tenant", database "default_database"' \
+	"$T/stderr" || fail "missing collection: $(cat "$T/stderr")"
+expect_fail 2 "$CV" export "$CHROMA_URL?tenant=nope"
+grep -q 'Tenant \[nope\] not found' "$T/stderr" || fail "missing tenant: $(cat "$T/stderr")"
+expect_fail 2 "$CV" export "$CHROMA_URL?database=nope"
+grep -q 'Database \[nope\] not found' "$T/stderr" || fail "missing database: $(cat "$T/stderr")"
 stop_chroma
 
 grep -v '^{"_collection"' "$T/file.jsonl" >"$T/file.records"
