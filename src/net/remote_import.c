@@ -8,6 +8,7 @@
 #include "net/remote_import.h"
 
 #include <jansson.h>
+#include <math.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,6 +138,59 @@ static int check_metadata(struct imp *x, const struct lines *l, json_t *m,
 	return 0;
 }
 
+/* Past float32's range: the server would keep it as infinity and refuse it. */
+static int beyond_float32(double d)
+{
+	return fabs(d) >= 0x1.ffffffp+127; /* FLT_MAX and half its last place */
+}
+
+/*
+ * Does the embedding's text (a JSON number array) hold a number beyond
+ * float32? Only a number with an exponent or 39 digits before its point can
+ * be, so only those are converted.
+ */
+static int text_beyond_float32(const char *p, size_t n)
+{
+	size_t i = 0, digits;
+	const char *num;
+	int exp;
+
+	while (i < n) {
+		if (p[i] != '-' && (p[i] < '0' || p[i] > '9')) {
+			i++;
+			continue;
+		}
+		num = p + i;
+		i += p[i] == '-';
+		for (digits = 0; i < n && p[i] >= '0' && p[i] <= '9'; i++)
+			digits++;
+		for (exp = 0; i < n && strchr("0123456789.eE+-", p[i]); i++)
+			exp |= p[i] == 'e' || p[i] == 'E';
+		if ((exp || digits >= 39) && beyond_float32(strtod(num, NULL)))
+			return 1;
+	}
+	return 0;
+}
+
+/* The embedding, as text or parsed: every number within float32's range. */
+static int check_range(struct imp *x, const struct lines *l, json_t *emb,
+		       struct cv_err *e)
+{
+	json_t *v;
+	size_t i;
+	int bad = 0;
+
+	if (x->emb_dim > 0 && json_is_null(emb))
+		bad = text_beyond_float32(x->line + x->emb_off, x->emb_len);
+	else
+		json_array_foreach(emb, i, v)
+			bad |= beyond_float32(json_number_value(v));
+	if (!bad)
+		return 0;
+	return bad_line(l, e, "%s:%llu: %s", "the embedding holds a number beyond "
+			"float32's range (the server would refuse it as infinite)");
+}
+
 /* A record line: fields of the right types, dimension, no duplicate id. */
 static int check_record(struct imp *x, const struct lines *l, json_t *rec,
 			struct cv_err *e)
@@ -173,6 +227,8 @@ static int check_record(struct imp *x, const struct lines *l, json_t *rec,
 	}
 	if (x->emb_dim > IMPORT_MAX_DIM)
 		return bad_line(l, e, "%s:%llu: %s", "embedding longer than 65536 numbers");
+	if (check_range(x, l, emb, e))
+		return CV_ECORRUPT;
 	if (x->cur.dim < 0)
 		x->cur.dim = x->emb_dim;
 	if (x->emb_dim != x->cur.dim)
@@ -202,10 +258,20 @@ static int parse_line(struct imp *x, const struct lines *l, const char *p,
 
 	x->emb_dim = json_cut_numbers(p, n, "embedding", &x->rest, &x->emb_off,
 				      &x->emb_len);
-	if (x->emb_dim > 0)
+	if (x->emb_dim > 0) {
 		*out = json_loadb(x->rest.buf, x->rest.len, 0, &je);
-	else
+		if (!*out && (size_t)je.position > x->emb_off) /* past the cut */
+			je.column += (int)x->emb_len - 4;   /* "null" stood for it */
+	} else {
 		*out = json_loadb(p, n, 0, &je);
+	}
+	if (!*out && (strstr(je.text, "'NaN'") || strstr(je.text, "'Infinity'") ||
+		      strstr(je.text, "'-Infinity'")))
+		return cv_errf(e, CV_ECORRUPT, "%s:%llu: column %d: %s: Chroma's API "
+			       "takes finite numbers only (an export writes these from "
+			       "metadata an old database holds); replace the value "
+			       "before importing", l->path, (unsigned long long)l->lineno,
+			       je.column, je.text);
 	if (!*out)
 		return cv_errf(e, CV_ECORRUPT, "%s:%llu: column %d: %s", l->path,
 			       (unsigned long long)l->lineno, je.column, je.text);
