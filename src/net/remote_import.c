@@ -55,6 +55,7 @@ struct imp {
 	struct strbuf progress_path;
 	struct strbuf rest;       /* a line with its embedding cut out */
 	long emb_dim;             /* numbers in the cut embedding, or -1 */
+	int emb_large;            /* one of them may be beyond float32 */
 	int headers;              /* collection headers seen in this pass */
 	int base64;               /* the server takes embeddings as base64 */
 	float *vec;               /* one embedding, for base64 */
@@ -146,28 +147,30 @@ static int beyond_float32(double d)
 
 /*
  * Does the embedding's text (a JSON number array) hold a number beyond
- * float32? Only a number with an exponent or 39 digits before its point can
- * be, so only those are converted.
+ * float32? Only a number with a positive exponent or 39 digits in a row can
+ * be, so only those are converted. Called only when the scanner found one
+ * that may be (x->emb_large).
  */
 static int text_beyond_float32(const char *p, size_t n)
 {
-	size_t i = 0, digits;
-	const char *num;
-	int exp;
+	size_t i, run = 0, start = 0;
+	int maybe;
+	char c;
 
-	while (i < n) {
-		if (p[i] != '-' && (p[i] < '0' || p[i] > '9')) {
-			i++;
+	for (i = 0; i < n; i++) {
+		c = p[i];
+		run = c >= '0' && c <= '9' ? run + 1 : 0;
+		if (c == '[' || c == ',')
+			start = i + 1;
+		maybe = run >= 39 ||
+			((c == 'e' || c == 'E') && i + 1 < n && p[i + 1] != '-');
+		if (!maybe)
 			continue;
-		}
-		num = p + i;
-		i += p[i] == '-';
-		for (digits = 0; i < n && p[i] >= '0' && p[i] <= '9'; i++)
-			digits++;
-		for (exp = 0; i < n && strchr("0123456789.eE+-", p[i]); i++)
-			exp |= p[i] == 'e' || p[i] == 'E';
-		if ((exp || digits >= 39) && beyond_float32(strtod(num, NULL)))
+		if (beyond_float32(strtod(p + start, NULL)))
 			return 1;
+		while (i + 1 < n && p[i + 1] != ',') /* on to the next number */
+			i++;
+		run = 0;
 	}
 	return 0;
 }
@@ -181,7 +184,8 @@ static int check_range(struct imp *x, const struct lines *l, json_t *emb,
 	int bad = 0;
 
 	if (x->emb_dim > 0 && json_is_null(emb))
-		bad = text_beyond_float32(x->line + x->emb_off, x->emb_len);
+		bad = x->emb_large && text_beyond_float32(x->line + x->emb_off,
+							  x->emb_len);
 	else
 		json_array_foreach(emb, i, v)
 			bad |= beyond_float32(json_number_value(v));
@@ -257,7 +261,7 @@ static int parse_line(struct imp *x, const struct lines *l, const char *p,
 	json_error_t je;
 
 	x->emb_dim = json_cut_numbers(p, n, "embedding", &x->rest, &x->emb_off,
-				      &x->emb_len);
+				      &x->emb_len, &x->emb_large);
 	if (x->emb_dim > 0) {
 		*out = json_loadb(x->rest.buf, x->rest.len, 0, &je);
 		if (!*out && (size_t)je.position > x->emb_off) /* past the cut */

@@ -49,19 +49,37 @@ static size_t digits(const char *t, size_t i, size_t n)
 	return i;
 }
 
-/* One JSON number at i; returns its end, or 0 if malformed. */
-static size_t number(const char *t, size_t i, size_t n)
+/* The value of the exponent's digits t[i..j), capped (no overflow). */
+static long exponent(const char *t, size_t i, size_t j)
 {
-	size_t j;
+	long v = 0;
+
+	for (; i < j && v < 100000; i++)
+		v = v * 10 + (t[i] - '0');
+	return v;
+}
+
+/*
+ * One JSON number at i; returns its end, or 0 if malformed. *large is set
+ * when it may be 1e38 or more in size: digits before its point plus its
+ * exponent reach 39.
+ */
+static size_t number(const char *t, size_t i, size_t n, int *large)
+{
+	size_t j, lead;
+	long mag = 0, sign = 1;
 
 	if (i < n && t[i] == '-')
 		i++;
 	if (i < n && t[i] == '0')
 		i++;
-	else if ((j = digits(t, i, n)) > i)
+	else if ((j = digits(t, i, n)) > i) {
+		lead = j - i;
+		mag = lead < 100000 ? (long)lead : 100000;
 		i = j;
-	else
+	} else {
 		return 0;
+	}
 	if (i < n && t[i] == '.') {
 		if ((j = digits(t, i + 1, n)) == i + 1)
 			return 0;
@@ -70,16 +88,19 @@ static size_t number(const char *t, size_t i, size_t n)
 	if (i < n && (t[i] == 'e' || t[i] == 'E')) {
 		i++;
 		if (i < n && (t[i] == '+' || t[i] == '-'))
-			i++;
+			sign = t[i++] == '-' ? -1 : 1;
 		if ((j = digits(t, i, n)) == i)
 			return 0;
+		mag += sign * exponent(t, i, j);
 		i = j;
 	}
+	if (mag >= 39)
+		*large = 1;
 	return i;
 }
 
 /* The number array at i: its end (after ']') and count, or 0. */
-static size_t numbers(const char *t, size_t i, size_t n, long *count)
+static size_t numbers(const char *t, size_t i, size_t n, long *count, int *large)
 {
 	*count = 0;
 	if (i >= n || t[i] != '[')
@@ -88,7 +109,7 @@ static size_t numbers(const char *t, size_t i, size_t n, long *count)
 	if (i < n && t[i] == ']')
 		return i + 1;
 	for (;;) {
-		if (!(i = number(t, i, n)))
+		if (!(i = number(t, i, n, large)))
 			return 0;
 		(*count)++;
 		i = skip_ws(t, i, n);
@@ -134,13 +155,16 @@ static void cut(const char *t, size_t n, size_t v, size_t end,
 }
 
 long json_cut_numbers(const char *t, size_t n, const char *key,
-		      struct strbuf *rest, size_t *off, size_t *len)
+		      struct strbuf *rest, size_t *off, size_t *len, int *large)
 {
 	size_t v = find_key(t, n, key), end;
 	long count;
+	int big = 0;
 
-	if (!v || !(end = numbers(t, v, n, &count)))
+	if (!v || !(end = numbers(t, v, n, &count, &big)))
 		return -1;
+	if (large)
+		*large = big;
 	*off = v;
 	*len = end - v;
 	cut(t, n, v, end, rest);
@@ -151,10 +175,11 @@ long json_cut_numbers(const char *t, size_t n, const char *key,
 static size_t row(const char *t, size_t i, size_t n)
 {
 	long count;
+	int large;
 
 	if (n - i >= 4 && !strncmp(t + i, "null", 4))
 		return i + 4;
-	return numbers(t, i, n, &count);
+	return numbers(t, i, n, &count, &large);
 }
 
 long json_cut_rows(const char *t, size_t n, const char *key,

@@ -15,9 +15,11 @@
  * an array of JSON numbers (flat), set off and len to the array's text, put
  * the object with that value replaced by null into rest, and return the
  * count of numbers (>= 0). -1: not found, not such an array, or malformed.
+ * *large (when not NULL) is set when a number may be 1e38 or more in size
+ * (its digits before the point plus its exponent reach 39), else cleared.
  */
 long json_cut_numbers(const char *t, size_t n, const char *key,
-		      struct strbuf *rest, size_t *off, size_t *len);
+		      struct strbuf *rest, size_t *off, size_t *len, int *large);
 
 struct json_span {
 	size_t off, len;

@@ -37,7 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t off, len, cap = 0;
 	long n, i;
 
-	if (json_cut_numbers(t, size, "embedding", &rest, &off, &len) >= 0)
+	if (json_cut_numbers(t, size, "embedding", &rest, &off, &len, NULL) >= 0)
 		check_array(t + off, len);
 	n = json_cut_rows(t, size, "embeddings", &rest, &sp, &cap);
 	for (i = 0; i < n; i++)

@@ -1,6 +1,7 @@
 /*
  * Unit tests for util/jsonscan.c: embeddings cut out of record lines and
- * pages as text, only when they are valid number arrays.
+ * pages as text, only when they are valid number arrays; numbers that may
+ * not fit float32 flagged.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,13 +17,42 @@
 static long cut(const char *line, struct strbuf *rest, char *out)
 {
 	size_t off = 0, len = 0;
-	long n = json_cut_numbers(line, strlen(line), "embedding", rest, &off, &len);
+	long n = json_cut_numbers(line, strlen(line), "embedding", rest, &off, &len, NULL);
 
 	if (n >= 0) {
 		memcpy(out, line + off, len);
 		out[len] = '\0';
 	}
 	return n;
+}
+
+/* The large flag of the embedding of {"embedding":ARRAY}. */
+static int large(const char *array)
+{
+	struct strbuf line = STRBUF_INIT, rest = STRBUF_INIT;
+	size_t off, len;
+	int big = -1;
+
+	sb_addf(&line, "{\"embedding\":%s}", array);
+	assert_true(json_cut_numbers(line.buf, line.len, "embedding", &rest, &off,
+				     &len, &big) >= 0);
+	sb_release(&line);
+	sb_release(&rest);
+	return big;
+}
+
+/* Numbers that may not fit float32 are flagged: every one 1e38 or larger. */
+static void test_large(void **state)
+{
+	(void)state;
+	assert_int_equal(large("[1.0,-2.5e-3,0,3e37,0.9e38,12345678901234567890]"), 0);
+	assert_int_equal(large("[1e38]"), 1);
+	assert_int_equal(large("[0,-3.5e38]"), 1);
+	assert_int_equal(large("[0.0001e42]"), 1);
+	assert_int_equal(large("[1e-45,4E+38]"), 1);
+	assert_int_equal(large("[123456789012345678901234567890123456789]"), 1);
+	assert_int_equal(large("[1.5e99999999999]"), 1); /* a huge exponent, capped */
+	assert_int_equal(large("[1e-99999999999]"), 0);
 }
 
 static void test_numbers(void **state)
@@ -94,7 +124,7 @@ static void test_regressions(void **state)
 		assert_non_null(f);
 		n = fread(buf, 1, sizeof(buf), f);
 		fclose(f);
-		json_cut_numbers(buf, n, "embedding", &rest, &off, &len);
+		json_cut_numbers(buf, n, "embedding", &rest, &off, &len, NULL);
 		assert_int_equal(json_cut_rows(buf, n, "embeddings", &rest, &sp, &cap), -1);
 	}
 	free(sp);
@@ -105,6 +135,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_numbers),
+		cmocka_unit_test(test_large),
 		cmocka_unit_test(test_rows),
 		cmocka_unit_test(test_regressions),
 	};
