@@ -84,6 +84,10 @@ static int load_snaps(struct repo *r, struct snap **out, size_t *n,
 		manifest_release(&m);
 	}
 	free(names);
+	if (rc == CV_ECORRUPT)
+		cv_err_prefix(e, "nothing pruned: which chunks an unreadable snapshot "
+			      "needs is unknown (move its file out of snapshots/ to "
+			      "prune without it)");
 	return rc;
 }
 

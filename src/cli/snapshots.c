@@ -37,14 +37,21 @@ static int list_all(const char *path, int as_json, struct cv_err *e)
 	char **names = NULL;
 	size_t n = 0, i;
 	json_t *all = json_array(), *s;
+	size_t bad = 0;
 	int rc;
 
 	if ((rc = repo_open(path, 0, &r, e)))
 		goto out;
 	rc = repo_list_snapshots(&r, &names, &n, e);
 	for (i = 0; !rc && i < n; i++) {
-		if ((rc = manifest_load(&r, names[i], &m, e)))
-			break;
+		struct cv_err me = { 0 };
+
+		if (manifest_load(&r, names[i], &m, &me)) {
+			/* the others are still listed; the exit code says it */
+			fprintf(stderr, "chromavault snapshots: %s\n", me.msg);
+			bad++;
+			continue;
+		}
 		json_array_append_new(all, summary(&m));
 		manifest_release(&m);
 	}
@@ -64,6 +71,9 @@ static int list_all(const char *path, int as_json, struct cv_err *e)
 			       (long long)json_integer_value(json_object_get(s, "records")),
 			       (long long)json_integer_value(json_object_get(s, "bytes")),
 			       json_string_value(json_object_get(s, "chroma_version")));
+	if (bad)
+		rc = cv_errf(e, CV_ECORRUPT, "%s: %zu snapshot%s could not be read "
+			     "(above)", path, bad, bad == 1 ? "" : "s");
 out:
 	for (i = 0; i < n; i++)
 		free(names[i]);

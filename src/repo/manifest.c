@@ -439,8 +439,9 @@ int manifest_load(struct repo *r, const char *name, struct manifest *m,
 		else
 			name = names[n - 1];
 	}
-	if (!rc && !(rc = repo_get_snapshot(r, name, &json, e)))
-		rc = manifest_parse(name, json, m, e);
+	if (!rc && !(rc = repo_get_snapshot(r, name, &json, e)) &&
+	    (rc = manifest_parse(name, json, m, e)))
+		cv_err_prefix(e, "%s/snapshots/%s.json", r->st.root, name);
 	free(json);
 	for (i = 0; i < n; i++)
 		free(names[i]);

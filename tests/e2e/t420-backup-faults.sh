@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Repository faults: a flipped byte in a pack and a missing pack are named by
-# verify --read-data (with every snapshot that needs the chunk) and by restore (which leaves no target behind); a
-# backup killed at any moment leaves a repository that verifies, and the
-# next backup works; a full disk gives a clear error and changes nothing.
+# verify --read-data (with every snapshot that needs the chunk) and by
+# restore (which leaves no target behind); a backup killed at any moment
+# leaves a repository that verifies, and the next backup works; an unreadable manifest is named and stops only prune;
+# a full disk gives a clear error and changes nothing.
 . "$(dirname "$0")/lib.sh"
 setup
 
@@ -57,6 +58,21 @@ expect_ok "$CV" backup "$F/movie-suggestion-sumanhiremath/db" "$R"
 expect_ok "$CV" verify --read-data "$R"
 expect_ok "$CV" restore "$R" latest "$T/after-kill"
 diff -r "$F/movie-suggestion-sumanhiremath/db" "$T/after-kill" >&2 || fail "restore after kills"
+
+# an unreadable manifest: the other snapshots are still listed, prune
+# refuses (its snapshot's chunks are unknown), every command names the file
+cp -a "$R" "$T/r-bad"
+bad=$(ls "$T/r-bad/snapshots/"*.json | head -1)
+printf '{"format":' >"$bad"
+expect_fail 3 "$CV" snapshots "$T/r-bad"
+[ "$(wc -l <"$T/stdout")" -eq $(($(ls "$T/r-bad/snapshots" | wc -l) - 1)) ] ||
+	fail "the readable snapshots are not all listed: $(cat "$T/stdout")"
+grep -qF "$bad" "$T/stderr" || fail "snapshots: file not named: $(cat "$T/stderr")"
+expect_fail 3 "$CV" prune "$T/r-bad" --keep-last 1
+grep -qF "nothing pruned" "$T/stderr" && grep -qF "$bad" "$T/stderr" ||
+	fail "prune: $(cat "$T/stderr")"
+expect_fail 3 "$CV" verify "$T/r-bad"
+grep -qF "$bad" "$T/stdout" || fail "verify: file not named: $(cat "$T/stdout")"
 
 # a full disk: a 4 MiB filesystem for a 5.6 MB backup
 mkdir -p "$T/small"
