@@ -2,8 +2,9 @@
 # Repository faults: a flipped byte in a pack and a missing pack are named by
 # verify --read-data (with every snapshot that needs the chunk) and by
 # restore (which leaves no target behind); a backup killed at any moment
-# leaves a repository that verifies, and the next backup works; an unreadable manifest is named and stops only prune;
-# a full disk gives a clear error and changes nothing.
+# leaves a repository that verifies, and the next backup works; an
+# unreadable manifest is named and stops only prune; a full disk gives a
+# clear error and changes nothing.
 . "$(dirname "$0")/lib.sh"
 setup
 
