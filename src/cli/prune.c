@@ -13,6 +13,7 @@
 #include "repo/manifest.h"
 #include "repo/repo.h"
 #include "repo/walk.h"
+#include "util/strbuf.h"
 #include "util/xalloc.h"
 #include "util/banned.h"
 
@@ -23,8 +24,9 @@ struct policy {
 
 struct snap {
 	char *name;
+	char *source;     /* host:path, the group whose policy applies */
 	long long time;
-	int keep;
+	int keep, done;
 };
 
 /* Keep the newest snapshot of each of the newest n distinct periods. */
@@ -58,6 +60,43 @@ static void apply_policy(struct snap *s, size_t n, const struct policy *p)
 	keep_periods(s, n, p->weekly, "%G-W%V");
 }
 
+/*
+ * The policy applies to the snapshots of each source (host and directory)
+ * on its own, so backups of one directory never crowd out another's.
+ */
+static void apply_by_source(struct snap *s, size_t n, const struct policy *p)
+{
+	struct snap *g = xcalloc(n + 1, sizeof(*g));
+	size_t *at = xcalloc(n + 1, sizeof(*at));
+	size_t i, j, k;
+
+	for (i = 0; i < n; i++) {
+		if (s[i].done)
+			continue;
+		for (k = 0, j = i; j < n; j++)
+			if (!s[j].done && !strcmp(s[j].source, s[i].source)) {
+				g[k] = s[j];
+				at[k++] = j;
+				s[j].done = 1;
+			}
+		apply_policy(g, k, p);
+		for (j = 0; j < k; j++)
+			s[at[j]].keep = g[j].keep;
+	}
+	free(g);
+	free(at);
+}
+
+static char *source_of(const struct manifest *m)
+{
+	const char *host = json_string_value(json_object_get(m->root, "host"));
+	const char *src = json_string_value(json_object_get(m->root, "source"));
+	struct strbuf sb = STRBUF_INIT;
+
+	sb_addf(&sb, "%s:%s", host ? host : "", src ? src : "");
+	return sb_detach(&sb, NULL);
+}
+
 static int add_chunk(void *ctx, const struct manifest *m,
 		     const struct mf_file *f, long long off,
 		     const uint8_t *hash, struct cv_err *e)
@@ -79,8 +118,10 @@ static int load_snaps(struct repo *r, struct snap **out, size_t *n,
 	*out = xcalloc(*n + 1, sizeof(**out));
 	for (i = 0; i < *n; i++) {
 		(*out)[i].name = names[i];
-		if (!rc && !(rc = manifest_load(r, names[i], &m, e)))
+		if (!rc && !(rc = manifest_load(r, names[i], &m, e))) {
 			(*out)[i].time = m.time;
+			(*out)[i].source = source_of(&m);
+		}
 		manifest_release(&m);
 	}
 	free(names);
@@ -116,7 +157,8 @@ static int forget(struct repo *r, struct snap *s, size_t n, int dry_run,
 	int rc = 0;
 
 	for (i = 0; !rc && i < n; i++) {
-		printf("%s %s\n", s[i].keep ? "keep  " : "remove", s[i].name);
+		printf("%s %s  %s\n", s[i].keep ? "keep  " : "remove", s[i].name,
+		       s[i].source);
 		if (s[i].keep || dry_run)
 			continue;
 		snprintf(path, sizeof(path), "snapshots/%s.json", s[i].name);
@@ -138,7 +180,7 @@ static int prune_all(const char *path, const struct policy *p, struct cv_err *e)
 		return rc;
 	hashset_init(&keep);
 	if (!(rc = load_snaps(&r, &s, &n, e))) {
-		apply_policy(s, n, p);
+		apply_by_source(s, n, p);
 		/* what the kept snapshots need is known before anything is removed */
 		rc = mark_kept(&r, s, n, &keep, e);
 	}
@@ -154,8 +196,10 @@ static int prune_all(const char *path, const struct policy *p, struct cv_err *e)
 		       (unsigned long long)gs.packs_removed,
 		       (unsigned long long)gs.packs_rewritten);
 	}
-	for (i = 0; s && i < n; i++)
+	for (i = 0; s && i < n; i++) {
 		free(s[i].name);
+		free(s[i].source);
+	}
 	free(s);
 	hashset_release(&keep);
 	repo_close(&r, NULL);
@@ -206,9 +250,10 @@ const struct cli_cmd cmd_prune = {
 	.usage = "prune REPO [--keep-last N] [--keep-daily N] [--keep-weekly N] [--dry-run]",
 	.summary = "Forget the snapshots the policy does not keep, then delete chunks no\n"
 		   "kept snapshot references (packs holding some are rewritten first).\n"
+		   "The policy applies to each source (host and directory) on its own.\n"
 		   "A crash at any moment never loses a chunk a kept snapshot needs.",
 	.options =
-		"  --keep-last N     the newest N snapshots\n"
+		"  --keep-last N     the newest N snapshots of each source\n"
 		"  --keep-daily N    the newest snapshot of each of the last N days\n"
 		"  --keep-weekly N   the newest snapshot of each of the last N weeks\n"
 		"  --dry-run         say what would be removed, remove nothing\n",
