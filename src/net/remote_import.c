@@ -53,6 +53,7 @@ struct imp {
 	int batch;
 	uint64_t resume_after;   /* lines at or before this were sent */
 	struct strbuf progress_path;
+	long long input_size;     /* of the input file, kept in the progress file */
 	struct strbuf rest;       /* a line with its embedding cut out */
 	long emb_dim;             /* numbers in the cut embedding, or -1 */
 	int emb_large;            /* one of them may be beyond float32 */
@@ -390,7 +391,8 @@ static void write_progress(struct imp *x, uint64_t line)
 	sb_addf(&tmp, "%s.tmp.%ld", x->progress_path.buf, (long)getpid());
 	f = fopen(tmp.buf, "w");
 	if (f) {
-		fprintf(f, "{\"line\":%llu}\n", (unsigned long long)line);
+		fprintf(f, "{\"line\":%llu,\"input_size\":%lld}\n",
+			(unsigned long long)line, (long long)x->input_size);
 		fflush(f);
 		fsync(fileno(f));
 		fclose(f);
@@ -703,18 +705,51 @@ static int pick_batch(struct imp *x, struct cv_err *e)
 	return rc;
 }
 
-static void read_progress(struct imp *x)
+/*
+ * Where --resume goes on from. No progress file: from the start, with a
+ * warning. One that is not ours, or that does not fit the input (another
+ * size, a line past its end), stops the import: resuming there could skip
+ * records or send them twice.
+ */
+static int read_progress(struct imp *x, struct cv_err *e)
 {
-	json_t *j = json_load_file(x->progress_path.buf, 0, NULL);
+	const char *path = x->progress_path.buf;
+	json_error_t je;
+	json_t *j, *line, *size;
+	int rc = 0;
 
-	x->resume_after = (uint64_t)json_integer_value(json_object_get(j, "line"));
+	if (access(path, F_OK)) {
+		fprintf(stderr, "chromavault import: warning: %s not found: nothing to "
+			"resume, every record is sent\n", path);
+		return 0;
+	}
+	j = json_load_file(path, 0, &je);
+	line = json_object_get(j, "line");
+	size = json_object_get(j, "input_size");
+	if (!json_is_integer(line) || json_integer_value(line) < 0)
+		rc = cv_errf(e, CV_ECORRUPT, "%s: not an import progress file (%s)",
+			     path, j ? "no line" : je.text);
+	else if (json_is_integer(size) && json_integer_value(size) != x->input_size)
+		rc = cv_errf(e, CV_ECORRUPT, "%s: written for an input of %lld bytes; "
+			     "%s has %lld now: not the same file", path,
+			     (long long)json_integer_value(size), x->o->input,
+			     (long long)x->input_size);
+	else if ((uint64_t)json_integer_value(line) > x->st->lines)
+		rc = cv_errf(e, CV_ECORRUPT, "%s: line %lld is past the end of %s "
+			     "(%llu lines): not the same file", path,
+			     (long long)json_integer_value(line), x->o->input,
+			     (unsigned long long)x->st->lines);
+	else
+		x->resume_after = (uint64_t)json_integer_value(line);
 	json_decref(j);
+	return rc;
 }
 
 int remote_import(const struct import_opts *o, struct import_stats *st,
 		  struct cv_err *e)
 {
 	struct imp x = { .o = o, .st = st };
+	struct stat sb;
 	size_t n;
 	int rc;
 
@@ -728,11 +763,12 @@ int remote_import(const struct import_opts *o, struct import_stats *st,
 	sb_init(&x.batch_emb, 0);
 	sb_init(&x.batch_lines, 0);
 	sb_addf(&x.progress_path, "%s.import-progress", o->input);
+	x.input_size = stat(o->input, &sb) ? -1 : (long long)sb.st_size;
 	rc = pass(&x, 0, e); /* everything is checked before anything is sent */
 	if (rc || o->check_only)
 		goto out;
-	if (o->resume)
-		read_progress(&x);
+	if (o->resume && (rc = read_progress(&x, e)))
+		goto out;
 	if ((rc = http_open(&x.h, o->base_url, &o->http, e)) || (rc = pick_batch(&x, e)))
 		goto out;
 	x.reqs = xcalloc((size_t)x.h.o.concurrency, sizeof(*x.reqs));

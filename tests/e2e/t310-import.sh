@@ -80,4 +80,16 @@ grep -q '"skipped":[1-9]' "$T/stdout" || fail "resume skipped nothing: $(cat "$T
 expect_ok "$CV" export "$CHROMA_URL/big" -o "$T/big.out"
 [ "$(wc -l <"$T/big.out")" -eq 20000 ] || fail "expected 20000 records, got $(wc -l <"$T/big.out")"
 [ "$(cut -d'"' -f4 "$T/big.out" | sort -u | wc -l)" -eq 20000 ] || fail "records doubled or lost"
+
+# a progress file that is not one, or does not fit the input, stops --resume
+# before anything is sent; without one, --resume warns and sends everything
+for bad in 'garbage' '{"line":999999}' '{"line":5,"input_size":12}'; do
+	printf '%s\n' "$bad" >"$T/big.jsonl.import-progress"
+	expect_fail 3 "$CV" import "$CHROMA_URL" -i "$T/big.jsonl" --resume
+	grep -qF "$T/big.jsonl.import-progress: " "$T/stderr" || fail "$bad: $(cat "$T/stderr")"
+done
+rm "$T/big.jsonl.import-progress"
+expect_ok "$CV" import "$CHROMA_URL/cdp2" -i "$T/cdp.jsonl" --create --resume
+grep -q "warning: .*cdp.jsonl.import-progress not found" "$T/stderr" ||
+	fail "no warning without a progress file: $(cat "$T/stderr")"
 echo "import round-trips and resumes"
