@@ -2,6 +2,7 @@
  * chromavault: back up, export, verify and restore Chroma databases.
  * Global options and the command table; commands live in cli/.
  */
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -46,6 +47,7 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
 		return cmd_help.run(argc - 1, argv + 1);
+	opterr = 0; /* commands name the option they refuse */
 	c = find_command(argv[1]);
 	if (!c) {
 		fprintf(stderr, "chromavault: unknown command '%s'; see "

@@ -334,11 +334,34 @@ static const struct option backup_longopts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
+/*
+ * A repository this backup created and left without a snapshot (it failed)
+ * is removed, unless a snapshot has appeared in it meanwhile.
+ */
+static void drop_new_repo(const char *path)
+{
+	struct strbuf p = STRBUF_INIT;
+	struct dirent *de;
+	DIR *d;
+	int used = 0;
+
+	sb_addf(&p, "%s/snapshots", path);
+	d = opendir(p.buf);
+	while (d && (de = readdir(d)))
+		used |= de->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	if (d && !used)
+		rm_tree(path);
+	sb_release(&p);
+}
+
 static int backup_run(int argc, char **argv)
 {
 	struct backup_opts o = { 0, NULL };
 	struct cv_err e = { 0 };
-	int ch;
+	struct stat sb;
+	int ch, existed;
 
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "", backup_longopts, NULL)) != -1) {
@@ -350,7 +373,7 @@ static int backup_run(int argc, char **argv)
 			cli_print_help(&cmd_backup, stdout);
 			return 0;
 		} else {
-			return cli_usage_error(&cmd_backup, "unknown option");
+			return cli_bad_option(&cmd_backup, argv);
 		}
 	}
 	if (o.from_tar && optind + 1 != argc)
@@ -365,8 +388,12 @@ static int backup_run(int argc, char **argv)
 		return cli_usage_error(&cmd_backup, "REPO %s is inside DIR %s: a "
 				       "backup never writes into the directory it "
 				       "reads", argv[optind + 1], argv[optind]);
-	if (backup_one(argv[optind], argv[optind + 1], &o, &e))
+	existed = !stat(argv[optind + 1], &sb);
+	if (backup_one(argv[optind], argv[optind + 1], &o, &e)) {
+		if (!existed)
+			drop_new_repo(argv[optind + 1]);
 		return cli_fail(&cmd_backup, &e);
+	}
 	return 0;
 }
 

@@ -38,6 +38,11 @@ void cli_print_help(const struct cli_cmd *c, FILE *f);
 int cli_fail(const struct cli_cmd *c, const struct cv_err *e);
 /* "chromavault CMD: warning: W" on stderr for each string of warnings. */
 void cli_print_warnings(const struct cli_cmd *c, const json_t *warnings);
+/*
+ * The option getopt just refused (opterr is 0): unknown, or missing its
+ * value. Returns the usage error's exit code.
+ */
+int cli_bad_option(const struct cli_cmd *c, char **argv);
 /* Usage error: message, usage line, exit code 1. */
 int cli_usage_error(const struct cli_cmd *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -263,7 +263,7 @@ static int parse_opts(int argc, char **argv, struct export_opts *o)
 				return cli_usage_error(&cmd_export, "--threads wants a count");
 			break;
 		default:
-			return cli_usage_error(&cmd_export, "unknown option");
+			return cli_bad_option(&cmd_export, argv);
 		}
 	}
 	if (optind + 1 != argc)

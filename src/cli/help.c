@@ -62,6 +62,12 @@ long long cli_parse_count(const char *s)
 	return *end ? -1 : v;
 }
 
+int cli_bad_option(const struct cli_cmd *c, char **argv)
+{
+	return cli_usage_error(c, "option %s is unknown or lacks its value",
+			       argv[optind - 1]);
+}
+
 int cli_flags(const struct cli_cmd *c, int argc, char **argv,
 	      const char *const *names, int *flags, int nargs,
 	      const char *operands)
@@ -83,12 +89,33 @@ int cli_flags(const struct cli_cmd *c, int argc, char **argv,
 			return CV_EXIT_OK;
 		}
 		if (ch < 'a' || ch >= 'a' + n - 1)
-			return cli_usage_error(c, "unknown option");
+			return cli_bad_option(c, argv);
 		flags[ch - 'a'] = 1;
 	}
 	if (optind + nargs != argc)
 		return cli_usage_error(c, "expected %s", operands);
 	return -1;
+}
+
+/*
+ * "  name       " and the first sentence of the command's summary, its lines
+ * indented under the first.
+ */
+static void print_first_sentence(const struct cli_cmd *c)
+{
+	const char *p = c->summary, *end = p;
+
+	while (*end && !(end[0] == '.' && (!end[1] || end[1] == ' ' || end[1] == '\n')))
+		end++;
+	if (*end)
+		end++;
+	printf("  %-10s ", c->name);
+	for (; p < end; p++) {
+		putchar(*p);
+		if (*p == '\n')
+			printf("%13s", "");
+	}
+	putchar('\n');
 }
 
 static int help_run(int argc, char **argv)
@@ -106,7 +133,7 @@ static int help_run(int argc, char **argv)
 	}
 	printf("usage: chromavault COMMAND [OPTIONS]\n\ncommands:\n");
 	for (c = cli_commands; *c; c++)
-		printf("  %-10s %s\n", (*c)->name, (*c)->summary);
+		print_first_sentence(*c);
 	printf("\n'chromavault help COMMAND' or 'chromavault COMMAND --help' for "
 	       "details.\n%s", exit_codes);
 	return 0;

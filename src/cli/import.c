@@ -65,7 +65,7 @@ static int parse(int argc, char **argv, struct import_opts *o, int *as_json)
 		case 'b': rc = count_opt("batch-size", optarg, &o->batch); break;
 		case 'N': rc = count_opt("concurrency", optarg, &o->http.concurrency); break;
 		case 'h': cli_print_help(&cmd_import, stdout); return -1;
-		default: return cli_usage_error(&cmd_import, "unknown option");
+		default: return cli_bad_option(&cmd_import, argv);
 		}
 	}
 	if (rc)

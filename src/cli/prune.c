@@ -233,7 +233,7 @@ static int prune_run(int argc, char **argv)
 			cli_print_help(&cmd_prune, stdout);
 			return 0;
 		} else if (!dst)
-			return cli_usage_error(&cmd_prune, "unknown option");
+			return cli_bad_option(&cmd_prune, argv);
 	}
 	if (optind + 1 != argc)
 		return cli_usage_error(&cmd_prune, "expected REPO");

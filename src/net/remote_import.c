@@ -202,6 +202,7 @@ static int check_record(struct imp *x, const struct lines *l, json_t *rec,
 {
 	json_t *id = json_object_get(rec, "id"), *emb = json_object_get(rec, "embedding");
 	json_t *doc = json_object_get(rec, "text_chunk"), *v;
+	const struct hmap_slot *first;
 	size_t i;
 
 	if (!doc)
@@ -241,10 +242,11 @@ static int check_record(struct imp *x, const struct lines *l, json_t *rec,
 			       "collection \"%s\" has %lld", l->path,
 			       (unsigned long long)l->lineno, x->emb_dim,
 			       x->cur.name, (long long)x->cur.dim);
-	if (hmap_get(&x->cur.ids, json_string_value(id), json_string_length(id)))
+	if ((first = hmap_get(&x->cur.ids, json_string_value(id), json_string_length(id))))
 		return cv_errf(e, CV_ECORRUPT, "%s:%llu: id \"%s\" appears twice in "
-			       "collection \"%s\"", l->path, (unsigned long long)l->lineno,
-			       json_string_value(id), x->cur.name);
+			       "collection \"%s\" (first on line %llu)", l->path,
+			       (unsigned long long)l->lineno, json_string_value(id),
+			       x->cur.name, (unsigned long long)first->val);
 	hmap_put(&x->cur.ids, xmemdupz(json_string_value(id), json_string_length(id)),
 		 json_string_length(id), l->lineno);
 	x->st->records++;
@@ -286,6 +288,16 @@ static int parse_line(struct imp *x, const struct lines *l, const char *p,
 		return bad_line(l, e, "%s:%llu: %s", "not a JSON object");
 	}
 	return 0;
+}
+
+/* Empty, or only white space: no record, as an empty line. */
+static int blank(const char *p, size_t n)
+{
+	while (n && (*p == ' ' || *p == '\t' || *p == '\r')) {
+		p++;
+		n--;
+	}
+	return !n;
 }
 
 /* A header line switches the current collection. */
@@ -652,7 +664,7 @@ static int pass(struct imp *x, int send, struct cv_err *e)
 	while ((rc = lines_next(&l, &p, &n, e)) == 1) {
 		if (!send)
 			x->st->lines++;
-		if (!n)
+		if (blank(p, n))
 			continue;
 		x->line = p;
 		if ((rc = parse_line(x, &l, p, n, &rec, e)))

@@ -87,10 +87,11 @@ static void os_fail(struct ostream *os, int code, const char *what)
 	if (os->failed)
 		return;
 	os->failed = 1;
+	/* the name asked for: its temporary name is this run's detail */
 	if (code == CV_EIO)
-		cv_errno(&os->err, code, "%s: %s", os->path ? os->tmp : "stdout", what);
+		cv_errno(&os->err, code, "%s: %s", os->path ? os->path : "stdout", what);
 	else
-		cv_errf(&os->err, code, "%s: %s", os->path ? os->tmp : "stdout", what);
+		cv_errf(&os->err, code, "%s: %s", os->path ? os->path : "stdout", what);
 }
 
 static void os_raw(struct ostream *os, const void *p, size_t n)

@@ -40,7 +40,8 @@ printf '%s\n' '{"id":"x","embedding":[1.0,2.0]}' '{"id":"y","embedding":[1.0,2.0
 printf '%s\n' '{"id":"x","embedding":[3.4028235e38,2.0]}' '{"id":"y","embedding":[1.0,3.5e38]}' >"$T/bad5.jsonl"
 printf '%s\n' '{"id":"x","embedding":[1.0,2.0]}' '{"id":"y","embedding":[1.0,2.0],"metadata":{"s":NaN}}' >"$T/bad6.jsonl"
 for bad in bad1:'bad1.jsonl:2: column' bad2:'bad2.jsonl:2: embedding has dimension 1' \
-	bad3:'bad3.jsonl:2: id "x" appears twice' bad4:'bad4.jsonl:2: metadata "n"' \
+	bad3:'bad3.jsonl:2: id "x" appears twice in collection "never" (first on line 1)' \
+	bad4:'bad4.jsonl:2: metadata "n"' \
 	bad5:"bad5.jsonl:2: the embedding holds a number beyond float32's range" \
 	bad6:"bad6.jsonl:2: column 51: invalid token near 'NaN': Chroma's API takes finite"; do
 	expect_fail 3 "$CV" import "$CHROMA_URL/never" -i "$T/${bad%%:*}.jsonl" --create

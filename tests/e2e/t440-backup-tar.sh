@@ -63,6 +63,8 @@ for bad in dotdot:'chroma/../../evil' absolute:'/tmp/evil' symlink:'chroma/escap
 	grep -qF -- "$entry" "$T/stderr" || fail "$name: entry not named: $(cat "$T/stderr")"
 done
 [ ! -e /tmp/evil ] || fail "an entry was written outside"
+expect_fail 3 "$CV" backup --from-tar "$T/truncated.tar" "$T/fresh"
+[ ! -e "$T/fresh" ] || fail "a failed first backup left a repository behind"
 
 # symbolic links are never made, so no chain of them leads a later entry out
 expect_ok "$CV" backup --from-tar "$T/chain.tar" "$T/repo-chain"
