@@ -379,8 +379,10 @@ static int is_segment_folder(struct cv_db *db, const char *name)
 	return found;
 }
 
-/* Everything but the database: segment folders checked, the rest as is. */
-/* Everything but the database: segment folders checked, the rest as is. */
+/*
+ * Everything but the database: segment folders checked, the rest as is.
+ * Links are followed, and what they lead to is copied.
+ */
 static int copy_rest(struct cap *c, int max_retries, struct cv_err *e)
 {
 	struct strbuf p = STRBUF_INIT;
@@ -397,8 +399,12 @@ static int copy_rest(struct cap *c, int max_retries, struct cv_err *e)
 			continue; /* the database and its transient journal */
 		sb_reset(&p);
 		sb_addf(&p, "%s/%s", c->root, de->d_name);
-		if (lstat(p.buf, &st))
+		/* followed: an index folder may be a link to another disk */
+		if (stat(p.buf, &st)) {
+			json_array_append_new(c->st->warnings, json_sprintf(
+				"%s: cannot be read (%s): left out", p.buf, strerror(errno)));
 			continue;
+		}
 		if (S_ISDIR(st.st_mode) && is_segment_folder(&c->db, de->d_name))
 			rc = copy_folder(c, de->d_name, max_retries, e);
 		else if (S_ISDIR(st.st_mode))

@@ -46,4 +46,21 @@ expect_fail 1 "$CV" restore "$R" latest "$T/busy"
 [ -f "$T/busy/f" ] || fail "refused restore touched the target"
 expect_ok "$CV" restore --force "$R" latest "$T/busy"
 [ ! -e "$T/busy/f" ] && [ -f "$T/busy/chroma.sqlite3" ] || fail "--force"
+# an index folder that is a link (to another disk, say) is backed up with
+# its files, and a link that leads nowhere is named
+mkdir -p "$T/linked/elsewhere"
+cp -r "$F/movie-suggestion-sumanhiremath/db" "$T/linked/db"
+chmod -R u+w "$T/linked/db"
+seg=$(cd "$T/linked/db" && ls -d */ | tr -d /)
+mv "$T/linked/db/$seg" "$T/linked/elsewhere/$seg"
+ln -s "../elsewhere/$seg" "$T/linked/db/$seg"
+ln -s /nonexistent "$T/linked/db/dangling"
+expect_ok "$CV" backup "$T/linked/db" "$T/linked/repo"
+grep -q "warning: $T/linked/db/dangling: cannot be read" "$T/stderr" ||
+	fail "dangling link not named: $(cat "$T/stderr")"
+expect_ok "$CV" restore "$T/linked/repo" latest "$T/linked/r"
+[ -f "$T/linked/r/$seg/data_level0.bin" ] || fail "the linked index folder was left out"
+expect_ok "$CV" export "file://$T/linked/r" -o "$T/linked/e.jsonl"
+expect_ok python3 "$ROOT/tests/tools/jsonl_compare.py" --ulps 0 "$T/linked/e.jsonl" \
+	"$F/movie-suggestion-sumanhiremath/expected.jsonl"
 echo "$n fixtures round-trip"
