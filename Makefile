@@ -96,7 +96,7 @@ lint:
 	clang-tidy --quiet $(LIB_C) $(CLI_C) -- $(ALL_CFLAGS)
 
 FUZZ_CFLAGS := -std=c17 -D_GNU_SOURCE -Isrc $(PKG_CFLAGS) -g -O1 \
-               -fsanitize=fuzzer,address,undefined
+               -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 fuzz: $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 	@bash tests/fuzz/run.sh $(BUILD)/fuzz $(FUZZ_SECONDS)
 

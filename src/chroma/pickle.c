@@ -250,8 +250,9 @@ static int op_str(struct vm *m, size_t width)
 		return vm_fail(m, "string longer than 64 MiB");
 	if ((rc = vm_take(m, (size_t)n, &s)))
 		return rc;
-	if (m->nsa + n > m->capsa) {
-		while (m->nsa + n > m->capsa)
+	/* allocated even for "": every string points into it */
+	if (!m->sa || m->nsa + n > m->capsa) {
+		while (!m->capsa || m->nsa + n > m->capsa)
 			m->capsa = m->capsa ? 2 * m->capsa : 4096;
 		m->sa = xrealloc(m->sa, m->capsa);
 	}

@@ -302,8 +302,9 @@ static int by_name(const void *a, const void *b)
 }
 
 /*
- * The tenant and database exist: listing the collections of one that does
- * not gives an empty list, which would export nothing without a word.
+ * The tenant and database the location names exist: listing the collections
+ * of one that does not gives an empty list, which would export nothing
+ * without a word. The defaults are not asked about.
  */
 static int check_scope(struct rx *x, struct cv_err *e)
 {
@@ -311,6 +312,8 @@ static int check_scope(struct rx *x, struct cv_err *e)
 	json_t *j = NULL;
 	int rc = 0;
 
+	if (!x->src->tenant && !x->src->database)
+		return 0;
 	if (x->src->tenant) {
 		sb_adds(&path, "/api/v2/tenants/");
 		add_escaped(&path, x->src->tenant);

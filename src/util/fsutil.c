@@ -60,10 +60,14 @@ static char *resolve_existing(const char *path)
 		slash = strrchr(head.buf, '/');
 		name = slash ? slash + 1 : head.buf;
 		sb_reset(&out);
-		sb_addf(&out, "%s%s%s", name, tail.len ? "/" : "", tail.len ? tail.buf : "");
+		sb_addf(&out, "%s%s%s", name, tail.len ? "/" : "",
+			tail.len ? tail.buf : "");
 		sb_reset(&tail);
 		sb_adds(&tail, out.buf);
-		sb_setlen(&head, !slash ? 0 : slash == head.buf ? 1 : (size_t)(slash - head.buf));
+		if (!slash)
+			sb_setlen(&head, 0);
+		else /* "/x" leaves "/" */
+			sb_setlen(&head, slash == head.buf ? 1 : (size_t)(slash - head.buf));
 	}
 	sb_release(&head);
 	sb_release(&out);

@@ -300,6 +300,9 @@ static void test_hostile(void **state)
 	sb_add(&b, "\x80\x03}.x", 5);                   /* data after STOP */
 	expect_corrupt(&b, b.len, "data after STOP");
 	sb_reset(&b);
+	sb_add(&b, "\x8c\x00.", 3);        /* the first string empty (UBSan found) */
+	expect_corrupt(&b, b.len, "top level is not a dict");
+	sb_reset(&b);
 	sb_add(&b, "\x80\x03}(X\x0b\0\0\0id_to_labelJ\x01\0\0\0u.",
 	       sizeof("\x80\x03}(X\x0b\0\0\0id_to_labelJ\x01\0\0\0u.") - 1);
 	expect_corrupt(&b, b.len, "id_to_label is not a dict");
