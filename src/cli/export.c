@@ -309,9 +309,9 @@ const struct cli_cmd cmd_export = {
 	.usage = "export SOURCE [-o FILE] [--limit N] [--offset N] [--with-collection]\n"
 		 "                          [--token T] [--auth-header H] [--cacert F] [--insecure]",
 	.summary = "Export collections as JSONL (cdp's record format, plus a header\n"
-		   "line per collection; docs/FORMAT.md). SOURCE is\n"
-		   "file:///ABS/DIR[/COLLECTION] or file://REL/DIR[/COLLECTION], with\n"
-		   "optional ?tenant=T&database=D, or a server:\n"
+		   "line per collection; docs/FORMAT.md). SOURCE is a directory,\n"
+		   "DIR[/COLLECTION] or file://DIR[/COLLECTION] (file:///ABS/DIR for an\n"
+		   "absolute path), with optional ?tenant=T&database=D, or a server:\n"
 		   "http(s)://[USER:PASS@]HOST:PORT[/COLLECTION]. A directory is opened\n"
 		   "read-only and read in one consistent state while Chroma keeps\n"
 		   "running, in memory that does not grow with the collection (an\n"

@@ -87,16 +87,15 @@ static void strip_slashes(char *p)
 		p[--n] = '\0';
 }
 
-/* file://: the directory itself, or DIR/COLLECTION. */
-static int parse_file(const char *rest, struct cv_source *s, struct cv_err *e)
+/* s->path: the persist directory itself, or DIR/COLLECTION. */
+static int split_collection(struct cv_source *s, struct cv_err *e)
 {
 	char *slash;
 
 	s->kind = SRC_FILE;
-	s->path = pct_decode(rest, strlen(rest));
 	strip_slashes(s->path);
 	if (!*s->path)
-		return cv_errf(e, CV_EUSAGE, "file:// location has no path");
+		return cv_errf(e, CV_EUSAGE, "the location has no path");
 	if (has_db(s->path))
 		return 0;
 	slash = strrchr(s->path, '/');
@@ -109,6 +108,12 @@ static int parse_file(const char *rest, struct cv_source *s, struct cv_err *e)
 		*slash = '/';
 	}
 	return 0; /* cv_db_open explains what is wrong with the path */
+}
+
+static int parse_file(const char *rest, struct cv_source *s, struct cv_err *e)
+{
+	s->path = pct_decode(rest, strlen(rest));
+	return split_collection(s, e);
 }
 
 static int parse_http(const char *spec, const char *rest, struct cv_source *s,
@@ -141,8 +146,11 @@ static int parse_location(const char *loc, const char *spec, struct cv_source *s
 		return parse_http(loc, loc + 7, s, e);
 	if (!strncmp(loc, "https://", 8))
 		return parse_http(loc, loc + 8, s, e);
-	return cv_errf(e, CV_EUSAGE, "%s: a location starts with file://, "
-		       "http:// or https://", spec);
+	if (strstr(loc, "://"))
+		return cv_errf(e, CV_EUSAGE, "%s: a location is a directory, or "
+			       "starts with file://, http:// or https://", spec);
+	s->path = xstrdup(loc); /* a plain path, taken as it is written */
+	return split_collection(s, e);
 }
 
 int cv_source_parse(const char *spec, struct cv_source *s, struct cv_err *e)

@@ -97,6 +97,8 @@ grep -q "is in no element" "$T/stdout" || fail "inspect does not name the missin
 # usage errors
 expect_fail 1 "$CV" export
 expect_fail 1 "$CV" export --limit x "file://$T/hot"
-expect_fail 1 "$CV" export "/no/scheme"
+expect_fail 1 "$CV" export "ftp://no/such/scheme"
+expect_fail 2 "$CV" export "/no/such/dir" # a plain path is a directory
+grep -q "/no/such/dir: No such file or directory" "$T/stderr" || fail "$(cat "$T/stderr")"
 expect_fail 1 "$CV" nosuchcommand
 echo "bad input answered clearly"

@@ -96,13 +96,28 @@ static void test_http(void **state)
 	cv_source_release(&s);
 }
 
+/* A plain path is a directory, taken as written (no %-decoding). */
+static void test_plain_path(void **state)
+{
+	struct cv_source s;
+	struct cv_err e = { 0 };
+
+	(void)state;
+	assert_int_equal(cv_source_parse("/plain/my%20dir/?tenant=t", &s, &e), 0);
+	assert_int_equal(s.kind, SRC_FILE);
+	assert_string_equal(s.path, "/plain/my%20dir");
+	assert_string_equal(s.tenant, "t");
+	assert_null(s.collection);
+	cv_source_release(&s);
+}
+
 static void test_bad(void **state)
 {
 	struct cv_source s;
 	struct cv_err e = { 0 };
 
 	(void)state;
-	assert_int_equal(cv_source_parse("/plain/path", &s, &e), CV_EUSAGE);
+	assert_int_equal(cv_source_parse("ftp://h/x", &s, &e), CV_EUSAGE);
 	cv_err_clear(&e);
 	assert_int_equal(cv_source_parse("file://", &s, &e), CV_EUSAGE);
 	cv_err_clear(&e);
@@ -117,6 +132,7 @@ int main(void)
 		cmocka_unit_test(test_file_dir_and_collection),
 		cmocka_unit_test(test_relative),
 		cmocka_unit_test(test_http),
+		cmocka_unit_test(test_plain_path),
 		cmocka_unit_test(test_bad),
 	};
 
