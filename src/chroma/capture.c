@@ -24,6 +24,7 @@
 #include "chroma/db.h"
 #include "chroma/pickle.h"
 #include "hnsw/hnsw.h"
+#include "util/jsonw.h"
 #include "util/strbuf.h"
 #include "util/xalloc.h"
 #include "util/banned.h"
@@ -380,6 +381,24 @@ static int is_segment_folder(struct cv_db *db, const char *name)
 }
 
 /*
+ * An entry stat cannot follow (a dangling link, say): an index folder is an
+ * error, anything else is left out with a warning naming it.
+ */
+static int unreadable(struct cap *c, const char *name, struct strbuf *path,
+		      struct cv_err *e)
+{
+	int err = errno;
+
+	if (is_segment_folder(&c->db, name)) {
+		errno = err;
+		return cv_errno(e, CV_EIO, "%s: index folder cannot be read", path->buf);
+	}
+	sb_addf(path, ": cannot be read (%s): left out", strerror(err));
+	json_array_append_new(c->st->warnings, json_text(path->buf));
+	return 0;
+}
+
+/*
  * Everything but the database: segment folders checked, the rest as is.
  * Links are followed, and what they lead to is copied.
  */
@@ -401,8 +420,7 @@ static int copy_rest(struct cap *c, int max_retries, struct cv_err *e)
 		sb_addf(&p, "%s/%s", c->root, de->d_name);
 		/* followed: an index folder may be a link to another disk */
 		if (stat(p.buf, &st)) {
-			json_array_append_new(c->st->warnings, json_sprintf(
-				"%s: cannot be read (%s): left out", p.buf, strerror(errno)));
+			rc = unreadable(c, de->d_name, &p, e);
 			continue;
 		}
 		if (S_ISDIR(st.st_mode) && is_segment_folder(&c->db, de->d_name))

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "chroma/chunking.h"
+#include "util/jsonw.h"
 #include "util/strbuf.h"
 #include "util/xalloc.h"
 #include "util/banned.h"
@@ -165,6 +166,12 @@ static int walk_level(struct lc *lc, const char *rel, int dirs, struct cv_err *e
 	for (i = 0; !rc && i < n; i++) {
 		sb_reset(&child);
 		sb_addf(&child, "%s%s%s", rel, *rel ? "/" : "", names[i]);
+		if (!utf8_valid(names[i], strlen(names[i]))) {
+			rc = cv_errf(e, CV_ECORRUPT, "%s: a name that is not UTF-8 (a "
+				     "snapshot records names as JSON text); rename it",
+				     child.buf);
+			break;
+		}
 		sb_reset(&path);
 		sb_addf(&path, "%s/%s", lc->root, child.buf);
 		if (lstat(path.buf, &st))

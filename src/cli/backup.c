@@ -18,6 +18,7 @@
 #include "repo/manifest.h"
 #include "repo/repo.h"
 #include "util/fsutil.h"
+#include "util/jsonw.h"
 #include "util/progress.h"
 #include "util/strbuf.h"
 #include "util/untar.h"
@@ -207,7 +208,7 @@ static int from_tar(const char *tar, const char *staging, struct strbuf *dir,
 		    struct lc_stats *st, struct cv_err *e)
 {
 	int fd = strcmp(tar, "-") ? open(tar, O_RDONLY | O_CLOEXEC) : STDIN_FILENO;
-	struct strbuf links = STRBUF_INIT;
+	struct strbuf links = STRBUF_INIT, msg = STRBUF_INIT;
 	const char *l, *nl;
 	int rc;
 
@@ -224,11 +225,14 @@ static int from_tar(const char *tar, const char *staging, struct strbuf *dir,
 		rc = chroma_describe(dir->buf, st, e);
 	}
 	l = links.len ? links.buf : "";
-	for (; !rc && (nl = strchr(l, '\n')); l = nl + 1)
-		json_array_append_new(st->warnings, json_sprintf("%s: symbolic link "
-			"%.*s left out (a snapshot holds files and folders)", tar,
-			(int)(nl - l), l));
+	for (; !rc && (nl = strchr(l, '\n')); l = nl + 1) {
+		sb_reset(&msg);
+		sb_addf(&msg, "%s: symbolic link %.*s left out (a snapshot holds "
+			"files and folders)", tar, (int)(nl - l), l);
+		json_array_append_new(st->warnings, json_text(msg.buf));
+	}
 	sb_release(&links);
+	sb_release(&msg);
 	return rc;
 }
 

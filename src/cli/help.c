@@ -64,8 +64,14 @@ long long cli_parse_count(const char *s)
 
 int cli_bad_option(const struct cli_cmd *c, char **argv)
 {
-	return cli_usage_error(c, "option %s is unknown or lacks its value",
-			       argv[optind - 1]);
+	const char *arg = argv[optind - 1];
+
+	/* a short option, maybe inside a bundle (-xo): getopt names it */
+	if (optopt && strncmp(arg, "--", 2))
+		return cli_usage_error(c, "option -%c is unknown or lacks its value",
+				       optopt);
+	return cli_usage_error(c, "option %.*s is unknown, lacks its value or "
+			       "takes none", (int)strcspn(arg, "="), arg);
 }
 
 int cli_flags(const struct cli_cmd *c, int argc, char **argv,

@@ -21,10 +21,12 @@ struct verify {
 	int read_data;
 	struct hashset seen;   /* chunks already checked */
 	struct hashset bad;    /* of them, missing or damaged */
-	size_t again;          /* bad ones met again in this snapshot */
+	struct hashset here;   /* bad ones this snapshot has met */
+	size_t again;          /* of them, reported under an earlier snapshot */
 	const char *again_path; /* the first of them: its file and offset */
 	long long again_off;
 	struct strbuf buf;
+	uint8_t *pack_gone;    /* per pack: missing or too short */
 	size_t problems;
 	uint64_t chunks;
 };
@@ -44,11 +46,14 @@ static int check_chunk(void *ctx, const struct manifest *m,
 		       const uint8_t *hash, struct cv_err *e)
 {
 	struct verify *v = ctx;
+	const struct chunk_loc *loc;
 	struct cv_err ce = { 0 };
 	char hex[2 * SHA256_LEN + 1];
 
 	if (!hashset_add(&v->seen, hash)) {
-		if (hashset_has(&v->bad, hash) && !v->again++) {
+		/* once a chunk a snapshot, and not where it was first reported */
+		if (hashset_has(&v->bad, hash) && hashset_add(&v->here, hash) &&
+		    !v->again++) {
 			v->again_path = f->path;
 			v->again_off = off;
 		}
@@ -56,17 +61,25 @@ static int check_chunk(void *ctx, const struct manifest *m,
 	}
 	v->chunks++;
 	hex_encode(hash, SHA256_LEN, hex);
-	if (!repo_find(&v->r, hash)) {
+	loc = repo_find(&v->r, hash);
+	if (!loc || (!v->read_data && loc->pack < v->r.npacks &&
+		     v->pack_gone[loc->pack])) {
 		char msg[200];
 
-		snprintf(msg, sizeof(msg), "chunk %s is missing", hex);
+		if (!loc)
+			snprintf(msg, sizeof(msg), "chunk %s is missing", hex);
+		else
+			snprintf(msg, sizeof(msg), "chunk %s: its pack %s is missing "
+				 "or truncated", hex, v->r.packs[loc->pack]);
 		problem(v, m, f, off, msg);
 		hashset_add(&v->bad, hash);
+		hashset_add(&v->here, hash);
 		return 0;
 	}
 	if ((v->read_data || off < 0) && repo_get(&v->r, hash, &v->buf, &ce)) {
 		problem(v, m, f, off, ce.msg);
 		hashset_add(&v->bad, hash);
+		hashset_add(&v->here, hash);
 	}
 	return 0;
 }
@@ -108,10 +121,12 @@ static void check_packs(struct verify *v)
 		if (stat(path, &st)) {
 			printf("%s: missing\n", path);
 			v->problems++;
+			v->pack_gone[i] = 1;
 		} else if ((uint64_t)st.st_size < need[i]) {
 			printf("%s: truncated at %lld bytes, its index needs %llu\n", path,
 			       (long long)st.st_size, (unsigned long long)need[i]);
 			v->problems++;
+			v->pack_gone[i] = 1;
 		}
 	}
 	free(need);
@@ -129,7 +144,9 @@ static int verify_all(const char *path, int read_data, struct cv_err *e)
 		return rc;
 	hashset_init(&v.seen);
 	hashset_init(&v.bad);
+	hashset_init(&v.here);
 	sb_init(&v.buf, 0);
+	v.pack_gone = xcalloc(v.r.npacks + 1, 1);
 	check_packs(&v);
 	rc = repo_list_snapshots(&v.r, &names, &n, e);
 	for (i = 0; !rc && i < n; i++) {
@@ -139,6 +156,8 @@ static int verify_all(const char *path, int read_data, struct cv_err *e)
 			printf("%s\n", me.msg);
 			v.problems++;
 		} else {
+			hashset_release(&v.here);
+			hashset_init(&v.here);
 			rc = walk_snapshot(&v.r, &m, check_chunk, &v, e);
 			if (!rc)
 				report_again(&v, &m);
@@ -156,7 +175,9 @@ static int verify_all(const char *path, int read_data, struct cv_err *e)
 	free(names);
 	hashset_release(&v.seen);
 	hashset_release(&v.bad);
+	hashset_release(&v.here);
 	sb_release(&v.buf);
+	free(v.pack_gone);
 	repo_close(&v.r, NULL);
 	return rc;
 }

@@ -361,6 +361,7 @@ int repo_close(struct repo *r, struct cv_err *e)
 	free(r->packs);
 	free(r->locs);
 	free(r->slots);
+	free(r->moves);
 	sb_release(&r->idx);
 	sb_release(&r->idx_frames);
 	repo_reader_release(&r->rd);
@@ -420,10 +421,20 @@ void repo_set_compression(struct repo *r, int level, int threads)
 
 static int pack_finish(struct repo *r, struct cv_err *e);
 
+static void defer_move(struct repo *r, size_t i, const struct chunk_loc *nl)
+{
+	if (r->nmoves == r->capmoves) {
+		r->capmoves = r->capmoves ? 2 * r->capmoves : 1024;
+		r->moves = xrealloc(r->moves, r->capmoves * sizeof(*r->moves));
+	}
+	r->moves[r->nmoves].i = i;
+	r->moves[r->nmoves++].loc = *nl;
+}
+
 /* Append a compressed batch to the pack, frame by frame. */
 static int append_batch(struct repo *r, struct zbatch *b, struct cv_err *e)
 {
-	struct chunk_loc *loc;
+	struct chunk_loc *loc, nl;
 	const struct zitem *it;
 	uint64_t frame_off = 0;
 	size_t i;
@@ -447,14 +458,19 @@ static int append_batch(struct repo *r, struct zbatch *b, struct cv_err *e)
 				  it->delta ? CHUNK_DELTA : 0);
 		}
 		loc = tab_find(r, it->hash);
-		loc->pack = (uint32_t)(r->npacks - 1);
-		loc->off = frame_off;
-		loc->clen = (uint32_t)it->olen;
-		loc->uoff = it->uoff;
-		loc->fulen = it->fulen;
-		loc->flags = it->delta ? CHUNK_DELTA : 0;
-		loc->ord = (uint16_t)it->ord;
-		idx_chunk(r, loc);
+		nl = *loc;
+		nl.pack = (uint32_t)(r->npacks - 1);
+		nl.off = frame_off;
+		nl.clen = (uint32_t)it->olen;
+		nl.uoff = it->uoff;
+		nl.fulen = it->fulen;
+		nl.flags = it->delta ? CHUNK_DELTA : 0;
+		nl.ord = (uint16_t)it->ord;
+		idx_chunk(r, &nl);
+		if (loc->pack == PACK_PENDING)
+			*loc = nl; /* new: nowhere else to read it from */
+		else
+			defer_move(r, (size_t)(loc - r->locs), &nl);
 	}
 	return 0;
 }
@@ -598,6 +614,7 @@ static int pack_finish(struct repo *r, struct cv_err *e)
 	uint8_t sum[SHA256_LEN], head[24];
 	char hex[2 * SHA256_LEN + 1], name[256];
 	struct strbuf idx = STRBUF_INIT;
+	size_t i;
 	int rc;
 
 	if (!r->pack_open)
@@ -613,6 +630,7 @@ static int pack_finish(struct repo *r, struct cv_err *e)
 	hex_encode(sum, SHA256_LEN, hex);
 	snprintf(name, sizeof(name), "packs/%s.pack", hex);
 	if ((rc = store_commit(&r->st, &r->pf, name, e))) {
+		r->nmoves = 0; /* the chunks stay where they were */
 		sb_release(&idx);
 		return rc;
 	}
@@ -622,6 +640,9 @@ static int pack_finish(struct repo *r, struct cv_err *e)
 	sb_release(&idx);
 	free(r->packs[r->npacks - 1]);
 	r->packs[r->npacks - 1] = xstrdup(hex);
+	for (i = 0; !rc && i < r->nmoves; i++) /* the pack can be read now */
+		r->locs[r->moves[i].i] = r->moves[i].loc;
+	r->nmoves = 0;
 	return rc;
 }
 
@@ -930,7 +951,7 @@ static int store_again(struct repo *r, struct chunk_loc *loc, struct strbuf *buf
 	if ((rc = repo_get(r, loc->hash, buf, e)) || (rc = current_batch(r, 0, e)))
 		return rc;
 	/* loc keeps its old place, still readable (a delta's base may be read
-	 * later in this loop), until the batch is written and moves it */
+	 * later in this loop), until the pack it is written to is finished */
 	zpool_add(r->cur[0], loc->hash, buf->buf, buf->len);
 	return submit_if_full(r, 0, e);
 }

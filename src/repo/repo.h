@@ -82,6 +82,13 @@ struct repo {
 	struct repo_reader rd; /* the default reader, for the opening thread */
 	struct zpool *zp;     /* compression workers (writable) */
 	struct zbatch *cur[REPO_LANES]; /* new chunks being collected */
+	/*
+	 * Stored chunks written again into the open pack (prune): their new
+	 * places, taken when that pack is finished; until then they are read
+	 * where they were, which stays readable.
+	 */
+	struct loc_move { size_t i; struct chunk_loc loc; } *moves;
+	size_t nmoves, capmoves;
 	int level;
 	struct repo_stats stats;
 };

@@ -49,14 +49,20 @@ static size_t digits(const char *t, size_t i, size_t n)
 	return i;
 }
 
-/* The value of the exponent's digits t[i..j), capped (no overflow). */
+/*
+ * Digit counts and exponents are capped here, far above what a line can
+ * make a count reach, so a capped exponent still outweighs every count.
+ */
+#define MAG_CAP 1000000000L
+
+/* The value of the exponent's digits t[i..j), capped at MAG_CAP. */
 static long exponent(const char *t, size_t i, size_t j)
 {
 	long v = 0;
 
-	for (; i < j && v < 100000; i++)
+	for (; i < j && v < MAG_CAP; i++)
 		v = v * 10 + (t[i] - '0');
-	return v;
+	return v < MAG_CAP ? v : MAG_CAP;
 }
 
 /*
@@ -75,7 +81,7 @@ static size_t number(const char *t, size_t i, size_t n, int *large)
 		i++;
 	else if ((j = digits(t, i, n)) > i) {
 		lead = j - i;
-		mag = lead < 100000 ? (long)lead : 100000;
+		mag = lead < (size_t)MAG_CAP ? (long)lead : MAG_CAP;
 		i = j;
 	} else {
 		return 0;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "util/fmtfloat.h"
+#include "util/xalloc.h"
 #include "util/banned.h"
 
 /* 1 for bytes that end a plain run: controls, '"', '\\' and non-ASCII. */
@@ -60,6 +61,42 @@ static size_t utf8_seq(const unsigned char *p, size_t n)
 		return 4;
 	}
 	return 0;
+}
+
+int utf8_valid(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t k;
+
+	while (n) {
+		if (!(k = utf8_seq(p, n)))
+			return 0;
+		p += k;
+		n -= k;
+	}
+	return 1;
+}
+
+json_t *json_text(const char *s)
+{
+	size_t n = strlen(s), i = 0, k;
+	char *copy;
+	json_t *j;
+
+	if (utf8_valid(s, n))
+		return json_string(s);
+	copy = xstrdup(s);
+	while (i < n) {
+		k = utf8_seq((const unsigned char *)copy + i, n - i);
+		if (!k) {
+			copy[i] = '?';
+			k = 1;
+		}
+		i += k;
+	}
+	j = json_string(copy);
+	free(copy);
+	return j;
 }
 
 static void jw_escape(struct strbuf *sb, unsigned char c)

@@ -27,4 +27,9 @@ void jw_f32_array(struct strbuf *sb, const float *v, size_t n);
 struct json_t;
 void jw_json(struct strbuf *sb, const struct json_t *v);
 
+/* 1 if p[0..n) is valid UTF-8 (RFC 3629). */
+int utf8_valid(const char *p, size_t n);
+/* s as a JSON string, each byte that is not part of valid UTF-8 as '?'. */
+struct json_t *json_text(const char *s);
+
 #endif

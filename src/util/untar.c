@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/jsonw.h"
 #include "util/strbuf.h"
 #include "util/xalloc.h"
 #include "util/banned.h"
@@ -284,6 +285,10 @@ static int check_entry(struct tar *t, char type)
 	if (!safe_path(&t->path))
 		return cv_errf(t->e, CV_ECORRUPT, "tar: entry \"%s\" at offset %llu: "
 			       "absolute or \"..\" path refused", t->path.buf, at);
+	if (!utf8_valid(t->path.buf, t->path.len))
+		return cv_errf(t->e, CV_ECORRUPT, "tar: entry \"%s\" at offset %llu: "
+			       "a name that is not UTF-8 (a snapshot records names as "
+			       "JSON text)", t->path.buf, at);
 	if (type == '1' || type == '2') {
 		sb_adds(&target, t->link.buf);
 		if (!link_inside(t->path.buf, target.buf, type == '1') ||

@@ -63,4 +63,19 @@ expect_ok "$CV" restore "$T/linked/repo" latest "$T/linked/r"
 expect_ok "$CV" export "file://$T/linked/r" -o "$T/linked/e.jsonl"
 expect_ok python3 "$ROOT/tests/tools/jsonl_compare.py" --ulps 0 "$T/linked/e.jsonl" \
 	"$F/movie-suggestion-sumanhiremath/expected.jsonl"
+# a name that is not UTF-8 is named in the warning all the same
+ln -s /nonexistent "$T/linked/db/"$'bad\xff'
+expect_ok "$CV" backup "$T/linked/db" "$T/linked/repo"
+grep -q "warning: $T/linked/db/bad?: cannot be read" "$T/stderr" ||
+	fail "non-UTF-8 dangling link not named: $(cat "$T/stderr")"
+rm "$T/linked/db/"$'bad\xff'
+# a file with such a name cannot be recorded: refused, named
+echo x >"$T/linked/elsewhere/$seg/"$'x\xfe'
+expect_fail 3 "$CV" backup "$T/linked/db" "$T/linked/repo"
+LC_ALL=C grep -q "$seg/x.: a name that is not UTF-8" "$T/stderr" || fail "$(cat "$T/stderr")"
+rm "$T/linked/elsewhere/$seg/"$'x\xfe'
+# an index folder whose link leads nowhere (its disk not mounted) is an error
+mv "$T/linked/elsewhere" "$T/linked/unmounted"
+expect_fail 2 "$CV" backup "$T/linked/db" "$T/linked/repo"
+grep -q "$seg: index folder cannot be read" "$T/stderr" || fail "$(cat "$T/stderr")"
 echo "$n fixtures round-trip"

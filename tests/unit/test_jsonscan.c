@@ -53,6 +53,17 @@ static void test_large(void **state)
 	assert_int_equal(large("[123456789012345678901234567890123456789]"), 1);
 	assert_int_equal(large("[1.5e99999999999]"), 1); /* a huge exponent, capped */
 	assert_int_equal(large("[1e-99999999999]"), 0);
+	{ /* 200,000 digits before the point outweigh an exponent of -99999 */
+		struct strbuf a = STRBUF_INIT;
+		int k;
+
+		sb_adds(&a, "[1,");
+		for (k = 0; k < 200000; k++)
+			sb_addch(&a, '1');
+		sb_adds(&a, "e-99999]");
+		assert_int_equal(large(a.buf), 1);
+		sb_release(&a);
+	}
 }
 
 static void test_numbers(void **state)

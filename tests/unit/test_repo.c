@@ -166,6 +166,59 @@ static void test_gc_keeps_what_is_asked(void **state)
 	sb_release(&out);
 }
 
+/*
+ * A rewrite larger than one batch: a kept delta whose base was already
+ * written again is still read from the base's old place (its new pack is
+ * not finished yet). It used to look for the base in the unfinished pack.
+ */
+static void test_gc_delta_after_base_moved(void **state)
+{
+	enum { NBASE = ZBATCH_ITEMS + 100 };
+	uint8_t (*h)[SHA256_LEN] = calloc(NBASE, SHA256_LEN), d[SHA256_LEN], g[SHA256_LEN];
+	static const char v2[] = "chunk 00000: CHANGED";
+	struct strbuf out = STRBUF_INIT, base = STRBUF_INIT;
+	struct hashset keep;
+	struct gc_stats gs;
+	struct repo r;
+	struct cv_err e = { 0 };
+	char text[32];
+	int i;
+
+	(void)state;
+	assert_int_equal(repo_open(dir, 1, &r, &e), 0);
+	repo_set_compression(&r, 1, 0);
+	hashset_init(&keep);
+	for (i = 0; i < NBASE; i++) {
+		snprintf(text, sizeof(text), "chunk %05d: original", i);
+		put_text(&r, text, h[i]);
+		hashset_add(&keep, h[i]);
+	}
+	put_text(&r, "dropped from the first pack", g);
+	assert_int_equal(repo_flush(&r, &e), 0);
+	sha256(v2, strlen(v2), d); /* the first base changed, as a delta */
+	assert_int_equal(repo_get(&r, h[0], &base, &e), 0);
+	assert_int_equal(repo_put_delta(&r, 0, d, v2, strlen(v2), h[0], base.buf,
+					base.len, &e), 0);
+	put_text(&r, "dropped from the second pack", g);
+	assert_int_equal(repo_flush(&r, &e), 0);
+	assert_true(repo_find(&r, d)->flags & CHUNK_DELTA);
+	hashset_add(&keep, d);
+	assert_int_equal(repo_gc(&r, &keep, 0, &gs, &e), 0);
+	assert_int_equal(gs.packs_rewritten, 2);
+	repo_close(&r, NULL);
+
+	assert_int_equal(repo_open(dir, 0, &r, &e), 0);
+	assert_int_equal(repo_get(&r, d, &out, &e), 0);
+	assert_string_equal(out.buf, v2);
+	assert_int_equal(repo_get(&r, h[0], &out, &e), 0);
+	assert_string_equal(out.buf, "chunk 00000: original");
+	repo_close(&r, NULL);
+	hashset_release(&keep);
+	sb_release(&out);
+	sb_release(&base);
+	free(h);
+}
+
 static void test_damaged_pack(void **state)
 {
 	struct repo r;
@@ -432,6 +485,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lists_and_snapshots, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gc_keeps_what_is_asked, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gc_delta_after_base_moved, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_damaged_pack, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delta_chunks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lanes, setup, teardown),
