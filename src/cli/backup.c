@@ -112,15 +112,40 @@ static json_t *manifest_json(const char *dir, const char *name, time_t t,
 	return m;
 }
 
-static int open_or_init(const char *path, struct repo *r, struct cv_err *e)
+/* Another backup creating the repository writes its config within 2 s. */
+static int config_appears(const char *cfg)
+{
+	struct timespec ts = { 0, 50 * 1000 * 1000 };
+	struct stat st;
+	int i;
+
+	for (i = 0; i < 40 && stat(cfg, &st); i++)
+		nanosleep(&ts, NULL);
+	return !stat(cfg, &st);
+}
+
+/*
+ * Open REPO, creating it when it does not exist (*created then set: this
+ * run made it). Two backups may race to create it: the one that finds it
+ * made meanwhile opens it, waiting for the lock like any other.
+ */
+static int open_or_init(const char *path, struct repo *r, int *created,
+			struct cv_err *e)
 {
 	struct stat st;
 	char cfg[4096];
 	int rc;
 
+	*created = 0;
 	snprintf(cfg, sizeof(cfg), "%s/config", path);
-	if (stat(cfg, &st) && (rc = repo_init(path, e)))
-		return rc;
+	if (stat(cfg, &st)) {
+		rc = repo_init(path, e);
+		if (rc && !config_appears(cfg))
+			return rc;
+		if (rc)
+			cv_err_clear(e); /* made by another backup meanwhile */
+		*created = !rc;
+	}
 	if ((rc = repo_open(path, 1, r, e)))
 		return rc;
 	/* left by an interrupted backup; the lock says none is running */
@@ -273,6 +298,28 @@ static int load_previous(struct repo *r, const char *src, struct manifest *m)
 	return found;
 }
 
+/*
+ * A repository this backup created and left without a snapshot (it failed)
+ * is removed. Called holding its lock, so no other backup is writing one.
+ */
+static void drop_if_unused(const char *path)
+{
+	struct strbuf p = STRBUF_INIT;
+	struct dirent *de;
+	DIR *d;
+	int used = 0;
+
+	sb_addf(&p, "%s/snapshots", path);
+	d = opendir(p.buf);
+	while (d && (de = readdir(d)))
+		used |= de->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	if (d && !used)
+		rm_tree(path);
+	sb_release(&p);
+}
+
 static int backup_one(const char *dir, const char *path,
 		      const struct backup_opts *o, struct cv_err *e)
 {
@@ -288,9 +335,9 @@ static int backup_one(const char *dir, const char *path,
 	double t0 = now_sec();
 	time_t t = time(NULL);
 	json_t *m = NULL;
-	int rc;
+	int rc, created;
 
-	if ((rc = open_or_init(path, &r, e)))
+	if ((rc = open_or_init(path, &r, &created, e)))
 		return rc;
 	have_prev = !load_previous(&r, o->from_tar ? o->from_tar : dir, &prev);
 	mfw_init(&w, &r, have_prev ? &prev : NULL);
@@ -327,6 +374,8 @@ static int backup_one(const char *dir, const char *path,
 	json_decref(st.warnings);
 	mfw_release(&w);
 	manifest_release(&prev);
+	if (rc && created)
+		drop_if_unused(path);
 	repo_close(&r, NULL);
 	return rc;
 }
@@ -338,34 +387,11 @@ static const struct option backup_longopts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-/*
- * A repository this backup created and left without a snapshot (it failed)
- * is removed, unless a snapshot has appeared in it meanwhile.
- */
-static void drop_new_repo(const char *path)
-{
-	struct strbuf p = STRBUF_INIT;
-	struct dirent *de;
-	DIR *d;
-	int used = 0;
-
-	sb_addf(&p, "%s/snapshots", path);
-	d = opendir(p.buf);
-	while (d && (de = readdir(d)))
-		used |= de->d_name[0] != '.';
-	if (d)
-		closedir(d);
-	if (d && !used)
-		rm_tree(path);
-	sb_release(&p);
-}
-
 static int backup_run(int argc, char **argv)
 {
 	struct backup_opts o = { 0, NULL };
 	struct cv_err e = { 0 };
-	struct stat sb;
-	int ch, existed;
+	int ch;
 
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "", backup_longopts, NULL)) != -1) {
@@ -392,12 +418,8 @@ static int backup_run(int argc, char **argv)
 		return cli_usage_error(&cmd_backup, "REPO %s is inside DIR %s: a "
 				       "backup never writes into the directory it "
 				       "reads", argv[optind + 1], argv[optind]);
-	existed = !stat(argv[optind + 1], &sb);
-	if (backup_one(argv[optind], argv[optind + 1], &o, &e)) {
-		if (!existed)
-			drop_new_repo(argv[optind + 1]);
+	if (backup_one(argv[optind], argv[optind + 1], &o, &e))
 		return cli_fail(&cmd_backup, &e);
-	}
 	return 0;
 }
 

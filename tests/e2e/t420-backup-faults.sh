@@ -60,6 +60,19 @@ expect_ok "$CV" verify --read-data "$R"
 expect_ok "$CV" restore "$R" latest "$T/after-kill"
 diff -r "$F/movie-suggestion-sumanhiremath/db" "$T/after-kill" >&2 || fail "restore after kills"
 
+# two backups creating one repository at once: both land, one after the other
+for i in 1 2 3 4 5; do
+	rm -rf "$T/race"
+	"$CV" backup "$src" "$T/race" >/dev/null 2>"$T/race1.err" &
+	a=$!
+	"$CV" backup "$src" "$T/race" >/dev/null 2>"$T/race2.err" &
+	b=$!
+	wait "$a" || fail "concurrent creation: $(cat "$T/race1.err")"
+	wait "$b" || fail "concurrent creation: $(cat "$T/race2.err")"
+	[ "$(ls "$T/race/snapshots" | wc -l)" -eq 2 ] || fail "a snapshot is missing"
+done
+expect_ok "$CV" verify --read-data "$T/race"
+
 # an unreadable manifest: the other snapshots are still listed, prune
 # refuses (its snapshot's chunks are unknown), every command names the file
 cp -a "$R" "$T/r-bad"
