@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "chroma/labels.h"
 #include "chroma/meta.h"
@@ -101,7 +102,7 @@ static void *index_open_run(void *arg)
 	return NULL;
 }
 
-static int open_index(struct cv_reader *r, struct cv_err *e)
+static int open_index_once(struct cv_reader *r, struct cv_err *e)
 {
 	struct strbuf dir = STRBUF_INIT, pk = STRBUF_INIT;
 	struct index_open io = { 0 };
@@ -140,6 +141,80 @@ static int open_index(struct cv_reader *r, struct cv_err *e)
 out:
 	sb_release(&dir);
 	sb_release(&pk);
+	return rc;
+}
+
+#define OPEN_ATTEMPTS 8
+
+/* The folder's files as stat sees them (names, sizes, times), hashed. */
+static uint64_t folder_stamp(const char *dir)
+{
+	static const char *files[] = { "header.bin", "data_level0.bin", "length.bin",
+				       "link_lists.bin", "index_metadata.pickle" };
+	struct strbuf p = STRBUF_INIT;
+	uint64_t h = 1469598103934665603ULL, f[5];
+	struct stat st;
+	size_t i, k;
+
+	for (i = 0; i < 5; i++) {
+		sb_reset(&p);
+		sb_addf(&p, "%s/%s", dir, files[i]);
+		memset(f, 0, sizeof(f));
+		if (!stat(p.buf, &st)) {
+			f[0] = (uint64_t)st.st_size;
+			f[1] = (uint64_t)st.st_mtim.tv_sec;
+			f[2] = (uint64_t)st.st_mtim.tv_nsec;
+			f[3] = (uint64_t)st.st_ctim.tv_sec;
+			f[4] = (uint64_t)st.st_ctim.tv_nsec;
+		}
+		for (k = 0; k < 5; k++)
+			h = (h ^ f[k]) * 1099511628211ULL;
+	}
+	sb_release(&p);
+	return h;
+}
+
+static void close_index(struct cv_reader *r)
+{
+	if (r->has_index)
+		hnsw_close(&r->ix);
+	if (r->has_pickle)
+		labels_close(&r->lb);
+	r->has_index = r->has_pickle = 0;
+}
+
+/*
+ * A flush racing the opening rewrites the folder's files under it, so what
+ * was read may not agree (a link list cut short, say). The opening is
+ * tried again while the folder keeps changing; one that did not change
+ * while read stands, and so does its error (the files are damaged).
+ */
+static int open_index(struct cv_reader *r, struct cv_err *e)
+{
+	struct timespec ts = { 0, 20 * 1000 * 1000 };
+	struct strbuf dir = STRBUF_INIT;
+	uint64_t before;
+	int attempt, rc;
+
+	sb_addf(&dir, "%s/%s", r->db->dir, r->c->vseg);
+	for (attempt = 1;; attempt++) {
+		before = folder_stamp(dir.buf);
+		rc = open_index_once(r, e);
+		if (folder_stamp(dir.buf) == before)
+			break;
+		close_index(r);
+		if (attempt == OPEN_ATTEMPTS) {
+			rc = cv_errf(e, CV_EIO, "%s: changed while it was read, %d times "
+				     "(Chroma keeps flushing it); run the command again",
+				     dir.buf, OPEN_ATTEMPTS);
+			break;
+		}
+		cv_err_clear(e);
+		nanosleep(&ts, NULL);
+		if (ts.tv_nsec < 400 * 1000 * 1000)
+			ts.tv_nsec *= 2;
+	}
+	sb_release(&dir);
 	return rc;
 }
 
@@ -364,10 +439,7 @@ void cv_reader_close(struct cv_reader *r)
 	sqlite3_finalize(r->arr.st);
 	sqlite3_finalize(r->wal_vec);
 	wal_overlay_release(&r->ov);
-	if (r->has_index)
-		hnsw_close(&r->ix);
-	if (r->has_pickle)
-		labels_close(&r->lb);
+	close_index(r);
 	meta_release(&r->m);
 	sb_release(&r->meta_json);
 	free(r->new_order);

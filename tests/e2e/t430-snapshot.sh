@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # snapshot DIR DEST: a plain consistent copy. Of a stopped directory it is
 # byte-identical; a DEST inside DIR is refused (and a backup's REPO, an
-# export's output); taken while a writer adds records, the copy opens in a
-# real server and holds a prefix of the written records.
+# export's output). While a writer adds records, exports succeed (a racing
+# flush is read again), and each snapshot opens in a real server and holds a
+# prefix of the written records.
 . "$(dirname "$0")/lib.sh"
 setup
 
@@ -27,6 +28,9 @@ start_chroma "$T/data"
 python3 "$ROOT/tests/gen/live.py" "$CHROMA_URL" write 1500 30 >"$T/written" &
 writer=$!
 sleep 1
+for i in $(seq 10); do # export reads while flushes race it: retried, never "damaged"
+	expect_ok "$CV" export "$T/data" -o "$T/live.jsonl"
+done
 for i in 1 2 3; do
 	expect_ok "$CV" snapshot --json "$T/data" "$T/snap$i"
 	sleep 0.5
