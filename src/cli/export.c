@@ -133,9 +133,10 @@ static void report(const struct export_opts *o, const struct export_stats *st,
 			"\"embedding\":null\n", (unsigned long long)st->missing_vectors);
 	if (!o->verbose)
 		return;
-	fprintf(stderr, "chromavault export: %llu records from %llu collections, "
+	fprintf(stderr, "chromavault export: %llu records from %llu collection%s, "
 		"%.1f MB in %.2f s (%.0f records/s, %.1f MB/s)\n",
 		(unsigned long long)st->records, (unsigned long long)st->collections,
+		st->collections == 1 ? "" : "s",
 		(double)bytes / 1e6, secs, secs > 0 ? (double)st->records / secs : 0,
 		secs > 0 ? (double)bytes / 1e6 / secs : 0);
 }
@@ -147,6 +148,7 @@ static int export_file(const struct cv_source *src, struct export_opts *o,
 	struct ostream os;
 	struct cv_db db;
 	double t0 = now_sec();
+	uint64_t bytes;
 	int rc, rc2;
 
 	if (!src->collection)
@@ -163,11 +165,12 @@ static int export_file(const struct cv_source *src, struct export_opts *o,
 	rc = export_selected(&db, src, o, w, st, e);
 	jsonl_writer_free(w);
 	cv_db_end(&db);
+	bytes = os.bytes_in; /* os_close clears os */
 	rc2 = os_close(&os, rc != 0, rc ? NULL : e);
 	if (!rc)
 		rc = rc2;
 	if (!rc)
-		report(o, st, os.bytes_in, now_sec() - t0);
+		report(o, st, bytes, now_sec() - t0);
 out_db:
 	cv_db_close(&db);
 	return rc;
@@ -191,6 +194,7 @@ static int export_http(const struct cv_source *src, struct export_opts *o,
 	struct jsonl_writer *w;
 	struct ostream os;
 	double t0 = now_sec();
+	uint64_t bytes;
 	int rc, rc2;
 
 	if ((rc = os_open(&os, o->out, -1, e)))
@@ -198,6 +202,7 @@ static int export_http(const struct cv_source *src, struct export_opts *o,
 	w = jsonl_writer_new(&os, o->threads);
 	rc = remote_export(&rs, &ro, w, &rst, e);
 	jsonl_writer_free(w);
+	bytes = os.bytes_in; /* os_close clears os */
 	rc2 = os_close(&os, rc != 0, rc ? NULL : e);
 	if (!rc)
 		rc = rc2;
@@ -206,7 +211,7 @@ static int export_http(const struct cv_source *src, struct export_opts *o,
 	if (rst.changed)
 		fprintf(stderr, "chromavault export: warning: %s\n", rst.change);
 	if (!rc)
-		report(o, st, os.bytes_in, now_sec() - t0);
+		report(o, st, bytes, now_sec() - t0);
 	return rc;
 }
 

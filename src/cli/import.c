@@ -93,11 +93,16 @@ static void report(const struct import_opts *o, const struct import_stats *st,
 	if (o->check_only)
 		printf("%s: %llu lines, %llu records: no problem found\n", o->input,
 		       (unsigned long long)st->lines, (unsigned long long)st->records);
+	else if (o->resume)
+		printf("imported %llu records into %llu collection%s (%llu already "
+		       "sent before --resume); %llu rejected\n",
+		       (unsigned long long)st->sent, (unsigned long long)st->collections,
+		       st->collections == 1 ? "" : "s", (unsigned long long)st->skipped,
+		       (unsigned long long)st->rejected);
 	else
-		printf("imported %llu records into %llu collections (%llu already sent "
-		       "before --resume); %llu rejected\n", (unsigned long long)st->sent,
-		       (unsigned long long)st->collections,
-		       (unsigned long long)st->skipped, (unsigned long long)st->rejected);
+		printf("imported %llu records into %llu collection%s; %llu rejected\n",
+		       (unsigned long long)st->sent, (unsigned long long)st->collections,
+		       st->collections == 1 ? "" : "s", (unsigned long long)st->rejected);
 }
 
 static int import_run(int argc, char **argv)

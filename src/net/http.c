@@ -267,15 +267,15 @@ int http_run(struct http *h, struct http_req *reqs, size_t n, struct cv_err *e)
 	for (i = 0; i < n; i++)
 		slots[i].req = &reqs[i];
 	for (;;) {
-		for (i = 0, done = 0; i < n; i++)
-			done += slots[i].done;
-		if (done == n || rc)
-			break;
 		start_some(h, slots, n, busy);
 		curl_multi_perform(h->multi, &running);
 		rc = reap(h, busy, e);
-		if (!rc)
-			curl_multi_poll(h->multi, NULL, 0, 50, NULL);
+		for (i = 0, done = 0; i < n; i++)
+			done += slots[i].done;
+		/* not one poll more once all are in: it would wait its whole 50 ms */
+		if (done == n || rc)
+			break;
+		curl_multi_poll(h->multi, NULL, 0, 50, NULL);
 	}
 	for (i = 0; i < h->neasy; i++)
 		if (busy[i])
