@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "util/fsutil.h"
 #include "util/banned.h"
 
 #define CV_VERSION "0.1.0"
@@ -48,6 +49,7 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
 		return cmd_help.run(argc - 1, argv + 1);
 	opterr = 0; /* commands name the option they refuse */
+	signal_cleanup_install();
 	c = find_command(argv[1]);
 	if (!c) {
 		fprintf(stderr, "chromavault: unknown command '%s'; see "

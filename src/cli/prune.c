@@ -13,6 +13,7 @@
 #include "repo/manifest.h"
 #include "repo/repo.h"
 #include "repo/walk.h"
+#include "util/fsutil.h"
 #include "util/strbuf.h"
 #include "util/xalloc.h"
 #include "util/banned.h"
@@ -191,6 +192,7 @@ static int prune_all(const char *path, const struct policy *p, struct cv_err *e)
 	if (!rc) {
 		store_clean_tmp(&r.st, "packs");
 		store_clean_tmp(&r.st, "snapshots");
+		rm_prefixed(path, "staging.tmp."); /* a killed backup's copy */
 		printf("%s%llu chunks unreferenced: %llu packs removed, %llu rewritten\n",
 		       p->dry_run ? "dry run: " : "", (unsigned long long)gs.chunks_removed,
 		       (unsigned long long)gs.packs_removed,

@@ -318,25 +318,48 @@ static int target_ok(const char *target, int force, int *exists,
 	return 0;
 }
 
-/* Move the finished tree into place; an existing target is replaced. */
-static int swap_in(const char *tmp, const char *target, int exists,
-		   struct cv_err *e)
+/* The old tree moved aside, the new one renamed in, the old one removed. */
+static int swap_in_two_steps(const char *tmp, const char *target,
+			     struct cv_err *e)
 {
 	struct strbuf old = STRBUF_INIT;
 	int rc = 0;
 
 	sb_addf(&old, "%s.old.%ld", target, (long)getpid());
-	if (exists && rename(target, old.buf))
+	if (rename(target, old.buf))
 		rc = cv_errno(e, CV_EIO, "%s: cannot move aside", target);
 	if (!rc && rename(tmp, target)) {
 		rc = cv_errno(e, CV_EIO, "%s: cannot rename into place", target);
-		if (exists)
-			rename(old.buf, target);
+		rename(old.buf, target);
 	}
-	if (!rc && exists)
+	if (!rc)
 		rm_tree(old.buf);
 	sb_release(&old);
 	return rc;
+}
+
+/*
+ * Move the finished tree into place. An existing target is exchanged with it
+ * in one step (renameat2 RENAME_EXCHANGE), so a crash leaves either the old
+ * tree or the new one at TARGET, never neither; the old one, now at tmp, is
+ * then removed.
+ */
+static int swap_in(const char *tmp, const char *target, int exists,
+		   struct cv_err *e)
+{
+	if (!exists) {
+		if (rename(tmp, target))
+			return cv_errno(e, CV_EIO, "%s: cannot rename into place", target);
+		return 0;
+	}
+	if (!renameat2(AT_FDCWD, tmp, AT_FDCWD, target, RENAME_EXCHANGE)) {
+		rm_tree(tmp);
+		return 0;
+	}
+	if (errno != EINVAL && errno != ENOSYS)
+		return cv_errno(e, CV_EIO, "%s: cannot exchange with the restored "
+				"tree", target);
+	return swap_in_two_steps(tmp, target, e); /* a filesystem without it */
 }
 
 static int restore_all(const char *repo_path, const char *snap,
@@ -356,6 +379,7 @@ static int restore_all(const char *repo_path, const char *snap,
 	if ((rc = manifest_load(&r, snap, &m, e)))
 		goto out;
 	sb_addf(&tmp, "%s.tmp.%ld", target, (long)getpid());
+	rm_stale_tmp(target); /* what a killed run left */
 	if (mkdir(tmp.buf, 0755)) {
 		rc = cv_errno(e, CV_EIO, "%s: cannot create", tmp.buf);
 		goto out;

@@ -53,6 +53,7 @@ static int snapshot_one(const char *dir, const char *dest, int as_json,
 	if (!stat(dest, &sb))
 		return cv_errf(e, CV_EUSAGE, "%s: already exists", dest);
 	sb_addf(&tmp, "%s.tmp.%ld", dest, (long)getpid());
+	rm_stale_tmp(dest); /* what a killed run left */
 	rc = chroma_capture(dir, tmp.buf, 1, SNAPSHOT_RETRIES, &st, e);
 	if (!rc && sync_tree(tmp.buf))
 		rc = cv_errno(e, CV_EIO, "%s: cannot sync", tmp.buf);

@@ -4,8 +4,10 @@
 #include "util/fsutil.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +94,65 @@ int path_within(const char *dir, const char *path)
 	free(d);
 	free(p);
 	return inside;
+}
+
+void rm_stale_tmp(const char *path)
+{
+	struct strbuf dir = STRBUF_INIT, p = STRBUF_INIT;
+	const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
+	size_t n = strlen(base);
+	struct dirent *de;
+	char *end;
+	long pid;
+	DIR *d;
+
+	if (slash)
+		sb_add(&dir, path, slash == path ? 1 : (size_t)(slash - path));
+	else
+		sb_adds(&dir, ".");
+	d = opendir(dir.buf);
+	while (d && (de = readdir(d))) {
+		if (strncmp(de->d_name, base, n) || strncmp(de->d_name + n, ".tmp.", 5))
+			continue;
+		pid = strtol(de->d_name + n + 5, &end, 10);
+		if (*end || pid <= 0 || pid == (long)getpid() ||
+		    !(kill((pid_t)pid, 0) && errno == ESRCH))
+			continue; /* not ours, or its process still runs */
+		sb_reset(&p);
+		sb_addf(&p, "%s/%s", dir.buf, de->d_name);
+		rm_tree(p.buf);
+	}
+	if (d)
+		closedir(d);
+	sb_release(&dir);
+	sb_release(&p);
+}
+
+static char cleanup_path[4096];
+static volatile sig_atomic_t cleanup_set;
+
+void signal_cleanup_file(const char *path)
+{
+	cleanup_set = 0;
+	if (path && strlen(path) < sizeof(cleanup_path)) {
+		memcpy(cleanup_path, path, strlen(path) + 1);
+		cleanup_set = 1;
+	}
+}
+
+/* Only async-signal-safe calls: unlink, signal, raise. */
+static void on_signal(int sig)
+{
+	if (cleanup_set)
+		unlink(cleanup_path);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+void signal_cleanup_install(void)
+{
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
 }
 
 int sync_dir(const char *path)

@@ -18,6 +18,20 @@ void rm_prefixed(const char *dir, const char *prefix);
  */
 int path_within(const char *dir, const char *path);
 
+/*
+ * Remove what killed runs left beside path: path.tmp.PID, file or tree, of
+ * a process that no longer exists.
+ */
+void rm_stale_tmp(const char *path);
+
+/*
+ * SIGINT and SIGTERM unlink the file named here (a temporary output) before
+ * they end the process; NULL names none. signal_cleanup_install sets the
+ * handlers (main).
+ */
+void signal_cleanup_file(const char *path);
+void signal_cleanup_install(void);
+
 /* fsync a directory; 0 or -1. */
 int sync_dir(const char *path);
 

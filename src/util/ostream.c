@@ -51,8 +51,10 @@ static int os_open_file(struct ostream *os, const char *path, struct cv_err *e)
 	sb_addf(&sb, "%s.tmp.%ld", path, (long)getpid());
 	os->path = xstrdup(path);
 	os->tmp = sb_detach(&sb, NULL);
+	rm_stale_tmp(path);
 	if (dw_open(&os->dw, os->tmp, O_EXCL))
 		return cv_errno(e, CV_EIO, "%s: cannot create", os->tmp);
+	signal_cleanup_file(os->tmp);
 	os->fd = os->dw.fd;
 	os->owns_fd = 1;
 	return 0;
@@ -194,6 +196,8 @@ int os_close(struct ostream *os, int abandon, struct cv_err *e)
 		os_commit(os);
 	if (os->owns_fd)
 		close(os->fd);
+	if (os->tmp)
+		signal_cleanup_file(NULL);
 	if (os->tmp && (abandon || os->failed))
 		unlink(os->tmp);
 	rc = os->failed ? os->err.code : 0;

@@ -59,4 +59,23 @@ grep -q 'database "nope" not found' "$T/stderr" || fail "database: $(cat "$T/std
 expect_fail 1 "$CV" export "file://$src?tennant=default_tenant"
 grep -q 'unknown query parameter "tennant=default_tenant"' "$T/stderr" ||
 	fail "parameter: $(cat "$T/stderr")"
+# SIGTERM while the output is being written removes its temporary file, and
+# one a killed run left (its process gone) is removed by the next export
+cp -r "$F/movie-suggestion-sumanhiremath/db" "$T/stalled"
+chmod -R u+w "$T/stalled"
+for pk in "$T"/stalled/*/index_metadata.pickle; do # reading it waits for a writer
+	rm "$pk" && mkfifo "$pk"
+done
+"$CV" export "$T/stalled" -o "$T/sig.jsonl" 2>/dev/null &
+exp=$!
+for i in $(seq 50); do ls "$T" | grep -q '^sig.jsonl.tmp.' && break; sleep 0.1; done
+ls "$T" | grep -q '^sig.jsonl.tmp.' || fail "the export made no temporary file"
+kill -TERM "$exp"
+rc=0
+wait "$exp" || rc=$?
+[ "$rc" -eq 143 ] || fail "SIGTERM: exit $rc"
+ls "$T" | grep -q '^sig.jsonl' && fail "SIGTERM left $(ls "$T" | grep '^sig.jsonl')"
+echo partial >"$T/all.jsonl.tmp.2147483000"
+expect_ok "$CV" export "file://$src/face-api" -o "$T/all.jsonl"
+[ ! -e "$T/all.jsonl.tmp.2147483000" ] || fail "a dead run's temporary file is left"
 echo "options work"
