@@ -146,7 +146,7 @@ static int open_or_init(const char *path, struct repo *r, int *created,
 			cv_err_clear(e); /* made by another backup meanwhile */
 		*created = !rc;
 	}
-	if ((rc = repo_open(path, 1, r, e)))
+	if ((rc = repo_open(path, STORE_APPEND, r, e)))
 		return rc;
 	/* left by an interrupted backup; the lock says none is running */
 	store_clean_tmp(&r->st, "packs");

@@ -177,7 +177,7 @@ static int prune_all(const char *path, const struct policy *p, struct cv_err *e)
 	size_t n = 0, i;
 	int rc;
 
-	if ((rc = repo_open(path, 1, &r, e)))
+	if ((rc = repo_open(path, STORE_EXCLUSIVE, &r, e)))
 		return rc;
 	hashset_init(&keep);
 	if (!(rc = load_snaps(&r, &s, &n, e))) {

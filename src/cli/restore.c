@@ -374,7 +374,7 @@ static int restore_all(const char *repo_path, const char *snap,
 
 	if ((rc = target_ok(target, force, &exists, e)))
 		return rc;
-	if ((rc = repo_open(repo_path, 0, &r, e)))
+	if ((rc = repo_open(repo_path, STORE_READ, &r, e)))
 		return rc;
 	if ((rc = manifest_load(&r, snap, &m, e)))
 		goto out;

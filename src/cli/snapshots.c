@@ -40,7 +40,7 @@ static int list_all(const char *path, int as_json, struct cv_err *e)
 	size_t bad = 0;
 	int rc;
 
-	if ((rc = repo_open(path, 0, &r, e)))
+	if ((rc = repo_open(path, STORE_READ, &r, e)))
 		goto out;
 	rc = repo_list_snapshots(&r, &names, &n, e);
 	for (i = 0; !rc && i < n; i++) {

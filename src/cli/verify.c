@@ -140,7 +140,7 @@ static int verify_all(const char *path, int read_data, struct cv_err *e)
 	size_t n = 0, i;
 	int rc;
 
-	if ((rc = repo_open(path, 0, &v.r, e)))
+	if ((rc = repo_open(path, STORE_READ, &v.r, e)))
 		return rc;
 	hashset_init(&v.seen);
 	hashset_init(&v.bad);

@@ -325,19 +325,20 @@ void repo_reader_release(struct repo_reader *rd)
 	memset(rd, 0, sizeof(*rd));
 }
 
-int repo_open(const char *path, int writable, struct repo *r, struct cv_err *e)
+int repo_open(const char *path, enum store_mode mode, struct repo *r,
+	      struct cv_err *e)
 {
 	int rc;
 
 	memset(r, 0, sizeof(*r));
 	r->pf.w.fd = -1;
-	r->writable = writable;
+	r->writable = mode != STORE_READ;
 	r->level = 1;
 	sb_init(&r->idx, 0);
 	sb_init(&r->idx_frames, 0);
 	repo_reader_init(&r->rd);
 	if ((rc = store_open(&r->st, path, 0, e)) || (rc = check_config(r, e)) ||
-	    (rc = store_lock(&r->st, writable, e)) || (rc = load_indexes(r, e)))
+	    (rc = store_lock(&r->st, mode, e)) || (rc = load_indexes(r, e)))
 		goto fail;
 	if (!r->cap)
 		tab_grow(r);

@@ -94,8 +94,9 @@ struct repo {
 };
 
 int repo_init(const char *path, struct cv_err *e);
-/* Open and lock (exclusive when writable), load every index. */
-int repo_open(const char *path, int writable, struct repo *r, struct cv_err *e);
+/* Open and lock (store_lock's modes), load every index. */
+int repo_open(const char *path, enum store_mode mode, struct repo *r,
+	      struct cv_err *e);
 /* Compression: zstd level and threads (-1: one per CPU); before any put. */
 void repo_set_compression(struct repo *r, int level, int threads);
 /* Finish the open pack (writable) and close. */

@@ -65,7 +65,7 @@ int store_open(struct store *s, const char *root, int create, struct cv_err *e)
 	struct stat st;
 
 	memset(s, 0, sizeof(*s));
-	s->lock_fd = -1;
+	s->lock_fd = s->write_fd = -1;
 	s->root = xstrdup(root);
 	if (create) {
 		if (!stat(root, &st) && !(S_ISDIR(st.st_mode) && dir_empty(root)))
@@ -95,35 +95,93 @@ void store_close(struct store *s)
 {
 	if (s->lock_fd >= 0)
 		close(s->lock_fd);
+	if (s->write_fd >= 0)
+		close(s->write_fd);
 	store_readers_release(&s->rds);
 	free(s->root);
 	memset(s, 0, sizeof(*s));
-	s->lock_fd = -1;
+	s->lock_fd = s->write_fd = -1;
 }
 
 #define STORE_LOCK_TRIES 40 /* 2 s */
 
-int store_lock(struct store *s, int exclusive, struct cv_err *e)
+/* flock fd, trying for STORE_LOCK_TRIES; 0 or -1 (held by another). */
+static int lock_wait(int fd, int how)
 {
 	struct timespec ts = { 0, 50 * 1000 * 1000 };
-	char *p = path_of(s, "lock");
 	int tries;
 
-	s->lock_fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (s->lock_fd < 0 && !exclusive)
-		s->lock_fd = open(p, O_RDONLY | O_CLOEXEC);
-	free(p);
-	if (s->lock_fd < 0)
-		return cv_errno(e, CV_EIO, "%s/lock: cannot open", s->root);
-	for (tries = 0; flock(s->lock_fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB);
-	     tries++) {
+	for (tries = 0; flock(fd, how | LOCK_NB); tries++) {
 		/* a writer that just ended may still be releasing it */
 		if (errno != EWOULDBLOCK || tries >= STORE_LOCK_TRIES)
-			return cv_errf(e, CV_EIO, "%s: the repository is in use by "
-				       "another chromavault (lock held)", s->root);
+			return -1;
 		nanosleep(&ts, NULL);
 	}
 	return 0;
+}
+
+/* " (pid N)" of the writer that holds write.lock, or "". */
+static void writer_pid(const struct store *s, char *out, size_t n)
+{
+	char *p = path_of(s, "write.lock"), buf[32] = "";
+	int fd = open(p, O_RDONLY | O_CLOEXEC);
+	ssize_t k = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+
+	free(p);
+	if (fd >= 0)
+		close(fd);
+	*out = '\0';
+	if (k > 0 && buf[0] >= '1' && buf[0] <= '9')
+		snprintf(out, n, " (pid %ld)", strtol(buf, NULL, 10));
+}
+
+static int open_lock(const struct store *s, const char *name, int writer)
+{
+	char *p = path_of(s, name);
+	int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+
+	if (fd < 0 && !writer)
+		fd = open(p, O_RDONLY | O_CLOEXEC); /* a read-only repository */
+	free(p);
+	return fd;
+}
+
+/* The writer's pid in write.lock: it only makes messages clearer. */
+static void note_pid(int fd)
+{
+	char pid[32];
+	int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+
+	if (!ftruncate(fd, 0) && pwrite(fd, pid, (size_t)n, 0) != n)
+		(void)!ftruncate(fd, 0);
+}
+
+int store_lock(struct store *s, enum store_mode mode, struct cv_err *e)
+{
+	char who[48];
+
+	if (mode != STORE_READ) {
+		s->write_fd = open_lock(s, "write.lock", 1);
+		if (s->write_fd < 0)
+			return cv_errno(e, CV_EIO, "%s/write.lock: cannot open", s->root);
+		if (lock_wait(s->write_fd, LOCK_EX)) {
+			writer_pid(s, who, sizeof(who));
+			return cv_errf(e, CV_EIO, "%s: another backup or prune%s is "
+				       "writing to the repository", s->root, who);
+		}
+		note_pid(s->write_fd);
+	}
+	s->lock_fd = open_lock(s, "lock", mode != STORE_READ);
+	if (s->lock_fd < 0)
+		return cv_errno(e, CV_EIO, "%s/lock: cannot open", s->root);
+	if (!lock_wait(s->lock_fd, mode == STORE_EXCLUSIVE ? LOCK_EX : LOCK_SH))
+		return 0;
+	if (mode == STORE_EXCLUSIVE)
+		return cv_errf(e, CV_EIO, "%s: the repository is being read (restore, "
+			       "verify or snapshots); prune needs it alone", s->root);
+	writer_pid(s, who, sizeof(who));
+	return cv_errf(e, CV_EIO, "%s: a prune%s is rewriting the repository",
+		       s->root, who);
 }
 
 int store_create(struct store *s, const char *name_hint, struct store_file *f,

@@ -31,15 +31,21 @@ struct store_readers {
 
 struct store {
 	char *root;
-	int lock_fd;
+	int lock_fd, write_fd;      /* "lock", and "write.lock" for writers */
 	struct store_readers rds;   /* the default set, for one thread */
 };
 
 /* Open root (create: make it, which must not exist or be empty). */
 int store_open(struct store *s, const char *root, int create, struct cv_err *e);
 void store_close(struct store *s);
-/* flock the repository: exclusive for writers, shared for readers. */
-int store_lock(struct store *s, int exclusive, struct cv_err *e);
+/*
+ * How a command locks the repository (flock(2), waiting up to 2 s):
+ * readers share "lock"; a backup holds "write.lock" and shares "lock", so
+ * readers go on beside it (it only adds files, each renamed in complete); a
+ * prune holds both exclusively, as it deletes.
+ */
+enum store_mode { STORE_READ, STORE_APPEND, STORE_EXCLUSIVE };
+int store_lock(struct store *s, enum store_mode mode, struct cv_err *e);
 
 /* Write name atomically (temp, fsync, rename, fsync dir); never replaces. */
 int store_put(struct store *s, const char *name, const void *p, size_t n,

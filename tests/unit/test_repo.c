@@ -81,16 +81,35 @@ static void test_put_get_dedup(void **state)
 	sb_release(&out);
 }
 
+/*
+ * Writers exclude each other; readers go on beside a backup; a prune needs
+ * the repository alone. (flock locks of two opens conflict in one process.)
+ */
 static void test_lock(void **state)
 {
-	struct repo r1, r2;
+	struct repo w, w2, rd;
 	struct cv_err e = { 0 };
+	char pid[32];
 
 	(void)state;
-	assert_int_equal(repo_open(dir, 1, &r1, &e), 0);
-	assert_int_equal(repo_open(dir, 1, &r2, &e), CV_EIO);
-	assert_non_null(strstr(e.msg, "in use by another chromavault"));
-	repo_close(&r1, NULL);
+	snprintf(pid, sizeof(pid), "(pid %ld)", (long)getpid());
+	assert_int_equal(repo_open(dir, STORE_APPEND, &w, &e), 0);
+	assert_int_equal(repo_open(dir, STORE_APPEND, &w2, &e), CV_EIO);
+	assert_non_null(strstr(e.msg, "another backup or prune"));
+	assert_non_null(strstr(e.msg, pid));
+	cv_err_clear(&e);
+	assert_int_equal(repo_open(dir, STORE_READ, &rd, &e), 0); /* beside a backup */
+	assert_int_equal(repo_open(dir, STORE_EXCLUSIVE, &w2, &e), CV_EIO);
+	repo_close(&w, NULL);
+	cv_err_clear(&e);
+	assert_int_equal(repo_open(dir, STORE_EXCLUSIVE, &w2, &e), CV_EIO);
+	assert_non_null(strstr(e.msg, "is being read"));
+	repo_close(&rd, NULL);
+	cv_err_clear(&e);
+	assert_int_equal(repo_open(dir, STORE_EXCLUSIVE, &w, &e), 0);
+	assert_int_equal(repo_open(dir, STORE_READ, &rd, &e), CV_EIO);
+	assert_non_null(strstr(e.msg, "a prune"));
+	repo_close(&w, NULL);
 }
 
 static void test_lists_and_snapshots(void **state)
