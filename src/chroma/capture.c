@@ -55,7 +55,7 @@ static double now_ms(void)
 
 /* Plain read and write, where the kernel cannot copy between the two. */
 static int copy_rw(int in, int out, uint64_t done, const char *path,
-		   struct cv_err *e)
+		   const char *dst, struct cv_err *e)
 {
 	char buf[1 << 16];
 	ssize_t n, w, o;
@@ -75,7 +75,8 @@ static int copy_rw(int in, int out, uint64_t done, const char *path,
 				continue;
 			}
 			if (w <= 0)
-				return cv_errno(e, CV_EIO, "%s: copy failed", path);
+				return cv_errno(e, CV_EIO, "%s: cannot write the copy of "
+						"%s", dst, path);
 		}
 		done += (uint64_t)n;
 	}
@@ -83,7 +84,7 @@ static int copy_rw(int in, int out, uint64_t done, const char *path,
 
 /* The kernel copies: a reflink where the filesystem offers one. */
 static int copy_range(int in, int out, uint64_t size, const char *path,
-		      struct cv_err *e)
+		      const char *dst, struct cv_err *e)
 {
 	uint64_t done = 0;
 	ssize_t n;
@@ -96,9 +97,9 @@ static int copy_range(int in, int out, uint64_t size, const char *path,
 			continue;
 		if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == ENOSYS ||
 			      errno == EOPNOTSUPP))
-			return copy_rw(in, out, done, path, e);
+			return copy_rw(in, out, done, path, dst, e);
 		if (n < 0)
-			return cv_errno(e, CV_EIO, "%s: copy failed", path);
+			return cv_errno(e, CV_EIO, "copying %s into %s failed", path, dst);
 		if (n == 0)
 			break; /* the file shrank while copied: stamps will say so */
 		done += (uint64_t)n;
@@ -126,7 +127,7 @@ static int copy_one(struct cap *c, const char *rel, struct cv_err *e)
 		rc = cv_errno(e, CV_EIO, "%s: cannot create", dst.buf);
 		goto out;
 	}
-	if ((rc = copy_range(in, out, (uint64_t)st.st_size, src.buf, e)))
+	if ((rc = copy_range(in, out, (uint64_t)st.st_size, src.buf, dst.buf, e)))
 		goto out;
 	ts[0] = st.st_atim;
 	ts[1] = st.st_mtim;

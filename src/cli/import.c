@@ -135,8 +135,8 @@ static int import_run(int argc, char **argv)
 		return cli_fail(&cmd_import, &e);
 	if (st.rejected) {
 		fprintf(stderr, "chromavault import: %llu records rejected by the server "
-			"(each named above); the rest arrived\n",
-			(unsigned long long)st.rejected);
+			"(each named above)%s\n", (unsigned long long)st.rejected,
+			st.sent ? "; the rest arrived" : "");
 		return CV_EXIT_PARTIAL;
 	}
 	return 0;
@@ -165,7 +165,9 @@ const struct cli_cmd cmd_import = {
 		"  --batch-size N       records per request (default: the server's maximum)\n"
 		"  --concurrency N      requests in flight (default 4)\n"
 		"  --token T, --auth-header H, --cacert F, --insecure   as for export\n"
-		"  --json               summary as JSON\n"
+		"  --json               summary as JSON: lines, records, sent, skipped\n"
+		"                       (before --resume), rejected, collections,\n"
+		"                       checked_only\n"
 		"  --quiet              no progress line, no summary\n",
 	.run = import_run,
 };
