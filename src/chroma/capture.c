@@ -157,23 +157,37 @@ static int make_dir(struct cap *c, const char *rel, struct cv_err *e)
 	return rc;
 }
 
-/* Regular files of a folder with their stat, sorted by name; max 32. */
-static int stamp_folder(const char *path, struct fstamp *out, size_t *n)
+/*
+ * Regular files of a folder with their stat (links followed), sorted by
+ * name; max 32. -1 when the folder cannot be listed, or when an entry is
+ * there but cannot be followed (a dangling link): its path is then in bad.
+ */
+static int stamp_folder(const char *path, struct fstamp *out, size_t *n,
+			struct strbuf *bad)
 {
 	struct strbuf p = STRBUF_INIT;
 	struct dirent *de;
+	struct stat lst;
 	DIR *d = opendir(path);
 	size_t i;
+	int rc = 0;
 
 	*n = 0;
 	if (!d)
 		return -1;
-	while ((de = readdir(d)) && *n < 32) {
+	while (!rc && (de = readdir(d)) && *n < 32) {
 		if (de->d_name[0] == '.' || strlen(de->d_name) >= sizeof(out->name))
 			continue;
 		sb_reset(&p);
 		sb_addf(&p, "%s/%s", path, de->d_name);
-		if (stat(p.buf, &out[*n].st) || !S_ISREG(out[*n].st.st_mode))
+		if (stat(p.buf, &out[*n].st)) {
+			if (lstat(p.buf, &lst))
+				continue; /* gone meanwhile: the stamps will differ */
+			sb_adds(bad, p.buf);
+			rc = -1;
+			break;
+		}
+		if (!S_ISREG(out[*n].st.st_mode))
 			continue;
 		memcpy(out[*n].name, de->d_name, strlen(de->d_name) + 1);
 		for (i = *n; i > 0 && strcmp(out[i - 1].name, out[i].name) > 0; i--) {
@@ -186,7 +200,7 @@ static int stamp_folder(const char *path, struct fstamp *out, size_t *n)
 	}
 	closedir(d);
 	sb_release(&p);
-	return 0;
+	return rc;
 }
 
 static int same_stamp(const struct fstamp *a, size_t na, const struct fstamp *b,
@@ -293,13 +307,14 @@ static int folder_once(struct cap *c, const char *rel, int validate,
 		       struct cv_err *e)
 {
 	struct fstamp before[32], after[32];
-	struct strbuf path = STRBUF_INIT, frel = STRBUF_INIT;
+	struct strbuf path = STRBUF_INIT, frel = STRBUF_INIT, bad = STRBUF_INIT;
 	size_t nb, na, i;
 	int rc = 0, order_only = 0, steady;
 
 	sb_addf(&path, "%s/%s", c->root, rel);
-	if (stamp_folder(path.buf, before, &nb)) {
-		rc = cv_errno(e, CV_EIO, "%s: cannot list", path.buf);
+	if (stamp_folder(path.buf, before, &nb, &bad)) {
+		rc = cv_errno(e, CV_EIO, "%s: cannot %s", bad.len ? bad.buf : path.buf,
+			      bad.len ? "be read" : "list");
 		goto out;
 	}
 	if ((rc = make_dir(c, rel, e)))
@@ -311,7 +326,8 @@ static int folder_once(struct cap *c, const char *rel, int validate,
 	}
 	if (rc || !validate)
 		goto out;
-	if (stamp_folder(path.buf, after, &na) || !same_stamp(before, nb, after, na)) {
+	if (stamp_folder(path.buf, after, &na, &bad) ||
+	    !same_stamp(before, nb, after, na)) {
 		c->nprev = 0;
 		rc = cv_errf(e, CV_ECORRUPT, "%s: changed while being copied", path.buf);
 		goto out;
@@ -330,6 +346,7 @@ static int folder_once(struct cap *c, const char *rel, int validate,
 out:
 	sb_release(&path);
 	sb_release(&frel);
+	sb_release(&bad);
 	return rc;
 }
 
@@ -507,6 +524,20 @@ static json_t *describe(struct cv_db *db)
 	return arr;
 }
 
+static int empty_dir(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *de;
+	int empty = d != NULL;
+
+	while (d && (de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			empty = 0;
+	if (d)
+		closedir(d);
+	return empty;
+}
+
 int chroma_capture(const char *dir, const char *dst, int sync, int max_retries,
 		   struct lc_stats *st, struct cv_err *e)
 {
@@ -519,7 +550,7 @@ int chroma_capture(const char *dir, const char *dst, int sync, int max_retries,
 	if ((rc = cv_db_open(dir, &c.db, e)))
 		return rc;
 	snprintf(st->version, sizeof(st->version), "%s", cv_db_version_range(&c.db));
-	if (mkdir(dst, 0755)) {
+	if (mkdir(dst, 0755) && !(errno == EEXIST && empty_dir(dst))) {
 		rc = cv_errno(e, CV_EIO, "%s: cannot create", dst);
 		goto out;
 	}

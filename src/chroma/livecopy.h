@@ -39,8 +39,8 @@ struct lc_stats {
 };
 
 /*
- * Copy dir into dst (created; must not exist) consistently while Chroma
- * runs: files keep their mode and modification time; the database's
+ * Copy dir into dst (created, or empty) consistently while Chroma runs:
+ * files keep their mode and modification time; the database's
  * transient journal is left out. sync: fsync every file (a snapshot meant to
  * stay). Retries a folder up to max_retries times, then fails naming it; a
  * folder that is invalid but does not change is copied as it is, with a

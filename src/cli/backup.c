@@ -139,12 +139,14 @@ static int open_or_init(const char *path, struct repo *r, int *created,
 	*created = 0;
 	snprintf(cfg, sizeof(cfg), "%s/config", path);
 	if (stat(cfg, &st)) {
+		int existed = !stat(path, &st); /* an empty folder the user made */
+
 		rc = repo_init(path, e);
 		if (rc && !config_appears(cfg))
 			return rc;
 		if (rc)
 			cv_err_clear(e); /* made by another backup meanwhile */
-		*created = !rc;
+		*created = !rc && !existed;
 	}
 	if ((rc = repo_open(path, STORE_APPEND, r, e)))
 		return rc;
@@ -300,7 +302,10 @@ static int load_previous(struct repo *r, const char *src, struct manifest *m)
 
 /*
  * A repository this backup created and left without a snapshot (it failed)
- * is removed. Called holding its lock, so no other backup is writing one.
+ * is removed. Called holding its lock, so no other backup has written one.
+ * It is renamed aside first, in one step: removing it in place would unlink
+ * its lock files while another backup could still find its config and
+ * start writing into it.
  */
 static void drop_if_unused(const char *path)
 {
@@ -315,8 +320,10 @@ static void drop_if_unused(const char *path)
 		used |= de->d_name[0] != '.';
 	if (d)
 		closedir(d);
-	if (d && !used)
-		rm_tree(path);
+	sb_reset(&p);
+	sb_addf(&p, "%s.dropped.%ld", path, (long)getpid());
+	if (d && !used && !rename(path, p.buf))
+		rm_tree(p.buf);
 	sb_release(&p);
 }
 

@@ -370,20 +370,21 @@ static int restore_all(const char *repo_path, const char *snap,
 	struct repo r;
 	uint64_t total;
 	size_t i;
-	int rc, exists;
+	int rc, exists, held = -1;
 
 	if ((rc = target_ok(target, force, &exists, e)))
 		return rc;
 	if ((rc = repo_open(repo_path, STORE_READ, &r, e)))
 		return rc;
-	if ((rc = manifest_load(&r, snap, &m, e)))
-		goto out;
+	if ((rc = manifest_load(&r, snap, &m, e)) || (rc = repo_refresh(&r, e)))
+		goto out; /* refreshed: the packs a backup beside added */
 	sb_addf(&tmp, "%s.tmp.%ld", target, (long)getpid());
-	rm_stale_tmp(target); /* what a killed run left */
+	rm_stale_tmp(target, 1); /* what a killed run left */
 	if (mkdir(tmp.buf, 0755)) {
 		rc = cv_errno(e, CV_EIO, "%s: cannot create", tmp.buf);
 		goto out;
 	}
+	held = tmp_hold(tmp.buf);
 	for (i = 0, total = 0; i < m.n; i++)
 		total += m.files[i].size;
 	progress_init(&prog, "restore", total);
@@ -406,6 +407,8 @@ static int restore_all(const char *repo_path, const char *snap,
 	else
 		printf("restored snapshot %s: %zu entries into %s\n", m.name, m.n, target);
 out:
+	if (held >= 0)
+		close(held);
 	manifest_release(&m);
 	repo_close(&r, NULL);
 	sb_release(&tmp);

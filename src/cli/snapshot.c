@@ -48,12 +48,17 @@ static int snapshot_one(const char *dir, const char *dest, int as_json,
 	struct strbuf tmp = STRBUF_INIT;
 	struct lc_stats st = { 0 };
 	struct stat sb;
-	int rc;
+	int rc, held = -1;
 
 	if (!stat(dest, &sb))
 		return cv_errf(e, CV_EUSAGE, "%s: already exists", dest);
 	sb_addf(&tmp, "%s.tmp.%ld", dest, (long)getpid());
-	rm_stale_tmp(dest); /* what a killed run left */
+	rm_stale_tmp(dest, 1); /* what a killed run left */
+	if (mkdir(tmp.buf, 0755)) {
+		rc = cv_errno(e, CV_EIO, "%s: cannot create", tmp.buf);
+		goto out;
+	}
+	held = tmp_hold(tmp.buf);
 	rc = chroma_capture(dir, tmp.buf, 1, SNAPSHOT_RETRIES, &st, e);
 	if (!rc && sync_tree(tmp.buf))
 		rc = cv_errno(e, CV_EIO, "%s: cannot sync", tmp.buf);
@@ -72,6 +77,8 @@ static int snapshot_one(const char *dir, const char *dest, int as_json,
 		printf("snapshot of %s in %s: %.1f MB; Chroma's writers held %.0f ms\n",
 		       dir, dest, (double)st.bytes_read / 1e6, st.lock_ms);
 out:
+	if (held >= 0)
+		close(held);
 	json_decref(st.collections);
 	json_decref(st.warnings);
 	sb_release(&tmp);

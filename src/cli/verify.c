@@ -146,9 +146,11 @@ static int verify_all(const char *path, int read_data, struct cv_err *e)
 	hashset_init(&v.bad);
 	hashset_init(&v.here);
 	sb_init(&v.buf, 0);
+	if (!(rc = repo_list_snapshots(&v.r, &names, &n, e)))
+		rc = repo_refresh(&v.r, e); /* packs a backup beside added */
 	v.pack_gone = xcalloc(v.r.npacks + 1, 1);
-	check_packs(&v);
-	rc = repo_list_snapshots(&v.r, &names, &n, e);
+	if (!rc)
+		check_packs(&v);
 	for (i = 0; !rc && i < n; i++) {
 		struct cv_err me = { 0 };
 

@@ -242,6 +242,27 @@ static int load_indexes(struct repo *r, struct cv_err *e)
 	return rc;
 }
 
+int repo_refresh(struct repo *r, struct cv_err *e)
+{
+	char **names;
+	size_t n, i, k, len;
+	int rc, known;
+
+	if ((rc = store_list(&r->st, "packs", ".idx", &names, &n, e)))
+		return rc;
+	for (i = 0; i < n; i++) {
+		len = strlen(names[i]) - 4; /* without ".idx" */
+		for (known = 0, k = 0; !known && k < r->npacks; k++)
+			known = strlen(r->packs[k]) == len &&
+				!strncmp(r->packs[k], names[i], len);
+		if (!rc && !known)
+			rc = load_index(r, names[i], e);
+		free(names[i]);
+	}
+	free(names);
+	return rc;
+}
+
 /* ---- open, close ---- */
 
 int repo_init(const char *path, struct cv_err *e)

@@ -97,6 +97,12 @@ int repo_init(const char *path, struct cv_err *e);
 /* Open and lock (store_lock's modes), load every index. */
 int repo_open(const char *path, enum store_mode mode, struct repo *r,
 	      struct cv_err *e);
+/*
+ * Load the indexes of packs a backup running beside this reader has added
+ * since it opened. A reader lists or loads its snapshots first, then calls
+ * this: a snapshot is renamed in only after its packs and their indexes.
+ */
+int repo_refresh(struct repo *r, struct cv_err *e);
 /* Compression: zstd level and threads (-1: one per CPU); before any put. */
 void repo_set_compression(struct repo *r, int level, int threads);
 /* Finish the open pack (writable) and close. */

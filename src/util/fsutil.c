@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "util/strbuf.h"
@@ -96,7 +98,33 @@ int path_within(const char *dir, const char *path)
 	return inside;
 }
 
-void rm_stale_tmp(const char *path)
+int tmp_hold(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+
+	if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB)) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+/* Is the temporary entry p of the kind asked for, and held by no one? */
+static int stale(const char *p, int want_dir)
+{
+	struct stat st;
+	int fd;
+
+	if (lstat(p, &st) || (want_dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode)))
+		return 0;
+	fd = tmp_hold(p); /* its run holds it while it lives, wherever it runs */
+	if (fd < 0)
+		return 0;
+	close(fd);
+	return 1;
+}
+
+void rm_stale_tmp(const char *path, int want_dir)
 {
 	struct strbuf dir = STRBUF_INIT, p = STRBUF_INIT;
 	const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
@@ -115,12 +143,12 @@ void rm_stale_tmp(const char *path)
 		if (strncmp(de->d_name, base, n) || strncmp(de->d_name + n, ".tmp.", 5))
 			continue;
 		pid = strtol(de->d_name + n + 5, &end, 10);
-		if (*end || pid <= 0 || pid == (long)getpid() ||
-		    !(kill((pid_t)pid, 0) && errno == ESRCH))
-			continue; /* not ours, or its process still runs */
+		if (*end || pid <= 0 || pid == (long)getpid())
+			continue;
 		sb_reset(&p);
 		sb_addf(&p, "%s/%s", dir.buf, de->d_name);
-		rm_tree(p.buf);
+		if (stale(p.buf, want_dir))
+			rm_tree(p.buf);
 	}
 	if (d)
 		closedir(d);
@@ -149,10 +177,13 @@ static void on_signal(int sig)
 	raise(sig);
 }
 
+/* Not where the signal is ignored (a background job of a script ignores SIGINT). */
 void signal_cleanup_install(void)
 {
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
+	if (signal(SIGINT, on_signal) == SIG_IGN)
+		signal(SIGINT, SIG_IGN);
+	if (signal(SIGTERM, on_signal) == SIG_IGN)
+		signal(SIGTERM, SIG_IGN);
 }
 
 int sync_dir(const char *path)

@@ -19,10 +19,13 @@ void rm_prefixed(const char *dir, const char *prefix);
 int path_within(const char *dir, const char *path);
 
 /*
- * Remove what killed runs left beside path: path.tmp.PID, file or tree, of
- * a process that no longer exists.
+ * A run holds its temporary file or folder with tmp_hold (an flock, which
+ * ends with the process wherever it runs): the fd, or -1. rm_stale_tmp
+ * removes what killed runs left beside path, path.tmp.PID, a folder when
+ * want_dir, else a file, that no one holds.
  */
-void rm_stale_tmp(const char *path);
+int tmp_hold(const char *path);
+void rm_stale_tmp(const char *path, int want_dir);
 
 /*
  * SIGINT and SIGTERM unlink the file named here (a temporary output) before

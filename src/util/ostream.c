@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 #include <zstd.h>
 
@@ -51,9 +52,10 @@ static int os_open_file(struct ostream *os, const char *path, struct cv_err *e)
 	sb_addf(&sb, "%s.tmp.%ld", path, (long)getpid());
 	os->path = xstrdup(path);
 	os->tmp = sb_detach(&sb, NULL);
-	rm_stale_tmp(path);
+	rm_stale_tmp(path, 0);
 	if (dw_open(&os->dw, os->tmp, O_EXCL))
 		return cv_errno(e, CV_EIO, "%s: cannot create", os->tmp);
+	flock(os->dw.fd, LOCK_EX | LOCK_NB); /* held while it runs: not stale */
 	signal_cleanup_file(os->tmp);
 	os->fd = os->dw.fd;
 	os->owns_fd = 1;

@@ -65,6 +65,9 @@ done
 [ ! -e /tmp/evil ] || fail "an entry was written outside"
 expect_fail 3 "$CV" backup --from-tar "$T/truncated.tar" "$T/fresh"
 [ ! -e "$T/fresh" ] || fail "a failed first backup left a repository behind"
+mkdir "$T/mine" # a folder the user made is the user's, and stays
+expect_fail 3 "$CV" backup --from-tar "$T/truncated.tar" "$T/mine"
+[ -d "$T/mine" ] || fail "a failed first backup removed a folder the user made"
 
 # symbolic links are never made, so no chain of them leads a later entry out
 expect_ok "$CV" backup --from-tar "$T/chain.tar" "$T/repo-chain"

@@ -112,6 +112,29 @@ static void test_lock(void **state)
 	repo_close(&w, NULL);
 }
 
+/* A reader beside a backup sees the packs it added once it refreshes. */
+static void test_refresh(void **state)
+{
+	struct repo w, rd;
+	struct cv_err e = { 0 };
+	struct strbuf out = STRBUF_INIT;
+	uint8_t h[SHA256_LEN];
+
+	(void)state;
+	assert_int_equal(repo_open(dir, STORE_READ, &rd, &e), 0);
+	assert_int_equal(repo_open(dir, STORE_APPEND, &w, &e), 0);
+	put_text(&w, "written beside a reader", h);
+	assert_int_equal(repo_close(&w, &e), 0);
+	assert_null(repo_find(&rd, h));
+	assert_int_equal(repo_refresh(&rd, &e), 0);
+	assert_int_equal(repo_get(&rd, h, &out, &e), 0);
+	assert_string_equal(out.buf, "written beside a reader");
+	assert_int_equal(repo_refresh(&rd, &e), 0); /* nothing new: no change */
+	assert_int_equal(rd.npacks, 1);
+	repo_close(&rd, NULL);
+	sb_release(&out);
+}
+
 static void test_lists_and_snapshots(void **state)
 {
 	struct repo r;
@@ -502,6 +525,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_put_get_dedup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refresh, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lists_and_snapshots, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gc_keeps_what_is_asked, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gc_delta_after_base_moved, setup,
