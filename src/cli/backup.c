@@ -439,7 +439,8 @@ const struct cli_cmd cmd_backup = {
 		   "of every index folder, which is checked and copied again when a\n"
 		   "flush raced it. Chunks are cut along Chroma's own structures and\n"
 		   "stored once; a page or neighbour list a flush changed is stored as\n"
-		   "a delta of its previous version (docs/REPOSITORY.md).",
+		   "a delta of its previous version (docs/REPOSITORY.md). Links in DIR\n"
+		   "are followed; REPO may not be inside DIR.",
 	.options = "  --json            summary as JSON: bytes read, new and stored, new\n"
 		   "                    chunks and how many of them are deltas of the\n"
 		   "                    previous snapshot's, how long Chroma's writers\n"
@@ -448,6 +449,7 @@ const struct cli_cmd cmd_backup = {
 		   "                    docker cp CONTAINER:/chroma/chroma - | chromavault\n"
 		   "                    backup --from-tar - REPO; entries with \"..\" or\n"
 		   "                    absolute paths, links leaving the tree and\n"
-		   "                    devices are refused\n",
+		   "                    devices are refused; symbolic links inside it\n"
+		   "                    are left out, with a warning\n",
 	.run = backup_run,
 };
