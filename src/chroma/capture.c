@@ -24,6 +24,7 @@
 #include "chroma/db.h"
 #include "chroma/pickle.h"
 #include "hnsw/hnsw.h"
+#include "util/fsutil.h"
 #include "util/jsonw.h"
 #include "util/strbuf.h"
 #include "util/xalloc.h"
@@ -524,20 +525,6 @@ static json_t *describe(struct cv_db *db)
 	return arr;
 }
 
-static int empty_dir(const char *path)
-{
-	DIR *d = opendir(path);
-	struct dirent *de;
-	int empty = d != NULL;
-
-	while (d && (de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-			empty = 0;
-	if (d)
-		closedir(d);
-	return empty;
-}
-
 int chroma_capture(const char *dir, const char *dst, int sync, int max_retries,
 		   struct lc_stats *st, struct cv_err *e)
 {
@@ -550,7 +537,7 @@ int chroma_capture(const char *dir, const char *dst, int sync, int max_retries,
 	if ((rc = cv_db_open(dir, &c.db, e)))
 		return rc;
 	snprintf(st->version, sizeof(st->version), "%s", cv_db_version_range(&c.db));
-	if (mkdir(dst, 0755) && !(errno == EEXIST && empty_dir(dst))) {
+	if (mkdir(dst, 0755) && !(errno == EEXIST && dir_empty(dst))) {
 		rc = cv_errno(e, CV_EIO, "%s: cannot create", dst);
 		goto out;
 	}

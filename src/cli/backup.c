@@ -310,19 +310,13 @@ static int load_previous(struct repo *r, const char *src, struct manifest *m)
 static void drop_if_unused(const char *path)
 {
 	struct strbuf p = STRBUF_INIT;
-	struct dirent *de;
-	DIR *d;
-	int used = 0;
+	int unused;
 
 	sb_addf(&p, "%s/snapshots", path);
-	d = opendir(p.buf);
-	while (d && (de = readdir(d)))
-		used |= de->d_name[0] != '.';
-	if (d)
-		closedir(d);
+	unused = dir_empty(p.buf);
 	sb_reset(&p);
 	sb_addf(&p, "%s.dropped.%ld", path, (long)getpid());
-	if (d && !used && !rename(path, p.buf))
+	if (unused && !rename(path, p.buf))
 		rm_tree(p.buf);
 	sb_release(&p);
 }

@@ -28,20 +28,6 @@ static char *path_of(const struct store *s, const char *name)
 	return sb_detach(&sb, NULL);
 }
 
-static int dir_empty(const char *path)
-{
-	struct dirent *de;
-	DIR *d = opendir(path);
-	int empty = 1;
-
-	if (!d)
-		return 0;
-	while (empty && (de = readdir(d)))
-		empty = !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..");
-	closedir(d);
-	return empty;
-}
-
 static int make_dirs(const struct store *s, struct cv_err *e)
 {
 	const char *sub[] = { "", "packs", "snapshots" };

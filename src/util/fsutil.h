@@ -35,6 +35,9 @@ void rm_stale_tmp(const char *path, int want_dir);
 void signal_cleanup_file(const char *path);
 void signal_cleanup_install(void);
 
+/* 1 if path is a directory that can be read and holds nothing. */
+int dir_empty(const char *path);
+
 /* fsync a directory; 0 or -1. */
 int sync_dir(const char *path);
 
