@@ -51,36 +51,31 @@ void rm_prefixed(const char *dir, const char *prefix)
 	sb_release(&p);
 }
 
-/* path made absolute, links resolved in the part that exists; caller frees. */
+/*
+ * path made absolute, links resolved in the part that exists; caller frees.
+ * The part that does not exist yet is a suffix of path, kept as written.
+ */
 static char *resolve_existing(const char *path)
 {
-	struct strbuf head = STRBUF_INIT, tail = STRBUF_INIT, out = STRBUF_INIT;
+	struct strbuf head = STRBUF_INIT, out = STRBUF_INIT;
+	const char *tail = "";
 	char *real, *slash;
-	const char *name;
+	size_t at;
 
 	sb_adds(&head, path);
 	while (!(real = realpath(head.len ? head.buf : ".", NULL)) && head.len &&
 	       strcmp(head.buf, "/")) {
 		slash = strrchr(head.buf, '/');
-		name = slash ? slash + 1 : head.buf;
-		sb_reset(&out);
-		sb_addf(&out, "%s%s%s", name, tail.len ? "/" : "",
-			tail.len ? tail.buf : "");
-		sb_reset(&tail);
-		sb_adds(&tail, out.buf);
-		if (!slash)
-			sb_setlen(&head, 0);
-		else /* "/x" leaves "/" */
-			sb_setlen(&head, slash == head.buf ? 1 : (size_t)(slash - head.buf));
+		at = slash ? (size_t)(slash - head.buf) : 0;
+		tail = path + (slash ? at + 1 : 0); /* head is a prefix of path */
+		sb_setlen(&head, !slash ? 0 : at ? at : 1); /* "/x" leaves "/" */
 	}
 	sb_release(&head);
-	sb_release(&out);
-	if (real && tail.len) {
-		sb_addf(&out, "%s%s%s", real, strcmp(real, "/") ? "/" : "", tail.buf);
+	if (real && *tail) {
+		sb_addf(&out, "%s%s%s", real, strcmp(real, "/") ? "/" : "", tail);
 		free(real);
 		real = sb_detach(&out, NULL);
 	}
-	sb_release(&tail);
 	return real;
 }
 
