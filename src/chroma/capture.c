@@ -31,8 +31,14 @@
 #include "util/banned.h"
 
 struct fstamp {
-	char name[64];
+	char *name;
 	struct stat st;
+};
+
+/* A folder's regular files with their stat, sorted by name. */
+struct stamps {
+	struct fstamp *v;
+	size_t n, cap;
 };
 
 struct cap {
@@ -42,8 +48,15 @@ struct cap {
 	struct lc_stats *st;
 	struct cv_db db;
 	int static_damage;      /* invalid, and unchanged across two attempts */
-	struct fstamp prev[32]; /* the folder as the last attempt left it */
-	size_t nprev;
+	struct stamps prev;     /* the folder as the last attempt left it */
+	int wal;                /* the database is in WAL mode */
+	struct copied *copied;  /* WAL mode: index folders as they were copied */
+	size_t ncopied;
+};
+
+struct copied {
+	char *rel;
+	struct stamps st;
 };
 
 static double now_ms(void)
@@ -158,60 +171,94 @@ static int make_dir(struct cap *c, const char *rel, struct cv_err *e)
 	return rc;
 }
 
+static void stamps_clear(struct stamps *s)
+{
+	while (s->n)
+		free(s->v[--s->n].name);
+}
+
+static void stamps_release(struct stamps *s)
+{
+	stamps_clear(s);
+	free(s->v);
+	memset(s, 0, sizeof(*s));
+}
+
+static int cmp_stamp(const void *a, const void *b)
+{
+	return strcmp(((const struct fstamp *)a)->name, ((const struct fstamp *)b)->name);
+}
+
+/* A warning: path is not copied, and why. */
+static void left_out(json_t *warnings, const char *path, const char *why)
+{
+	struct strbuf w = STRBUF_INIT;
+
+	sb_addf(&w, "%s: left out (%s)", path, why);
+	json_array_append_new(warnings, json_text(w.buf));
+	sb_release(&w);
+}
+
 /*
- * Regular files of a folder with their stat (links followed), sorted by
- * name; max 32. -1 when the folder cannot be listed, or when an entry is
- * there but cannot be followed (a dangling link): its path is then in bad.
+ * The regular files of a folder (links followed) into out, replacing what it
+ * held; what is not one is named in left, when given (a folder holds files
+ * only: a persist directory has two levels). -1 when the folder cannot be
+ * listed, or when an entry is there but cannot be followed (a dangling
+ * link): its path is then in bad.
  */
-static int stamp_folder(const char *path, struct fstamp *out, size_t *n,
-			struct strbuf *bad)
+static int stamp_folder(const char *path, struct stamps *out, struct strbuf *bad,
+			json_t *left)
 {
 	struct strbuf p = STRBUF_INIT;
 	struct dirent *de;
-	struct stat lst;
+	struct stat st, lst;
 	DIR *d = opendir(path);
-	size_t i;
 	int rc = 0;
 
-	*n = 0;
+	stamps_clear(out);
 	if (!d)
 		return -1;
-	while (!rc && (de = readdir(d)) && *n < 32) {
-		if (de->d_name[0] == '.' || strlen(de->d_name) >= sizeof(out->name))
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
 		sb_reset(&p);
 		sb_addf(&p, "%s/%s", path, de->d_name);
-		if (stat(p.buf, &out[*n].st)) {
+		if (stat(p.buf, &st)) {
 			if (lstat(p.buf, &lst))
 				continue; /* gone meanwhile: the stamps will differ */
 			sb_adds(bad, p.buf);
 			rc = -1;
 			break;
 		}
-		if (!S_ISREG(out[*n].st.st_mode))
+		if (!S_ISREG(st.st_mode)) {
+			if (left)
+				left_out(left, p.buf, S_ISDIR(st.st_mode) ? "a folder "
+					 "inside a collection's folder" :
+					 "not a regular file");
 			continue;
-		memcpy(out[*n].name, de->d_name, strlen(de->d_name) + 1);
-		for (i = *n; i > 0 && strcmp(out[i - 1].name, out[i].name) > 0; i--) {
-			struct fstamp t = out[i];
-
-			out[i] = out[i - 1];
-			out[i - 1] = t;
 		}
-		(*n)++;
+		if (out->n == out->cap) {
+			out->cap = out->cap ? 2 * out->cap : 8;
+			out->v = xrealloc(out->v, out->cap * sizeof(*out->v));
+		}
+		out->v[out->n].name = xstrdup(de->d_name);
+		out->v[out->n++].st = st;
 	}
 	closedir(d);
 	sb_release(&p);
+	if (out->n)
+		qsort(out->v, out->n, sizeof(*out->v), cmp_stamp);
 	return rc;
 }
 
-static int same_stamp(const struct fstamp *a, size_t na, const struct fstamp *b,
-		      size_t nb)
+static int same_stamp(const struct stamps *sa, const struct stamps *sb)
 {
+	const struct fstamp *a = sa->v, *b = sb->v;
 	size_t i;
 
-	if (na != nb)
+	if (sa->n != sb->n)
 		return 0;
-	for (i = 0; i < na; i++)
+	for (i = 0; i < sa->n; i++)
 		if (strcmp(a[i].name, b[i].name) || a[i].st.st_size != b[i].st.st_size ||
 		    a[i].st.st_mtim.tv_sec != b[i].st.st_mtim.tv_sec ||
 		    a[i].st.st_mtim.tv_nsec != b[i].st.st_mtim.tv_nsec ||
@@ -221,14 +268,13 @@ static int same_stamp(const struct fstamp *a, size_t na, const struct fstamp *b,
 	return 1;
 }
 
-static const struct stat *stamp_of(const struct fstamp *s, size_t n,
-				   const char *name)
+static const struct stat *stamp_of(const struct stamps *s, const char *name)
 {
 	size_t i;
 
-	for (i = 0; i < n; i++)
-		if (!strcmp(s[i].name, name))
-			return &s[i].st;
+	for (i = 0; i < s->n; i++)
+		if (!strcmp(s->v[i].name, name))
+			return &s->v[i].st;
 	return NULL;
 }
 
@@ -272,12 +318,12 @@ static int check_label(void *ctx, const char *id, size_t len, uint64_t label,
  * parses, the index files agree with the header, every listed label is a
  * live element.
  */
-static int folder_valid(const char *path, const struct fstamp *s, size_t n,
+static int folder_valid(const char *path, const struct stamps *s,
 			int *order_only, struct cv_err *e)
 {
 	static const char *bins[] = { "header.bin", "data_level0.bin",
 				      "length.bin", "link_lists.bin" };
-	const struct stat *pk = stamp_of(s, n, "index_metadata.pickle"), *b;
+	const struct stat *pk = stamp_of(s, "index_metadata.pickle"), *b;
 	struct label_check check = { .dir = path };
 	struct strbuf p = STRBUF_INIT;
 	struct cv_pickle pick;
@@ -295,7 +341,7 @@ static int folder_valid(const char *path, const struct fstamp *s, size_t n,
 	if (rc)
 		return rc;
 	for (i = 0; !rc && i < 4; i++)
-		if ((b = stamp_of(s, n, bins[i])) && !newer_or_same(pk, b)) {
+		if ((b = stamp_of(s, bins[i])) && !newer_or_same(pk, b)) {
 			*order_only = 1;
 			rc = cv_errf(e, CV_ECORRUPT, "%s: %s is newer than the pickle "
 				     "(a flush may be under way)", path, bins[i]);
@@ -303,41 +349,45 @@ static int folder_valid(const char *path, const struct fstamp *s, size_t n,
 	return rc;
 }
 
-/* One attempt at a folder: its files copied, then checked. */
+/*
+ * One attempt at a folder: its files copied, then checked. What it holds
+ * besides files is named in the warnings once the attempt is accepted.
+ */
 static int folder_once(struct cap *c, const char *rel, int validate,
 		       struct cv_err *e)
 {
-	struct fstamp before[32], after[32];
+	struct stamps before = { 0 }, after = { 0 };
 	struct strbuf path = STRBUF_INIT, frel = STRBUF_INIT, bad = STRBUF_INIT;
-	size_t nb, na, i;
+	json_t *left = json_array();
+	size_t i;
 	int rc = 0, order_only = 0, steady;
 
 	sb_addf(&path, "%s/%s", c->root, rel);
-	if (stamp_folder(path.buf, before, &nb, &bad)) {
+	if (stamp_folder(path.buf, &before, &bad, left)) {
 		rc = cv_errno(e, CV_EIO, "%s: cannot %s", bad.len ? bad.buf : path.buf,
 			      bad.len ? "be read" : "list");
 		goto out;
 	}
 	if ((rc = make_dir(c, rel, e)))
 		goto out;
-	for (i = 0; !rc && i < nb; i++) {
+	for (i = 0; !rc && i < before.n; i++) {
 		sb_reset(&frel);
-		sb_addf(&frel, "%s/%s", rel, before[i].name);
+		sb_addf(&frel, "%s/%s", rel, before.v[i].name);
 		rc = copy_one(c, frel.buf, e);
 	}
 	if (rc || !validate)
 		goto out;
-	if (stamp_folder(path.buf, after, &na, &bad) ||
-	    !same_stamp(before, nb, after, na)) {
-		c->nprev = 0;
+	if (stamp_folder(path.buf, &after, &bad, NULL) || !same_stamp(&before, &after)) {
+		stamps_clear(&c->prev);
 		rc = cv_errf(e, CV_ECORRUPT, "%s: changed while being copied", path.buf);
 		goto out;
 	}
 	/* unchanged since the last attempt too: no flush is running */
-	steady = c->nprev && same_stamp(c->prev, c->nprev, after, na);
-	memcpy(c->prev, after, na * sizeof(*after));
-	c->nprev = na;
-	rc = folder_valid(path.buf, after, na, &order_only, e);
+	steady = c->prev.n && same_stamp(&c->prev, &after);
+	stamps_release(&c->prev);
+	c->prev = after;
+	memset(&after, 0, sizeof(after));
+	rc = folder_valid(path.buf, &c->prev, &order_only, e);
 	if (rc && steady && order_only) {
 		cv_err_clear(e); /* mtimes out of order by a copy, not a flush */
 		rc = 0;
@@ -345,6 +395,11 @@ static int folder_once(struct cap *c, const char *rel, int validate,
 		c->static_damage = 1;
 	}
 out:
+	if (!rc || c->static_damage)
+		json_array_extend(c->st->warnings, left);
+	json_decref(left);
+	stamps_release(&before);
+	stamps_release(&after);
 	sb_release(&path);
 	sb_release(&frel);
 	sb_release(&bad);
@@ -357,7 +412,7 @@ static int copy_folder(struct cap *c, const char *rel, int max_retries,
 	struct timespec ts = { 0, 20 * 1000 * 1000 };
 	int attempt, rc = 0;
 
-	c->nprev = 0;
+	stamps_clear(&c->prev);
 	for (attempt = 0; attempt <= max_retries; attempt++) {
 		if (attempt) {
 			c->st->retries++;
@@ -375,7 +430,13 @@ static int copy_folder(struct cap *c, const char *rel, int max_retries,
 		/* unchanged while read, still invalid: damaged, not racing */
 		json_array_append_new(c->st->warnings, json_string(e->msg));
 		cv_err_clear(e);
-		return 0;
+		rc = 0;
+	}
+	if (!rc && c->wal) { /* checked again once the database is copied */
+		c->copied = xrealloc(c->copied, (c->ncopied + 1) * sizeof(*c->copied));
+		c->copied[c->ncopied].rel = xstrdup(rel);
+		c->copied[c->ncopied++].st = c->prev;
+		memset(&c->prev, 0, sizeof(c->prev));
 	}
 	if (rc != CV_ECORRUPT)
 		return rc;
@@ -417,6 +478,19 @@ static int unreadable(struct cap *c, const char *name, struct strbuf *path,
 	return 0;
 }
 
+/* The database, copied apart, and its transient journal, never copied. */
+static int is_database(const char *name)
+{
+	static const char *const names[] = { "chroma.sqlite3", "chroma.sqlite3-journal",
+					      "chroma.sqlite3-wal", "chroma.sqlite3-shm" };
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(*names); i++)
+		if (!strcmp(name, names[i]))
+			return 1;
+	return 0;
+}
+
 /*
  * Everything but the database: segment folders checked, the rest as is.
  * Links are followed, and what they lead to is copied.
@@ -433,8 +507,8 @@ static int copy_rest(struct cap *c, int max_retries, struct cv_err *e)
 		return cv_errno(e, CV_EIO, "%s: cannot list", c->root);
 	while (!rc && (de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
-		    !strncmp(de->d_name, "chroma.sqlite3", 14))
-			continue; /* the database and its transient journal */
+		    is_database(de->d_name))
+			continue;
 		sb_reset(&p);
 		sb_addf(&p, "%s/%s", c->root, de->d_name);
 		/* followed: an index folder may be a link to another disk */
@@ -448,6 +522,8 @@ static int copy_rest(struct cap *c, int max_retries, struct cv_err *e)
 			rc = folder_once(c, de->d_name, 0, e); /* orphan: as it is */
 		else if (S_ISREG(st.st_mode))
 			rc = copy_one(c, de->d_name, e);
+		else
+			left_out(c->st->warnings, p.buf, "not a regular file");
 	}
 	closedir(d);
 	sb_release(&p);
@@ -467,6 +543,68 @@ static void *copy_db(void *arg)
 
 	d->rc = copy_one(&d->c, "chroma.sqlite3", &d->e);
 	return NULL;
+}
+
+/*
+ * The copy made through SQLite gets the source's mode and times, and loses
+ * the empty -wal and -shm its connection left (it stays in WAL mode).
+ */
+static int finish_db_copy(struct cap *c, struct strbuf *dst, struct cv_err *e)
+{
+	struct timespec ts[2];
+	struct stat src, st;
+	size_t n = dst->len;
+	int rc = 0;
+
+	if (stat(c->db.path, &src) || stat(dst->buf, &st))
+		return cv_errno(e, CV_EIO, "%s: cannot stat", dst->buf);
+	ts[0] = src.st_atim;
+	ts[1] = src.st_mtim;
+	if (chmod(dst->buf, src.st_mode & 07777) || utimensat(AT_FDCWD, dst->buf, ts, 0))
+		rc = cv_errno(e, CV_EIO, "%s: cannot finish", dst->buf);
+	c->st->bytes_read += (uint64_t)st.st_size;
+	sb_adds(dst, "-wal");
+	if (!stat(dst->buf, &st) && st.st_size == 0)
+		unlink(dst->buf);
+	sb_setlen(dst, n);
+	sb_adds(dst, "-shm");
+	unlink(dst->buf);
+	sb_setlen(dst, n);
+	return rc;
+}
+
+/*
+ * A database in WAL mode (Chroma never sets it; someone else may have) keeps
+ * committed pages in chroma.sqlite3-wal: copied through SQLite's backup API
+ * inside the open read transaction, which sees exactly those.
+ */
+static int copy_db_pages(struct cap *c, struct cv_err *e)
+{
+	struct strbuf dst = STRBUF_INIT;
+	sqlite3_backup *b = NULL;
+	sqlite3 *out = NULL;
+	int rc;
+
+	sb_addf(&dst, "%s/chroma.sqlite3", c->dst);
+	rc = sqlite3_open_v2(dst.buf, &out, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+			     NULL);
+	if (rc == SQLITE_OK && !(b = sqlite3_backup_init(out, "main", c->db.sql, "main")))
+		rc = sqlite3_errcode(out);
+	while (b && (rc = sqlite3_backup_step(b, 1024)) == SQLITE_OK)
+		;
+	if (b)
+		sqlite3_backup_finish(b);
+	if (rc == SQLITE_DONE)
+		rc = SQLITE_OK;
+	if (rc != SQLITE_OK)
+		cv_errf(e, CV_EIO, "%s: cannot copy the database into %s: %s",
+			c->db.path, dst.buf, out ? sqlite3_errmsg(out) : sqlite3_errstr(rc));
+	if (sqlite3_close(out) != SQLITE_OK && rc == SQLITE_OK)
+		rc = cv_errf(e, CV_EIO, "%s: cannot finish", dst.buf) ? SQLITE_ERROR : 0;
+	if (rc == SQLITE_OK)
+		rc = finish_db_copy(c, &dst, e) ? SQLITE_ERROR : SQLITE_OK;
+	sb_release(&dst);
+	return rc == SQLITE_OK ? 0 : CV_EIO;
 }
 
 /*
@@ -525,30 +663,178 @@ static json_t *describe(struct cv_db *db)
 	return arr;
 }
 
+/* 1 when the database is in WAL mode. */
+static int db_is_wal(struct cv_db *db)
+{
+	sqlite3_stmt *st;
+	const unsigned char *mode;
+	int wal = 0;
+
+	if (sqlite3_prepare_v2(db->sql, "PRAGMA journal_mode", -1, &st, NULL) != SQLITE_OK)
+		return 0;
+	if (sqlite3_step(st) == SQLITE_ROW && (mode = sqlite3_column_text(st, 0)))
+		wal = !strcmp((const char *)mode, "wal");
+	sqlite3_finalize(st);
+	return wal;
+}
+
+/* Empty dst for another attempt (what vanished meanwhile must not stay). */
+static void clear_dir(const char *dst)
+{
+	struct strbuf p = STRBUF_INIT;
+	struct dirent *de;
+	DIR *d = opendir(dst);
+
+	while (d && (de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		sb_reset(&p);
+		sb_addf(&p, "%s/%s", dst, de->d_name);
+		rm_tree(p.buf);
+	}
+	if (d)
+		closedir(d);
+	sb_release(&p);
+}
+
+/* One attempt under one read transaction, which holds Chroma's writers. */
+static int capture_locked(struct cap *c, int max_retries, struct cv_err *e)
+{
+	double t0 = now_ms();
+	int rc;
+
+	if ((rc = cv_db_begin(&c->db, e)))
+		return rc;
+	json_decref(c->st->collections);
+	c->st->collections = describe(&c->db);
+	rc = copy_all(c, max_retries, e);
+	cv_db_end(&c->db);
+	c->st->lock_ms += now_ms() - t0;
+	return rc;
+}
+
+static void copied_release(struct cap *c)
+{
+	while (c->ncopied--) {
+		free(c->copied[c->ncopied].rel);
+		stamps_release(&c->copied[c->ncopied].st);
+	}
+	free(c->copied);
+	c->copied = NULL;
+	c->ncopied = 0;
+}
+
+static int was_copied(const struct cap *c, const char *rel)
+{
+	size_t i;
+
+	for (i = 0; i < c->ncopied; i++)
+		if (!strcmp(c->copied[i].rel, rel))
+			return 1;
+	return 0;
+}
+
+/*
+ * In the read transaction: every index folder copied is still as it was
+ * copied, and no index folder the database knows appeared meanwhile.
+ */
+static int folders_still(struct cap *c)
+{
+	struct strbuf p = STRBUF_INIT, bad = STRBUF_INIT;
+	struct stamps now = { 0 };
+	struct dirent *de;
+	DIR *d;
+	size_t i;
+	int same = 1;
+
+	for (i = 0; same && i < c->ncopied; i++) {
+		sb_reset(&p);
+		sb_addf(&p, "%s/%s", c->root, c->copied[i].rel);
+		same = !stamp_folder(p.buf, &now, &bad, NULL) &&
+		       same_stamp(&now, &c->copied[i].st);
+	}
+	d = same ? opendir(c->root) : NULL;
+	if (same && !d)
+		same = 0;
+	while (d && same && (de = readdir(d)))
+		same = was_copied(c, de->d_name) || !is_segment_folder(&c->db, de->d_name);
+	if (d)
+		closedir(d);
+	stamps_release(&now);
+	sb_release(&p);
+	sb_release(&bad);
+	return same;
+}
+
+/*
+ * WAL mode, where writers do not wait for a reader: the index folders are
+ * copied first, then the database in a read transaction, which must find
+ * every folder as it was copied (*raced otherwise). The folders then are
+ * what the disk held when the database's state was taken, as under the
+ * lock; commits meanwhile do not matter, only flushes.
+ */
+static int capture_wal(struct cap *c, int max_retries, int *raced,
+		       struct cv_err *e)
+{
+	double t0;
+	int rc;
+
+	copied_release(c);
+	if ((rc = copy_rest(c, max_retries, e)))
+		return rc;
+	t0 = now_ms();
+	if ((rc = cv_db_begin(&c->db, e)))
+		return rc;
+	json_decref(c->st->collections);
+	c->st->collections = describe(&c->db);
+	rc = copy_db_pages(c, e);
+	*raced = !rc && !folders_still(c);
+	cv_db_end(&c->db);
+	c->st->lock_ms += now_ms() - t0;
+	return rc;
+}
+
 int chroma_capture(const char *dir, const char *dst, int sync, int max_retries,
 		   struct lc_stats *st, struct cv_err *e)
 {
 	struct cap c = { .root = dir, .dst = dst, .sync = sync, .st = st };
-	double t0;
-	int rc;
+	struct timespec ts = { 0, 20 * 1000 * 1000 };
+	int rc, attempt, raced = 0;
 
 	memset(st, 0, sizeof(*st));
 	st->warnings = json_array();
 	if ((rc = cv_db_open(dir, &c.db, e)))
 		return rc;
 	snprintf(st->version, sizeof(st->version), "%s", cv_db_version_range(&c.db));
+	c.wal = db_is_wal(&c.db);
 	if (mkdir(dst, 0755) && !(errno == EEXIST && dir_empty(dst))) {
 		rc = cv_errno(e, CV_EIO, "%s: cannot create", dst);
 		goto out;
 	}
-	t0 = now_ms();
-	if ((rc = cv_db_begin(&c.db, e)))
-		goto out;
-	st->collections = describe(&c.db);
-	rc = copy_all(&c, max_retries, e);
-	cv_db_end(&c.db);
-	st->lock_ms = now_ms() - t0;
+	for (attempt = 0; attempt <= max_retries; attempt++) {
+		if (attempt) { /* WAL mode only */
+			st->retries++;
+			clear_dir(dst);
+			json_array_clear(st->warnings);
+			nanosleep(&ts, NULL);
+			if (ts.tv_nsec < 400 * 1000 * 1000)
+				ts.tv_nsec *= 2;
+		}
+		if (!c.wal) {
+			rc = capture_locked(&c, max_retries, e);
+			break;
+		}
+		if ((rc = capture_wal(&c, max_retries, &raced, e)) || !raced)
+			break;
+	}
+	if (!rc && raced)
+		rc = cv_errf(e, CV_ECORRUPT, "%s: an index folder changed between its "
+			     "copy and the database's, %d times (the database is in "
+			     "WAL mode, where writers do not wait for a reader)",
+			     c.root, max_retries + 1);
 out:
+	copied_release(&c);
+	stamps_release(&c.prev);
 	cv_db_close(&c.db);
 	return rc;
 }

@@ -343,6 +343,7 @@ static int backup_one(const char *dir, const char *path,
 	have_prev = !load_previous(&r, o->from_tar ? o->from_tar : dir, &prev);
 	mfw_init(&w, &r, have_prev ? &prev : NULL);
 	snprintf(staging, sizeof(staging), "%s/staging.tmp.%ld", path, (long)getpid());
+	signal_cleanup_dir(staging); /* Ctrl-C removes it */
 	if (o->from_tar) {
 		rc = from_tar(o->from_tar, staging, &root, &st, e);
 	} else {
@@ -356,6 +357,7 @@ static int backup_one(const char *dir, const char *path,
 		progress_end(&prog);
 	}
 	rm_tree(staging);
+	signal_cleanup_dir(NULL);
 	sb_release(&root);
 	if (!rc)
 		rc = repo_flush(&r, e);

@@ -380,6 +380,7 @@ static int restore_all(const char *repo_path, const char *snap,
 		goto out; /* refreshed: the packs a backup beside added */
 	sb_addf(&tmp, "%s.tmp.%ld", target, (long)getpid());
 	rm_stale_tmp(target, 1); /* what a killed run left */
+	signal_cleanup_dir(tmp.buf); /* Ctrl-C removes it */
 	if (mkdir(tmp.buf, 0755)) {
 		rc = cv_errno(e, CV_EIO, "%s: cannot create", tmp.buf);
 		goto out;
@@ -400,6 +401,7 @@ static int restore_all(const char *repo_path, const char *snap,
 	}
 	if (!rc && sync_dir(tmp.buf))
 		rc = cv_errno(e, CV_EIO, "%s: cannot sync", tmp.buf);
+	signal_cleanup_dir(NULL); /* from here tmp may hold the only new tree */
 	if (!rc)
 		rc = swap_in(tmp.buf, target, exists, e);
 	if (rc)

@@ -151,23 +151,92 @@ void rm_stale_tmp(const char *path, int want_dir)
 	sb_release(&p);
 }
 
-static char cleanup_path[4096];
-static volatile sig_atomic_t cleanup_set;
+static char cleanup_path[4096], cleanup_tree[4096];
+static volatile sig_atomic_t cleanup_set, cleanup_tree_set;
 
-void signal_cleanup_file(const char *path)
+/* Copy path into slot (flag cleared first, so a signal between sees none). */
+static void cleanup_name(char *slot, size_t cap, volatile sig_atomic_t *set,
+			 const char *path)
 {
-	cleanup_set = 0;
-	if (path && strlen(path) < sizeof(cleanup_path)) {
-		memcpy(cleanup_path, path, strlen(path) + 1);
-		cleanup_set = 1;
+	*set = 0;
+	if (path && strlen(path) < cap) {
+		memcpy(slot, path, strlen(path) + 1);
+		*set = 1;
 	}
 }
 
-/* Only async-signal-safe calls: unlink, signal, raise. */
+void signal_cleanup_file(const char *path)
+{
+	cleanup_name(cleanup_path, sizeof(cleanup_path), &cleanup_set, path);
+}
+
+void signal_cleanup_dir(const char *path)
+{
+	cleanup_name(cleanup_tree, sizeof(cleanup_tree), &cleanup_tree_set, path);
+}
+
+#define SIG_RM_DEPTH 16
+
+/*
+ * Empty the directory dfd with async-signal-safe calls only (getdents64,
+ * unlinkat, openat, close), a fixed buffer per level. Passes repeat until
+ * one removes nothing: entries removed while a pass reads may hide others.
+ */
+static void sig_rm_at(int dfd, int depth)
+{
+	char buf[2048];
+	struct dirent64 *de;
+	ssize_t n, off;
+	int removed, fd;
+
+	do {
+		removed = 0;
+		lseek(dfd, 0, SEEK_SET);
+		while ((n = getdents64(dfd, buf, sizeof(buf))) > 0) {
+			for (off = 0; off < n; off += de->d_reclen) {
+				de = (struct dirent64 *)(void *)(buf + off);
+				if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+					continue;
+				if (de->d_type != DT_DIR && !unlinkat(dfd, de->d_name, 0)) {
+					removed = 1;
+					continue;
+				}
+				if (depth >= SIG_RM_DEPTH)
+					continue;
+				fd = openat(dfd, de->d_name,
+					    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+				if (fd < 0)
+					continue;
+				sig_rm_at(fd, depth + 1);
+				close(fd);
+				if (!unlinkat(dfd, de->d_name, AT_REMOVEDIR))
+					removed = 1;
+			}
+		}
+	} while (removed);
+}
+
+static void sig_rm_tree(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	sig_rm_at(fd, 0);
+	close(fd);
+	rmdir(path);
+}
+
+/* Only async-signal-safe calls: those above, unlink, signal, raise. */
 static void on_signal(int sig)
 {
+	int saved = errno;
+
 	if (cleanup_set)
 		unlink(cleanup_path);
+	if (cleanup_tree_set)
+		sig_rm_tree(cleanup_tree);
+	errno = saved;
 	signal(sig, SIG_DFL);
 	raise(sig);
 }

@@ -28,11 +28,13 @@ int tmp_hold(const char *path);
 void rm_stale_tmp(const char *path, int want_dir);
 
 /*
- * SIGINT and SIGTERM unlink the file named here (a temporary output) before
- * they end the process; NULL names none. signal_cleanup_install sets the
- * handlers (main).
+ * SIGINT and SIGTERM unlink the file named here (a temporary output) and
+ * remove the tree named by signal_cleanup_dir (a temporary folder being
+ * filled) before they end the process; NULL names none. One of each at a
+ * time. signal_cleanup_install sets the handlers (main).
  */
 void signal_cleanup_file(const char *path);
+void signal_cleanup_dir(const char *path);
 void signal_cleanup_install(void);
 
 /* 1 if path is a directory that can be read and holds nothing. */

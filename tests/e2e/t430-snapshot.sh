@@ -3,7 +3,10 @@
 # byte-identical; a DEST inside DIR is refused (and a backup's REPO, an
 # export's output). While a writer adds records, exports succeed (a racing
 # flush is read again), and each snapshot opens in a real server and holds a
-# prefix of the written records.
+# prefix of the written records. The same with the database switched to WAL
+# mode (where writers do not wait for a reader and committed pages sit in
+# chroma.sqlite3-wal): stopped, the copy holds what the -wal file holds; live,
+# each snapshot and backup is still a prefix.
 . "$(dirname "$0")/lib.sh"
 setup
 
@@ -42,4 +45,56 @@ for i in 1 2 3; do
 	got=$(python3 "$ROOT/tests/gen/live.py" "$CHROMA_URL" check) || fail "snap$i: $got"
 	stop_chroma
 	echo "snap$i holds $got records"
+done
+
+# WAL mode, stopped: the copy and the backup hold the commit only the -wal has
+cp -r "$ROOT/sample/chroma-data" "$T/wal"
+python3 - "$T/wal/chroma.sqlite3" <<'PY' &
+import os, sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1])
+c.execute("PRAGMA journal_mode=WAL")
+c.execute("PRAGMA wal_autocheckpoint=0")
+c.execute("UPDATE collections SET name = 'renamed' WHERE name = 'images'")
+c.commit()
+os._exit(0)  # no checkpoint at close: the commit stays in the -wal file
+PY
+wait $! || fail "could not switch the sample to WAL mode"
+[ -s "$T/wal/chroma.sqlite3-wal" ] || fail "no -wal file"
+wal_hash() { # the -shm file is SQLite's shared index, which every reader writes
+	(cd "$T/wal" && sha256sum chroma.sqlite3 chroma.sqlite3-wal */*)
+}
+before=$(wal_hash)
+expect_ok "$CV" snapshot "$T/wal" "$T/wal-copy"
+expect_ok "$CV" backup "$T/wal" "$T/wal-repo"
+expect_ok "$CV" restore "$T/wal-repo" latest "$T/wal-restored"
+[ "$(wal_hash)" = "$before" ] || fail "the WAL-mode source was written to"
+for d in wal-copy wal-restored; do
+	[ ! -e "$T/$d/chroma.sqlite3-wal" ] || fail "$d: a -wal file was copied"
+	"$CV" export "$T/$d" >"$T/$d.jsonl" || fail "$d: export failed"
+	grep -q '"name":"renamed"' "$T/$d.jsonl" || fail "$d lost the commit in the -wal file"
+done
+
+# WAL mode, live: writers commit during the copies, which are taken again
+start_chroma "$T/wdata"
+stop_chroma
+python3 -c 'import sqlite3, sys; sqlite3.connect(sys.argv[1]).execute("PRAGMA journal_mode=WAL")' \
+	"$T/wdata/chroma.sqlite3"
+start_chroma "$T/wdata"
+python3 "$ROOT/tests/gen/live.py" "$CHROMA_URL" write 3000 10 >"$T/written" &
+writer=$!
+sleep 0.5
+for i in 1 2; do
+	expect_ok "$CV" snapshot --json "$T/wdata" "$T/wsnap$i"
+	cat "$T/stdout"
+	sleep 0.3
+done
+expect_ok "$CV" backup "$T/wdata" "$T/wrepo"
+wait "$writer" || fail "writer failed"
+stop_chroma
+expect_ok "$CV" restore "$T/wrepo" latest "$T/wsnap3"
+for i in 1 2 3; do
+	start_chroma "$T/wsnap$i"
+	got=$(python3 "$ROOT/tests/gen/live.py" "$CHROMA_URL" check) || fail "wsnap$i: $got"
+	stop_chroma
+	echo "WAL mode: wsnap$i holds $got records"
 done
