@@ -9,7 +9,7 @@ pkgs=(
 	libcmocka-dev libdragonbox-dev
 	sqlite3 zstd jq curl ca-certificates python3
 	clang libclang-rt-14-dev cppcheck clang-tidy
-	debian-archive-keyring nginx-light openssl time
+	debian-archive-keyring nginx-light openssl time strace
 )
 
 missing=()

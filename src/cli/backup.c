@@ -321,6 +321,17 @@ static void drop_if_unused(const char *path)
 	sb_release(&p);
 }
 
+/* Whether the manifest name may be in place (its write failed late, say). */
+static int snapshot_written(struct repo *r, const char *name)
+{
+	char p[128];
+
+	if (!*name)
+		return 0;
+	snprintf(p, sizeof(p), "snapshots/%s.json", name);
+	return store_may_exist(&r->st, p);
+}
+
 static int backup_one(const char *dir, const char *path,
 		      const struct backup_opts *o, struct cv_err *e)
 {
@@ -332,7 +343,7 @@ static int backup_one(const char *dir, const char *path,
 	struct progress prog = { 0 };
 	struct manifest prev = { 0 };
 	int have_prev;
-	char name[64], *text, staging[4096];
+	char name[64] = "", *text, staging[4096];
 	double t0 = now_sec();
 	time_t t = time(NULL);
 	json_t *m = NULL;
@@ -372,6 +383,8 @@ static int backup_one(const char *dir, const char *path,
 		cli_print_warnings(&cmd_backup, st.warnings);
 		report(o, name, &st, &r.stats, w.files, now_sec() - t0);
 	}
+	if (rc && !snapshot_written(&r, name))
+		repo_discard_new(&r); /* the repository as it was */
 	json_decref(m);
 	json_decref(st.collections);
 	json_decref(st.warnings);

@@ -144,9 +144,12 @@ static int mark_kept(struct repo *r, struct snap *s, size_t n,
 		if (!s[i].keep)
 			continue;
 		if (!(rc = manifest_load(r, s[i].name, &m, e)))
-			rc = walk_snapshot(r, &m, add_chunk, keep, e);
+			rc = walk_snapshot(r, &m, add_chunk, keep, 1, e);
 		manifest_release(&m);
 	}
+	if (rc)
+		cv_err_prefix(e, "nothing pruned: which chunks a kept snapshot needs "
+			      "could not all be read (verify names what is damaged)");
 	return rc;
 }
 

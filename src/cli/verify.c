@@ -160,7 +160,7 @@ static int verify_all(const char *path, int read_data, struct cv_err *e)
 		} else {
 			hashset_release(&v.here);
 			hashset_init(&v.here);
-			rc = walk_snapshot(&v.r, &m, check_chunk, &v, e);
+			rc = walk_snapshot(&v.r, &m, check_chunk, &v, 0, e);
 			if (!rc)
 				report_again(&v, &m);
 		}

@@ -119,7 +119,10 @@ static uint32_t add_pack_name(struct repo *r, const char *name)
 	if (r->npacks == r->cappacks) {
 		r->cappacks = r->cappacks ? 2 * r->cappacks : 16;
 		r->packs = xrealloc(r->packs, r->cappacks * sizeof(*r->packs));
+		r->pack_entries = xrealloc(r->pack_entries,
+					   r->cappacks * sizeof(*r->pack_entries));
 	}
+	r->pack_entries[r->npacks] = 0;
 	r->packs[r->npacks] = xstrdup(name);
 	return (uint32_t)r->npacks++;
 }
@@ -142,6 +145,7 @@ static int load_v1(struct repo *r, const uint8_t *p, size_t n, uint32_t pack)
 		loc.clen = load_u32(p + 40);
 		loc.ulen = loc.fulen = load_u32(p + 44);
 		tab_add(r, &loc);
+		r->pack_entries[pack]++;
 	}
 	return 0;
 }
@@ -180,6 +184,7 @@ static int load_v2(struct repo *r, const uint8_t *p, size_t n, uint32_t pack)
 			loc.ord = (uint16_t)j;
 			uoff += loc.ulen;
 			tab_add(r, &loc);
+			r->pack_entries[pack]++;
 		}
 		off += loc.clen;
 	}
@@ -363,6 +368,7 @@ int repo_open(const char *path, enum store_mode mode, struct repo *r,
 		goto fail;
 	if (!r->cap)
 		tab_grow(r);
+	r->first_new = r->npacks;
 	return 0;
 fail:
 	repo_close(r, NULL);
@@ -381,6 +387,7 @@ int repo_close(struct repo *r, struct cv_err *e)
 	for (i = 0; i < r->npacks; i++)
 		free(r->packs[i]);
 	free(r->packs);
+	free(r->pack_entries);
 	free(r->locs);
 	free(r->slots);
 	free(r->moves);
@@ -482,6 +489,7 @@ static int append_batch(struct repo *r, struct zbatch *b, struct cv_err *e)
 		loc = tab_find(r, it->hash);
 		nl = *loc;
 		nl.pack = (uint32_t)(r->npacks - 1);
+		r->pack_entries[nl.pack]++;
 		nl.off = frame_off;
 		nl.clen = (uint32_t)it->olen;
 		nl.uoff = it->uoff;
@@ -978,17 +986,21 @@ static int store_again(struct repo *r, struct chunk_loc *loc, struct strbuf *buf
 	return submit_if_full(r, 0, e);
 }
 
+/*
+ * Per pack, its kept chunks and all its entries. A chunk in two packs (a
+ * killed prune's copies) is found in one of them only; the other's entry
+ * counts but is never kept, so that pack is rewritten or removed too.
+ */
 static void pack_counts(const struct repo *r, const struct hashset *keep,
 			size_t *kept, size_t *total)
 {
 	size_t i;
 
-	for (i = 0; i < r->n; i++) {
-		if (r->locs[i].pack >= r->npacks)
-			continue;
-		total[r->locs[i].pack]++;
-		kept[r->locs[i].pack] += hashset_has(keep, r->locs[i].hash);
-	}
+	for (i = 0; i < r->npacks; i++)
+		total[i] = r->pack_entries[i];
+	for (i = 0; i < r->n; i++)
+		if (r->locs[i].pack < r->npacks)
+			kept[r->locs[i].pack] += hashset_has(keep, r->locs[i].hash);
 }
 
 static int remove_pack(struct repo *r, const char *name, struct cv_err *e)
@@ -1001,6 +1013,20 @@ static int remove_pack(struct repo *r, const char *name, struct cv_err *e)
 		return rc;
 	snprintf(p, sizeof(p), "packs/%s.pack", name);
 	return store_remove(&r->st, p, e);
+}
+
+void repo_discard_new(struct repo *r)
+{
+	struct cv_err ignored = { 0 };
+	size_t i;
+
+	if (r->pack_open) {
+		store_abort(&r->pf);
+		r->pack_open = 0;
+	}
+	for (i = r->first_new; i < r->npacks; i++)
+		if (strcmp(r->packs[i], "(open)"))
+			remove_pack(r, r->packs[i], &ignored);
 }
 
 /* Packs without an index: left by a backup or prune that was interrupted. */
@@ -1017,6 +1043,9 @@ static int remove_unindexed(struct repo *r, int dry_run, struct gc_stats *st,
 		names[i][strlen(names[i]) - 5] = '\0';
 		for (k = 0, known = 0; !known && k < r->npacks; k++)
 			known = !strcmp(r->packs[k], names[i]);
+		snprintf(path, sizeof(path), "packs/%s.idx", names[i]);
+		if (!known && store_may_exist(&r->st, path))
+			known = 1; /* indexed after all, or unsure: keep it */
 		if (!known && !rc) {
 			st->packs_removed++;
 			snprintf(path, sizeof(path), "packs/%s.pack", names[i]);
@@ -1029,16 +1058,47 @@ static int remove_unindexed(struct repo *r, int dry_run, struct gc_stats *st,
 	return rc;
 }
 
+/*
+ * Remove, of the first np packs, those with unkept entries: the partly kept
+ * ones (their kept chunks stored again already), or those with none kept.
+ */
+static int remove_packs(struct repo *r, size_t np, const size_t *kept,
+			const size_t *total, int partly, int dry_run,
+			struct gc_stats *st, struct cv_err *e)
+{
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; !rc && i < np; i++) {
+		if (kept[i] == total[i] || (kept[i] > 0) != partly)
+			continue;
+		st->chunks_removed += total[i] - kept[i];
+		if (partly)
+			st->packs_rewritten++;
+		else
+			st->packs_removed++;
+		if (!dry_run)
+			rc = remove_pack(r, r->packs[i], e);
+	}
+	return rc;
+}
+
+/*
+ * Packs nothing kept is in go first: that frees space without writing, so a
+ * full disk can be pruned. Then the kept chunks of partly kept packs are
+ * stored again, durably, before those packs go.
+ */
 int repo_gc(struct repo *r, const struct hashset *keep, int dry_run,
 	    struct gc_stats *st, struct cv_err *e)
 {
 	size_t np = r->npacks, i, *kept = xcalloc(np + 1, sizeof(size_t));
 	size_t *total = xcalloc(np + 1, sizeof(size_t));
 	struct strbuf buf = STRBUF_INIT;
-	int rc = 0;
+	int rc;
 
 	memset(st, 0, sizeof(*st));
 	pack_counts(r, keep, kept, total);
+	rc = remove_packs(r, np, kept, total, 0, dry_run, st, e);
 	for (i = 0; !rc && !dry_run && i < r->n; i++) {
 		struct chunk_loc *loc = &r->locs[i];
 
@@ -1050,17 +1110,8 @@ int repo_gc(struct repo *r, const struct hashset *keep, int dry_run,
 	sb_release(&buf);
 	if (!rc && !dry_run)
 		rc = repo_flush(r, e); /* the copies are durable before deletes */
-	for (i = 0; !rc && i < np; i++) {
-		if (kept[i] == total[i])
-			continue;
-		st->chunks_removed += total[i] - kept[i];
-		if (kept[i])
-			st->packs_rewritten++;
-		else
-			st->packs_removed++;
-		if (!dry_run)
-			rc = remove_pack(r, r->packs[i], e);
-	}
+	if (!rc)
+		rc = remove_packs(r, np, kept, total, 1, dry_run, st, e);
 	free(kept);
 	free(total);
 	return rc ? rc : remove_unindexed(r, dry_run, st, e);

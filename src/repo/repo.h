@@ -69,7 +69,9 @@ struct repo {
 	struct store st;
 	int writable;
 	char **packs;         /* pack names (hex), the last one may be open */
+	size_t *pack_entries; /* entries each pack's index lists */
 	size_t npacks, cappacks;
+	size_t first_new;     /* packs from here on were written by this handle */
 	struct chunk_loc *locs; /* every chunk, n of capl */
 	size_t n, capl;
 	uint64_t *slots;      /* cap slots finding them: tag << 32 | index + 1 */
@@ -126,6 +128,12 @@ int repo_delta_base(struct repo *r, const struct chunk_loc *loc,
 		    uint8_t base[SHA256_LEN], struct cv_err *e);
 /* Make every chunk put so far durable (pack + index renamed in place). */
 int repo_flush(struct repo *r, struct cv_err *e);
+
+/*
+ * After a failed backup: remove the packs this repo handle wrote, which no
+ * snapshot references yet, so the repository is as it was. Best effort.
+ */
+void repo_discard_new(struct repo *r);
 const struct chunk_loc *repo_find(const struct repo *r,
 				  const uint8_t hash[SHA256_LEN]);
 /* Read, decompress and check a chunk into out (replacing its content). */

@@ -257,6 +257,16 @@ uint64_t store_size(struct store *s, const char *name)
 	return n;
 }
 
+int store_may_exist(struct store *s, const char *name)
+{
+	char *p = path_of(s, name);
+	struct stat st;
+	int may = !stat(p, &st) || errno != ENOENT;
+
+	free(p);
+	return may;
+}
+
 int store_get(struct store *s, const char *name, size_t max, uint8_t **buf,
 	      size_t *n, struct cv_err *e)
 {
@@ -408,7 +418,7 @@ int store_list(struct store *s, const char *dir, const char *suffix,
 		free(p);
 		return CV_ECORRUPT;
 	}
-	while ((de = readdir(d))) {
+	for (errno = 0; (de = readdir(d)); errno = 0) {
 		l = strlen(de->d_name);
 		if (l <= sl || strcmp(de->d_name + l - sl, suffix))
 			continue;
@@ -417,6 +427,16 @@ int store_list(struct store *s, const char *dir, const char *suffix,
 			*names = xrealloc(*names, cap * sizeof(**names));
 		}
 		(*names)[(*n)++] = xstrdup(de->d_name);
+	}
+	if (errno) { /* a listing cut short must not read as a short list */
+		cv_errno(e, CV_EIO, "%s: cannot list", p);
+		closedir(d);
+		free(p);
+		while (*n)
+			free((*names)[--*n]);
+		free(*names);
+		*names = NULL;
+		return CV_EIO;
 	}
 	closedir(d);
 	free(p);
@@ -432,8 +452,8 @@ int store_remove(struct store *s, const char *name, struct cv_err *e)
 
 	if (unlink(p) && errno != ENOENT)
 		rc = cv_errno(e, CV_EIO, "%s: cannot remove", p);
-	else
-		sync_parent(p);
+	else if (sync_parent(p)) /* what comes next relies on it being gone */
+		rc = cv_errno(e, CV_EIO, "%s: removed, but its folder cannot be synced", p);
 	free(p);
 	return rc;
 }

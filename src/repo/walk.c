@@ -28,8 +28,18 @@ static int segments_read(struct repo *r, const struct mf_file *f)
 	return ok;
 }
 
+/* Strict: which chunk a delta needs could not be read. */
+static int base_unknown(const struct manifest *m, const struct mf_file *f,
+			long long off, struct cv_err *why, struct cv_err *e)
+{
+	*e = *why;
+	cv_err_prefix(e, "snapshot %s, %s, offset %lld: the base of a delta cannot "
+		      "be read", m->name, f->path, off);
+	return e->code ? e->code : CV_EIO;
+}
+
 static int walk_file(struct repo *r, const struct manifest *m,
-		     const struct mf_file *f, walk_fn fn, void *ctx,
+		     const struct mf_file *f, walk_fn fn, void *ctx, int strict,
 		     struct cv_err *e)
 {
 	struct strbuf list = STRBUF_INIT;
@@ -42,7 +52,7 @@ static int walk_file(struct repo *r, const struct manifest *m,
 
 	for (i = 0; !rc && i < f->nsegs + f->npsegs; i++)
 		rc = fn(ctx, m, f, -1, segment(f, i), e);
-	if (!rc && mf_file_list(r, f, &list, &le) && segments_read(r, f)) {
+	if (!rc && mf_file_list(r, f, &list, &le) && (strict || segments_read(r, f))) {
 		*e = le; /* readable segments that do not make a list */
 		cv_err_prefix(e, "snapshot %s", m->name);
 		rc = le.code;
@@ -55,9 +65,12 @@ static int walk_file(struct repo *r, const struct manifest *m,
 		rc = fn(ctx, m, f, off, h, e);
 		loc = repo_find(r, h);
 		cv_err_clear(&ignored);
-		if (!rc && loc && (loc->flags & CHUNK_DELTA) &&
-		    !repo_delta_base(r, loc, base, &ignored))
-			rc = fn(ctx, m, f, off, base, e); /* needed to read it */
+		if (!rc && loc && (loc->flags & CHUNK_DELTA)) {
+			if (!repo_delta_base(r, loc, base, &ignored))
+				rc = fn(ctx, m, f, off, base, e); /* needed to read it */
+			else if (strict)
+				rc = base_unknown(m, f, off, &ignored, e);
+		}
 		off += loc ? loc->ulen : 0;
 	}
 	sb_release(&list);
@@ -65,13 +78,13 @@ static int walk_file(struct repo *r, const struct manifest *m,
 }
 
 int walk_snapshot(struct repo *r, const struct manifest *m, walk_fn fn,
-		  void *ctx, struct cv_err *e)
+		  void *ctx, int strict, struct cv_err *e)
 {
 	size_t i;
 	int rc = 0;
 
 	for (i = 0; !rc && i < m->n; i++)
 		if (!m->files[i].is_dir)
-			rc = walk_file(r, m, &m->files[i], fn, ctx, e);
+			rc = walk_file(r, m, &m->files[i], fn, ctx, strict, e);
 	return rc;
 }

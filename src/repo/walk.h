@@ -18,8 +18,10 @@ typedef int (*walk_fn)(void *ctx, const struct manifest *m,
  * Call fn for every chunk of m. A list segment that cannot be read is
  * reported through fn (with off -1) and the file's chunks skipped; the walk
  * goes on unless fn returns an error (or a readable list is inconsistent).
+ * strict (prune: what is not known to be needed is deleted): a list segment
+ * or a delta's base hash that cannot be read ends the walk with an error.
  */
 int walk_snapshot(struct repo *r, const struct manifest *m, walk_fn fn,
-		  void *ctx, struct cv_err *e);
+		  void *ctx, int strict, struct cv_err *e);
 
 #endif

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# The repository under injected faults (strace). prune: a directory listing,
+# a read, an fsync, a removal or a write failing at any one point makes it
+# stop or finish, never delete what a kept snapshot needs; afterwards the
+# repository verifies with --read-data and the kept snapshot restores
+# byte-identical. A chunk stored in two packs (what a killed prune leaves) is
+# not kept twice. backup: a write failing at any point (a full disk) leaves
+# the repository as it was.
+. "$(dirname "$0")/lib.sh"
+setup
+
+strace -f -o /dev/null true 2>/dev/null || skip "strace cannot trace here (ptrace refused)"
+
+# three snapshots of one source, the later ones partly deltas of the earlier
+cp -r "$ROOT/sample/chroma-data" "$T/src"
+chmod -R u+w "$T/src"
+expect_ok "$CV" backup "$T/src" "$T/R0"
+for v in x y; do
+	python3 - "$T/src/chroma.sqlite3" "$v" <<'PY'
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+c.execute("UPDATE embedding_metadata SET string_value = string_value || ? "
+          "WHERE rowid % 3 = 0", (sys.argv[2],))
+c.commit()
+PY
+	expect_ok "$CV" backup "$T/src" "$T/R0"
+done
+
+# every point of failure of each call prune makes
+runs=0 failed=0
+for fault in getdents64:EIO pread64:EIO fsync:EIO unlink:EIO write:ENOSPC; do
+	sc=${fault%%:*}
+	for when in $(seq 1 12); do
+		rm -rf "$T/R" "$T/out"
+		cp -a "$T/R0" "$T/R"
+		rc=0
+		strace -f -o /dev/null -e trace="$sc" -e inject="$sc:error=${fault#*:}:when=$when" \
+			"$CV" prune --keep-last 1 "$T/R" >"$T/prune.out" 2>&1 || rc=$?
+		runs=$((runs + 1))
+		[ "$rc" -eq 0 ] || failed=$((failed + 1))
+		"$CV" verify --read-data "$T/R" >"$T/verify.out" 2>&1 ||
+			fail "$sc failing at call $when (prune exit $rc: $(cat "$T/prune.out")) " \
+				"damaged the repository: $(cat "$T/verify.out")"
+		"$CV" restore "$T/R" latest "$T/out" >/dev/null 2>&1 ||
+			fail "$sc failing at call $when: the kept snapshot does not restore"
+		diff -r "$T/src" "$T/out" >&2 || fail "$sc failing at call $when: restore differs"
+	done
+done
+[ "$failed" -gt 0 ] || fail "no injected fault made prune fail: the injection did not work"
+echo "$runs prunes with a fault injected, $failed of them stopped; every kept snapshot whole"
+
+# a chunk in two packs: the second copy goes, the kept one stays readable
+rm -rf "$T/R"
+cp -a "$T/R0" "$T/R"
+p=$(ls "$T/R/packs/" | grep '\.pack$' | head -1)
+p=${p%.pack}
+dup=0000000000000000000000000000000000000000000000000000000000000000
+cp "$T/R/packs/$p.pack" "$T/R/packs/$dup.pack"
+cp "$T/R/packs/$p.idx" "$T/R/packs/$dup.idx"
+expect_ok "$CV" prune --keep-last 1 "$T/R"
+# indexes load in name order and the last one found wins: every chunk of the
+# all-zero copy is found in the other, so none of it is kept
+[ ! -e "$T/R/packs/$dup.pack" ] && [ ! -e "$T/R/packs/$dup.idx" ] ||
+	fail "the copy whose chunks are all found elsewhere is still there"
+expect_ok "$CV" verify --read-data "$T/R"
+rm -rf "$T/out"
+expect_ok "$CV" restore "$T/R" latest "$T/out"
+diff -r "$T/src" "$T/out" >&2 || fail "restore differs after pruning duplicates"
+
+# backup, a write failing at each point: exit 2, the repository as it was
+python3 - "$T/src/chroma.sqlite3" <<'PY'
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+c.execute("UPDATE embedding_metadata SET string_value = string_value || 'z'")
+c.commit()
+PY
+rm -rf "$T/R"
+cp -a "$T/R0" "$T/R"
+before=$(tree_hash "$T/R")
+stopped=0
+for when in $(seq 1 8); do
+	rc=0
+	strace -f -o /dev/null -e trace=write,pwrite64 \
+		-e inject=write,pwrite64:error=ENOSPC:when=$when \
+		"$CV" backup "$T/src" "$T/R" >"$T/backup.out" 2>&1 || rc=$?
+	[ "$rc" -eq 0 ] && break
+	stopped=$((stopped + 1))
+	[ "$rc" -eq 2 ] || fail "write $when failing: exit $rc: $(cat "$T/backup.out")"
+	grep -q "No space left on device" "$T/backup.out" ||
+		fail "write $when failing: $(cat "$T/backup.out")"
+	[ "$(tree_hash "$T/R")" = "$before" ] ||
+		fail "write $when failing changed the repository"
+done
+[ "$stopped" -ge 3 ] || fail "only $stopped failing writes stopped the backup"
+expect_ok "$CV" verify --read-data "$T/R"
+echo "backup stopped by a full disk at $stopped points, the repository unchanged each time"
+echo "the repository survives faults and duplicates"
