@@ -44,7 +44,7 @@ struct stamps {
 struct cap {
 	const char *root;       /* the persist directory */
 	const char *dst;        /* the staging directory */
-	int sync;               /* fsync what is written (a snapshot, not staging) */
+	int db_fd;              /* chroma.sqlite3, open while the transaction is */
 	struct lc_stats *st;
 	struct cv_db db;
 	int static_damage;      /* invalid, and unchanged across two attempts */
@@ -121,17 +121,21 @@ static int copy_range(int in, int out, uint64_t size, const char *path,
 	return 0;
 }
 
-/* Copy one file, keeping its mode and modification time. */
-static int copy_one(struct cap *c, const char *rel, struct cv_err *e)
+/*
+ * Copy one file, keeping its mode and modification time; from fd when it is
+ * not -1 (left open: see capture_locked), else from the file opened here.
+ */
+static int copy_from(struct cap *c, const char *rel, int fd, struct cv_err *e)
 {
 	struct strbuf src = STRBUF_INIT, dst = STRBUF_INIT;
 	struct timespec ts[2];
 	struct stat st;
-	int in, out = -1, rc = 0;
+	int in = fd, out = -1, rc = 0;
 
 	sb_addf(&src, "%s/%s", c->root, rel);
 	sb_addf(&dst, "%s/%s", c->dst, rel);
-	in = open(src.buf, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		in = open(src.buf, O_RDONLY | O_CLOEXEC);
 	if (in < 0 || fstat(in, &st)) {
 		rc = cv_errno(e, CV_EIO, "%s: cannot read", src.buf);
 		goto out;
@@ -145,18 +149,22 @@ static int copy_one(struct cap *c, const char *rel, struct cv_err *e)
 		goto out;
 	ts[0] = st.st_atim;
 	ts[1] = st.st_mtim;
-	if (fchmod(out, st.st_mode & 07777) || futimens(out, ts) ||
-	    (c->sync && fsync(out)))
+	if (fchmod(out, st.st_mode & 07777) || futimens(out, ts))
 		rc = cv_errno(e, CV_EIO, "%s: cannot finish", dst.buf);
 	c->st->bytes_read += (uint64_t)st.st_size;
 out:
-	if (in >= 0)
+	if (in >= 0 && fd < 0)
 		close(in);
 	if (out >= 0)
 		close(out);
 	sb_release(&src);
 	sb_release(&dst);
 	return rc;
+}
+
+static int copy_one(struct cap *c, const char *rel, struct cv_err *e)
+{
+	return copy_from(c, rel, -1, e);
 }
 
 static int make_dir(struct cap *c, const char *rel, struct cv_err *e)
@@ -314,7 +322,7 @@ static int check_label(void *ctx, const char *id, size_t len, uint64_t label,
 }
 
 /*
- * The §7 checks on the source folder: the pickle is the newest file and
+ * The §7 checks, on the copy of a folder (what is kept is what is checked), with the stamps of its source: the pickle is the newest file and
  * parses, the index files agree with the header, every listed label is a
  * live element.
  */
@@ -349,6 +357,23 @@ static int folder_valid(const char *path, const struct stamps *s,
 	return rc;
 }
 
+/* A message about the copy names the source file it was copied from. */
+static void name_source(const struct cap *c, struct cv_err *e)
+{
+	struct strbuf m = STRBUF_INIT;
+	size_t n = strlen(c->dst);
+	const char *p = e->msg, *hit;
+
+	while ((hit = strstr(p, c->dst))) {
+		sb_add(&m, p, (size_t)(hit - p));
+		sb_adds(&m, c->root);
+		p = hit + n;
+	}
+	sb_adds(&m, p);
+	snprintf(e->msg, sizeof(e->msg), "%s", m.buf);
+	sb_release(&m);
+}
+
 /*
  * One attempt at a folder: its files copied, then checked. What it holds
  * besides files is named in the warnings once the attempt is accepted.
@@ -357,12 +382,14 @@ static int folder_once(struct cap *c, const char *rel, int validate,
 		       struct cv_err *e)
 {
 	struct stamps before = { 0 }, after = { 0 };
-	struct strbuf path = STRBUF_INIT, frel = STRBUF_INIT, bad = STRBUF_INIT;
+	struct strbuf path = STRBUF_INIT, copy = STRBUF_INIT, frel = STRBUF_INIT;
+	struct strbuf bad = STRBUF_INIT;
 	json_t *left = json_array();
 	size_t i;
 	int rc = 0, order_only = 0, steady;
 
 	sb_addf(&path, "%s/%s", c->root, rel);
+	sb_addf(&copy, "%s/%s", c->dst, rel);
 	if (stamp_folder(path.buf, &before, &bad, left)) {
 		rc = cv_errno(e, CV_EIO, "%s: cannot %s", bad.len ? bad.buf : path.buf,
 			      bad.len ? "be read" : "list");
@@ -387,7 +414,9 @@ static int folder_once(struct cap *c, const char *rel, int validate,
 	stamps_release(&c->prev);
 	c->prev = after;
 	memset(&after, 0, sizeof(after));
-	rc = folder_valid(path.buf, &c->prev, &order_only, e);
+	rc = folder_valid(copy.buf, &c->prev, &order_only, e);
+	if (rc)
+		name_source(c, e);
 	if (rc && steady && order_only) {
 		cv_err_clear(e); /* mtimes out of order by a copy, not a flush */
 		rc = 0;
@@ -401,6 +430,7 @@ out:
 	stamps_release(&before);
 	stamps_release(&after);
 	sb_release(&path);
+	sb_release(&copy);
 	sb_release(&frel);
 	sb_release(&bad);
 	return rc;
@@ -541,7 +571,7 @@ static void *copy_db(void *arg)
 {
 	struct db_copy *d = arg;
 
-	d->rc = copy_one(&d->c, "chroma.sqlite3", &d->e);
+	d->rc = copy_from(&d->c, "chroma.sqlite3", d->c.db_fd, &d->e);
 	return NULL;
 }
 
@@ -697,19 +727,31 @@ static void clear_dir(const char *dst)
 	sb_release(&p);
 }
 
-/* One attempt under one read transaction, which holds Chroma's writers. */
+/*
+ * One attempt under one read transaction, which holds Chroma's writers. The
+ * database file is read through a descriptor opened before and closed after
+ * it: SQLite's lock is a POSIX record lock, which closing any descriptor of
+ * the file in this process would drop at once, letting writers in while
+ * the folders are still being copied.
+ */
 static int capture_locked(struct cap *c, int max_retries, struct cv_err *e)
 {
 	double t0 = now_ms();
 	int rc;
 
+	c->db_fd = open(c->db.path, O_RDONLY | O_CLOEXEC);
+	if (c->db_fd < 0)
+		return cv_errno(e, CV_EIO, "%s: cannot read", c->db.path);
 	if ((rc = cv_db_begin(&c->db, e)))
-		return rc;
+		goto out;
 	json_decref(c->st->collections);
 	c->st->collections = describe(&c->db);
 	rc = copy_all(c, max_retries, e);
 	cv_db_end(&c->db);
 	c->st->lock_ms += now_ms() - t0;
+out:
+	close(c->db_fd);
+	c->db_fd = -1;
 	return rc;
 }
 
@@ -794,10 +836,10 @@ static int capture_wal(struct cap *c, int max_retries, int *raced,
 	return rc;
 }
 
-int chroma_capture(const char *dir, const char *dst, int sync, int max_retries,
+int chroma_capture(const char *dir, const char *dst, int max_retries,
 		   struct lc_stats *st, struct cv_err *e)
 {
-	struct cap c = { .root = dir, .dst = dst, .sync = sync, .st = st };
+	struct cap c = { .root = dir, .dst = dst, .db_fd = -1, .st = st };
 	struct timespec ts = { 0, 20 * 1000 * 1000 };
 	int rc, attempt, raced = 0;
 

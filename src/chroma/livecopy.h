@@ -41,12 +41,12 @@ struct lc_stats {
 /*
  * Copy dir into dst (created, or empty) consistently while Chroma runs:
  * files keep their mode and modification time; the database's
- * transient journal is left out. sync: fsync every file (a snapshot meant to
- * stay). Retries a folder up to max_retries times, then fails naming it; a
- * folder that is invalid but does not change is copied as it is, with a
- * warning. The source is only read.
+ * transient journal is left out; nothing is fsynced (the caller does, once
+ * Chroma's writers go on). Retries a folder up to max_retries times, then
+ * fails naming it; a folder that is invalid but does not change is copied as
+ * it is, with a warning. The source is only read.
  */
-int chroma_capture(const char *dir, const char *dst, int sync, int max_retries,
+int chroma_capture(const char *dir, const char *dst, int max_retries,
 		   struct lc_stats *st, struct cv_err *e);
 
 /* Fill st's version and collections from a directory nobody writes to. */

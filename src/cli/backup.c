@@ -359,7 +359,7 @@ static int backup_one(const char *dir, const char *path,
 		rc = from_tar(o->from_tar, staging, &root, &st, e);
 	} else {
 		sb_adds(&root, staging);
-		rc = chroma_capture(dir, staging, 0, BACKUP_RETRIES, &st, e);
+		rc = chroma_capture(dir, staging, BACKUP_RETRIES, &st, e);
 	}
 	if (!rc) {
 		progress_init(&prog, "backup", st.bytes_read);

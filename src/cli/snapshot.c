@@ -5,6 +5,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
@@ -19,27 +20,47 @@
 
 #define SNAPSHOT_RETRIES 8
 
-/* fsync every folder of the copy, then the copy itself. */
-static int sync_tree(const char *root)
+/* fsync a file or a folder; 0 or -1. */
+static int sync_path(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = -1;
+
+	if (fd >= 0) {
+		rc = fsync(fd);
+		close(fd);
+	}
+	return rc;
+}
+
+/*
+ * fsync every file and folder of the copy (a persist directory's two
+ * levels), each folder after what it holds. Done once Chroma's writers go
+ * on: they never wait for the disk.
+ */
+static int sync_tree(const char *root, int depth)
 {
 	struct strbuf p = STRBUF_INIT;
 	struct dirent *de;
 	struct stat st;
 	DIR *d = opendir(root);
-	int rc = 0;
+	int rc = d ? 0 : -1;
 
 	while (d && (de = readdir(d))) {
-		if (de->d_name[0] == '.')
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
 		sb_reset(&p);
 		sb_addf(&p, "%s/%s", root, de->d_name);
-		if (!lstat(p.buf, &st) && S_ISDIR(st.st_mode) && sync_dir(p.buf))
+		if (lstat(p.buf, &st))
+			rc = -1;
+		else if (S_ISDIR(st.st_mode) && depth == 0 && sync_tree(p.buf, 1))
+			rc = -1;
+		else if (S_ISREG(st.st_mode) && sync_path(p.buf))
 			rc = -1;
 	}
 	if (d)
 		closedir(d);
 	sb_release(&p);
-	return rc || sync_dir(root) ? -1 : 0;
+	return rc || sync_path(root) ? -1 : 0;
 }
 
 static int snapshot_one(const char *dir, const char *dest, int as_json,
@@ -60,8 +81,8 @@ static int snapshot_one(const char *dir, const char *dest, int as_json,
 		goto out;
 	}
 	held = tmp_hold(tmp.buf);
-	rc = chroma_capture(dir, tmp.buf, 1, SNAPSHOT_RETRIES, &st, e);
-	if (!rc && sync_tree(tmp.buf))
+	rc = chroma_capture(dir, tmp.buf, SNAPSHOT_RETRIES, &st, e);
+	if (!rc && sync_tree(tmp.buf, 0))
 		rc = cv_errno(e, CV_EIO, "%s: cannot sync", tmp.buf);
 	signal_cleanup_dir(NULL);
 	if (!rc && rename(tmp.buf, dest))
