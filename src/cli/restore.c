@@ -318,6 +318,15 @@ static int target_ok(const char *target, int force, int *exists,
 	return 0;
 }
 
+/* The rename made durable, before the old tree goes. */
+static int sync_target(const char *target, struct cv_err *e)
+{
+	if (sync_parent(target))
+		return cv_errno(e, CV_EIO, "%s: restored, but the folder holding it "
+				"cannot be synced", target);
+	return 0;
+}
+
 /* The old tree moved aside, the new one renamed in, the old one removed. */
 static int swap_in_two_steps(const char *tmp, const char *target,
 			     struct cv_err *e)
@@ -333,6 +342,8 @@ static int swap_in_two_steps(const char *tmp, const char *target,
 		rename(old.buf, target);
 	}
 	if (!rc)
+		rc = sync_target(target, e);
+	if (!rc)
 		rm_tree(old.buf);
 	sb_release(&old);
 	return rc;
@@ -347,14 +358,17 @@ static int swap_in_two_steps(const char *tmp, const char *target,
 static int swap_in(const char *tmp, const char *target, int exists,
 		   struct cv_err *e)
 {
+	int rc;
+
 	if (!exists) {
 		if (rename(tmp, target))
 			return cv_errno(e, CV_EIO, "%s: cannot rename into place", target);
-		return 0;
+		return sync_target(target, e);
 	}
 	if (!renameat2(AT_FDCWD, tmp, AT_FDCWD, target, RENAME_EXCHANGE)) {
-		rm_tree(tmp);
-		return 0;
+		if (!(rc = sync_target(target, e)))
+			rm_tree(tmp);
+		return rc;
 	}
 	if (errno != EINVAL && errno != ENOSYS)
 		return cv_errno(e, CV_EIO, "%s: cannot exchange with the restored "
@@ -397,7 +411,8 @@ static int restore_all(const char *repo_path, const char *snap,
 			continue;
 		sb_reset(&p);
 		sb_addf(&p, "%s/%s", tmp.buf, m.files[i].path);
-		sync_dir(p.buf);
+		if (sync_dir(p.buf))
+			rc = cv_errno(e, CV_EIO, "%s: cannot sync", p.buf);
 	}
 	if (!rc && sync_dir(tmp.buf))
 		rc = cv_errno(e, CV_EIO, "%s: cannot sync", tmp.buf);

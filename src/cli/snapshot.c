@@ -91,7 +91,11 @@ static int snapshot_one(const char *dir, const char *dest, int as_json,
 		rm_tree(tmp.buf);
 		goto out;
 	}
-	sync_parent(dest);
+	if (sync_parent(dest)) {
+		rc = cv_errno(e, CV_EIO, "%s: copied, but the folder holding it cannot "
+			      "be synced", dest);
+		goto out;
+	}
 	cli_print_warnings(&cmd_snapshot, st.warnings);
 	if (as_json)
 		printf("{\"dest\":\"%s\",\"bytes\":%llu,\"lock_ms\":%.1f,\"retries\":%d}\n",

@@ -12,6 +12,7 @@
 #include <zstd.h>
 
 #include "util/bytes.h"
+#include "util/fsutil.h"
 #include "util/xalloc.h"
 #include "util/banned.h"
 
@@ -290,6 +291,8 @@ int repo_init(const char *path, struct cv_err *e)
 	if (!(rc = store_open(&st, path, 1, e)))
 		rc = store_put(&st, "config", text, strlen(text), e);
 	store_close(&st);
+	if (!rc && sync_parent(path)) /* the repository's own entry */
+		rc = cv_errno(e, CV_EIO, "%s: cannot sync the folder holding it", path);
 	return rc;
 }
 

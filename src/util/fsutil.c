@@ -286,9 +286,13 @@ void writeback_start(int fd, uint64_t *flushed, uint64_t written)
 
 int sync_parent(const char *path)
 {
-	char *copy = xstrdup(path), *slash = strrchr(copy, '/');
+	char *copy = xstrdup(path), *slash;
+	size_t n = strlen(copy);
 	int rc;
 
+	while (n > 1 && copy[n - 1] == '/')
+		copy[--n] = '\0'; /* "dir/" names dir */
+	slash = strrchr(copy, '/');
 	if (slash == copy)
 		slash[1] = '\0'; /* "/name": the root */
 	else if (slash)
