@@ -47,6 +47,25 @@ for i in 1 2 3; do
 	echo "snap$i holds $got records"
 done
 
+# what a persist directory's layout has no room for is named, not dropped
+# unseen: a folder inside a collection's folder, a FIFO; more than 32 files
+# in a folder are all copied
+cp -r "$ROOT/sample/chroma-data" "$T/odd"
+chmod -R u+w "$T/odd"
+col=$(cd "$T/odd" && ls -d */ | head -1)
+col=${col%/}
+mkdir "$T/odd/$col/nested" && echo x >"$T/odd/$col/nested/file"
+mkfifo "$T/odd/fifo"
+mkdir "$T/odd/notes" && for i in $(seq 40); do echo "$i" >"$T/odd/notes/n$i"; done
+expect_ok "$CV" snapshot "$T/odd" "$T/odd-copy"
+grep -q "$col/nested: left out (a folder inside a collection's folder)" "$T/stderr" ||
+	fail "nested folder not named: $(cat "$T/stderr")"
+grep -q "odd/fifo: left out (not a regular file)" "$T/stderr" ||
+	fail "FIFO not named: $(cat "$T/stderr")"
+[ "$(ls "$T/odd-copy/notes" | wc -l)" -eq 40 ] || fail "not every file of a folder was copied"
+expect_ok "$CV" backup "$T/odd" "$T/odd-repo"
+grep -q "nested: left out" "$T/stderr" || fail "backup: $(cat "$T/stderr")"
+
 # WAL mode, stopped: the copy and the backup hold the commit only the -wal has
 cp -r "$ROOT/sample/chroma-data" "$T/wal"
 python3 - "$T/wal/chroma.sqlite3" <<'PY' &

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Ctrl-C (SIGINT) or SIGTERM while a restore, a snapshot or a backup is under
+# way removes its temporary folder before the process ends. Each command is
+# held mid-way by a FIFO where it reads (a pack, the database, the tar).
+. "$(dirname "$0")/lib.sh"
+setup
+
+cp -r "$ROOT/sample/chroma-data" "$T/src"
+chmod -R u+w "$T/src"
+expect_ok "$CV" backup "$T/src" "$T/repo"
+
+# wait_for PATTERN: a name in $T matching it appears (the command got there)
+wait_for() {
+	local i
+	for i in $(seq 100); do
+		ls "$T" | grep -q "$1" && return 0
+		sleep 0.05
+	done
+	fail "nothing named $1 appeared"
+}
+# interrupt SIGNAL PID: the command dies of it
+interrupt() {
+	local rc=0
+	kill -"$1" "$2"
+	wait "$2" || rc=$?
+	[ "$rc" -ge 128 ] || fail "SIGNAL $1: exit $rc"
+}
+
+# restore: blocked opening a pack that is a FIFO, its first file written.
+# Job control on, so the background job does not ignore SIGINT as a
+# script's do (an ignored SIGINT stays ignored)
+cp -a "$T/repo" "$T/stalled-repo"
+for p in "$T"/stalled-repo/packs/*.pack; do rm "$p" && mkfifo "$p"; done
+set -m
+"$CV" restore "$T/stalled-repo" latest "$T/target" 2>/dev/null &
+pid=$!
+set +m
+wait_for '^target\.tmp\.'
+interrupt INT "$pid"
+ls "$T" | grep -q '^target' && fail "SIGINT left $(ls "$T" | grep '^target')"
+
+# snapshot: blocked reading a database that is a FIFO
+cp -a "$T/src" "$T/stalled-src"
+rm "$T/stalled-src/chroma.sqlite3" && mkfifo "$T/stalled-src/chroma.sqlite3"
+"$CV" snapshot "$T/stalled-src" "$T/copy" 2>/dev/null &
+pid=$!
+wait_for '^copy\.tmp\.'
+interrupt TERM "$pid"
+ls "$T" | grep -q '^copy' && fail "SIGTERM left $(ls "$T" | grep '^copy')"
+
+# backup --from-tar: blocked reading the rest of the tar, part extracted
+tar -C "$T/src" -cf "$T/src.tar" .
+mkfifo "$T/tar.fifo"
+set -m
+"$CV" backup --from-tar "$T/tar.fifo" "$T/repo" 2>/dev/null &
+pid=$!
+set +m
+exec 3>"$T/tar.fifo"
+head -c 300000 "$T/src.tar" >&3
+for i in $(seq 100); do
+	[ -n "$(find "$T/repo" -path '*staging.tmp.*' -type f 2>/dev/null)" ] && break
+	sleep 0.05
+done
+[ -n "$(find "$T/repo" -path '*staging.tmp.*' -type f)" ] || fail "the backup extracted nothing"
+interrupt INT "$pid"
+exec 3>&-
+ls "$T/repo" | grep -q '^staging' && fail "SIGINT left $(ls "$T/repo" | grep '^staging')"
+expect_ok "$CV" verify --read-data "$T/repo"
+echo "interrupted runs leave no temporary folder"
