@@ -708,25 +708,6 @@ static int db_is_wal(struct cv_db *db)
 	return wal;
 }
 
-/* Empty dst for another attempt (what vanished meanwhile must not stay). */
-static void clear_dir(const char *dst)
-{
-	struct strbuf p = STRBUF_INIT;
-	struct dirent *de;
-	DIR *d = opendir(dst);
-
-	while (d && (de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		sb_reset(&p);
-		sb_addf(&p, "%s/%s", dst, de->d_name);
-		rm_tree(p.buf);
-	}
-	if (d)
-		closedir(d);
-	sb_release(&p);
-}
-
 /*
  * One attempt under one read transaction, which holds Chroma's writers. The
  * database file is read through a descriptor opened before and closed after
@@ -856,7 +837,7 @@ int chroma_capture(const char *dir, const char *dst, int max_retries,
 	for (attempt = 0; attempt <= max_retries; attempt++) {
 		if (attempt) { /* WAL mode only */
 			st->retries++;
-			clear_dir(dst);
+			rm_prefixed(dst, ""); /* what vanished meanwhile must not stay */
 			json_array_clear(st->warnings);
 			nanosleep(&ts, NULL);
 			if (ts.tv_nsec < 400 * 1000 * 1000)

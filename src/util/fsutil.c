@@ -40,7 +40,8 @@ void rm_prefixed(const char *dir, const char *prefix)
 	size_t n = strlen(prefix);
 
 	while (d && (de = readdir(d))) {
-		if (strncmp(de->d_name, prefix, n))
+		if (strncmp(de->d_name, prefix, n) || !strcmp(de->d_name, ".") ||
+		    !strcmp(de->d_name, ".."))
 			continue;
 		sb_reset(&p);
 		sb_addf(&p, "%s/%s", dir, de->d_name);

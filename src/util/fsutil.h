@@ -9,7 +9,7 @@
 /* Remove a tree (files first), not following links. Best effort. */
 void rm_tree(const char *path);
 
-/* Remove every entry of dir whose name starts with prefix (trees too). */
+/* Remove every entry of dir whose name starts with prefix (trees too); "" empties dir. */
 void rm_prefixed(const char *dir, const char *prefix);
 
 /*

@@ -99,21 +99,21 @@ stop_chroma
 python3 -c 'import sqlite3, sys; sqlite3.connect(sys.argv[1]).execute("PRAGMA journal_mode=WAL")' \
 	"$T/wdata/chroma.sqlite3"
 start_chroma "$T/wdata"
-python3 "$ROOT/tests/gen/live.py" "$CHROMA_URL" write 3000 10 >"$T/written" &
+python3 "$ROOT/tests/gen/mixed.py" "$CHROMA_URL" pad 10 || fail "could not add collections"
+python3 "$ROOT/tests/gen/mixed.py" "$CHROMA_URL" write 5 >"$T/written" &
 writer=$!
 sleep 0.5
 for i in 1 2; do
 	expect_ok "$CV" snapshot --json "$T/wdata" "$T/wsnap$i"
-	cat "$T/stdout"
 	sleep 0.3
 done
 expect_ok "$CV" backup "$T/wdata" "$T/wrepo"
 wait "$writer" || fail "writer failed"
 stop_chroma
 expect_ok "$CV" restore "$T/wrepo" latest "$T/wsnap3"
-for i in 1 2 3; do
+for i in 1 2 3; do # adds, updates and deletes: a prefix of them, each
 	start_chroma "$T/wsnap$i"
-	got=$(python3 "$ROOT/tests/gen/live.py" "$CHROMA_URL" check) || fail "wsnap$i: $got"
+	got=$(python3 "$ROOT/tests/gen/mixed.py" "$CHROMA_URL" check) || fail "wsnap$i: $got"
 	stop_chroma
-	echo "WAL mode: wsnap$i holds $got records"
+	echo "WAL mode: wsnap$i holds the state after $got operations"
 done
