@@ -1062,8 +1062,24 @@ static int remove_unindexed(struct repo *r, int dry_run, struct gc_stats *st,
 }
 
 /*
+ * Whether pack i, one of the first np, is also a pack this gc wrote: a pack
+ * is named by its index's hash, so storing the same chunks again (what an
+ * interrupted gc had already done) makes the same pack, in place.
+ */
+static int written_again(const struct repo *r, size_t np, size_t i)
+{
+	size_t j;
+
+	for (j = np; j < r->npacks; j++)
+		if (!strcmp(r->packs[j], r->packs[i]))
+			return 1;
+	return 0;
+}
+
+/*
  * Remove, of the first np packs, those with unkept entries: the partly kept
- * ones (their kept chunks stored again already), or those with none kept.
+ * ones (their kept chunks stored again already, unless into this very
+ * pack), or those with none kept.
  */
 static int remove_packs(struct repo *r, size_t np, const size_t *kept,
 			const size_t *total, int partly, int dry_run,
@@ -1073,7 +1089,8 @@ static int remove_packs(struct repo *r, size_t np, const size_t *kept,
 	int rc = 0;
 
 	for (i = 0; !rc && i < np; i++) {
-		if (kept[i] == total[i] || (kept[i] > 0) != partly)
+		if (kept[i] == total[i] || (kept[i] > 0) != partly ||
+		    (partly && written_again(r, np, i)))
 			continue;
 		st->chunks_removed += total[i] - kept[i];
 		if (partly)

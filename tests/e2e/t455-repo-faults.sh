@@ -28,7 +28,7 @@ PY
 	expect_ok "$CV" backup "$T/src" "$T/R0"
 done
 
-# every point of failure of each call prune makes
+# every point of failure of each call prune makes, then a prune without one
 runs=0 failed=0
 for fault in getdents64:EIO pread64:EIO fsync:EIO unlink:EIO write:ENOSPC; do
 	sc=${fault%%:*}
@@ -43,6 +43,11 @@ for fault in getdents64:EIO pread64:EIO fsync:EIO unlink:EIO write:ENOSPC; do
 		"$CV" verify --read-data "$T/R" >"$T/verify.out" 2>&1 ||
 			fail "$sc failing at call $when (prune exit $rc: $(cat "$T/prune.out")) " \
 				"damaged the repository: $(cat "$T/verify.out")"
+		"$CV" prune --keep-last 1 "$T/R" >"$T/prune.out" 2>&1 ||
+			fail "the prune after $sc failing at call $when: $(cat "$T/prune.out")"
+		"$CV" verify --read-data "$T/R" >"$T/verify.out" 2>&1 ||
+			fail "the prune after $sc failing at call $when damaged the " \
+				"repository: $(cat "$T/verify.out")"
 		"$CV" restore "$T/R" latest "$T/out" >/dev/null 2>&1 ||
 			fail "$sc failing at call $when: the kept snapshot does not restore"
 		diff -r "$T/src" "$T/out" >&2 || fail "$sc failing at call $when: restore differs"
