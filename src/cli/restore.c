@@ -341,10 +341,12 @@ static int swap_in_two_steps(const char *tmp, const char *target,
 		rc = cv_errno(e, CV_EIO, "%s: cannot rename into place", target);
 		rename(old.buf, target);
 	}
-	if (!rc)
-		rc = sync_target(target, e);
-	if (!rc)
+	if (rc)
+		rm_tree(tmp); /* the old tree is back in place */
+	else if (!(rc = sync_target(target, e)))
 		rm_tree(old.buf);
+	else
+		cv_err_prefix(e, "the previous tree is kept in %s", old.buf);
 	sb_release(&old);
 	return rc;
 }
@@ -353,7 +355,8 @@ static int swap_in_two_steps(const char *tmp, const char *target,
  * Move the finished tree into place. An existing target is exchanged with it
  * in one step (renameat2 RENAME_EXCHANGE), so a crash leaves either the old
  * tree or the new one at TARGET, never neither; the old one, now at tmp, is
- * then removed.
+ * then removed, once the exchange is durable. On an error the new tree is
+ * removed, and the old one is where it was or named in the message.
  */
 static int swap_in(const char *tmp, const char *target, int exists,
 		   struct cv_err *e)
@@ -361,18 +364,25 @@ static int swap_in(const char *tmp, const char *target, int exists,
 	int rc;
 
 	if (!exists) {
-		if (rename(tmp, target))
-			return cv_errno(e, CV_EIO, "%s: cannot rename into place", target);
-		return sync_target(target, e);
+		if (!rename(tmp, target))
+			return sync_target(target, e);
+		rc = cv_errno(e, CV_EIO, "%s: cannot rename into place", target);
+		rm_tree(tmp);
+		return rc;
 	}
 	if (!renameat2(AT_FDCWD, tmp, AT_FDCWD, target, RENAME_EXCHANGE)) {
 		if (!(rc = sync_target(target, e)))
-			rm_tree(tmp);
+			rm_tree(tmp); /* the old tree, once the exchange is durable */
+		else
+			cv_err_prefix(e, "the previous tree is kept in %s", tmp);
 		return rc;
 	}
-	if (errno != EINVAL && errno != ENOSYS)
-		return cv_errno(e, CV_EIO, "%s: cannot exchange with the restored "
-				"tree", target);
+	if (errno != EINVAL && errno != ENOSYS) {
+		rc = cv_errno(e, CV_EIO, "%s: cannot exchange with the restored tree",
+			      target);
+		rm_tree(tmp);
+		return rc;
+	}
 	return swap_in_two_steps(tmp, target, e); /* a filesystem without it */
 }
 
@@ -394,11 +404,11 @@ static int restore_all(const char *repo_path, const char *snap,
 		goto out; /* refreshed: the packs a backup beside added */
 	sb_addf(&tmp, "%s.tmp.%ld", target, (long)getpid());
 	rm_stale_tmp(target, 1); /* what a killed run left */
-	signal_cleanup_dir(tmp.buf); /* Ctrl-C removes it */
 	if (mkdir(tmp.buf, 0755)) {
 		rc = cv_errno(e, CV_EIO, "%s: cannot create", tmp.buf);
 		goto out;
 	}
+	signal_cleanup_dir(tmp.buf); /* ours: Ctrl-C removes it */
 	held = tmp_hold(tmp.buf);
 	for (i = 0, total = 0; i < m.n; i++)
 		total += m.files[i].size;
@@ -416,12 +426,10 @@ static int restore_all(const char *repo_path, const char *snap,
 	}
 	if (!rc && sync_dir(tmp.buf))
 		rc = cv_errno(e, CV_EIO, "%s: cannot sync", tmp.buf);
-	signal_cleanup_dir(NULL); /* from here tmp may hold the only new tree */
-	if (!rc)
-		rc = swap_in(tmp.buf, target, exists, e);
+	signal_cleanup_dir(NULL); /* from here tmp may hold the old tree */
 	if (rc)
-		rm_tree(tmp.buf);
-	else
+		rm_tree(tmp.buf); /* incomplete, and ours */
+	else if (!(rc = swap_in(tmp.buf, target, exists, e)))
 		printf("restored snapshot %s: %zu entries into %s\n", m.name, m.n, target);
 out:
 	if (held >= 0)

@@ -75,11 +75,11 @@ static int snapshot_one(const char *dir, const char *dest, int as_json,
 		return cv_errf(e, CV_EUSAGE, "%s: already exists", dest);
 	sb_addf(&tmp, "%s.tmp.%ld", dest, (long)getpid());
 	rm_stale_tmp(dest, 1); /* what a killed run left */
-	signal_cleanup_dir(tmp.buf); /* Ctrl-C removes it */
 	if (mkdir(tmp.buf, 0755)) {
 		rc = cv_errno(e, CV_EIO, "%s: cannot create", tmp.buf);
 		goto out;
 	}
+	signal_cleanup_dir(tmp.buf); /* ours: Ctrl-C removes it */
 	held = tmp_hold(tmp.buf);
 	rc = chroma_capture(dir, tmp.buf, SNAPSHOT_RETRIES, &st, e);
 	if (!rc && sync_tree(tmp.buf, 0))

@@ -662,6 +662,8 @@ static int pack_finish(struct repo *r, struct cv_err *e)
 	sha256(idx.buf, idx.len, sum);
 	hex_encode(sum, SHA256_LEN, hex);
 	snprintf(name, sizeof(name), "packs/%s.pack", hex);
+	free(r->packs[r->npacks - 1]); /* named even if the commit fails after */
+	r->packs[r->npacks - 1] = xstrdup(hex); /* its rename: discard finds it */
 	if ((rc = store_commit(&r->st, &r->pf, name, e))) {
 		r->nmoves = 0; /* the chunks stay where they were */
 		sb_release(&idx);
@@ -671,8 +673,6 @@ static int pack_finish(struct repo *r, struct cv_err *e)
 	snprintf(name, sizeof(name), "packs/%s.idx", hex);
 	rc = store_put(&r->st, name, idx.buf, idx.len, e);
 	sb_release(&idx);
-	free(r->packs[r->npacks - 1]);
-	r->packs[r->npacks - 1] = xstrdup(hex);
 	for (i = 0; !rc && i < r->nmoves; i++) /* the pack can be read now */
 		r->locs[r->moves[i].i] = r->moves[i].loc;
 	r->nmoves = 0;
