@@ -357,6 +357,21 @@ static int folder_valid(const char *path, const struct stamps *s,
 	return rc;
 }
 
+/* The warnings of left that warnings does not hold yet (a folder copied again). */
+static void add_new_warnings(json_t *warnings, json_t *left)
+{
+	size_t i, k;
+	json_t *w;
+	int seen;
+
+	json_array_foreach(left, i, w) {
+		for (k = 0, seen = 0; !seen && k < json_array_size(warnings); k++)
+			seen = json_equal(json_array_get(warnings, k), w);
+		if (!seen)
+			json_array_append(warnings, w);
+	}
+}
+
 /* A message about the copy names the source file it was copied from. */
 static void name_source(const struct cap *c, struct cv_err *e)
 {
@@ -425,7 +440,7 @@ static int folder_once(struct cap *c, const char *rel, int validate,
 	}
 out:
 	if (!rc || c->static_damage)
-		json_array_extend(c->st->warnings, left);
+		add_new_warnings(c->st->warnings, left);
 	json_decref(left);
 	stamps_release(&before);
 	stamps_release(&after);
@@ -434,6 +449,23 @@ out:
 	sb_release(&frel);
 	sb_release(&bad);
 	return rc;
+}
+
+/* WAL mode: rel's stamps as copied (c->prev), replacing an earlier copy's. */
+static void note_copied(struct cap *c, const char *rel)
+{
+	size_t i;
+
+	for (i = 0; i < c->ncopied && strcmp(c->copied[i].rel, rel); i++)
+		;
+	if (i == c->ncopied) {
+		c->copied = xrealloc(c->copied, (c->ncopied + 1) * sizeof(*c->copied));
+		c->copied[c->ncopied++].rel = xstrdup(rel);
+	} else {
+		stamps_release(&c->copied[i].st);
+	}
+	c->copied[i].st = c->prev;
+	memset(&c->prev, 0, sizeof(c->prev));
 }
 
 static int copy_folder(struct cap *c, const char *rel, int max_retries,
@@ -462,12 +494,8 @@ static int copy_folder(struct cap *c, const char *rel, int max_retries,
 		cv_err_clear(e);
 		rc = 0;
 	}
-	if (!rc && c->wal) { /* checked again once the database is copied */
-		c->copied = xrealloc(c->copied, (c->ncopied + 1) * sizeof(*c->copied));
-		c->copied[c->ncopied].rel = xstrdup(rel);
-		c->copied[c->ncopied++].st = c->prev;
-		memset(&c->prev, 0, sizeof(c->prev));
-	}
+	if (!rc && c->wal)
+		note_copied(c, rel); /* checked again once the database is copied */
 	if (rc != CV_ECORRUPT)
 		return rc;
 	cv_err_prefix(e, "index folder still inconsistent after %d attempts "
@@ -757,63 +785,125 @@ static int was_copied(const struct cap *c, const char *rel)
 	return 0;
 }
 
+/* Drop rel from the folders copied (its source is gone). */
+static void forget_copied(struct cap *c, const char *rel)
+{
+	size_t i;
+
+	for (i = 0; i < c->ncopied; i++) {
+		if (strcmp(c->copied[i].rel, rel))
+			continue;
+		free(c->copied[i].rel);
+		stamps_release(&c->copied[i].st);
+		c->copied[i] = c->copied[--c->ncopied];
+		return;
+	}
+}
+
 /*
- * In the read transaction: every index folder copied is still as it was
- * copied, and no index folder the database knows appeared meanwhile.
+ * In the read transaction: the index folders not as they were copied, and
+ * those the database knows that appeared meanwhile, as NUL-separated names
+ * in out; how many.
  */
-static int folders_still(struct cap *c)
+static size_t changed_folders(struct cap *c, struct strbuf *out)
 {
 	struct strbuf p = STRBUF_INIT, bad = STRBUF_INIT;
 	struct stamps now = { 0 };
 	struct dirent *de;
+	size_t i, n = 0;
 	DIR *d;
-	size_t i;
-	int same = 1;
 
-	for (i = 0; same && i < c->ncopied; i++) {
+	sb_reset(out);
+	for (i = 0; i < c->ncopied; i++) {
 		sb_reset(&p);
 		sb_addf(&p, "%s/%s", c->root, c->copied[i].rel);
-		same = !stamp_folder(p.buf, &now, &bad, NULL) &&
-		       same_stamp(&now, &c->copied[i].st);
+		if (stamp_folder(p.buf, &now, &bad, NULL) ||
+		    !same_stamp(&now, &c->copied[i].st)) {
+			sb_add(out, c->copied[i].rel, strlen(c->copied[i].rel) + 1);
+			n++;
+		}
 	}
-	d = same ? opendir(c->root) : NULL;
-	if (same && !d)
-		same = 0;
-	while (d && same && (de = readdir(d)))
-		same = was_copied(c, de->d_name) || !is_segment_folder(&c->db, de->d_name);
+	d = opendir(c->root);
+	while (d && (de = readdir(d))) {
+		if (was_copied(c, de->d_name) || !is_segment_folder(&c->db, de->d_name))
+			continue;
+		sb_add(out, de->d_name, strlen(de->d_name) + 1);
+		n++;
+	}
 	if (d)
 		closedir(d);
 	stamps_release(&now);
 	sb_release(&p);
 	sb_release(&bad);
-	return same;
+	return n;
+}
+
+/* Copy the named folders again: as they are now, or gone when they are. */
+static int recopy(struct cap *c, const struct strbuf *names, int max_retries,
+		  struct cv_err *e)
+{
+	struct strbuf p = STRBUF_INIT;
+	const char *rel;
+	struct stat st;
+	int rc = 0;
+
+	for (rel = names->buf; !rc && rel < names->buf + names->len;
+	     rel += strlen(rel) + 1) {
+		sb_reset(&p);
+		sb_addf(&p, "%s/%s", c->dst, rel);
+		rm_tree(p.buf);
+		sb_reset(&p);
+		sb_addf(&p, "%s/%s", c->root, rel);
+		if (stat(p.buf, &st) && errno == ENOENT)
+			forget_copied(c, rel);
+		else
+			rc = copy_folder(c, rel, max_retries, e);
+	}
+	sb_release(&p);
+	return rc;
 }
 
 /*
  * WAL mode, where writers do not wait for a reader: the index folders are
- * copied first, then the database in a read transaction, which must find
- * every folder as it was copied (*raced otherwise). The folders then are
- * what the disk held when the database's state was taken, as under the
- * lock; commits meanwhile do not matter, only flushes.
+ * copied first, then the database in a read transaction, in which every
+ * folder must still be as it was copied. The folders then are what the disk
+ * held when the database's state was taken, as under the lock; commits
+ * meanwhile do not matter, only flushes. Folders a flush changed are copied
+ * again and the database with them, up to max_retries times.
  */
-static int capture_wal(struct cap *c, int max_retries, int *raced,
-		       struct cv_err *e)
+static int capture_wal(struct cap *c, int max_retries, struct cv_err *e)
 {
+	struct timespec ts = { 0, 5 * 1000 * 1000 };
+	struct strbuf changed = STRBUF_INIT;
+	size_t n = 0;
+	int attempt, rc;
 	double t0;
-	int rc;
 
-	copied_release(c);
-	if ((rc = copy_rest(c, max_retries, e)))
-		return rc;
-	t0 = now_ms();
-	if ((rc = cv_db_begin(&c->db, e)))
-		return rc;
-	json_decref(c->st->collections);
-	c->st->collections = describe(&c->db);
-	rc = copy_db_pages(c, e);
-	*raced = !rc && !folders_still(c);
-	cv_db_end(&c->db);
-	c->st->lock_ms += now_ms() - t0;
+	rc = copy_rest(c, max_retries, e);
+	for (attempt = 0; !rc; attempt++) {
+		t0 = now_ms();
+		if ((rc = cv_db_begin(&c->db, e)))
+			break;
+		json_decref(c->st->collections);
+		c->st->collections = describe(&c->db);
+		if (!(rc = copy_db_pages(c, e)))
+			n = changed_folders(c, &changed);
+		cv_db_end(&c->db);
+		c->st->lock_ms += now_ms() - t0;
+		if (rc || !n)
+			break;
+		if (attempt == max_retries) {
+			rc = cv_errf(e, CV_ECORRUPT, "%s: index folders kept changing "
+				     "between their copy and the database's, %d times "
+				     "(the database is in WAL mode, where writers do not "
+				     "wait for a reader)", c->root, max_retries + 1);
+			break;
+		}
+		c->st->retries++;
+		nanosleep(&ts, NULL);
+		rc = recopy(c, &changed, max_retries, e);
+	}
+	sb_release(&changed);
 	return rc;
 }
 
@@ -821,8 +911,7 @@ int chroma_capture(const char *dir, const char *dst, int max_retries,
 		   struct lc_stats *st, struct cv_err *e)
 {
 	struct cap c = { .root = dir, .dst = dst, .db_fd = -1, .st = st };
-	struct timespec ts = { 0, 20 * 1000 * 1000 };
-	int rc, attempt, raced = 0;
+	int rc;
 
 	memset(st, 0, sizeof(*st));
 	st->warnings = json_array();
@@ -834,27 +923,7 @@ int chroma_capture(const char *dir, const char *dst, int max_retries,
 		rc = cv_errno(e, CV_EIO, "%s: cannot create", dst);
 		goto out;
 	}
-	for (attempt = 0; attempt <= max_retries; attempt++) {
-		if (attempt) { /* WAL mode only */
-			st->retries++;
-			rm_prefixed(dst, ""); /* what vanished meanwhile must not stay */
-			json_array_clear(st->warnings);
-			nanosleep(&ts, NULL);
-			if (ts.tv_nsec < 400 * 1000 * 1000)
-				ts.tv_nsec *= 2;
-		}
-		if (!c.wal) {
-			rc = capture_locked(&c, max_retries, e);
-			break;
-		}
-		if ((rc = capture_wal(&c, max_retries, &raced, e)) || !raced)
-			break;
-	}
-	if (!rc && raced)
-		rc = cv_errf(e, CV_ECORRUPT, "%s: an index folder changed between its "
-			     "copy and the database's, %d times (the database is in "
-			     "WAL mode, where writers do not wait for a reader)",
-			     c.root, max_retries + 1);
+	rc = c.wal ? capture_wal(&c, max_retries, e) : capture_locked(&c, max_retries, e);
 out:
 	copied_release(&c);
 	stamps_release(&c.prev);
