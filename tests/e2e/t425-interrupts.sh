@@ -39,7 +39,7 @@ wait_for '^target\.tmp\.'
 interrupt INT "$pid"
 ls "$T" | grep -q '^target' && fail "SIGINT left $(ls "$T" | grep '^target')"
 
-# snapshot: blocked reading a database that is a FIFO
+# snapshot: blocked reading a database that is a FIFO (before any copy)
 cp -a "$T/src" "$T/stalled-src"
 rm "$T/stalled-src/chroma.sqlite3" && mkfifo "$T/stalled-src/chroma.sqlite3"
 "$CV" snapshot "$T/stalled-src" "$T/copy" 2>/dev/null &
@@ -48,8 +48,9 @@ wait_for '^copy\.tmp\.'
 interrupt TERM "$pid"
 ls "$T" | grep -q '^copy' && fail "SIGTERM left $(ls "$T" | grep '^copy')"
 
-# backup --from-tar: blocked reading the rest of the tar, part extracted
-tar -C "$T/src" -cf "$T/src.tar" .
+# backup --from-tar: blocked reading the rest of the tar, a collection's
+# folder extracted (the removal goes into folders)
+(cd "$T/src" && tar -cf "$T/src.tar" $(ls -d */) chroma.sqlite3)
 mkfifo "$T/tar.fifo"
 set -m
 "$CV" backup --from-tar "$T/tar.fifo" "$T/repo" 2>/dev/null &
@@ -57,11 +58,12 @@ pid=$!
 set +m
 exec 3>"$T/tar.fifo"
 head -c 300000 "$T/src.tar" >&3
+inner() { find "$T/repo" -path '*staging.tmp.*/*/*' -type f 2>/dev/null; }
 for i in $(seq 100); do
-	[ -n "$(find "$T/repo" -path '*staging.tmp.*' -type f 2>/dev/null)" ] && break
+	[ -n "$(inner)" ] && break
 	sleep 0.05
 done
-[ -n "$(find "$T/repo" -path '*staging.tmp.*' -type f)" ] || fail "the backup extracted nothing"
+[ -n "$(inner)" ] || fail "the backup extracted no collection's folder"
 interrupt INT "$pid"
 exec 3>&-
 ls "$T/repo" | grep -q '^staging' && fail "SIGINT left $(ls "$T/repo" | grep '^staging')"
