@@ -3,6 +3,7 @@
  * every pack there; with --read-data every chunk read and re-hashed. A
  * problem is named by snapshot, file and offset.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +103,19 @@ static void report_again(struct verify *v, const struct manifest *m)
 	v->again = 0;
 }
 
+/*
+ * Whether pack i's index is gone too: a backup that fails beside verify
+ * removes the packs it wrote (which no snapshot references), index first.
+ */
+static int index_gone(struct verify *v, size_t i)
+{
+	char path[4096];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/packs/%s.idx", v->r.st.root, v->r.packs[i]);
+	return stat(path, &st) && errno == ENOENT;
+}
+
 /* Without --read-data: each pack is there and long enough. */
 static void check_packs(struct verify *v)
 {
@@ -119,9 +133,11 @@ static void check_packs(struct verify *v)
 	for (i = 0; i < v->r.npacks; i++) {
 		snprintf(path, sizeof(path), "%s/packs/%s.pack", v->r.st.root, v->r.packs[i]);
 		if (stat(path, &st)) {
+			v->pack_gone[i] = 1; /* a chunk a snapshot needs in it is named */
+			if (index_gone(v, i))
+				continue; /* removed with its index by a failed backup */
 			printf("%s: missing\n", path);
 			v->problems++;
-			v->pack_gone[i] = 1;
 		} else if ((uint64_t)st.st_size < need[i]) {
 			printf("%s: truncated at %lld bytes, its index needs %llu\n", path,
 			       (long long)st.st_size, (unsigned long long)need[i]);
