@@ -52,12 +52,23 @@ struct cap {
 	int wal;                /* the database is in WAL mode */
 	struct copied *copied;  /* WAL mode: index folders as they were copied */
 	size_t ncopied;
+	struct stat root_stamp; /* WAL mode: the root before its last listing */
+	struct stat db_st;      /* chroma.sqlite3's device and inode */
 };
 
 struct copied {
 	char *rel;
 	struct stamps st;
 };
+
+/*
+ * Another name of the database file: never opened, as closing it would drop
+ * SQLite's lock on the file (POSIX record locks are the process's).
+ */
+static int is_db_file(const struct cap *c, const struct stat *st)
+{
+	return st->st_ino == c->db_st.st_ino && st->st_dev == c->db_st.st_dev;
+}
 
 static double now_ms(void)
 {
@@ -136,6 +147,10 @@ static int copy_from(struct cap *c, const char *rel, int fd, struct cv_err *e)
 	sb_addf(&dst, "%s/%s", c->dst, rel);
 	if (in < 0)
 		in = open(src.buf, O_RDONLY | O_CLOEXEC);
+	if (in < 0 && errno == ENOENT) {
+		rc = cv_errf(e, CV_ENOTFOUND, "%s: gone while being copied", src.buf);
+		goto out;
+	}
 	if (in < 0 || fstat(in, &st)) {
 		rc = cv_errno(e, CV_EIO, "%s: cannot read", src.buf);
 		goto out;
@@ -406,16 +421,29 @@ static int folder_once(struct cap *c, const char *rel, int validate,
 	sb_addf(&path, "%s/%s", c->root, rel);
 	sb_addf(&copy, "%s/%s", c->dst, rel);
 	if (stamp_folder(path.buf, &before, &bad, left)) {
-		rc = cv_errno(e, CV_EIO, "%s: cannot %s", bad.len ? bad.buf : path.buf,
+		rc = cv_errno(e, errno == ENOENT && !bad.len ? CV_ENOTFOUND : CV_EIO,
+			      "%s: cannot %s", bad.len ? bad.buf : path.buf,
 			      bad.len ? "be read" : "list");
 		goto out;
 	}
 	if ((rc = make_dir(c, rel, e)))
 		goto out;
 	for (i = 0; !rc && i < before.n; i++) {
+		if (is_db_file(c, &before.v[i].st)) {
+			sb_reset(&frel);
+			sb_addf(&frel, "%s/%s", path.buf, before.v[i].name);
+			left_out(left, frel.buf, "a link to chroma.sqlite3, never opened");
+			continue;
+		}
 		sb_reset(&frel);
 		sb_addf(&frel, "%s/%s", rel, before.v[i].name);
 		rc = copy_one(c, frel.buf, e);
+		if (rc == CV_ENOTFOUND && !validate) {
+			cv_err_clear(e); /* gone meanwhile: not Chroma's, as it was */
+			rc = 0;
+		} else if (rc == CV_ENOTFOUND) {
+			rc = CV_ECORRUPT; /* changed while being copied: again */
+		}
 	}
 	if (rc || !validate)
 		goto out;
@@ -449,6 +477,33 @@ out:
 	sb_release(&frel);
 	sb_release(&bad);
 	return rc;
+}
+
+static int folder_gone(const struct cap *c, const char *rel)
+{
+	struct strbuf p = STRBUF_INIT;
+	struct stat st;
+	int gone;
+
+	sb_addf(&p, "%s/%s", c->root, rel);
+	gone = lstat(p.buf, &st) && errno == ENOENT;
+	sb_release(&p);
+	return gone;
+}
+
+static void forget_copied(struct cap *c, const char *rel);
+
+/* An entry removed while it was copied: no copy of it, no error. */
+static int drop_entry(struct cap *c, const char *rel, struct cv_err *e)
+{
+	struct strbuf p = STRBUF_INIT;
+
+	sb_addf(&p, "%s/%s", c->dst, rel);
+	rm_tree(p.buf);
+	sb_release(&p);
+	forget_copied(c, rel);
+	cv_err_clear(e);
+	return 0;
 }
 
 /* WAL mode: rel's stamps as copied (c->prev), replacing an earlier copy's. */
@@ -485,12 +540,17 @@ static int copy_folder(struct cap *c, const char *rel, int max_retries,
 		cv_err_clear(e);
 		c->static_damage = 0;
 		rc = folder_once(c, rel, 1, e);
+		if (rc == CV_ENOTFOUND || (rc == CV_ECORRUPT && folder_gone(c, rel)))
+			return drop_entry(c, rel, e); /* a collection being deleted */
 		if (rc != CV_ECORRUPT || c->static_damage)
 			break;
 	}
 	if (rc == CV_ECORRUPT && c->static_damage) {
 		/* unchanged while read, still invalid: damaged, not racing */
-		json_array_append_new(c->st->warnings, json_string(e->msg));
+		json_t *w = json_pack("[s]", e->msg);
+
+		add_new_warnings(c->st->warnings, w);
+		json_decref(w);
 		cv_err_clear(e);
 		rc = 0;
 	}
@@ -549,6 +609,29 @@ static int is_database(const char *name)
 	return 0;
 }
 
+/* One entry of the root, st its stat (links followed), path its path. */
+static int copy_entry(struct cap *c, const char *name, const struct strbuf *path,
+		      const struct stat *st, int max_retries, struct cv_err *e)
+{
+	int rc;
+
+	if (is_db_file(c, st)) {
+		left_out(c->st->warnings, path->buf, "a link to chroma.sqlite3, never opened");
+		return 0;
+	}
+	if (S_ISDIR(st->st_mode) && is_segment_folder(&c->db, name))
+		return copy_folder(c, name, max_retries, e);
+	if (S_ISDIR(st->st_mode)) {
+		rc = folder_once(c, name, 0, e); /* not Chroma's: as it is */
+	} else if (S_ISREG(st->st_mode)) {
+		rc = copy_one(c, name, e);
+	} else {
+		left_out(c->st->warnings, path->buf, "not a regular file");
+		return 0;
+	}
+	return rc == CV_ENOTFOUND ? drop_entry(c, name, e) : rc; /* gone meanwhile */
+}
+
 /*
  * Everything but the database: segment folders checked, the rest as is.
  * Links are followed, and what they lead to is copied.
@@ -558,10 +641,11 @@ static int copy_rest(struct cap *c, int max_retries, struct cv_err *e)
 	struct strbuf p = STRBUF_INIT;
 	struct dirent *de;
 	struct stat st;
-	DIR *d = opendir(c->root);
+	DIR *d;
 	int rc = 0;
 
-	if (!d)
+	stat(c->root, &c->root_stamp); /* WAL mode: entries changed since? */
+	if (!(d = opendir(c->root)))
 		return cv_errno(e, CV_EIO, "%s: cannot list", c->root);
 	while (!rc && (de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
@@ -574,14 +658,7 @@ static int copy_rest(struct cap *c, int max_retries, struct cv_err *e)
 			rc = unreadable(c, de->d_name, &p, e);
 			continue;
 		}
-		if (S_ISDIR(st.st_mode) && is_segment_folder(&c->db, de->d_name))
-			rc = copy_folder(c, de->d_name, max_retries, e);
-		else if (S_ISDIR(st.st_mode))
-			rc = folder_once(c, de->d_name, 0, e); /* orphan: as it is */
-		else if (S_ISREG(st.st_mode))
-			rc = copy_one(c, de->d_name, e);
-		else
-			left_out(c->st->warnings, p.buf, "not a regular file");
+		rc = copy_entry(c, de->d_name, &p, &st, max_retries, e);
 	}
 	closedir(d);
 	sb_release(&p);
@@ -800,20 +877,33 @@ static void forget_copied(struct cap *c, const char *rel)
 	}
 }
 
+static int same_dir_stamp(const struct stat *a, const struct stat *b)
+{
+	return a->st_ino == b->st_ino && a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+	       a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+	       a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
+	       a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
 /*
  * In the read transaction: the index folders not as they were copied, and
  * those the database knows that appeared meanwhile, as NUL-separated names
- * in out; how many.
+ * in out; how many (one more when the root's entries changed since it was
+ * last listed: a folder may have come and gone unseen).
  */
 static size_t changed_folders(struct cap *c, struct strbuf *out)
 {
 	struct strbuf p = STRBUF_INIT, bad = STRBUF_INIT;
 	struct stamps now = { 0 };
+	struct stat root;
 	struct dirent *de;
 	size_t i, n = 0;
 	DIR *d;
 
 	sb_reset(out);
+	if (stat(c->root, &root) || !same_dir_stamp(&root, &c->root_stamp))
+		n++;
+	c->root_stamp = root; /* before the listing below, relied on next time */
 	for (i = 0; i < c->ncopied; i++) {
 		sb_reset(&p);
 		sb_addf(&p, "%s/%s", c->root, c->copied[i].rel);
@@ -884,10 +974,13 @@ static int capture_wal(struct cap *c, int max_retries, struct cv_err *e)
 		t0 = now_ms();
 		if ((rc = cv_db_begin(&c->db, e)))
 			break;
+		/* the folders as they are now, so as they were when the read
+		 * transaction took its state, just before */
+		n = changed_folders(c, &changed);
 		json_decref(c->st->collections);
 		c->st->collections = describe(&c->db);
-		if (!(rc = copy_db_pages(c, e)))
-			n = changed_folders(c, &changed);
+		if (!n)
+			rc = copy_db_pages(c, e);
 		cv_db_end(&c->db);
 		c->st->lock_ms += now_ms() - t0;
 		if (rc || !n)
@@ -919,6 +1012,10 @@ int chroma_capture(const char *dir, const char *dst, int max_retries,
 		return rc;
 	snprintf(st->version, sizeof(st->version), "%s", cv_db_version_range(&c.db));
 	c.wal = db_is_wal(&c.db);
+	if (stat(c.db.path, &c.db_st)) {
+		rc = cv_errno(e, CV_EIO, "%s: cannot stat", c.db.path);
+		goto out;
+	}
 	if (mkdir(dst, 0755) && !(errno == EEXIST && dir_empty(dst))) {
 		rc = cv_errno(e, CV_EIO, "%s: cannot create", dst);
 		goto out;

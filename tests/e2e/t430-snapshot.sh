@@ -48,8 +48,8 @@ for i in 1 2 3; do
 done
 
 # what a persist directory's layout has no room for is named, not dropped
-# unseen: a folder inside a collection's folder, a FIFO; more than 32 files
-# in a folder are all copied
+# unseen: a folder inside a collection's folder, a FIFO, another name of
+# the database file; more than 32 files in a folder are all copied
 cp -r "$ROOT/sample/chroma-data" "$T/odd"
 chmod -R u+w "$T/odd"
 col=$(cd "$T/odd" && ls -d */ | head -1)
@@ -57,12 +57,19 @@ col=${col%/}
 mkdir "$T/odd/$col/nested" && echo x >"$T/odd/$col/nested/file"
 mkfifo "$T/odd/fifo"
 mkdir "$T/odd/notes" && for i in $(seq 40); do echo "$i" >"$T/odd/notes/n$i"; done
+ln -s chroma.sqlite3 "$T/odd/db-link" # closing it would drop SQLite's lock
+ln "$T/odd/chroma.sqlite3" "$T/odd/$col/db-hardlink"
 expect_ok "$CV" snapshot "$T/odd" "$T/odd-copy"
 grep -q "$col/nested: left out (a folder inside a collection's folder)" "$T/stderr" ||
 	fail "nested folder not named: $(cat "$T/stderr")"
 grep -q "odd/fifo: left out (not a regular file)" "$T/stderr" ||
 	fail "FIFO not named: $(cat "$T/stderr")"
 [ "$(ls "$T/odd-copy/notes" | wc -l)" -eq 40 ] || fail "not every file of a folder was copied"
+for l in db-link "$col/db-hardlink"; do
+	grep -q "odd/$l: left out (a link to chroma.sqlite3, never opened)" "$T/stderr" ||
+		fail "$l: $(cat "$T/stderr")"
+	[ ! -e "$T/odd-copy/$l" ] || fail "$l was copied"
+done
 expect_ok "$CV" backup "$T/odd" "$T/odd-repo"
 grep -q "nested: left out" "$T/stderr" || fail "backup: $(cat "$T/stderr")"
 
