@@ -337,9 +337,10 @@ static int check_label(void *ctx, const char *id, size_t len, uint64_t label,
 }
 
 /*
- * The §7 checks, on the copy of a folder (what is kept is what is checked), with the stamps of its source: the pickle is the newest file and
- * parses, the index files agree with the header, every listed label is a
- * live element.
+ * The §7 checks, on the copy of a folder (what is kept is what is checked)
+ * with the stamps of its source: the pickle is the newest file and parses,
+ * the index files agree with the header, every listed label is a live
+ * element.
  */
 static int folder_valid(const char *path, const struct stamps *s,
 			int *order_only, struct cv_err *e)
@@ -418,6 +419,7 @@ static int folder_once(struct cap *c, const char *rel, int validate,
 	size_t i;
 	int rc = 0, order_only = 0, steady;
 
+	c->static_damage = 0;
 	sb_addf(&path, "%s/%s", c->root, rel);
 	sb_addf(&copy, "%s/%s", c->dst, rel);
 	if (stamp_folder(path.buf, &before, &bad, left)) {
@@ -538,7 +540,6 @@ static int copy_folder(struct cap *c, const char *rel, int max_retries,
 				ts.tv_nsec *= 2;
 		}
 		cv_err_clear(e);
-		c->static_damage = 0;
 		rc = folder_once(c, rel, 1, e);
 		if (rc == CV_ENOTFOUND || (rc == CV_ECORRUPT && folder_gone(c, rel)))
 			return drop_entry(c, rel, e); /* a collection being deleted */
@@ -928,13 +929,15 @@ static size_t changed_folders(struct cap *c, struct strbuf *out)
 	return n;
 }
 
-/* Copy the named folders again: as they are now, or gone when they are. */
+/*
+ * Copy the named folders again, from scratch: as they are now, or not at
+ * all when they are gone (copy_folder drops them).
+ */
 static int recopy(struct cap *c, const struct strbuf *names, int max_retries,
 		  struct cv_err *e)
 {
 	struct strbuf p = STRBUF_INIT;
 	const char *rel;
-	struct stat st;
 	int rc = 0;
 
 	for (rel = names->buf; !rc && rel < names->buf + names->len;
@@ -942,12 +945,7 @@ static int recopy(struct cap *c, const struct strbuf *names, int max_retries,
 		sb_reset(&p);
 		sb_addf(&p, "%s/%s", c->dst, rel);
 		rm_tree(p.buf);
-		sb_reset(&p);
-		sb_addf(&p, "%s/%s", c->root, rel);
-		if (stat(p.buf, &st) && errno == ENOENT)
-			forget_copied(c, rel);
-		else
-			rc = copy_folder(c, rel, max_retries, e);
+		rc = copy_folder(c, rel, max_retries, e);
 	}
 	sb_release(&p);
 	return rc;
