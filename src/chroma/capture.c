@@ -495,14 +495,20 @@ static int folder_gone(const struct cap *c, const char *rel)
 
 static void forget_copied(struct cap *c, const char *rel);
 
-/* An entry removed while it was copied: no copy of it, no error. */
-static int drop_entry(struct cap *c, const char *rel, struct cv_err *e)
+/* Remove the copy of rel, if any. */
+static void clear_copy(const struct cap *c, const char *rel)
 {
 	struct strbuf p = STRBUF_INIT;
 
 	sb_addf(&p, "%s/%s", c->dst, rel);
 	rm_tree(p.buf);
 	sb_release(&p);
+}
+
+/* An entry removed while it was copied: no copy of it, no error. */
+static int drop_entry(struct cap *c, const char *rel, struct cv_err *e)
+{
+	clear_copy(c, rel);
 	forget_copied(c, rel);
 	cv_err_clear(e);
 	return 0;
@@ -535,6 +541,7 @@ static int copy_folder(struct cap *c, const char *rel, int max_retries,
 	for (attempt = 0; attempt <= max_retries; attempt++) {
 		if (attempt) {
 			c->st->retries++;
+			clear_copy(c, rel); /* a file gone since must not stay */
 			nanosleep(&ts, NULL);
 			if (ts.tv_nsec < 400 * 1000 * 1000)
 				ts.tv_nsec *= 2;
@@ -936,18 +943,14 @@ static size_t changed_folders(struct cap *c, struct strbuf *out)
 static int recopy(struct cap *c, const struct strbuf *names, int max_retries,
 		  struct cv_err *e)
 {
-	struct strbuf p = STRBUF_INIT;
 	const char *rel;
 	int rc = 0;
 
 	for (rel = names->buf; !rc && rel < names->buf + names->len;
 	     rel += strlen(rel) + 1) {
-		sb_reset(&p);
-		sb_addf(&p, "%s/%s", c->dst, rel);
-		rm_tree(p.buf);
+		clear_copy(c, rel);
 		rc = copy_folder(c, rel, max_retries, e);
 	}
-	sb_release(&p);
 	return rc;
 }
 
