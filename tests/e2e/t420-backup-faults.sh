@@ -8,9 +8,25 @@
 . "$(dirname "$0")/lib.sh"
 setup
 
+# real-world directories where the fixtures are; else the bundled sample,
+# and a changed copy of it carrying 6 MB that does not compress
 F=$(fixtures_dir)
-[ -n "$F" ] || skip "shared/fixtures/real-world is absent"
-src="$F/yes-chef-4096/db"
+if [ -n "$F" ]; then
+	src="$F/yes-chef-4096/db" other="$F/movie-suggestion-sumanhiremath/db"
+	small="$F/todo-davmateo/db" big="$F/yes-chef-4096/db"
+else
+	src="$T/sample" other="$T/other" small="$T/sample" big="$T/other"
+	cp -r "$ROOT/sample/chroma-data" "$src"
+	cp -r "$ROOT/sample/chroma-data" "$other"
+	chmod -R u+w "$src" "$other"
+	python3 - "$other/chroma.sqlite3" <<'PY'
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+c.execute("UPDATE embedding_metadata SET string_value = string_value || '!'")
+c.commit()
+PY
+	head -c 6000000 /dev/urandom >"$other/notes.bin"
+fi
 R="$T/repo"
 expect_ok "$CV" backup "$src" "$R"
 expect_ok "$CV" backup "$src" "$R" # a second snapshot, of the same chunks
@@ -51,14 +67,14 @@ mv "$T/pack.away" "$pack"
 
 # kill -9 at different moments of a backup
 for delay in 0.002 0.005 0.01 0.02 0.04 0.08; do
-	(timeout -s KILL "$delay" "$CV" backup "$F/movie-suggestion-sumanhiremath/db" "$R" \
+	(timeout -s KILL "$delay" "$CV" backup "$other" "$R" \
 		>/dev/null 2>&1) 2>/dev/null || true
 	expect_ok "$CV" verify "$R"
 done
-expect_ok "$CV" backup "$F/movie-suggestion-sumanhiremath/db" "$R"
+expect_ok "$CV" backup "$other" "$R"
 expect_ok "$CV" verify --read-data "$R"
 expect_ok "$CV" restore "$R" latest "$T/after-kill"
-diff -r "$F/movie-suggestion-sumanhiremath/db" "$T/after-kill" >&2 || fail "restore after kills"
+diff -r "$other" "$T/after-kill" >&2 || fail "restore after kills"
 
 # two backups creating one repository at once: both land, one after the other
 for i in 1 2 3 4 5; do
@@ -88,13 +104,13 @@ grep -qF "nothing pruned" "$T/stderr" && grep -qF "$bad" "$T/stderr" ||
 expect_fail 3 "$CV" verify "$T/r-bad"
 grep -qF "$bad" "$T/stdout" || fail "verify: file not named: $(cat "$T/stdout")"
 
-# a full disk: a 4 MiB filesystem for a 5.6 MB backup
+# a full disk: a 4 MiB filesystem for a backup of 5.6 MB or more
 mkdir -p "$T/small"
 if mount -t tmpfs -o size=4m tmpfs "$T/small" 2>/dev/null; then
 	trap 'umount "$T/small" 2>/dev/null; cleanup' EXIT
-	expect_ok "$CV" backup "$F/todo-davmateo/db" "$T/small/repo"
+	expect_ok "$CV" backup "$small" "$T/small/repo"
 	before=$(tree_hash "$T/small/repo")
-	expect_fail 2 "$CV" backup "$src" "$T/small/repo"
+	expect_fail 2 "$CV" backup "$big" "$T/small/repo"
 	grep -q "No space left on device" "$T/stderr" || fail "no clear disk-full error: $(cat "$T/stderr")"
 	[ "$(tree_hash "$T/small/repo")" = "$before" ] || fail "a failed backup changed the repository"
 	expect_ok "$CV" verify --read-data "$T/small/repo"
