@@ -6,18 +6,37 @@
 setup
 
 F=$(fixtures_dir)
-[ -n "$F" ] || skip "shared/fixtures/real-world is absent"
 R="$T/repo"
-dirs="yes-chef-4096 k4-day08-1usuzu agent-test-11230038 repomind-navneet movie-suggestion-sumanhiremath"
-backup_each() { # one source, $T/src, holding each fixture in turn
+if [ -n "$F" ]; then
+	dirs="yes-chef-4096 k4-day08-1usuzu agent-test-11230038 repomind-navneet movie-suggestion-sumanhiremath"
+	for d in $dirs; do cp -r "$F/$d/db" "$T/$d"; done
+	last="$T/movie-suggestion-sumanhiremath"
+	other="$F/todo-davmateo/db"
+else # the bundled sample, changed five ways, and another copy of it
+	dirs="v1 v2 v3 v4 v5"
+	for d in $dirs; do
+		cp -r "$ROOT/sample/chroma-data" "$T/$d"
+		chmod -R u+w "$T/$d"
+		python3 - "$T/$d/chroma.sqlite3" "$d" <<'PY'
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+c.execute("UPDATE embedding_metadata SET string_value = string_value || ?", (sys.argv[2],))
+c.commit()
+PY
+	done
+	last="$T/v5"
+	other="$T/todo-davmateo"
+	cp -r "$ROOT/sample/chroma-data" "$other"
+fi
+backup_each() { # one source, $T/src, holding each version in turn
 	local d
 	for d in $dirs; do
 		rm -rf "$T/src"
-		cp -r "$F/$d/db" "$T/src"
+		cp -r "$T/$d" "$T/src"
 		expect_ok "$CV" backup "$T/src" "$R"
 	done
 }
-expect_ok "$CV" backup "$F/todo-davmateo/db" "$R" # another source, the oldest
+expect_ok "$CV" backup "$other" "$R" # another source, the oldest
 backup_each
 expect_ok "$CV" snapshots --json "$R"
 count() { python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$T/stdout"; }
@@ -38,7 +57,7 @@ grep -q '"source": ".*todo-davmateo' "$T/stdout" || fail "the other source lost 
 [ "$(du -sb "$R/packs" | cut -f1)" -lt "$size_before" ] || fail "nothing was freed"
 expect_ok "$CV" verify --read-data "$R"
 expect_ok "$CV" restore "$R" latest "$T/r1"
-diff -r "$F/movie-suggestion-sumanhiremath/db" "$T/r1" >&2 || fail "kept snapshot differs"
+diff -r "$last" "$T/r1" >&2 || fail "kept snapshot differs"
 
 # prune killed at different moments: kept snapshots stay whole
 backup_each
@@ -49,5 +68,5 @@ done
 expect_ok "$CV" prune --keep-last 3 "$R"
 expect_ok "$CV" verify --read-data "$R"
 expect_ok "$CV" restore "$R" latest "$T/r2"
-diff -r "$F/movie-suggestion-sumanhiremath/db" "$T/r2" >&2 || fail "kept snapshot differs after kills"
+diff -r "$last" "$T/r2" >&2 || fail "kept snapshot differs after kills"
 echo "prune keeps what it should"

@@ -6,10 +6,13 @@
 . "$(dirname "$0")/lib.sh"
 setup
 
-F=$(fixtures_dir)
-[ -n "$F" ] || skip "shared/fixtures/real-world is absent"
+F=$(fixtures_dir) # else the bundled sample
 src=$T/src R=$T/repo
-cp -r "$F/movie-suggestion-sumanhiremath/db" "$src"
+if [ -n "$F" ]; then
+	cp -r "$F/movie-suggestion-sumanhiremath/db" "$src"
+else
+	cp -r "$ROOT/sample/chroma-data" "$src"
+fi
 chmod -R u+w "$src"
 
 field() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$T/stdout" "$1"; }
