@@ -1012,7 +1012,7 @@ int chroma_capture(const char *dir, const char *dst, int max_retries,
 	if ((rc = cv_db_open(dir, &c.db, e)))
 		return rc;
 	snprintf(st->version, sizeof(st->version), "%s", cv_db_version_range(&c.db));
-	c.wal = db_is_wal(&c.db);
+	c.wal = st->wal_mode = db_is_wal(&c.db);
 	if (stat(c.db.path, &c.db_st)) {
 		rc = cv_errno(e, CV_EIO, "%s: cannot stat", c.db.path);
 		goto out;

@@ -30,7 +30,9 @@ struct lc_sink {
 };
 
 struct lc_stats {
-	double lock_ms;        /* how long Chroma's writers were held off */
+	double lock_ms;        /* how long Chroma's writers were held off (in WAL
+				  mode, how long the read transactions lasted) */
+	int wal_mode;          /* the database is in WAL mode: writers not held */
 	int retries;           /* folders copied again after a racing flush */
 	uint64_t bytes_read;   /* including folders read again */
 	char version[32];      /* Chroma version range of the migrations */
@@ -48,6 +50,13 @@ struct lc_stats {
  */
 int chroma_capture(const char *dir, const char *dst, int max_retries,
 		   struct lc_stats *st, struct cv_err *e);
+
+/* What lock_ms measured, for a summary line. */
+static inline const char *lc_held(const struct lc_stats *st)
+{
+	return st->wal_mode ? "WAL mode, writers never held; read transactions" :
+			      "Chroma's writers held";
+}
 
 /* Fill st's version and collections from a directory nobody writes to. */
 int chroma_describe(const char *dir, struct lc_stats *st, struct cv_err *e);

@@ -186,11 +186,11 @@ static void report(const struct backup_opts *o, const char *name,
 		return;
 	}
 	printf("snapshot %s: %lld files, %.1f MB, %.1f MB new, %.1f MB "
-	       "stored, %llu new chunks (%llu as deltas); Chroma's writers held "
-	       "%.0f ms; %.2f s\n", name, (long long)nfiles, (double)bytes / 1e6,
+	       "stored, %llu new chunks (%llu as deltas); %s %.0f ms; %.2f s\n",
+	       name, (long long)nfiles, (double)bytes / 1e6,
 	       (double)rs->bytes_new / 1e6, (double)rs->bytes_stored / 1e6,
-	       (unsigned long long)rs->chunks_new,
-	       (unsigned long long)rs->chunks_delta, st->lock_ms, secs);
+	       (unsigned long long)rs->chunks_new, (unsigned long long)rs->chunks_delta,
+	       lc_held(st), st->lock_ms, secs);
 }
 
 /*

@@ -101,8 +101,8 @@ static int snapshot_one(const char *dir, const char *dest, int as_json,
 		printf("{\"dest\":\"%s\",\"bytes\":%llu,\"lock_ms\":%.1f,\"retries\":%d}\n",
 		       dest, (unsigned long long)st.bytes_read, st.lock_ms, st.retries);
 	else
-		printf("snapshot of %s in %s: %.1f MB; Chroma's writers held %.0f ms\n",
-		       dir, dest, (double)st.bytes_read / 1e6, st.lock_ms);
+		printf("snapshot of %s in %s: %.1f MB; %s %.0f ms\n", dir, dest,
+		       (double)st.bytes_read / 1e6, lc_held(&st), st.lock_ms);
 out:
 	if (held >= 0)
 		close(held);
