@@ -294,6 +294,44 @@ static int restore_file(struct repo *r, const struct manifest *m,
 	return rc;
 }
 
+/*
+ * The path restore works on, which the caller frees: an existing TARGET
+ * resolved (links, "." and trailing slashes), so a link to a folder is
+ * filled, not replaced; a new one without its trailing slashes, in a folder
+ * that must exist.
+ */
+static char *target_path(const char *target, struct cv_err *e)
+{
+	char *p = realpath(target, NULL), *slash;
+	size_t n;
+	struct stat st;
+	int parent_ok;
+
+	if (p || errno != ENOENT) {
+		if (!p)
+			cv_errno(e, CV_EIO, "%s", target);
+		return p;
+	}
+	p = xstrdup(target);
+	for (n = strlen(p); n > 1 && p[n - 1] == '/'; n--)
+		p[n - 1] = '\0';
+	slash = strrchr(p, '/');
+	if (!slash) {
+		parent_ok = 1; /* in the current folder */
+	} else if (slash == p) {
+		parent_ok = 1; /* in the root */
+	} else {
+		*slash = '\0';
+		parent_ok = !stat(p, &st) && S_ISDIR(st.st_mode);
+		*slash = '/';
+	}
+	if (parent_ok)
+		return p;
+	cv_errf(e, CV_ENOTFOUND, "%s: the folder to hold it does not exist", target);
+	free(p);
+	return NULL;
+}
+
 static int target_ok(const char *target, int force, int *exists,
 		     struct cv_err *e)
 {
@@ -446,13 +484,16 @@ static int restore_run(int argc, char **argv)
 	static const char *const names[] = { "force", NULL };
 	struct cv_err e = { 0 };
 	int flags[1], rc;
+	char *target;
 
 	if ((rc = cli_flags(&cmd_restore, argc, argv, names, flags, 3,
 			    "REPO, SNAPSHOT and TARGET")) >= 0)
 		return rc;
-	if (restore_all(argv[optind], argv[optind + 1], argv[optind + 2], flags[0], &e))
+	if (!(target = target_path(argv[optind + 2], &e)))
 		return cli_fail(&cmd_restore, &e);
-	return 0;
+	rc = restore_all(argv[optind], argv[optind + 1], target, flags[0], &e);
+	free(target);
+	return rc ? cli_fail(&cmd_restore, &e) : 0;
 }
 
 const struct cli_cmd cmd_restore = {

@@ -104,6 +104,20 @@ grep -qF "nothing pruned" "$T/stderr" && grep -qF "$bad" "$T/stderr" ||
 expect_fail 3 "$CV" verify "$T/r-bad"
 grep -qF "$bad" "$T/stdout" || fail "verify: file not named: $(cat "$T/stdout")"
 
+# restore targets as users type them: a trailing slash, a link to a folder
+# (filled, the link kept), ".", and a folder that does not exist
+mkdir "$T/t1" "$T/real" "$T/t3"
+ln -s real "$T/link"
+expect_ok "$CV" restore "$R" latest "$T/t1/"
+expect_ok "$CV" restore "$R" latest "$T/link"
+[ -L "$T/link" ] || fail "restore replaced the link"
+(cd "$T/t3" && "$CV" restore "$R" latest . >/dev/null) || fail "restore into ."
+for d in t1 real t3; do
+	diff -r "$other" "$T/$d" >&2 || fail "restore into $d differs"
+done
+expect_fail 2 "$CV" restore "$R" latest "$T/no/such"
+grep -q "no/such: the folder to hold it does not exist" "$T/stderr" || fail "$(cat "$T/stderr")"
+
 # a full disk: a 4 MiB filesystem for a backup of 5.6 MB or more
 mkdir -p "$T/small"
 if mount -t tmpfs -o size=4m tmpfs "$T/small" 2>/dev/null; then
