@@ -761,7 +761,7 @@ static int copy_all(struct cap *c, int max_retries, struct cv_err *e)
 	int rc, threaded;
 
 	d.c.st = &d.st;
-	threaded = !pthread_create(&th, NULL, copy_db, &d);
+	threaded = !thread_start(&th, copy_db, &d);
 	if (!threaded)
 		copy_db(&d);
 	rc = copy_rest(c, max_retries, e);

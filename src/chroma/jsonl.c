@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "util/fsutil.h"
 #include "util/jsonw.h"
 #include "util/xalloc.h"
 #include "util/banned.h"
@@ -231,7 +232,7 @@ struct jsonl_writer *jsonl_writer_new(struct ostream *os, int threads)
 		w->free_list = b;
 	}
 	for (i = 0; i < threads; i++)
-		if (!pthread_create(&w->th[w->nth], NULL, worker, w))
+		if (!thread_start(&w->th[w->nth], worker, w))
 			w->nth++;
 	return w;
 }

@@ -17,6 +17,7 @@
 #include "chroma/meta.h"
 #include "chroma/wal.h"
 #include "hnsw/hnsw.h"
+#include "util/fsutil.h"
 #include "util/strbuf.h"
 #include "util/xalloc.h"
 #include "util/banned.h"
@@ -118,7 +119,7 @@ static int open_index_once(struct cv_reader *r, struct cv_err *e)
 	io.cosine = r->cosine;
 	io.table_max = test_size("CHROMAVAULT_TEST_HNSW_TABLE");
 	io.rc = CV_ENOTFOUND; /* not opened */
-	threaded = !pthread_create(&th, NULL, index_open_run, &io);
+	threaded = !thread_start(&th, index_open_run, &io);
 	rc = labels_open(&r->lb, pk.buf,
 			 test_size("CHROMAVAULT_TEST_LABEL_WINDOW"), e);
 	r->has_pickle = !rc;

@@ -216,7 +216,7 @@ static int run_workers(struct rfile *f, struct sha256 *whole, uint64_t *bad,
 	f->window = 2 * nw + 2;
 	f->whole = whole;
 	for (i = 0; i < nw; i++)
-		if (!pthread_create(&th[started], NULL, worker, f))
+		if (!thread_start(&th[started], worker, f))
 			started++;
 	if (!started)
 		worker(f); /* no thread: this one reads, writes and hashes it all */

@@ -184,6 +184,7 @@ int store_create(struct store *s, const char *name_hint, struct store_file *f,
 		f->tmp = NULL;
 		return CV_EIO;
 	}
+	signal_cleanup_file(f->tmp); /* Ctrl-C removes it (one at a time) */
 	return 0;
 }
 
@@ -210,6 +211,7 @@ int store_commit(struct store *s, struct store_file *f, const char *name,
 	f->w.fd = -1;
 	if (!rc && rename(f->tmp, dst))
 		rc = cv_errno(e, CV_EIO, "%s: cannot rename into place", dst);
+	signal_cleanup_file(NULL);
 	if (!rc && sync_parent(dst))
 		rc = cv_errno(e, CV_EIO, "%s: cannot sync its directory", dst);
 	free(dst);
@@ -222,6 +224,7 @@ int store_commit(struct store *s, struct store_file *f, const char *name,
 
 void store_abort(struct store_file *f)
 {
+	signal_cleanup_file(NULL);
 	if (f->w.fd >= 0)
 		close(f->w.fd);
 	dw_release(&f->w);

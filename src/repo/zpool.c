@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include "util/fsutil.h"
 #include "util/xalloc.h"
 #include "util/banned.h"
 
@@ -195,7 +196,7 @@ struct zpool *zpool_new(int threads, int level)
 	if (!threads)
 		p->inline_cctx = new_cctx(level);
 	for (i = 0; i < threads; i++)
-		if (!pthread_create(&p->th[p->nth], NULL, worker, p))
+		if (!thread_start(&p->th[p->nth], worker, p))
 			p->nth++;
 	if (threads && !p->nth)
 		p->inline_cctx = new_cctx(level);

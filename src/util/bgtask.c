@@ -3,6 +3,7 @@
  */
 #include "util/bgtask.h"
 
+#include "util/fsutil.h"
 #include "util/banned.h"
 
 static void *loop(void *arg)
@@ -32,7 +33,7 @@ void bg_init(struct bgtask *t)
 	t->busy = t->stop = 0;
 	pthread_mutex_init(&t->mu, NULL);
 	pthread_cond_init(&t->cv, NULL);
-	t->running = !pthread_create(&t->th, NULL, loop, t);
+	t->running = !thread_start(&t->th, loop, t);
 }
 
 void bg_start(struct bgtask *t, void (*fn)(void *arg), void *arg)

@@ -4,6 +4,7 @@
 #ifndef CV_FSUTIL_H
 #define CV_FSUTIL_H
 
+#include <pthread.h>
 #include <stdint.h>
 
 /* Remove a tree (files first), not following links. Best effort. */
@@ -36,6 +37,13 @@ void rm_stale_tmp(const char *path, int want_dir);
 void signal_cleanup_file(const char *path);
 void signal_cleanup_dir(const char *path);
 void signal_cleanup_install(void);
+
+/*
+ * pthread_create for worker threads, which never take SIGINT or SIGTERM:
+ * the handler then runs in the thread that creates temporary files, never
+ * beside it. 0 or an error number.
+ */
+int thread_start(pthread_t *th, void *(*fn)(void *), void *arg);
 
 /* 1 if path is a directory that can be read and holds nothing. */
 int dir_empty(const char *path);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Ctrl-C (SIGINT) or SIGTERM while a restore, a snapshot or a backup is under
-# way removes its temporary folder before the process ends. Each command is
+# way removes its temporary folder, and a backup's pack being written,
+# before the process ends. Each command is
 # held mid-way by a FIFO where it reads (a pack, the database, the tar).
 . "$(dirname "$0")/lib.sh"
 setup
@@ -68,4 +69,22 @@ interrupt INT "$pid"
 exec 3>&-
 ls "$T/repo" | grep -q '^staging' && fail "SIGINT left $(ls "$T/repo" | grep '^staging')"
 expect_ok "$CV" verify --read-data "$T/repo"
-echo "interrupted runs leave no temporary folder"
+
+# backup: interrupted while a pack is being written (60 MB that does not
+# compress take a while), the pack's temporary file goes too
+cp -a "$T/src" "$T/big"
+head -c 60000000 /dev/urandom >"$T/big/blob"
+set -m
+"$CV" backup "$T/big" "$T/repo" 2>/dev/null &
+pid=$!
+set +m
+for i in $(seq 20000); do
+	compgen -G "$T/repo/packs/*.tmp.*" >/dev/null && break
+	kill -0 "$pid" 2>/dev/null || break
+done
+compgen -G "$T/repo/packs/*.tmp.*" >/dev/null || fail "the backup wrote no pack to interrupt"
+interrupt INT "$pid"
+left=$(find "$T/repo" -name '*.tmp.*')
+[ -z "$left" ] || fail "SIGINT left $left"
+expect_ok "$CV" verify --read-data "$T/repo"
+echo "interrupted runs leave no temporary file or folder"
