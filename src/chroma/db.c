@@ -47,10 +47,11 @@ static int check_dir(const char *dir, struct cv_err *e)
 		       "%s: not a Chroma persist directory (no chroma.sqlite3)", dir);
 }
 
-static int check_sqlite_header(const char *path, struct cv_err *e)
+/* The magic string; *wal set when the header's versions say WAL mode. */
+static int check_sqlite_header(const char *path, int *wal, struct cv_err *e)
 {
 	static const char magic[16] = "SQLite format 3";
-	char head[16];
+	unsigned char head[20];
 	FILE *f = fopen(path, "rb");
 	size_t n;
 
@@ -58,10 +59,11 @@ static int check_sqlite_header(const char *path, struct cv_err *e)
 		return cv_errno(e, CV_EIO, "%s: cannot open", path);
 	n = fread(head, 1, sizeof(head), f);
 	fclose(f);
-	if (n != sizeof(head) || memcmp(head, magic, sizeof(head)))
+	if (n < sizeof(magic) || memcmp(head, magic, sizeof(magic)))
 		return cv_errf(e, CV_ECORRUPT,
 			       "%s: not an SQLite database (bad header at offset 0)",
 			       path);
+	*wal = n == sizeof(head) && head[18] == 2 && head[19] == 2;
 	return 0;
 }
 
@@ -171,7 +173,7 @@ int cv_db_open(const char *dir, struct cv_db *db, struct cv_err *e)
 	db->dir = xstrdup(dir);
 	sb_addf(&sb, "%s/chroma.sqlite3", dir);
 	db->path = sb_detach(&sb, NULL);
-	if ((rc = check_sqlite_header(db->path, e)))
+	if ((rc = check_sqlite_header(db->path, &db->wal_mode, e)))
 		goto fail;
 	if ((rc = open_sqlite(db, e)))
 		goto fail;
@@ -212,6 +214,14 @@ int cv_db_error(struct cv_db *db, struct cv_err *e, const char *what)
 			       "opening the directory once with Chroma (or sqlite3) "
 			       "with write access before it can be read",
 			       db->path);
+	if (db->wal_mode && ((ext & 0xff) == SQLITE_READONLY ||
+			     (ext & 0xff) == SQLITE_CANTOPEN))
+		return cv_errf(e, CV_EIO, "%s: %s: %s: the database is in WAL mode, "
+			       "and SQLite reads it only with chroma.sqlite3-wal and "
+			       "-shm beside it, which this user cannot create (give "
+			       "it write access to the folder, or switch the database "
+			       "back with PRAGMA journal_mode=DELETE)", db->path, what,
+			       sqlite3_errmsg(db->sql));
 	return cv_errf(e, code, "%s: %s: %s", db->path, what,
 		       sqlite3_errmsg(db->sql));
 }

@@ -15,6 +15,7 @@ struct cv_db {
 	sqlite3 *sql;
 	char *dir;           /* persist directory */
 	char *path;          /* dir/chroma.sqlite3 */
+	int wal_mode;        /* its header says WAL mode */
 	int has_databases;   /* tenants + databases (>= 0.4.15) */
 	int coll_has_topic;  /* collections.topic (<= 0.4.24) */
 	int coll_has_config; /* collections.config_json_str (>= 0.5.4) */
