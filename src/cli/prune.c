@@ -259,8 +259,9 @@ const struct cli_cmd cmd_prune = {
 		   "A crash at any moment never loses a chunk a kept snapshot needs.",
 	.options =
 		"  --keep-last N     the newest N snapshots of each source\n"
-		"  --keep-daily N    the newest snapshot of each of the last N days\n"
-		"  --keep-weekly N   the newest snapshot of each of the last N weeks\n"
+		"  --keep-daily N    the newest snapshot of each of the N latest days\n"
+		"                    that have one (as restic counts them)\n"
+		"  --keep-weekly N   the same for ISO weeks\n"
 		"  --dry-run         say what would be removed, remove nothing\n",
 	.run = prune_run,
 };
