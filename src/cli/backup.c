@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "chroma/db.h"
 #include "chroma/livecopy.h"
 #include "cli/cli.h"
 #include "repo/manifest.h"
@@ -321,6 +322,17 @@ static void drop_if_unused(const char *path)
 	sb_release(&p);
 }
 
+/* DIR is a persist directory that can be read. */
+static int source_ok(const char *dir, struct cv_err *e)
+{
+	struct cv_db db;
+	int rc = cv_db_open(dir, &db, e);
+
+	if (!rc)
+		cv_db_close(&db);
+	return rc;
+}
+
 /* Whether the manifest name may be in place (its write failed late, say). */
 static int snapshot_written(struct repo *r, const char *name)
 {
@@ -349,6 +361,8 @@ static int backup_one(const char *dir, const char *path,
 	json_t *m = NULL;
 	int rc, created;
 
+	if (!o->from_tar && (rc = source_ok(dir, e)))
+		return rc; /* before a repository is made for nothing */
 	if ((rc = open_or_init(path, &r, &created, e)))
 		return rc;
 	have_prev = !load_previous(&r, o->from_tar ? o->from_tar : dir, &prev);
