@@ -104,6 +104,13 @@ grep -qF "nothing pruned" "$T/stderr" && grep -qF "$bad" "$T/stderr" ||
 expect_fail 3 "$CV" verify "$T/r-bad"
 grep -qF "$bad" "$T/stdout" || fail "verify: file not named: $(cat "$T/stdout")"
 
+# a mistyped source: no repository is made for it, nothing left in a folder
+expect_fail 2 "$CV" backup "$T/no-such-dir" "$T/new-repo"
+[ ! -e "$T/new-repo" ] || fail "a repository was made for a missing source"
+mkdir "$T/empty-repo"
+expect_fail 2 "$CV" backup "$T/no-such-dir" "$T/empty-repo"
+[ -z "$(ls -A "$T/empty-repo")" ] || fail "files were left in an empty folder"
+
 # restore targets as users type them: a trailing slash, a link to a folder
 # (filled, the link kept), ".", and a folder that does not exist
 mkdir "$T/t1" "$T/real" "$T/t3"
