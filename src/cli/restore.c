@@ -440,14 +440,10 @@ static int restore_all(const char *repo_path, const char *snap,
 		return rc;
 	if ((rc = manifest_load(&r, snap, &m, e)) || (rc = repo_refresh(&r, e)))
 		goto out; /* refreshed: the packs a backup beside added */
-	sb_addf(&tmp, "%s.tmp.%ld", target, (long)getpid());
-	rm_stale_tmp(target, 1); /* what a killed run left */
-	if (mkdir(tmp.buf, 0755)) {
+	if (tmp_dir_make(target, &tmp, &held)) {
 		rc = cv_errno(e, CV_EIO, "%s: cannot create", tmp.buf);
 		goto out;
 	}
-	signal_cleanup_dir(tmp.buf); /* ours: Ctrl-C removes it */
-	held = tmp_hold(tmp.buf);
 	for (i = 0, total = 0; i < m.n; i++)
 		total += m.files[i].size;
 	progress_init(&prog, "restore", total);

@@ -5,7 +5,6 @@
  */
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
@@ -19,18 +18,6 @@
 #include "util/banned.h"
 
 #define SNAPSHOT_RETRIES 8
-
-/* fsync a file or a folder; 0 or -1. */
-static int sync_path(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = -1;
-
-	if (fd >= 0) {
-		rc = fsync(fd);
-		close(fd);
-	}
-	return rc;
-}
 
 /*
  * fsync every file and folder of the copy (a persist directory's two
@@ -73,14 +60,10 @@ static int snapshot_one(const char *dir, const char *dest, int as_json,
 
 	if (!stat(dest, &sb))
 		return cv_errf(e, CV_EUSAGE, "%s: already exists", dest);
-	sb_addf(&tmp, "%s.tmp.%ld", dest, (long)getpid());
-	rm_stale_tmp(dest, 1); /* what a killed run left */
-	if (mkdir(tmp.buf, 0755)) {
+	if (tmp_dir_make(dest, &tmp, &held)) {
 		rc = cv_errno(e, CV_EIO, "%s: cannot create", tmp.buf);
 		goto out;
 	}
-	signal_cleanup_dir(tmp.buf); /* ours: Ctrl-C removes it */
-	held = tmp_hold(tmp.buf);
 	rc = chroma_capture(dir, tmp.buf, SNAPSHOT_RETRIES, &st, e);
 	if (!rc && sync_tree(tmp.buf, 0))
 		rc = cv_errno(e, CV_EIO, "%s: cannot sync", tmp.buf);

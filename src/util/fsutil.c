@@ -153,6 +153,19 @@ void rm_stale_tmp(const char *path, int want_dir)
 	sb_release(&p);
 }
 
+int tmp_dir_make(const char *path, struct strbuf *tmp, int *held)
+{
+	*held = -1;
+	sb_reset(tmp);
+	sb_addf(tmp, "%s.tmp.%ld", path, (long)getpid());
+	rm_stale_tmp(path, 1);
+	if (mkdir(tmp->buf, 0755))
+		return -1;
+	signal_cleanup_dir(tmp->buf); /* ours: Ctrl-C removes it */
+	*held = tmp_hold(tmp->buf);
+	return 0;
+}
+
 static char cleanup_path[4096], cleanup_tree[4096];
 static volatile sig_atomic_t cleanup_set, cleanup_tree_set;
 
@@ -280,15 +293,25 @@ int dir_empty(const char *path)
 	return empty;
 }
 
-int sync_dir(const char *path)
+static int sync_open(const char *path, int flags)
 {
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = -1;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | flags), rc = -1;
 
 	if (fd >= 0) {
 		rc = fsync(fd);
 		close(fd);
 	}
 	return rc;
+}
+
+int sync_dir(const char *path)
+{
+	return sync_open(path, O_DIRECTORY);
+}
+
+int sync_path(const char *path)
+{
+	return sync_open(path, 0);
 }
 
 void writeback_start(int fd, uint64_t *flushed, uint64_t written)

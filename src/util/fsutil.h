@@ -7,6 +7,8 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "util/strbuf.h"
+
 /* Remove a tree (files first), not following links. Best effort. */
 void rm_tree(const char *path);
 
@@ -27,6 +29,14 @@ int path_within(const char *dir, const char *path);
  */
 int tmp_hold(const char *path);
 void rm_stale_tmp(const char *path, int want_dir);
+
+/*
+ * The temporary folder a run fills before renaming it to path: what killed
+ * runs left removed, path.tmp.PID made (its name in tmp), held (*held, the
+ * fd or -1) and named to the signal handlers. 0, or -1 with errno when it
+ * cannot be made.
+ */
+int tmp_dir_make(const char *path, struct strbuf *tmp, int *held);
 
 /*
  * SIGINT and SIGTERM unlink the file named here (a temporary output) and
@@ -50,6 +60,8 @@ int dir_empty(const char *path);
 
 /* fsync a directory; 0 or -1. */
 int sync_dir(const char *path);
+/* fsync a file or a directory; 0 or -1. */
+int sync_path(const char *path);
 
 /* fsync the directory holding path (after a rename into it); 0 or -1. */
 int sync_parent(const char *path);
