@@ -17,6 +17,8 @@
 #include "util/xalloc.h"
 #include "util/banned.h"
 
+enum { PACK_GONE = 1, PACK_UNREAD = 2 };
+
 struct verify {
 	struct repo r;
 	int read_data;
@@ -27,8 +29,9 @@ struct verify {
 	const char *again_path; /* the first of them: its file and offset */
 	long long again_off;
 	struct strbuf buf;
-	uint8_t *pack_gone;    /* per pack: missing or too short */
+	uint8_t *pack_gone;    /* per pack: PACK_GONE, PACK_UNREAD or 0 */
 	size_t problems;
+	size_t unread;         /* of them, I/O errors: not known to be damaged */
 	uint64_t chunks;
 };
 
@@ -69,16 +72,23 @@ static int check_chunk(void *ctx, const struct manifest *m,
 
 		if (!loc)
 			snprintf(msg, sizeof(msg), "chunk %s is missing", hex);
+		else if (v->pack_gone[loc->pack] == PACK_UNREAD)
+			snprintf(msg, sizeof(msg), "chunk %s: its pack %s cannot be "
+				 "read", hex, v->r.packs[loc->pack]);
 		else
 			snprintf(msg, sizeof(msg), "chunk %s: its pack %s is missing "
 				 "or truncated", hex, v->r.packs[loc->pack]);
 		problem(v, m, f, off, msg);
+		if (loc && v->pack_gone[loc->pack] == PACK_UNREAD)
+			v->unread++;
 		hashset_add(&v->bad, hash);
 		hashset_add(&v->here, hash);
 		return 0;
 	}
 	if ((v->read_data || off < 0) && repo_get(&v->r, hash, &v->buf, &ce)) {
 		problem(v, m, f, off, ce.msg);
+		if (ce.code == CV_EIO)
+			v->unread++;
 		hashset_add(&v->bad, hash);
 		hashset_add(&v->here, hash);
 	}
@@ -133,7 +143,14 @@ static void check_packs(struct verify *v)
 	for (i = 0; i < v->r.npacks; i++) {
 		snprintf(path, sizeof(path), "%s/packs/%s.pack", v->r.st.root, v->r.packs[i]);
 		if (stat(path, &st)) {
-			v->pack_gone[i] = 1; /* a chunk a snapshot needs in it is named */
+			/* a chunk a snapshot needs in it is named */
+			v->pack_gone[i] = errno == ENOENT ? PACK_GONE : PACK_UNREAD;
+			if (errno != ENOENT) {
+				printf("%s: cannot check: %s\n", path, strerror(errno));
+				v->problems++;
+				v->unread++;
+				continue;
+			}
 			if (index_gone(v, i))
 				continue; /* removed with its index by a failed backup */
 			printf("%s: missing\n", path);
@@ -142,7 +159,7 @@ static void check_packs(struct verify *v)
 			printf("%s: truncated at %lld bytes, its index needs %llu\n", path,
 			       (long long)st.st_size, (unsigned long long)need[i]);
 			v->problems++;
-			v->pack_gone[i] = 1;
+			v->pack_gone[i] = PACK_GONE;
 		}
 	}
 	free(need);
@@ -173,6 +190,8 @@ static int verify_all(const char *path, int read_data, struct cv_err *e)
 		if (manifest_load(&v.r, names[i], &m, &me)) {
 			printf("%s\n", me.msg);
 			v.problems++;
+			if (me.code == CV_EIO)
+				v.unread++;
 		} else {
 			hashset_release(&v.here);
 			hashset_init(&v.here);
@@ -186,8 +205,11 @@ static int verify_all(const char *path, int read_data, struct cv_err *e)
 		printf("%zu snapshots, %zu packs, %llu chunks %s: %zu problems\n", n,
 		       v.r.npacks, (unsigned long long)v.chunks,
 		       read_data ? "read and hashed" : "present", v.problems);
-	if (!rc && v.problems)
+	if (!rc && v.problems > v.unread)
 		rc = cv_errf(e, CV_ECORRUPT, "%s: %zu problems found", path, v.problems);
+	else if (!rc && v.problems) /* nothing known damaged, but not all read */
+		rc = cv_errf(e, CV_EIO, "%s: %zu chunks or packs could not be read "
+			     "(above), so they are not verified", path, v.unread);
 	for (i = 0; i < n; i++)
 		free(names[i]);
 	free(names);
@@ -219,7 +241,8 @@ const struct cli_cmd cmd_verify = {
 	.summary = "Check a repository: its indexes, that every pack is there, and that\n"
 		   "every chunk of every snapshot is present. Each problem is printed\n"
 		   "with its snapshot, file and offset, and every other snapshot that\n"
-		   "needs the same chunk is named too; exit 3 when there is one.",
+		   "needs the same chunk is named too; exit 3 when one is damaged or\n"
+		   "missing, 2 when what is left could not be read (I/O errors).",
 	.options = "  --read-data    also read every chunk, decompress it and check its SHA-256\n",
 	.run = verify_run,
 };

@@ -101,4 +101,19 @@ done
 [ "$stopped" -ge 3 ] || fail "only $stopped failing writes stopped the backup"
 expect_ok "$CV" verify --read-data "$T/R"
 echo "backup stopped by a full disk at $stopped points, the repository unchanged each time"
+
+# verify: a pack that cannot be read is not called damaged (exit 2, not 3);
+# with a damaged pack beside it, the damage decides (exit 3)
+pack=$(ls "$T/R/packs/"*.pack | head -1)
+expect_fail 2 strace -f -o /dev/null -P "$pack" -e trace=pread64 \
+	-e inject=pread64:error=EIO "$CV" verify --read-data "$T/R"
+grep -q "Input/output error" "$T/stdout" && grep -q "could not be read" "$T/stderr" ||
+	fail "verify named no read error: $(cat "$T/stdout" "$T/stderr")"
+cp -a "$T/R" "$T/R2"
+p2=$(ls "$T/R2/packs/"*.pack | tail -1)
+[ "${p2##*/}" != "${pack##*/}" ] || fail "one pack only: no second one to damage"
+printf 'X' | dd of="$p2" bs=1 seek=100 conv=notrunc status=none
+expect_fail 3 strace -f -o /dev/null -P "${pack/\/R\//\/R2\/}" -e trace=pread64 \
+	-e inject=pread64:error=EIO "$CV" verify --read-data "$T/R2"
+echo "verify tells an unreadable pack (exit 2) from a damaged one (exit 3)"
 echo "the repository survives faults and duplicates"
