@@ -15,6 +15,7 @@
 static json_t *summary(const struct manifest *m)
 {
 	json_t *colls = json_object_get(m->root, "collections"), *c;
+	json_t *warnings = json_object_get(m->root, "warnings");
 	json_int_t records = 0, bytes = 0;
 	size_t i;
 
@@ -22,12 +23,31 @@ static json_t *summary(const struct manifest *m)
 		records += json_integer_value(json_object_get(c, "records"));
 	for (i = 0; i < m->n; i++)
 		bytes += (json_int_t)m->files[i].size;
-	return json_pack("{s:s, s:O, s:O, s:O, s:O, s:I, s:I, s:O}", "id", m->name,
+	return json_pack("{s:s, s:O, s:O, s:O, s:O, s:I, s:I, s:O, s:o}", "id", m->name,
 			 "time", json_object_get(m->root, "time"),
 			 "host", json_object_get(m->root, "host"),
 			 "source", json_object_get(m->root, "source"),
 			 "chroma_version", json_object_get(m->root, "chroma_version"),
-			 "records", records, "bytes", bytes, "collections", colls);
+			 "records", records, "bytes", bytes, "collections", colls,
+			 "warnings", json_is_array(warnings) ? json_incref(warnings)
+							     : json_array());
+}
+
+/* One line a snapshot, then what its backup warned of, indented. */
+static void print_line(const json_t *s)
+{
+	const json_t *w;
+	size_t i;
+
+	printf("%s  %s  %s  %lld records  %lld bytes  Chroma %s\n",
+	       json_string_value(json_object_get(s, "id")),
+	       json_string_value(json_object_get(s, "time")),
+	       json_string_value(json_object_get(s, "source")),
+	       (long long)json_integer_value(json_object_get(s, "records")),
+	       (long long)json_integer_value(json_object_get(s, "bytes")),
+	       json_string_value(json_object_get(s, "chroma_version")));
+	json_array_foreach(json_object_get(s, "warnings"), i, w)
+		printf("    warning: %s\n", json_string_value(w));
 }
 
 static int list_all(const char *path, int as_json, struct cv_err *e)
@@ -64,13 +84,9 @@ static int list_all(const char *path, int as_json, struct cv_err *e)
 	}
 	json_array_foreach(all, i, s)
 		if (!as_json)
-			printf("%s  %s  %s  %lld records  %lld bytes  Chroma %s\n",
-			       json_string_value(json_object_get(s, "id")),
-			       json_string_value(json_object_get(s, "time")),
-			       json_string_value(json_object_get(s, "source")),
-			       (long long)json_integer_value(json_object_get(s, "records")),
-			       (long long)json_integer_value(json_object_get(s, "bytes")),
-			       json_string_value(json_object_get(s, "chroma_version")));
+			print_line(s);
+	if (!as_json && !n)
+		fprintf(stderr, "chromavault snapshots: %s: no snapshots yet\n", path);
 	if (bad)
 		rc = cv_errf(e, CV_ECORRUPT, "%s: %zu snapshot%s could not be read "
 			     "(above)", path, bad, bad == 1 ? "" : "s");
@@ -99,7 +115,8 @@ const struct cli_cmd cmd_snapshots = {
 	.name = "snapshots",
 	.usage = "snapshots REPO [--json]",
 	.summary = "List the snapshots of a repository, oldest first: id, time, source,\n"
-		   "records, bytes and the Chroma versions the directory fits.",
+		   "records, bytes and the Chroma versions the directory fits, each\n"
+		   "followed by what its backup warned of (what it left out, and why).",
 	.options = "  --json     machine-readable list\n",
 	.run = snapshots_run,
 };

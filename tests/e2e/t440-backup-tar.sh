@@ -85,8 +85,22 @@ grep -qF 'warning: '"$T"'/chain.tar: symbolic link chroma/d -> c/.. left out' "$
 	fail "skipped link not reported: $(cat "$T/stderr")"
 [ -z "$(find "$T" -name escape-proof -not -path "$T/repo-chain/*")" ] ||
 	fail "an entry was written outside"
+# what was left out stays visible in the listing, for whoever restores later
+expect_ok "$CV" snapshots "$T/repo-chain"
+grep -qF '    warning: '"$T"'/chain.tar: symbolic link chroma/d -> c/.. left out' "$T/stdout" ||
+	fail "snapshots does not show the backup's warning: $(cat "$T/stdout")"
+expect_ok "$CV" snapshots --json "$T/repo-chain"
+python3 -c 'import json, sys; w = json.load(open(sys.argv[1]))[0]["warnings"]; sys.exit(not any("chroma/d -> c/.. left out" in x for x in w))' \
+	"$T/stdout" || fail "snapshots --json lacks the warning: $(cat "$T/stdout")"
 expect_ok "$CV" restore "$T/repo-chain" latest "$T/chain-restored"
 [ "$(cat "$T/chain-restored/d/escape-proof")" = inside ] || fail "chain entry not inside"
+grep -qF 'warning: when backed up: '"$T"'/chain.tar: symbolic link chroma/d -> c/.. left out' \
+	"$T/stderr" || fail "restore does not repeat the backup's warning: $(cat "$T/stderr")"
+# a repository whose only backup was killed before its manifest: said so
+rm "$T/repo-chain/snapshots/"*.json
+expect_ok "$CV" snapshots "$T/repo-chain"
+[ ! -s "$T/stdout" ] && grep -q "no snapshots yet" "$T/stderr" ||
+	fail "an empty repository is listed silently: $(cat "$T/stdout" "$T/stderr")"
 rm -rf "$T/repo-chain" "$T/chain-restored"
 
 # files listed without their folders (tar cf x.tar chroma/*/*): folders made
