@@ -413,6 +413,7 @@ static int backup_one(const char *dir, const char *path,
 static const struct option backup_longopts[] = {
 	{ "json", no_argument, NULL, 'j' },
 	{ "from-tar", required_argument, NULL, 't' },
+	{ "lock-wait", required_argument, NULL, 'W' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -421,7 +422,7 @@ static int backup_run(int argc, char **argv)
 {
 	struct backup_opts o = { 0, NULL };
 	struct cv_err e = { 0 };
-	int ch;
+	int ch, rc;
 
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "", backup_longopts, NULL)) != -1) {
@@ -429,6 +430,9 @@ static int backup_run(int argc, char **argv)
 			o.as_json = 1;
 		} else if (ch == 't') {
 			o.from_tar = optarg;
+		} else if (ch == 'W') {
+			if ((rc = cli_lock_wait(&cmd_backup, optarg)) >= 0)
+				return rc;
 		} else if (ch == 'h') {
 			cli_print_help(&cmd_backup, stdout);
 			return 0;
@@ -473,6 +477,7 @@ const struct cli_cmd cmd_backup = {
 		   "                    backup --from-tar - REPO; entries with \"..\" or\n"
 		   "                    absolute paths, links leaving the tree and\n"
 		   "                    devices are refused; symbolic links inside it\n"
-		   "                    are left out, with a warning\n",
+		   "                    are left out, with a warning\n" CLI_LOCK_WAIT_HELP,
 	.run = backup_run,
+	.lock_wait = 1,
 };

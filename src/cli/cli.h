@@ -16,7 +16,14 @@ struct cli_cmd {
 	const char *summary;  /* one line */
 	const char *options;  /* option lines, each "  --x  what\n" */
 	int (*run)(int argc, char **argv);
+	int lock_wait;        /* takes --lock-wait (opens a repository) */
 };
+
+/* The help line of --lock-wait, for the commands that take it. */
+#define CLI_LOCK_WAIT_HELP \
+	"  --lock-wait S     wait up to S seconds for another command holding the\n" \
+	"                    repository to finish (default 2)\n"
+
 
 extern const struct cli_cmd cmd_export;
 extern const struct cli_cmd cmd_inspect;
@@ -49,7 +56,7 @@ int cli_usage_error(const struct cli_cmd *c, const char *fmt, ...)
 /*
  * Options of a command that has only on/off flags: flags[i] is set when
  * --names[i] is given (names NULL-terminated, at most 8); --help prints the
- * command's help. Exactly nargs operands must follow (described by
+ * command's help; --lock-wait S where the command takes it. Exactly nargs operands must follow (described by
  * operands in the error), from argv[optind]. Returns -1 to go on, or the
  * exit code the command returns.
  */
@@ -59,5 +66,7 @@ int cli_flags(const struct cli_cmd *c, int argc, char **argv,
 
 /* Parse a non-negative integer option value; -1 on error. */
 long long cli_parse_count(const char *s);
+/* --lock-wait SECONDS: sets how long repository locks are waited for. */
+int cli_lock_wait(const struct cli_cmd *c, const char *arg);
 
 #endif

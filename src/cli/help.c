@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "repo/store.h"
 #include "util/banned.h"
 
 static const char exit_codes[] =
@@ -62,6 +63,16 @@ long long cli_parse_count(const char *s)
 	return *end ? -1 : v;
 }
 
+int cli_lock_wait(const struct cli_cmd *c, const char *arg)
+{
+	long long s = cli_parse_count(arg);
+
+	if (s < 0 || s > 7 * 24 * 3600)
+		return cli_usage_error(c, "--lock-wait wants seconds, at most a week");
+	store_lock_wait_ms = (unsigned long)s * 1000;
+	return -1;
+}
+
 int cli_bad_option(const struct cli_cmd *c, char **argv)
 {
 	const char *arg = argv[optind - 1];
@@ -78,15 +89,18 @@ int cli_flags(const struct cli_cmd *c, int argc, char **argv,
 	      const char *const *names, int *flags, int nargs,
 	      const char *operands)
 {
-	struct option opts[10];
-	int n = 0, ch;
+	struct option opts[11];
+	int n = 0, nflags, ch, rc;
 
 	while (names && names[n] && n < 8) {
 		opts[n] = (struct option){ names[n], no_argument, NULL, 'a' + n };
 		flags[n] = 0;
 		n++;
 	}
+	nflags = n;
 	opts[n++] = (struct option){ "help", no_argument, NULL, 'H' };
+	if (c->lock_wait)
+		opts[n++] = (struct option){ "lock-wait", required_argument, NULL, 'W' };
 	opts[n] = (struct option){ NULL, 0, NULL, 0 };
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -94,7 +108,12 @@ int cli_flags(const struct cli_cmd *c, int argc, char **argv,
 			cli_print_help(c, stdout);
 			return CV_EXIT_OK;
 		}
-		if (ch < 'a' || ch >= 'a' + n - 1)
+		if (ch == 'W') {
+			if ((rc = cli_lock_wait(c, optarg)) >= 0)
+				return rc;
+			continue;
+		}
+		if (ch < 'a' || ch >= 'a' + nflags)
 			return cli_bad_option(c, argv);
 		flags[ch - 'a'] = 1;
 	}

@@ -216,6 +216,7 @@ static const struct option prune_longopts[] = {
 	{ "keep-daily", required_argument, NULL, 'd' },
 	{ "keep-weekly", required_argument, NULL, 'w' },
 	{ "dry-run", no_argument, NULL, 'n' },
+	{ "lock-wait", required_argument, NULL, 'W' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -225,7 +226,7 @@ static int prune_run(int argc, char **argv)
 	struct policy p = { 0, 0, 0, 0 };
 	struct cv_err e = { 0 };
 	long long *dst;
-	int ch;
+	int ch, rc;
 
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "", prune_longopts, NULL)) != -1) {
@@ -234,7 +235,10 @@ static int prune_run(int argc, char **argv)
 			return cli_usage_error(&cmd_prune, "--keep-* wants a count");
 		if (ch == 'n')
 			p.dry_run = 1;
-		else if (ch == 'h') {
+		else if (ch == 'W') {
+			if ((rc = cli_lock_wait(&cmd_prune, optarg)) >= 0)
+				return rc;
+		} else if (ch == 'h') {
 			cli_print_help(&cmd_prune, stdout);
 			return 0;
 		} else if (!dst)
@@ -262,6 +266,8 @@ const struct cli_cmd cmd_prune = {
 		"  --keep-daily N    the newest snapshot of each of the N latest days\n"
 		"                    that have one (as restic counts them)\n"
 		"  --keep-weekly N   the same for ISO weeks\n"
-		"  --dry-run         say what would be removed, remove nothing\n",
+		"  --dry-run         say what would be removed, remove nothing\n"
+		CLI_LOCK_WAIT_HELP,
 	.run = prune_run,
+	.lock_wait = 1,
 };

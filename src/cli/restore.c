@@ -512,6 +512,8 @@ const struct cli_cmd cmd_restore = {
 		   "Files are written into a temporary folder beside it, every chunk\n"
 		   "and every file checked against its SHA-256, then renamed into\n"
 		   "place: TARGET holds the whole snapshot or is left as it was.",
-	.options = "  --force    replace a non-empty TARGET (only once the restore succeeded)\n",
+	.options = "  --force           replace a non-empty TARGET (only once the restore\n"
+		   "                    succeeded)\n" CLI_LOCK_WAIT_HELP,
 	.run = restore_run,
+	.lock_wait = 1,
 };

@@ -117,6 +117,7 @@ const struct cli_cmd cmd_snapshots = {
 	.summary = "List the snapshots of a repository, oldest first: id, time, source,\n"
 		   "records, bytes and the Chroma versions the directory fits, each\n"
 		   "followed by what its backup warned of (what it left out, and why).",
-	.options = "  --json     machine-readable list\n",
+	.options = "  --json            machine-readable list\n" CLI_LOCK_WAIT_HELP,
 	.run = snapshots_run,
+	.lock_wait = 1,
 };

@@ -243,6 +243,8 @@ const struct cli_cmd cmd_verify = {
 		   "with its snapshot, file and offset, and every other snapshot that\n"
 		   "needs the same chunk is named too; exit 3 when one is damaged or\n"
 		   "missing, 2 when what is left could not be read (I/O errors).",
-	.options = "  --read-data    also read every chunk, decompress it and check its SHA-256\n",
+	.options = "  --read-data       also read every chunk, decompress it and check\n"
+		   "                    its SHA-256\n" CLI_LOCK_WAIT_HELP,
 	.run = verify_run,
+	.lock_wait = 1,
 };

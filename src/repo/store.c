@@ -89,21 +89,48 @@ void store_close(struct store *s)
 	s->lock_fd = s->write_fd = -1;
 }
 
-#define STORE_LOCK_TRIES 40 /* 2 s */
+unsigned long store_lock_wait_ms = 2000;
 
-/* flock fd, trying for STORE_LOCK_TRIES; 0 or -1 (held by another). */
+static unsigned long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (unsigned long long)ts.tv_sec * 1000 + (unsigned long long)ts.tv_nsec / 1000000;
+}
+
+/*
+ * flock fd, trying for store_lock_wait_ms (polls of 50 ms growing to 1 s, so
+ * a long wait costs nothing); 0 or -1 (held by another).
+ */
 static int lock_wait(int fd, int how)
 {
-	struct timespec ts = { 0, 50 * 1000 * 1000 };
-	int tries;
+	unsigned long long start = now_ms(), waited;
+	unsigned long nap = 50;
+	struct timespec ts;
 
-	for (tries = 0; flock(fd, how | LOCK_NB); tries++) {
-		/* a writer that just ended may still be releasing it */
-		if (errno != EWOULDBLOCK || tries >= STORE_LOCK_TRIES)
+	while (flock(fd, how | LOCK_NB)) {
+		if (errno != EWOULDBLOCK)
 			return -1;
+		waited = now_ms() - start;
+		if (waited >= store_lock_wait_ms)
+			return -1;
+		if (nap > store_lock_wait_ms - waited)
+			nap = (unsigned long)(store_lock_wait_ms - waited);
+		ts.tv_sec = (time_t)(nap / 1000);
+		ts.tv_nsec = (long)(nap % 1000) * 1000000;
 		nanosleep(&ts, NULL);
+		nap = nap * 2 > 1000 ? 1000 : nap * 2;
 	}
 	return 0;
+}
+
+/* " (waited N s; --lock-wait SECONDS waits longer)", for the messages. */
+static const char *waited(char *buf, size_t n)
+{
+	snprintf(buf, n, " (waited %lu s; --lock-wait SECONDS waits longer)",
+		 (store_lock_wait_ms + 999) / 1000);
+	return buf;
 }
 
 /* " (pid N)" of the writer that holds write.lock, or "". */
@@ -144,7 +171,7 @@ static void note_pid(int fd)
 
 int store_lock(struct store *s, enum store_mode mode, struct cv_err *e)
 {
-	char who[48];
+	char who[48], w[80];
 
 	if (mode != STORE_READ) {
 		s->write_fd = open_lock(s, "write.lock", 1);
@@ -153,7 +180,8 @@ int store_lock(struct store *s, enum store_mode mode, struct cv_err *e)
 		if (lock_wait(s->write_fd, LOCK_EX)) {
 			writer_pid(s, who, sizeof(who));
 			return cv_errf(e, CV_EIO, "%s: another backup or prune%s is "
-				       "writing to the repository", s->root, who);
+				       "writing to the repository%s", s->root, who,
+				       waited(w, sizeof(w)));
 		}
 		note_pid(s->write_fd);
 	}
@@ -164,10 +192,11 @@ int store_lock(struct store *s, enum store_mode mode, struct cv_err *e)
 		return 0;
 	if (mode == STORE_EXCLUSIVE)
 		return cv_errf(e, CV_EIO, "%s: the repository is being read (restore, "
-			       "verify or snapshots); prune needs it alone", s->root);
+			       "verify or snapshots); prune needs it alone%s", s->root,
+			       waited(w, sizeof(w)));
 	writer_pid(s, who, sizeof(who));
-	return cv_errf(e, CV_EIO, "%s: a prune%s is rewriting the repository",
-		       s->root, who);
+	return cv_errf(e, CV_EIO, "%s: a prune%s is rewriting the repository%s",
+		       s->root, who, waited(w, sizeof(w)));
 }
 
 int store_create(struct store *s, const char *name_hint, struct store_file *f,

@@ -39,12 +39,14 @@ struct store {
 int store_open(struct store *s, const char *root, int create, struct cv_err *e);
 void store_close(struct store *s);
 /*
- * How a command locks the repository (flock(2), waiting up to 2 s):
+ * How a command locks the repository (flock(2), waiting up to
+ * store_lock_wait_ms for another command to finish):
  * readers share "lock"; a backup holds "write.lock" and shares "lock", so
  * readers go on beside it (it only adds files, each renamed in complete); a
  * prune holds both exclusively, as it deletes.
  */
 enum store_mode { STORE_READ, STORE_APPEND, STORE_EXCLUSIVE };
+extern unsigned long store_lock_wait_ms; /* 2000 unless --lock-wait */
 int store_lock(struct store *s, enum store_mode mode, struct cv_err *e);
 
 /* Write name atomically (temp, fsync, rename, fsync dir); never replaces. */

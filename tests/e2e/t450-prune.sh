@@ -69,4 +69,24 @@ expect_ok "$CV" prune --keep-last 3 "$R"
 expect_ok "$CV" verify --read-data "$R"
 expect_ok "$CV" restore "$R" latest "$T/r2"
 diff -r "$last" "$T/r2" >&2 || fail "kept snapshot differs after kills"
+
+# a held lock: refused after 2 s with a hint; --lock-wait waits it out
+flock -x "$R/lock" sleep 4 &
+locker=$!
+sleep 0.3
+start=$(date +%s%N)
+expect_fail 2 "$CV" snapshots "$R"
+grep -q "is rewriting the repository (waited 2 s; --lock-wait SECONDS" "$T/stderr" ||
+	fail "no hint to wait longer: $(cat "$T/stderr")"
+expect_ok "$CV" snapshots --lock-wait 30 "$R"
+[ $(($(date +%s%N) - start)) -ge 3500000000 ] || fail "snapshots did not wait for the lock"
+wait "$locker"
+flock -x "$R/write.lock" sleep 3 &
+locker=$!
+sleep 0.3
+expect_fail 2 "$CV" backup --lock-wait 1 "$last" "$R"
+grep -q "another backup or prune.*(waited 1 s" "$T/stderr" || fail "$(cat "$T/stderr")"
+expect_ok "$CV" prune --keep-last 3 --lock-wait 30 "$R"
+wait "$locker"
+expect_fail 1 "$CV" verify --lock-wait soon "$R"
 echo "prune keeps what it should"
