@@ -135,16 +135,16 @@ static int open_or_init(const char *path, struct repo *r, int *created,
 {
 	struct stat st;
 	char cfg[4096];
-	int rc;
+	int rc, made;
 
 	*created = 0;
 	snprintf(cfg, sizeof(cfg), "%s/config", path);
 	if (stat(cfg, &st)) {
 		int existed = !stat(path, &st); /* an empty folder the user made */
 
-		rc = repo_init(path, e);
-		if (rc && !config_appears(cfg))
-			return rc;
+		rc = repo_init(path, &made, e);
+		if (rc && (made || !config_appears(cfg)))
+			return rc; /* made, but not durably: said, not swallowed */
 		if (rc)
 			cv_err_clear(e); /* made by another backup meanwhile */
 		*created = !rc && !existed;

@@ -271,7 +271,7 @@ int repo_refresh(struct repo *r, struct cv_err *e)
 
 /* ---- open, close ---- */
 
-int repo_init(const char *path, struct cv_err *e)
+int repo_init(const char *path, int *made, struct cv_err *e)
 {
 	struct store st;
 	uint8_t rnd[16];
@@ -279,6 +279,8 @@ int repo_init(const char *path, struct cv_err *e)
 	FILE *f = fopen("/dev/urandom", "rb");
 	int rc;
 
+	if (made)
+		*made = 0;
 	if (!f || fread(rnd, 1, sizeof(rnd), f) != sizeof(rnd)) {
 		if (f)
 			fclose(f);
@@ -291,6 +293,8 @@ int repo_init(const char *path, struct cv_err *e)
 	if (!(rc = store_open(&st, path, 1, e)))
 		rc = store_put(&st, "config", text, strlen(text), e);
 	store_close(&st);
+	if (made)
+		*made = !rc;
 	if (!rc && sync_parent(path)) /* the repository's own entry */
 		rc = cv_errno(e, CV_EIO, "%s: cannot sync the folder holding it", path);
 	return rc;

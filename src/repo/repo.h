@@ -95,7 +95,12 @@ struct repo {
 	struct repo_stats stats;
 };
 
-int repo_init(const char *path, struct cv_err *e);
+/*
+ * Make a repository at path (which must not exist or be empty). *made, when
+ * not NULL, says whether this call wrote its config: a failure after that is
+ * this call's own, not another process having made it first.
+ */
+int repo_init(const char *path, int *made, struct cv_err *e);
 /* Open and lock (store_lock's modes), load every index. */
 int repo_open(const char *path, enum store_mode mode, struct repo *r,
 	      struct cv_err *e);

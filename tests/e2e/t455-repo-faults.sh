@@ -116,4 +116,10 @@ printf 'X' | dd of="$p2" bs=1 seek=100 conv=notrunc status=none
 expect_fail 3 strace -f -o /dev/null -P "${pack/\/R\//\/R2\/}" -e trace=pread64 \
 	-e inject=pread64:error=EIO "$CV" verify --read-data "$T/R2"
 echo "verify tells an unreadable pack (exit 2) from a damaged one (exit 3)"
+
+# a new repository whose own folder entry cannot be synced: said, not ignored
+mkdir "$T/parent"
+expect_fail 2 strace -f -o /dev/null -P "$T/parent" -e trace=fsync \
+	-e inject=fsync:error=EIO "$CV" backup "$T/src" "$T/parent/R"
+grep -q "cannot sync the folder holding it" "$T/stderr" || fail "$(cat "$T/stderr")"
 echo "the repository survives faults and duplicates"

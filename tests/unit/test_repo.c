@@ -34,7 +34,7 @@ static int setup(void **state)
 	if (!mkdtemp(dir))
 		return -1;
 	rmdir(dir);
-	return repo_init(dir, &e);
+	return repo_init(dir, NULL, &e);
 }
 
 static int teardown(void **state)
@@ -250,7 +250,7 @@ static void test_gc_after_interrupted_gc(void **state)
 		snprintf(root, sizeof(root), "%s-%d", dir, seed);
 		snprintf(packs, sizeof(packs), "%s/packs", root);
 		snprintf(saved, sizeof(saved), "%s/saved", root);
-		assert_int_equal(repo_init(root, &e), 0);
+		assert_int_equal(repo_init(root, NULL, &e), 0);
 		assert_int_equal(repo_open(root, STORE_APPEND, &r, &e), 0);
 		for (i = 0; i < 4; i++) { /* packs (kept 0, dropped 1), (kept 2, dropped 3) */
 			snprintf(text, sizeof(text), "seed %d chunk %d", seed, i);
