@@ -23,23 +23,13 @@
 #include "chroma/collection.h"
 #include "chroma/db.h"
 #include "chroma/pickle.h"
+#include "chroma/stamps.h"
 #include "hnsw/hnsw.h"
 #include "util/fsutil.h"
 #include "util/jsonw.h"
 #include "util/strbuf.h"
 #include "util/xalloc.h"
 #include "util/banned.h"
-
-struct fstamp {
-	char *name;
-	struct stat st;
-};
-
-/* A folder's regular files with their stat, sorted by name. */
-struct stamps {
-	struct fstamp *v;
-	size_t n, cap;
-};
 
 struct cap {
 	const char *root;       /* the persist directory */
@@ -194,24 +184,6 @@ static int make_dir(struct cap *c, const char *rel, struct cv_err *e)
 	return rc;
 }
 
-static void stamps_clear(struct stamps *s)
-{
-	while (s->n)
-		free(s->v[--s->n].name);
-}
-
-static void stamps_release(struct stamps *s)
-{
-	stamps_clear(s);
-	free(s->v);
-	memset(s, 0, sizeof(*s));
-}
-
-static int cmp_stamp(const void *a, const void *b)
-{
-	return strcmp(((const struct fstamp *)a)->name, ((const struct fstamp *)b)->name);
-}
-
 /* A warning: path is not copied, and why. */
 static void left_out(json_t *warnings, const char *path, const char *why)
 {
@@ -260,45 +232,12 @@ static int stamp_folder(const char *path, struct stamps *out, struct strbuf *bad
 					 "not a regular file");
 			continue;
 		}
-		if (out->n == out->cap) {
-			out->cap = out->cap ? 2 * out->cap : 8;
-			out->v = xrealloc(out->v, out->cap * sizeof(*out->v));
-		}
-		out->v[out->n].name = xstrdup(de->d_name);
-		out->v[out->n++].st = st;
+		stamps_add(out, de->d_name, &st);
 	}
 	closedir(d);
 	sb_release(&p);
-	if (out->n)
-		qsort(out->v, out->n, sizeof(*out->v), cmp_stamp);
+	stamps_sort(out);
 	return rc;
-}
-
-static int same_stamp(const struct stamps *sa, const struct stamps *sb)
-{
-	const struct fstamp *a = sa->v, *b = sb->v;
-	size_t i;
-
-	if (sa->n != sb->n)
-		return 0;
-	for (i = 0; i < sa->n; i++)
-		if (strcmp(a[i].name, b[i].name) || a[i].st.st_size != b[i].st.st_size ||
-		    a[i].st.st_mtim.tv_sec != b[i].st.st_mtim.tv_sec ||
-		    a[i].st.st_mtim.tv_nsec != b[i].st.st_mtim.tv_nsec ||
-		    a[i].st.st_ctim.tv_sec != b[i].st.st_ctim.tv_sec ||
-		    a[i].st.st_ctim.tv_nsec != b[i].st.st_ctim.tv_nsec)
-			return 0;
-	return 1;
-}
-
-static const struct stat *stamp_of(const struct stamps *s, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < s->n; i++)
-		if (!strcmp(s->v[i].name, name))
-			return &s->v[i].st;
-	return NULL;
 }
 
 static int newer_or_same(const struct stat *a, const struct stat *b)
@@ -347,7 +286,7 @@ static int folder_valid(const char *path, const struct stamps *s,
 {
 	static const char *bins[] = { "header.bin", "data_level0.bin",
 				      "length.bin", "link_lists.bin" };
-	const struct stat *pk = stamp_of(s, "index_metadata.pickle"), *b;
+	const struct stat *pk = stamps_of(s, "index_metadata.pickle"), *b;
 	struct label_check check = { .dir = path };
 	struct strbuf p = STRBUF_INIT;
 	struct cv_pickle pick;
@@ -365,7 +304,7 @@ static int folder_valid(const char *path, const struct stamps *s,
 	if (rc)
 		return rc;
 	for (i = 0; !rc && i < 4; i++)
-		if ((b = stamp_of(s, bins[i])) && !newer_or_same(pk, b)) {
+		if ((b = stamps_of(s, bins[i])) && !newer_or_same(pk, b)) {
 			*order_only = 1;
 			rc = cv_errf(e, CV_ECORRUPT, "%s: %s is newer than the pickle "
 				     "(a flush may be under way)", path, bins[i]);
@@ -415,6 +354,7 @@ static int folder_once(struct cap *c, const char *rel, int validate,
 	struct stamps before = { 0 }, after = { 0 };
 	struct strbuf path = STRBUF_INIT, copy = STRBUF_INIT, frel = STRBUF_INIT;
 	struct strbuf bad = STRBUF_INIT;
+	struct timespec t0, t1;
 	json_t *left = json_array();
 	size_t i;
 	int rc = 0, order_only = 0, steady;
@@ -422,6 +362,7 @@ static int folder_once(struct cap *c, const char *rel, int validate,
 	c->static_damage = 0;
 	sb_addf(&path, "%s/%s", c->root, rel);
 	sb_addf(&copy, "%s/%s", c->dst, rel);
+	clock_gettime(CLOCK_REALTIME_COARSE, &t0); /* the clock writes are stamped by */
 	if (stamp_folder(path.buf, &before, &bad, left)) {
 		rc = cv_errno(e, errno == ENOENT && !bad.len ? CV_ENOTFOUND : CV_EIO,
 			      "%s: cannot %s", bad.len ? bad.buf : path.buf,
@@ -449,13 +390,20 @@ static int folder_once(struct cap *c, const char *rel, int validate,
 	}
 	if (rc || !validate)
 		goto out;
-	if (stamp_folder(path.buf, &after, &bad, NULL) || !same_stamp(&before, &after)) {
+	if (stamp_folder(path.buf, &after, &bad, NULL) || !stamps_same(&before, &after)) {
 		stamps_clear(&c->prev);
 		rc = cv_errf(e, CV_ECORRUPT, "%s: changed while being copied", path.buf);
 		goto out;
 	}
+	clock_gettime(CLOCK_REALTIME_COARSE, &t1);
+	if (stamps_racy(&after, &t0, &t1)) {
+		stamps_clear(&c->prev);
+		rc = cv_errf(e, CV_ECORRUPT, "%s: written in the clock tick it was "
+			     "copied in", path.buf);
+		goto out;
+	}
 	/* unchanged since the last attempt too: no flush is running */
-	steady = c->prev.n && same_stamp(&c->prev, &after);
+	steady = c->prev.n && stamps_same(&c->prev, &after);
 	stamps_release(&c->prev);
 	c->prev = after;
 	memset(&after, 0, sizeof(after));
@@ -916,7 +864,7 @@ static size_t changed_folders(struct cap *c, struct strbuf *out)
 		sb_reset(&p);
 		sb_addf(&p, "%s/%s", c->root, c->copied[i].rel);
 		if (stamp_folder(p.buf, &now, &bad, NULL) ||
-		    !same_stamp(&now, &c->copied[i].st)) {
+		    !stamps_same(&now, &c->copied[i].st)) {
 			sb_add(out, c->copied[i].rel, strlen(c->copied[i].rel) + 1);
 			n++;
 		}
