@@ -317,13 +317,14 @@ const struct cli_cmd cmd_export = {
 		   "line per collection; docs/FORMAT.md). SOURCE is a directory,\n"
 		   "DIR[/COLLECTION] or file://DIR[/COLLECTION] (file:///ABS/DIR for an\n"
 		   "absolute path), with optional ?tenant=T&database=D, or a server:\n"
-		   "http(s)://[USER:PASS@]HOST:PORT[/COLLECTION]. A directory is opened\n"
-		   "read-only and read in one consistent state while Chroma keeps\n"
-		   "running, in memory that does not grow with the collection (an\n"
-		   "index above 1,048,576 elements keeps its label lookup in an\n"
-		   "unlinked file in $TMPDIR, 4 bytes a label); a server is paged\n"
-		   "through several requests at a time, with a warning when a\n"
-		   "collection's count changed meanwhile.",
+		   "http(s)://[USER:PASS@]HOST:PORT[/COLLECTION] (PASS may hold '@' and\n"
+		   "'/' as typed, '?' and '#' as %3F and %23; messages show it as ***).\n"
+		   "A directory is opened read-only and read in one consistent state\n"
+		   "while Chroma keeps running, in memory that does not grow with the\n"
+		   "collection (an index above 1,048,576 elements keeps its label\n"
+		   "lookup in an unlinked file in $TMPDIR, 4 bytes a label); a server\n"
+		   "is paged through several requests at a time, with a warning when\n"
+		   "a collection's count changed meanwhile.",
 	.options =
 		"  -o, --output FILE    write FILE atomically (temp name, fsync, rename);\n"
 		"                       FILE.zst is zstd-compressed; default stdout\n"

@@ -11,37 +11,6 @@
 #include "util/xalloc.h"
 #include "util/banned.h"
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Caller frees. */
-static char *pct_decode(const char *p, size_t n)
-{
-	struct strbuf sb = STRBUF_INIT;
-	size_t i;
-	int hi, lo;
-
-	sb_grow(&sb, n);
-	for (i = 0; i < n; i++) {
-		if (p[i] == '%' && i + 2 < n && (hi = hexval(p[i + 1])) >= 0 &&
-		    (lo = hexval(p[i + 2])) >= 0) {
-			sb_addch(&sb, (char)(hi * 16 + lo));
-			i += 2;
-		} else {
-			sb_addch(&sb, p[i]);
-		}
-	}
-	return sb_detach(&sb, NULL);
-}
-
 /* ?tenant=T&database=D; any other parameter is refused. */
 static int parse_query(const char *q, struct cv_source *s, struct cv_err *e)
 {
@@ -59,8 +28,13 @@ static int parse_query(const char *q, struct cv_source *s, struct cv_err *e)
 			free(s->database);
 			s->database = pct_decode(eq + 1, n - 9);
 		} else if (n) {
+			/* its name only: a '?' typed in a password starts a "query" */
+			n = eq ? (size_t)(eq - p) : n;
+			if (memchr(p, '@', n))
+				n = 0;
 			return cv_errf(e, CV_EUSAGE, "unknown query parameter \"%.*s\" "
-				       "(only tenant= and database=)", (int)n, p);
+				       "(only tenant= and database=; a '?' or '#' in a "
+				       "password is written %%3F or %%23)", (int)n, p);
 		}
 		p = amp ? amp + 1 : NULL;
 	}
@@ -116,24 +90,49 @@ static int parse_file(const char *rest, struct cv_source *s, struct cv_err *e)
 	return split_collection(s, e);
 }
 
-static int parse_http(const char *spec, const char *rest, struct cv_source *s,
+/*
+ * loc (no query) is scheme://[USER[:PASSWORD]@]HOST[:PORT][/COLLECTION],
+ * rest what follows "://". The last '@' ends the user-info (a collection
+ * name never holds one), so a password may hold '@' or '/' as typed.
+ */
+static int parse_http(const char *loc, const char *rest, struct cv_source *s,
 		      struct cv_err *e)
 {
-	const char *slash = strchr(rest, '/');
-	size_t base = slash ? (size_t)(slash - spec) : strlen(spec);
+	const char *at = strrchr(rest, '@'), *host = at ? at + 1 : rest;
+	const char *slash = strchr(host, '/');
+	size_t base = slash ? (size_t)(slash - loc) : strlen(loc);
+	char *shown;
 
 	s->kind = SRC_HTTP;
-	s->base_url = xmemdupz(spec, base);
+	s->base_url = xmemdupz(loc, base);
 	if (slash && slash[1]) {
 		s->collection = pct_decode(slash + 1, strlen(slash + 1));
 		strip_slashes(s->collection);
-		if (strchr(s->collection, '/'))
-			return cv_errf(e, CV_EUSAGE, "%s: expected http(s)://HOST:PORT"
-				       "[/COLLECTION]", spec);
 	}
-	if (rest == slash || !*rest)
-		return cv_errf(e, CV_EUSAGE, "%s: no host", spec);
+	if (host == slash || !*host || (s->collection && strchr(s->collection, '/'))) {
+		shown = cv_source_redact(loc);
+		cv_errf(e, CV_EUSAGE, "%s: %s", shown, host == slash || !*host ? "no host" :
+			"expected http(s)://HOST:PORT[/COLLECTION]");
+		free(shown);
+		return CV_EUSAGE;
+	}
 	return 0;
+}
+
+char *cv_source_redact(const char *spec)
+{
+	const char *auth = strstr(spec, "://"), *at = NULL, *p;
+	struct strbuf sb = STRBUF_INIT;
+
+	if (auth)
+		for (p = auth + 3; *p && *p != '?'; p++)
+			if (*p == '@')
+				at = p;
+	if (!at)
+		return xstrdup(spec);
+	sb_add(&sb, spec, (size_t)(auth + 3 - spec));
+	sb_addf(&sb, "***%s", at);
+	return sb_detach(&sb, NULL);
 }
 
 /* The location without its query: loc is spec up to the '?'. */
@@ -146,9 +145,14 @@ static int parse_location(const char *loc, const char *spec, struct cv_source *s
 		return parse_http(loc, loc + 7, s, e);
 	if (!strncmp(loc, "https://", 8))
 		return parse_http(loc, loc + 8, s, e);
-	if (strstr(loc, "://"))
-		return cv_errf(e, CV_EUSAGE, "%s: a location is a directory, or "
-			       "starts with file://, http:// or https://", spec);
+	if (strstr(loc, "://")) {
+		char *shown = cv_source_redact(spec);
+
+		cv_errf(e, CV_EUSAGE, "%s: a location is a directory, or starts "
+			"with file://, http:// or https://", shown);
+		free(shown);
+		return CV_EUSAGE;
+	}
 	s->path = xstrdup(loc); /* a plain path, taken as it is written */
 	return split_collection(s, e);
 }

@@ -26,5 +26,7 @@ struct cv_source {
  */
 int cv_source_parse(const char *spec, struct cv_source *s, struct cv_err *e);
 void cv_source_release(struct cv_source *s);
+/* spec with its user-info (a password) as "***", for messages; caller frees. */
+char *cv_source_redact(const char *spec);
 
 #endif

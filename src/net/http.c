@@ -40,26 +40,39 @@ static double now_sec(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Split scheme://user:pass@host:port into base and user-info. */
+/*
+ * Split scheme://user:pass@host:port into base and user-info: the last '@'
+ * ends the user-info, so a password may hold '@' or '/' as typed; the user
+ * ends at its first ':'; both are percent-decoded (%3A, %40, %2F, %3F...).
+ */
 static int split_url(struct http *h, const char *url, struct cv_err *e)
 {
-	const char *auth = strstr(url, "://"), *at, *end;
+	const char *auth = strstr(url, "://"), *at, *end, *colon;
 
 	if (!auth)
 		return cv_errf(e, CV_EUSAGE, "not an http(s) URL");
 	auth += 3;
-	end = auth + strcspn(auth, "/?#");
-	at = memchr(auth, '@', (size_t)(end - auth));
+	at = strrchr(auth, '@');
+	end = (at ? at + 1 : auth) + strcspn(at ? at + 1 : auth, "/?#");
 	if (!at) {
 		h->base = xmemdupz(url, (size_t)(end - url));
 		return 0;
 	}
-	h->userpwd = xmemdupz(auth, (size_t)(at - auth));
+	colon = memchr(auth, ':', (size_t)(at - auth));
+	h->user = pct_decode(auth, (size_t)((colon ? colon : at) - auth));
+	h->password = colon ? pct_decode(colon + 1, (size_t)(at - colon - 1)) : xstrdup("");
 	h->base = xmalloc((size_t)(end - url) + 1);
 	memcpy(h->base, url, (size_t)(auth - url));
 	memcpy(h->base + (auth - url), at + 1, (size_t)(end - at - 1));
 	h->base[(auth - url) + (end - at - 1)] = '\0';
 	return 0;
+}
+
+static void free_secret(char *s)
+{
+	if (s)
+		memset(s, 0, strlen(s));
+	free(s);
 }
 
 int http_open(struct http *h, const char *base_url, const struct http_opts *o,
@@ -107,9 +120,8 @@ void http_close(struct http *h)
 		curl_multi_cleanup(h->multi);
 	curl_slist_free_all(h->headers);
 	free(h->base);
-	if (h->userpwd)
-		memset(h->userpwd, 0, strlen(h->userpwd));
-	free(h->userpwd);
+	free_secret(h->user);
+	free_secret(h->password);
 	memset(h, 0, sizeof(*h));
 }
 
@@ -136,9 +148,10 @@ static void setup(struct http *h, CURL *c, struct slot *s)
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, r->method);
 	if (r->body)
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, r->body);
-	if (h->userpwd) {
+	if (h->user) {
 		curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-		curl_easy_setopt(c, CURLOPT_USERPWD, h->userpwd);
+		curl_easy_setopt(c, CURLOPT_USERNAME, h->user);
+		curl_easy_setopt(c, CURLOPT_PASSWORD, h->password);
 	}
 	if (h->o.cacert)
 		curl_easy_setopt(c, CURLOPT_CAINFO, h->o.cacert);

@@ -23,7 +23,7 @@ struct http_opts {
 
 struct http {
 	char *base;               /* scheme://host[:port], without user-info */
-	char *userpwd;            /* user:password from the URL, or NULL */
+	char *user, *password;    /* from the URL's user-info (decoded), or NULL */
 	void *headers;            /* struct curl_slist * */
 	void *multi;              /* CURLM * */
 	void **easy;              /* a pool of CURL * handles, kept alive */

@@ -31,17 +31,6 @@ struct rx {
 	float *vec;
 };
 
-static void add_escaped(struct strbuf *sb, const char *s)
-{
-	for (; *s; s++) {
-		if ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		    (*s >= '0' && *s <= '9') || strchr("-._~", *s))
-			sb_addch(sb, *s);
-		else
-			sb_addf(sb, "%%%02X", (unsigned char)*s);
-	}
-}
-
 static int get_json(struct rx *x, const char *method, const char *path,
 		    const char *body, json_t **out, struct cv_err *e)
 {
@@ -316,7 +305,7 @@ static int check_scope(struct rx *x, struct cv_err *e)
 		return 0;
 	if (x->src->tenant) {
 		sb_adds(&path, "/api/v2/tenants/");
-		add_escaped(&path, x->src->tenant);
+		sb_add_pct_encoded(&path, x->src->tenant);
 		rc = get_json(x, "GET", path.buf, NULL, &j, e);
 		json_decref(j);
 		j = NULL;
@@ -370,9 +359,9 @@ int remote_export(const struct remote_source *src, const struct remote_opts *o,
 		return rc;
 	sb_init(&x.prefix, 0);
 	sb_adds(&x.prefix, "/api/v2/tenants/");
-	add_escaped(&x.prefix, src->tenant ? src->tenant : "default_tenant");
+	sb_add_pct_encoded(&x.prefix, src->tenant ? src->tenant : "default_tenant");
 	sb_adds(&x.prefix, "/databases/");
-	add_escaped(&x.prefix, src->database ? src->database : "default_database");
+	sb_add_pct_encoded(&x.prefix, src->database ? src->database : "default_database");
 	meta_init(&x.m);
 	sb_init(&x.meta_json, 256);
 	x.vec = xmalloc(MAX_DIM * sizeof(float));

@@ -7,6 +7,7 @@
  */
 #include "net/remote_import.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <openssl/evp.h>
@@ -16,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/fsutil.h"
 #include "util/hmap.h"
 #include "util/jsonscan.h"
 #include "util/lines.h"
@@ -53,6 +55,9 @@ struct imp {
 	int batch;
 	uint64_t resume_after;   /* lines at or before this were sent */
 	struct strbuf progress_path;
+	struct strbuf dest;       /* where the records go, kept in the progress file */
+	struct strbuf rejected;   /* the line of each record refused (u64) */
+	int progress_failed;      /* the progress file could not be written: said */
 	long long input_size;     /* of the input file, kept in the progress file */
 	struct strbuf rest;       /* a line with its embedding cut out */
 	long emb_dim;             /* numbers in the cut embedding, or -1 */
@@ -348,8 +353,13 @@ static void add_base64(struct imp *x, json_t *rec)
 	size_t n = 0, i;
 
 	if (x->emb_dim > 0) {
-		for (; n < (size_t)x->emb_dim; n++, p = end + 1)
+		/* the line was checked: numbers, each maybe with blanks around it */
+		for (; n < (size_t)x->emb_dim; n++) {
 			x->vec[n] = (float)strtod(p, &end);
+			p = end + strspn(end, " \t\r\n");
+			if (*p == ',')
+				p++;
+		}
 	} else {
 		json_array_foreach(emb, i, v)
 			x->vec[n++] = (float)json_number_value(v);
@@ -395,21 +405,36 @@ static void add_record(struct imp *x, json_t *rec, uint64_t line)
 			  json_string_length(doc) + 64 * (json_object_size(m) + 1);
 }
 
+/*
+ * The checkpoint: every record up to line arrived or was refused (those
+ * lines listed, so a --resume still reports them), for an import into
+ * x->dest. A failure to write it is said once; the import goes on.
+ */
 static void write_progress(struct imp *x, uint64_t line)
 {
 	struct strbuf tmp = STRBUF_INIT;
-	FILE *f;
+	json_t *j, *rej = json_array();
+	size_t i;
+	uint64_t v;
+	int ok;
 
-	sb_addf(&tmp, "%s.tmp.%ld", x->progress_path.buf, (long)getpid());
-	f = fopen(tmp.buf, "w");
-	if (f) {
-		fprintf(f, "{\"line\":%llu,\"input_size\":%lld}\n",
-			(unsigned long long)line, (long long)x->input_size);
-		fflush(f);
-		fsync(fileno(f));
-		fclose(f);
-		rename(tmp.buf, x->progress_path.buf);
+	for (i = 0; i + sizeof(v) <= x->rejected.len; i += sizeof(v)) {
+		memcpy(&v, x->rejected.buf + i, sizeof(v));
+		json_array_append_new(rej, json_integer((json_int_t)v));
 	}
+	j = json_pack("{s:I, s:I, s:s, s:o}", "line", (json_int_t)line, "input_size",
+		      (json_int_t)x->input_size, "dest", x->dest.buf, "rejected", rej);
+	sb_addf(&tmp, "%s.tmp.%ld", x->progress_path.buf, (long)getpid());
+	ok = j && !json_dump_file(j, tmp.buf, JSON_COMPACT) && !sync_path(tmp.buf) &&
+	     !rename(tmp.buf, x->progress_path.buf);
+	if (!ok) {
+		unlink(tmp.buf);
+		if (!x->progress_failed++)
+			fprintf(stderr, "chromavault import: warning: %s cannot be "
+				"written (%s): --resume could not go on from here\n",
+				x->progress_path.buf, strerror(errno));
+	}
+	json_decref(j);
 	sb_release(&tmp);
 }
 
@@ -423,9 +448,14 @@ static uint64_t req_line(const struct imp *x, size_t i, int last)
 	return v;
 }
 
+/*
+ * A refusal of the records themselves (a bad value, a wrong dimension, too
+ * large): found by halves. 401, 403, 404 and the like refuse every record
+ * alike and stop the import.
+ */
 static int rejected(long status)
 {
-	return status >= 400 && status < 500 && status != 429;
+	return status == 400 || status == 413 || status == 422;
 }
 
 /* Records [from, to) of a request body, as a body of their own. */
@@ -484,9 +514,12 @@ static int report_rejected(struct imp *x, const char *body, uint64_t line,
 		x->o->input, (unsigned long long)line, id ? id : "?", why);
 	json_decref(b);
 	x->st->sent--;
-	if (++x->st->rejected > IMPORT_MAX_REJECTED)
+	sb_add(&x->rejected, &line, sizeof(line));
+	if (++x->st->rejected > IMPORT_MAX_REJECTED) {
+		cv_err_clear(e); /* the last record's refusal is named above */
 		return cv_errf(e, CV_EIO, "more than %d records rejected; stopping",
 			       IMPORT_MAX_REJECTED);
+	}
 	return 0;
 }
 
@@ -628,7 +661,8 @@ static int ensure_collection(struct imp *x, struct cv_err *e)
 		rc = http_call(&x->h, "POST", path.buf, text, &resp, e);
 		free(text);
 	} else {
-		sb_addf(&path, "%s/collections/%s", x->prefix.buf, x->cur.name);
+		sb_addf(&path, "%s/collections/", x->prefix.buf);
+		sb_add_pct_encoded(&path, x->cur.name);
 		rc = http_call(&x->h, "GET", path.buf, NULL, &resp, e);
 		if (rc)
 			cv_err_prefix(e, "collection \"%s\" (import --create makes it)",
@@ -723,11 +757,30 @@ static int pick_batch(struct imp *x, struct cv_err *e)
  * size, a line past its end), stops the import: resuming there could skip
  * records or send them twice.
  */
+/* The records refused before the checkpoint: counted, and named again. */
+static void take_rejected(struct imp *x, json_t *list)
+{
+	json_t *v;
+	uint64_t line;
+	size_t i;
+
+	json_array_foreach(list, i, v) {
+		line = (uint64_t)json_integer_value(v);
+		if (!json_is_integer(v) || line > x->resume_after)
+			continue; /* past the checkpoint: sent again, judged again */
+		sb_add(&x->rejected, &line, sizeof(line));
+		x->st->rejected++;
+		fprintf(stderr, "chromavault import: %s:%llu: record rejected by the "
+			"server before --resume (reported then)\n", x->o->input,
+			(unsigned long long)line);
+	}
+}
+
 static int read_progress(struct imp *x, struct cv_err *e)
 {
 	const char *path = x->progress_path.buf;
 	json_error_t je;
-	json_t *j, *line, *size;
+	json_t *j, *line, *size, *dest;
 	int rc = 0;
 
 	if (access(path, F_OK)) {
@@ -738,6 +791,7 @@ static int read_progress(struct imp *x, struct cv_err *e)
 	j = json_load_file(path, 0, &je);
 	line = json_object_get(j, "line");
 	size = json_object_get(j, "input_size");
+	dest = json_object_get(j, "dest");
 	if (!json_is_integer(line) || json_integer_value(line) < 0)
 		rc = cv_errf(e, CV_ECORRUPT, "%s: not an import progress file (%s)",
 			     path, j ? "no line" : je.text);
@@ -751,8 +805,14 @@ static int read_progress(struct imp *x, struct cv_err *e)
 			     "(%llu lines): not the same file", path,
 			     (long long)json_integer_value(line), x->o->input,
 			     (unsigned long long)x->st->lines);
-	else
+	else if (json_is_string(dest) && strcmp(json_string_value(dest), x->dest.buf))
+		rc = cv_errf(e, CV_EUSAGE, "%s: written for an import into %s; this one "
+			     "goes to %s (remove it to start over)", path,
+			     json_string_value(dest), x->dest.buf);
+	if (!rc) {
 		x->resume_after = (uint64_t)json_integer_value(line);
+		take_rejected(x, json_object_get(j, "rejected"));
+	}
 	json_decref(j);
 	return rc;
 }
@@ -767,10 +827,13 @@ int remote_import(const struct import_opts *o, struct import_stats *st,
 
 	memset(st, 0, sizeof(*st));
 	sb_init(&x.prefix, 0);
-	sb_addf(&x.prefix, "/api/v2/tenants/%s/databases/%s",
-		o->tenant ? o->tenant : "default_tenant",
-		o->database ? o->database : "default_database");
+	sb_adds(&x.prefix, "/api/v2/tenants/");
+	sb_add_pct_encoded(&x.prefix, o->tenant ? o->tenant : "default_tenant");
+	sb_adds(&x.prefix, "/databases/");
+	sb_add_pct_encoded(&x.prefix, o->database ? o->database : "default_database");
 	sb_init(&x.progress_path, 0);
+	sb_init(&x.dest, 0);
+	sb_init(&x.rejected, 0);
 	sb_init(&x.rest, 0);
 	sb_init(&x.batch_emb, 0);
 	sb_init(&x.batch_lines, 0);
@@ -779,9 +842,16 @@ int remote_import(const struct import_opts *o, struct import_stats *st,
 	rc = pass(&x, 0, e); /* everything is checked before anything is sent */
 	if (rc || o->check_only)
 		goto out;
-	if (o->resume && (rc = read_progress(&x, e)))
+	if ((rc = http_open(&x.h, o->base_url, &o->http, e)))
 		goto out;
-	if ((rc = http_open(&x.h, o->base_url, &o->http, e)) || (rc = pick_batch(&x, e)))
+	sb_addf(&x.dest, "%s%s/collections/%s", x.h.base, x.prefix.buf,
+		o->collection ? o->collection : "(the file's)");
+	if (o->resume)
+		rc = read_progress(&x, e);
+	else if (unlink(x.progress_path.buf) && errno != ENOENT)
+		/* a stale one would send a later --resume astray */
+		rc = cv_errno(e, CV_EIO, "%s: cannot remove", x.progress_path.buf);
+	if (rc || (rc = pick_batch(&x, e)))
 		goto out;
 	x.reqs = xcalloc((size_t)x.h.o.concurrency, sizeof(*x.reqs));
 	x.req_lines = xcalloc((size_t)x.h.o.concurrency, sizeof(struct strbuf));
@@ -808,6 +878,8 @@ out:
 		http_close(&x.h);
 	sb_release(&x.prefix);
 	sb_release(&x.progress_path);
+	sb_release(&x.dest);
+	sb_release(&x.rejected);
 	sb_release(&x.rest);
 	sb_release(&x.batch_emb);
 	return rc;

@@ -101,3 +101,40 @@ char *sb_detach(struct strbuf *sb, size_t *len)
 	sb_init(sb, 0);
 	return p;
 }
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c |= 0x20;
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+char *pct_decode(const char *p, size_t n)
+{
+	struct strbuf sb = STRBUF_INIT;
+	size_t i;
+
+	sb_grow(&sb, n);
+	for (i = 0; i < n; i++) {
+		if (p[i] == '%' && i + 2 < n && hexval(p[i + 1]) >= 0 &&
+		    hexval(p[i + 2]) >= 0) {
+			sb_addch(&sb, (char)(hexval(p[i + 1]) * 16 + hexval(p[i + 2])));
+			i += 2;
+		} else {
+			sb_addch(&sb, p[i]);
+		}
+	}
+	return sb_detach(&sb, NULL);
+}
+
+void sb_add_pct_encoded(struct strbuf *sb, const char *s)
+{
+	for (; *s; s++) {
+		if ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		    (*s >= '0' && *s <= '9') || strchr("-._~", *s))
+			sb_addch(sb, *s);
+		else
+			sb_addf(sb, "%%%02X", (unsigned char)*s);
+	}
+}

@@ -27,6 +27,10 @@ void sb_addf(struct strbuf *sb, const char *fmt, ...)
 void sb_vaddf(struct strbuf *sb, const char *fmt, va_list ap);
 /* Caller frees; leaves sb empty. */
 char *sb_detach(struct strbuf *sb, size_t *len);
+/* s with every byte but A-Z a-z 0-9 - . _ ~ as %XX: one URL path segment. */
+void sb_add_pct_encoded(struct strbuf *sb, const char *s);
+/* p[0..n) with each %XX decoded (a '%' not followed by two hex digits kept). */
+char *pct_decode(const char *p, size_t n);
 
 static inline void sb_addch(struct strbuf *sb, char c)
 {

@@ -89,8 +89,23 @@ for bad in 'garbage' '{"line":999999}' '{"line":5,"input_size":12}'; do
 	expect_fail 3 "$CV" import "$CHROMA_URL" -i "$T/big.jsonl" --resume
 	grep -qF "$T/big.jsonl.import-progress: " "$T/stderr" || fail "$bad: $(cat "$T/stderr")"
 done
-rm "$T/big.jsonl.import-progress"
+# one written for another destination stops --resume too, naming both
+printf '{"line":5,"dest":"http://elsewhere:8000/api/v2/tenants/t/databases/d/collections/x"}\n' \
+	>"$T/big.jsonl.import-progress"
+expect_fail 1 "$CV" import "$CHROMA_URL" -i "$T/big.jsonl" --resume
+grep -q "written for an import into http://elsewhere:8000/.*; this one goes to $CHROMA_URL/" \
+	"$T/stderr" || fail "another destination: $(cat "$T/stderr")"
+# a run without --resume removes a stale one first, even when it then fails
+expect_fail 2 "$CV" import "http://127.0.0.1:$(free_port)" -i "$T/big.jsonl"
+[ ! -e "$T/big.jsonl.import-progress" ] || fail "a stale progress file was left for --resume"
 expect_ok "$CV" import "$CHROMA_URL/cdp2" -i "$T/cdp.jsonl" --create --resume
 grep -q "warning: .*cdp.jsonl.import-progress not found" "$T/stderr" ||
 	fail "no warning without a progress file: $(cat "$T/stderr")"
+# blanks around the numbers of an embedding (sent as base64): values kept
+printf '%s\n' '{"id":"s1","embedding":[ 0.5 ,0.25 , 0.125,1.0 ],"text_chunk":null,"metadata":null}' \
+	'{"id":"s2","embedding":[0.75,0.5,0.25,0.125],"text_chunk":null,"metadata":null}' >"$T/spaced.jsonl"
+expect_ok "$CV" import "$CHROMA_URL/spaced" -i "$T/spaced.jsonl" --create
+expect_ok "$CV" export "$CHROMA_URL/spaced" -o "$T/spaced.out"
+grep -q '"id":"s1","metadata":null,"embedding":\[0.5,0.25,0.125,1.0\]' "$T/spaced.out" ||
+	fail "embedding changed on the way: $(cat "$T/spaced.out")"
 echo "import round-trips and resumes"

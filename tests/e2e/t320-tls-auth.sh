@@ -15,6 +15,7 @@ openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=127.0.0.1" \
 	-addext "subjectAltName=IP:127.0.0.1" -keyout "$T/key.pem" -out "$T/cert.pem" \
 	>/dev/null 2>&1 || fail "openssl"
 printf 'alice:%s\n' "$(openssl passwd -apr1 's3cret-pw')" >"$T/htpasswd"
+printf 'bob:%s\n' "$(openssl passwd -apr1 'p@ss/w:rd')" >>"$T/htpasswd"
 port=$(free_port)
 # workers read files in the private test dir: as root, keep them root
 [ "$(id -u)" -eq 0 ] && user_line="user root;" || user_line=
@@ -69,6 +70,26 @@ expect_fail 2 "$CV" export "$url/articles" --cacert "$T/cert.pem" --token bad-to
 grep -q "HTTP 403: bad token" "$T/stderr" || fail "no 403: $(cat "$T/stderr")"
 for secret in s3cret-pw wrong-pw tok-123 bad-tok-999; do
 	grep -rq -- "$secret" "$T/stderr" "$T/stdout" && fail "a secret was printed"
+done
+
+# a password holding '@', '/' and ':', typed as is or percent-encoded
+for pw in 'p@ss/w:rd' 'p%40ss%2Fw%3Ard'; do
+	expect_ok "$CV" export "https://bob:$pw@127.0.0.1:$port/articles" \
+		--cacert "$T/cert.pem" --token tok-123 -o "$T/bob.jsonl"
+	test_cmp "$T/plain.jsonl" "$T/bob.jsonl"
+done
+# messages about such a URL never show it, nor a part of it
+expect_fail 1 "$CV" export "https://bob:p@ss/w:rd@127.0.0.1:$port/articles/extra"
+cat "$T/stderr" >"$T/said"
+expect_fail 2 "$CV" export "https://bob:p@ss/w:rd-wrong@127.0.0.1:$port/articles" \
+	--cacert "$T/cert.pem" --token tok-123
+grep -q "HTTP 401" "$T/stderr" || fail "no 401 for bob: $(cat "$T/stderr")"
+cat "$T/stderr" >>"$T/said"
+expect_fail 1 "$CV" import "https://bob:p@ss/w:rd@127.0.0.1:$port/a/b" -i "$T/plain.jsonl"
+cat "$T/stderr" "$T/stdout" >>"$T/said"
+grep -q "https://\*\*\*@127.0.0.1" "$T/said" || fail "the URL is not named: $(cat "$T/said")"
+for secret in 'p@ss' 'ss/w' 'w:rd' 'rd-wrong'; do
+	grep -q -- "$secret" "$T/said" && fail "a part of a password was printed: $(cat "$T/said")"
 done
 
 # import through the same front

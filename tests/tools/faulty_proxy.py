@@ -9,7 +9,8 @@ every 5th a 429, every 7th has its connection dropped without an answer
 Environment: PROXY_FAULTS=0 forwards everything; PROXY_DELAY=SECONDS waits
 that long before forwarding each request (a slow link); PROXY_REJECT=TEXT
 answers 400, as a server refusing a record, to every request whose body
-holds TEXT.
+holds TEXT; PROXY_GONE_AFTER=N answers 404, as for a collection deleted
+meanwhile, to every add or upsert after the first N.
 """
 import http.server
 import os
@@ -23,8 +24,10 @@ UPSTREAM = sys.argv[2].rstrip("/")
 FAULTS = os.environ.get("PROXY_FAULTS", "1") != "0"
 DELAY = float(os.environ.get("PROXY_DELAY", "0"))
 REJECT = os.environ.get("PROXY_REJECT", "").encode()
+GONE_AFTER = int(os.environ.get("PROXY_GONE_AFTER", "-1"))
 lock = threading.Lock()
 count = 0
+adds = 0
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -50,12 +53,22 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return 503
         return None
 
+    def gone(self):
+        global adds
+        if GONE_AFTER < 0 or not self.path.endswith(("/add", "/upsert")):
+            return False
+        with lock:
+            adds += 1
+            return adds > GONE_AFTER
+
     def handle_any(self):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         f = self.fault()
         time.sleep(DELAY)
         if REJECT and REJECT in body:
             f = 400
+        if self.gone():
+            f = 404
         if f == "drop":
             self.close_connection = True
             self.connection.shutdown(2)
