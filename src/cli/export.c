@@ -34,6 +34,7 @@ struct export_opts {
 
 struct export_stats {
 	uint64_t records, collections, missing_vectors, bad_utf8;
+	int remote;                /* from a server: its vectors came with it */
 };
 
 static int export_records(struct cv_reader *r, const struct export_opts *o,
@@ -129,8 +130,9 @@ static void report(const struct export_opts *o, const struct export_stats *st,
 			(unsigned long long)st->bad_utf8);
 	if (st->missing_vectors)
 		fprintf(stderr, "chromavault export: warning: %llu records have no "
-			"vector in the index or the WAL; they were written with "
-			"\"embedding\":null\n", (unsigned long long)st->missing_vectors);
+			"vector %s; they were written with \"embedding\":null\n",
+			(unsigned long long)st->missing_vectors, st->remote ?
+			"in the server's answer" : "in the index or the WAL");
 	if (!o->verbose)
 		return;
 	fprintf(stderr, "chromavault export: %llu records from %llu collection%s, "
@@ -208,6 +210,8 @@ static int export_http(const struct cv_source *src, struct export_opts *o,
 		rc = rc2;
 	st->records = rst.records;
 	st->collections = rst.collections;
+	st->missing_vectors = rst.missing_vectors;
+	st->remote = 1;
 	if (rst.changed)
 		fprintf(stderr, "chromavault export: warning: %s\n", rst.change);
 	if (!rc)

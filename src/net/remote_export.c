@@ -141,6 +141,8 @@ static int emit_page(struct rx *x, json_t *page, const char *text,
 				return rc;
 			rec.vec = x->vec;
 			rec.dim = dim;
+		} else {
+			x->st->missing_vectors++; /* written as null, and said */
 		}
 		jsonl_writer_record(x->w, &rec);
 		x->st->records++;
@@ -235,7 +237,8 @@ static int export_one(struct rx *x, json_t *cj, struct cv_err *e)
 {
 	struct cv_collection c;
 	struct strbuf hdr = STRBUF_INIT;
-	long long before, after;
+	long long before, after, want;
+	uint64_t start = x->st->records, got;
 	int rc;
 
 	to_collection(x, cj, &c);
@@ -247,6 +250,18 @@ static int export_one(struct rx *x, json_t *cj, struct cv_err *e)
 	}
 	if ((rc = export_records(x, c.id, e)) || (rc = count_of(x, c.id, &after, e)))
 		goto out;
+	/* a page shorter than asked for ends the paging: was it the last? */
+	got = x->st->records - start;
+	want = before > x->o->offset ? before - x->o->offset : 0;
+	if (x->o->limit >= 0 && want > x->o->limit)
+		want = x->o->limit;
+	if (after == before && got != (uint64_t)want) {
+		rc = cv_errf(e, CV_EIO, "%s: the server gave %llu records where its "
+			     "count says %lld (pages shorter than the %d asked for, or "
+			     "records missing: a proxy limiting them?)", x->h.base,
+			     (unsigned long long)got, want, x->o->page);
+		goto out;
+	}
 	x->st->collections++;
 	if (after != before && !x->st->changed++)
 		snprintf(x->st->change, sizeof(x->st->change), "collection \"%s\" changed "

@@ -27,6 +27,7 @@ struct remote_opts {
 
 struct remote_stats {
 	uint64_t records, collections;
+	uint64_t missing_vectors;  /* records that came without one */
 	uint64_t changed;          /* collections whose count changed meanwhile */
 	char change[256];          /* the first such change, described */
 };

@@ -17,6 +17,26 @@ P="http://127.0.0.1:$pport"
 expect_ok "$CV" export "$P" -o "$T/faulty.jsonl"
 test_cmp "$T/direct.jsonl" "$T/faulty.jsonl"
 
+# a proxy that answers shorter pages than asked for: an error, not a short file
+pport3=$(free_port)
+PROXY_FAULTS=0 PROXY_PAGE_CAP=7 python3 "$ROOT/tests/tools/faulty_proxy.py" "$pport3" "$CHROMA_URL" &
+proxy3=$!
+trap 'kill $proxy $proxy3 2>/dev/null; cleanup' EXIT
+for i in $(seq 50); do curl -s "http://127.0.0.1:$pport3/api/v2/heartbeat" >/dev/null 2>&1 && break; sleep 0.1; done
+expect_fail 2 "$CV" export "http://127.0.0.1:$pport3" -o "$T/capped.jsonl"
+grep -q "the server gave 7 records where its count says" "$T/stderr" || fail "$(cat "$T/stderr")"
+[ ! -e "$T/capped.jsonl" ] || fail "a short export was left as if complete"
+kill $proxy3
+# a record that comes without its vector: written with null, said, exit 4
+id=$(grep -v '^{"_collection"' "$T/direct.jsonl" | head -1 | cut -d'"' -f4)
+PROXY_FAULTS=0 PROXY_NULL_VECTOR="$id" python3 "$ROOT/tests/tools/faulty_proxy.py" "$pport3" "$CHROMA_URL" &
+proxy3=$!
+for i in $(seq 50); do curl -s "http://127.0.0.1:$pport3/api/v2/heartbeat" >/dev/null 2>&1 && break; sleep 0.1; done
+expect_fail 4 "$CV" export "http://127.0.0.1:$pport3" -o "$T/novec.jsonl"
+grep -q "[1-9][0-9]* records have no vector in the server's answer" "$T/stderr" || fail "$(cat "$T/stderr")"
+grep -q "\"id\":\"$id\",.*\"embedding\":null" "$T/novec.jsonl" || fail "record $id not written with null"
+kill $proxy3
+
 expect_fail 3 "$CV" import "$P/one" -i "$T/direct.jsonl"
 grep -q "DEST names one collection" "$T/stderr" || fail "$(cat "$T/stderr")"
 

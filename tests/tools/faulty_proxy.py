@@ -10,9 +10,12 @@ Environment: PROXY_FAULTS=0 forwards everything; PROXY_DELAY=SECONDS waits
 that long before forwarding each request (a slow link); PROXY_REJECT=TEXT
 answers 400, as a server refusing a record, to every request whose body
 holds TEXT; PROXY_GONE_AFTER=N answers 404, as for a collection deleted
-meanwhile, to every add or upsert after the first N.
+meanwhile, to every add or upsert after the first N; PROXY_PAGE_CAP=N
+answers at most N records to a get, whatever its limit asks;
+PROXY_NULL_VECTOR=ID answers the record ID of a get without its vector.
 """
 import http.server
+import json
 import os
 import sys
 import threading
@@ -25,6 +28,8 @@ FAULTS = os.environ.get("PROXY_FAULTS", "1") != "0"
 DELAY = float(os.environ.get("PROXY_DELAY", "0"))
 REJECT = os.environ.get("PROXY_REJECT", "").encode()
 GONE_AFTER = int(os.environ.get("PROXY_GONE_AFTER", "-1"))
+PAGE_CAP = int(os.environ.get("PROXY_PAGE_CAP", "0"))
+NULL_VECTOR = os.environ.get("PROXY_NULL_VECTOR", "")
 lock = threading.Lock()
 count = 0
 adds = 0
@@ -69,6 +74,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             f = 400
         if self.gone():
             f = 404
+        if PAGE_CAP and self.path.endswith("/get") and body:
+            q = json.loads(body)
+            q["limit"] = min(q.get("limit") or PAGE_CAP, PAGE_CAP)
+            body = json.dumps(q).encode()
         if f == "drop":
             self.close_connection = True
             self.connection.shutdown(2)
@@ -89,6 +98,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 status, data = r.status, r.read()
         except urllib.error.HTTPError as e:
             status, data = e.code, e.read()
+        if NULL_VECTOR and status == 200 and self.path.endswith("/get"):
+            page = json.loads(data)
+            if NULL_VECTOR in page["ids"]:
+                page["embeddings"][page["ids"].index(NULL_VECTOR)] = None
+                data = json.dumps(page).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
