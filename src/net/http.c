@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "util/xalloc.h"
 #include "util/banned.h"
@@ -30,6 +31,7 @@ static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static void curl_start(void)
 {
 	curl_global_init(CURL_GLOBAL_DEFAULT);
+	srand((unsigned)time(NULL) ^ (unsigned)getpid()); /* jitter apart */
 }
 
 static double now_sec(void)
@@ -88,7 +90,7 @@ int http_open(struct http *h, const char *base_url, const struct http_opts *o,
 	if (h->o.concurrency <= 0)
 		h->o.concurrency = 4;
 	if (h->o.max_attempts <= 0)
-		h->o.max_attempts = 6;
+		h->o.max_attempts = HTTP_ATTEMPTS;
 	if ((rc = split_url(h, base_url, e)))
 		return rc;
 	hd = curl_slist_append(hd, "Content-Type: application/json");
@@ -178,13 +180,22 @@ static void server_message(const struct strbuf *body, char *out, size_t n)
 	json_decref(j);
 }
 
-static double backoff(int attempt)
+/*
+ * Seconds before attempt + 1: 0.2, 0.4, ... doubling to 5, each times 0.5
+ * to 1.5 so that clients spread out (about 16 s over HTTP_ATTEMPTS: a
+ * server restarting comes back within it); at least what a 429 or 503
+ * asks for in Retry-After, up to 30 s.
+ */
+static double backoff(int attempt, long retry_after)
 {
 	double d = 0.1 * (double)(1 << (attempt < 6 ? attempt : 6));
 
 	if (d > 5.0)
 		d = 5.0;
-	return d * (0.5 + (double)rand() / RAND_MAX);
+	d *= 0.5 + (double)rand() / RAND_MAX;
+	if ((double)retry_after > d)
+		d = retry_after > 30 ? 30.0 : (double)retry_after;
+	return d;
 }
 
 /* A finished transfer: done, scheduled again, or a final error. */
@@ -192,12 +203,15 @@ static int finish(struct http *h, CURL *c, struct slot *s, CURLcode cc,
 		  struct cv_err *e)
 {
 	struct http_req *r = s->req;
+	curl_off_t after = 0;
 	char msg[400];
 	int retry;
 
 	r->status = 0;
-	if (cc == CURLE_OK)
+	if (cc == CURLE_OK) {
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+		curl_easy_getinfo(c, CURLINFO_RETRY_AFTER, &after);
+	}
 	retry = cc != CURLE_OK ? cc != CURLE_PEER_FAILED_VERIFICATION &&
 		cc != CURLE_SSL_CACERT_BADFILE && cc != CURLE_URL_MALFORMAT &&
 		cc != CURLE_UNSUPPORTED_PROTOCOL && cc != CURLE_WRITE_ERROR :
@@ -207,7 +221,7 @@ static int finish(struct http *h, CURL *c, struct slot *s, CURLcode cc,
 		return 0;
 	}
 	if (retry && ++s->attempts < h->o.max_attempts) {
-		s->not_before = now_sec() + backoff(s->attempts);
+		s->not_before = now_sec() + backoff(s->attempts, (long)after);
 		return 0;
 	}
 	if (cc != CURLE_OK)

@@ -12,13 +12,16 @@
 #include "util/err.h"
 #include "util/strbuf.h"
 
+/* Tries of a request that fails for a reason that may pass (see backoff). */
+#define HTTP_ATTEMPTS 8
+
 struct http_opts {
 	const char *token;        /* --token or CHROMA_API_KEY */
 	const char *auth_header;  /* "x-chroma-token" (default) or "Authorization" */
 	const char *cacert;
 	int insecure;
 	int concurrency;          /* requests in flight */
-	int max_attempts;         /* per request (default 6) */
+	int max_attempts;         /* per request (default HTTP_ATTEMPTS) */
 };
 
 struct http {

@@ -27,6 +27,15 @@ expect_fail 2 "$CV" export "http://127.0.0.1:$pport3" -o "$T/capped.jsonl"
 grep -q "the server gave 7 records where its count says" "$T/stderr" || fail "$(cat "$T/stderr")"
 [ ! -e "$T/capped.jsonl" ] || fail "a short export was left as if complete"
 kill $proxy3
+# a server that asks to be left alone for 2 s (503, Retry-After) is
+PROXY_FAULTS=0 PROXY_BUSY=1 python3 "$ROOT/tests/tools/faulty_proxy.py" "$pport3" "$CHROMA_URL" &
+proxy3=$!
+for i in $(seq 50); do (: <>"/dev/tcp/127.0.0.1/$pport3") 2>/dev/null && break; sleep 0.1; done
+start=$(date +%s%N)
+expect_ok "$CV" export "http://127.0.0.1:$pport3" -o "$T/busy.jsonl"
+[ $(($(date +%s%N) - start)) -ge 2000000000 ] || fail "Retry-After was not waited for"
+test_cmp "$T/direct.jsonl" "$T/busy.jsonl"
+kill $proxy3
 # a record that comes without its vector: written with null, said, exit 4
 id=$(grep -v '^{"_collection"' "$T/direct.jsonl" | head -1 | cut -d'"' -f4)
 PROXY_FAULTS=0 PROXY_NULL_VECTOR="$id" python3 "$ROOT/tests/tools/faulty_proxy.py" "$pport3" "$CHROMA_URL" &

@@ -12,7 +12,8 @@ answers 400, as a server refusing a record, to every request whose body
 holds TEXT; PROXY_GONE_AFTER=N answers 404, as for a collection deleted
 meanwhile, to every add or upsert after the first N; PROXY_PAGE_CAP=N
 answers at most N records to a get, whatever its limit asks;
-PROXY_NULL_VECTOR=ID answers the record ID of a get without its vector.
+PROXY_NULL_VECTOR=ID answers the record ID of a get without its vector;
+PROXY_BUSY=N answers the first N requests 503 with Retry-After: 2.
 """
 import http.server
 import json
@@ -30,6 +31,7 @@ REJECT = os.environ.get("PROXY_REJECT", "").encode()
 GONE_AFTER = int(os.environ.get("PROXY_GONE_AFTER", "-1"))
 PAGE_CAP = int(os.environ.get("PROXY_PAGE_CAP", "0"))
 NULL_VECTOR = os.environ.get("PROXY_NULL_VECTOR", "")
+BUSY = int(os.environ.get("PROXY_BUSY", "0"))
 lock = threading.Lock()
 count = 0
 adds = 0
@@ -48,6 +50,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             n = count
         if n > 100000:
             raise SystemExit
+        if n <= BUSY:
+            return "busy"
         if not FAULTS:
             return None
         if n % 7 == 0:
@@ -84,7 +88,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         if f:
             msg = b'{"error":"injected","message":"injected fault"}'
-            self.send_response(f)
+            self.send_response(503 if f == "busy" else f)
+            if f == "busy":
+                self.send_header("Retry-After", "2")
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(msg)))
             self.end_headers()
