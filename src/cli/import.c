@@ -148,8 +148,11 @@ const struct cli_cmd cmd_import = {
 		 "                          [--upsert] [--resume] [--check] [--batch-size N]",
 	.summary = "Load a JSONL file (export's format, or cdp's with text_chunk or\n"
 		   "document; .zst too) into a server. Collections come from the\n"
-		   "file's header lines, created with their metadata and configuration,\n"
-		   "or from DEST. The whole file is checked first (JSON, fields,\n"
+		   "file's header lines, created with their metadata, index settings\n"
+		   "and embedding function in the tenant and database each header\n"
+		   "names (made when missing; DEST's ?tenant= and ?database= instead\n"
+		   "when given), or from DEST. An existing collection with another\n"
+		   "space is refused. The whole file is checked first (JSON, fields,\n"
 		   "dimension, duplicate ids): a bad line is reported with its number\n"
 		   "and column and nothing is sent. A record the server refuses is\n"
 		   "reported with its line and the rest are sent (exit 4). Progress is\n"

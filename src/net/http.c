@@ -318,6 +318,7 @@ int http_call(struct http *h, const char *method, const char *path,
 	struct http_req r = { method, (char *)path, (char *)body, STRBUF_INIT, 0 };
 	int rc = http_run(h, &r, 1, e);
 
+	h->status = r.status;
 	sb_reset(out);
 	if (r.out.len)
 		sb_add(out, r.out.buf, r.out.len);

@@ -28,6 +28,7 @@ struct http {
 	char *base;               /* scheme://host[:port], without user-info */
 	char *user, *password;    /* from the URL's user-info (decoded), or NULL */
 	void *headers;            /* struct curl_slist * */
+	long status;              /* of http_call's last request (0: none came) */
 	void *multi;              /* CURLM * */
 	void **easy;              /* a pool of CURL * handles, kept alive */
 	size_t neasy;

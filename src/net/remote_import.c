@@ -37,14 +37,17 @@ struct target {
 	int64_t dim;             /* -1 until known */
 	struct hmap ids;         /* ids seen, for duplicates (keys owned) */
 	char *cid;               /* server id, in pass two */
+	char *tenant, *database; /* where it goes: DEST's, else its header's */
 };
 
 struct imp {
 	const struct import_opts *o;
 	struct import_stats *st;
 	struct http h;
-	struct strbuf prefix;
+	struct strbuf prefix;     /* DEST's tenant and database, in the API's path */
 	struct target cur;
+	struct hmap dests;        /* "tenant/database/name" of each header: line */
+	char *made_db;            /* the last database checked or created */
 	json_t *batch_ids, *batch_meta, *batch_doc, *batch_uri;
 	int batch_has_uri;
 	size_t batch_bytes;      /* estimated request size so far */
@@ -63,6 +66,7 @@ struct imp {
 	long emb_dim;             /* numbers in the cut embedding, or -1 */
 	int emb_large;            /* one of them may be beyond float32 */
 	int headers;              /* collection headers seen in this pass */
+	int sending;              /* pass two */
 	int base64;               /* the server takes embeddings as base64 */
 	float *vec;               /* one embedding, for base64 */
 	size_t emb_off, emb_len;
@@ -84,6 +88,8 @@ static void target_reset(struct target *t, const char *name, json_t *header)
 
 	free(t->name);
 	free(t->cid);
+	free(t->tenant);
+	free(t->database);
 	json_decref(t->header);
 	for (i = 0; i < t->ids.cap; i++)
 		free((char *)t->ids.slots[i].key);
@@ -305,6 +311,54 @@ static int blank(const char *p, size_t n)
 	return !n;
 }
 
+/*
+ * Where the current collection goes: DEST's tenant and database, else its
+ * header's (an export of a whole directory holds several), else the
+ * defaults.
+ */
+static void target_place(struct imp *x, json_t *hdr)
+{
+	const char *t = json_string_value(json_object_get(hdr, "tenant"));
+	const char *d = json_string_value(json_object_get(hdr, "database"));
+
+	x->cur.tenant = xstrdup(x->o->tenant ? x->o->tenant : t ? t : "default_tenant");
+	x->cur.database = xstrdup(x->o->database ? x->o->database :
+				  d ? d : "default_database");
+}
+
+/* The API path of the current collection's database. */
+static void add_prefix(struct strbuf *sb, const struct target *t)
+{
+	sb_adds(sb, "/api/v2/tenants/");
+	sb_add_pct_encoded(sb, t->tenant);
+	sb_adds(sb, "/databases/");
+	sb_add_pct_encoded(sb, t->database);
+}
+
+/* Pass one: two headers bound for one collection would merge their records. */
+static int check_dest(struct imp *x, const struct lines *l, struct cv_err *e)
+{
+	struct strbuf key = STRBUF_INIT;
+	const struct hmap_slot *s;
+	int rc = 0;
+
+	sb_addf(&key, "%s/%s/%s", x->cur.tenant, x->cur.database, x->cur.name);
+	s = hmap_get(&x->dests, key.buf, key.len);
+	if (s) {
+		rc = cv_errf(e, CV_ECORRUPT, "%s:%llu: collection \"%s\" again (first "
+			     "at line %llu): both would go to one collection of database "
+			     "%s (tenant %s)", l->path, (unsigned long long)l->lineno,
+			     x->cur.name, (unsigned long long)s->val, x->cur.database,
+			     x->cur.tenant);
+	} else {
+		size_t n = key.len;
+
+		hmap_put(&x->dests, sb_detach(&key, NULL), n, l->lineno); /* key owned */
+	}
+	sb_release(&key);
+	return rc;
+}
+
 /* A header line switches the current collection. */
 static int take_header(struct imp *x, const struct lines *l, json_t *hdr,
 		       struct cv_err *e)
@@ -319,7 +373,8 @@ static int take_header(struct imp *x, const struct lines *l, json_t *hdr,
 		return bad_line(l, e, "%s:%llu: %s", "a second collection: DEST names one "
 				"collection, so the file must hold one");
 	target_reset(&x->cur, x->o->collection ? x->o->collection : name, hdr);
-	return 0;
+	target_place(x, hdr);
+	return x->sending ? 0 : check_dest(x, l, e);
 }
 
 static void batch_new(struct imp *x)
@@ -617,8 +672,8 @@ static int flush_batch(struct imp *x, struct cv_err *e)
 	if (x->batch_has_uri)
 		add_json(&body, ",\"uris\":", x->batch_uri, 17);
 	sb_addch(&body, '}');
-	sb_addf(&path, "%s/collections/%s/%s", x->prefix.buf, x->cur.cid,
-		x->o->upsert ? "upsert" : "add");
+	add_prefix(&path, &x->cur);
+	sb_addf(&path, "/collections/%s/%s", x->cur.cid, x->o->upsert ? "upsert" : "add");
 	memset(&x->reqs[x->nreq], 0, sizeof(x->reqs[0]));
 	x->reqs[x->nreq].method = "POST";
 	x->reqs[x->nreq].path = sb_detach(&path, NULL);
@@ -635,33 +690,161 @@ static int flush_batch(struct imp *x, struct cv_err *e)
 	return x->nreq == (size_t)x->h.o.concurrency ? send_group(x, e) : 0;
 }
 
+static json_t *obj_at(json_t *o, const char *const *path)
+{
+	for (; *path && json_is_object(o); path++)
+		o = json_object_get(o, *path);
+	return json_is_object(o) ? o : NULL;
+}
+
+/*
+ * The index settings a header carries, as the API's configuration.hnsw:
+ * from a server's export its configuration; from a directory's, the schema
+ * (Chroma >= 1.3) or the stored configuration of 0.5 and 0.6, whose M is
+ * max_neighbors. Legacy hnsw:* metadata goes along as metadata, which the
+ * server reads as before. The space is the header's resolved one.
+ */
+static json_t *hnsw_settings(json_t *hdr)
+{
+	static const char *const keys[] = { "space", "ef_construction", "ef_search",
+					    "max_neighbors", "num_threads",
+					    "resize_factor", "sync_threshold",
+					    "batch_size", NULL };
+	static const char *const api[] = { "configuration", "hnsw", NULL };
+	static const char *const emb[] = { "schema", "keys", "#embedding", "float_list",
+					   "vector_index", "config", NULL };
+	static const char *const def[] = { "schema", "defaults", "float_list",
+					   "vector_index", "config", NULL };
+	static const char *const old[] = { "configuration", "hnsw_configuration", NULL };
+	json_t *from, *vi = obj_at(hdr, emb), *out = json_object(), *v;
+	size_t i;
+
+	if (!vi)
+		vi = obj_at(hdr, def);
+	from = obj_at(hdr, api);
+	if (!from || !json_object_size(from))
+		from = json_object_get(vi, "hnsw");
+	if (!json_is_object(from) || !json_object_size(from))
+		from = obj_at(hdr, old);
+	for (i = 0; keys[i]; i++)
+		if ((v = json_object_get(from, keys[i])) && !json_is_null(v))
+			json_object_set(out, keys[i], v);
+	if ((v = json_object_get(from, "M")) && json_is_integer(v))
+		json_object_set(out, "max_neighbors", v);
+	if ((v = json_object_get(hdr, "space")) && json_is_string(v))
+		json_object_set(out, "space", v);
+	return out;
+}
+
+/* The configuration to create a header's collection with. */
+static json_t *configuration_of(json_t *hdr, const char *space)
+{
+	static const char *const emb[] = { "schema", "keys", "#embedding", "float_list",
+					   "vector_index", "config", NULL };
+	json_t *hnsw = hnsw_settings(hdr), *cfg = json_object(), *ef;
+
+	if (space)
+		json_object_set_new(hnsw, "space", json_string(space));
+	json_object_set_new(cfg, "hnsw", hnsw);
+	ef = json_object_get(json_object_get(hdr, "configuration"), "embedding_function");
+	if (!json_is_object(ef))
+		ef = json_object_get(obj_at(hdr, emb), "embedding_function");
+	if (json_is_object(ef))
+		json_object_set(cfg, "embedding_function", ef);
+	return cfg;
+}
+
+/*
+ * A database a header names (DEST naming none) is made when missing, and
+ * its tenant first: an export of a whole directory restores whole. One named
+ * in DEST must exist, as a misspelt name would otherwise make one.
+ */
+/* POST {"name": name} to path. */
+static int post_name(struct imp *x, const char *path, const char *name,
+		     struct strbuf *resp, struct cv_err *e)
+{
+	json_t *j = json_pack("{s:s}", "name", name);
+	char *body = json_dumps(j, JSON_COMPACT);
+	int rc = http_call(&x->h, "POST", path, body, resp, e);
+
+	free(body);
+	json_decref(j);
+	return rc;
+}
+
+static int ensure_database(struct imp *x, struct cv_err *e)
+{
+	struct strbuf path = STRBUF_INIT, resp = STRBUF_INIT, key = STRBUF_INIT;
+	int rc;
+
+	add_prefix(&key, &x->cur);
+	if (x->o->database || (x->made_db && !strcmp(x->made_db, key.buf))) {
+		sb_release(&key);
+		return 0;
+	}
+	rc = http_call(&x->h, "GET", key.buf, NULL, &resp, e);
+	if (rc && x->h.status == 404) {
+		cv_err_clear(e);
+		sb_adds(&path, "/api/v2/tenants/");
+		sb_add_pct_encoded(&path, x->cur.tenant);
+		rc = http_call(&x->h, "GET", path.buf, NULL, &resp, e);
+		if (rc && x->h.status == 404 && !x->o->tenant) {
+			cv_err_clear(e);
+			rc = post_name(x, "/api/v2/tenants", x->cur.tenant, &resp, e);
+		}
+		sb_adds(&path, "/databases");
+		if (!rc)
+			rc = post_name(x, path.buf, x->cur.database, &resp, e);
+	}
+	if (rc)
+		cv_err_prefix(e, "database %s of tenant %s", x->cur.database, x->cur.tenant);
+	else {
+		free(x->made_db);
+		x->made_db = sb_detach(&key, NULL);
+	}
+	sb_release(&key);
+	sb_release(&path);
+	sb_release(&resp);
+	return rc;
+}
+
+/* An existing collection get_or_create returned must index as the file says. */
+static int same_space(struct imp *x, json_t *coll, json_t *cfg, struct cv_err *e)
+{
+	const char *want = json_string_value(json_object_get(json_object_get(cfg, "hnsw"),
+							     "space"));
+	const char *have = json_string_value(json_object_get(json_object_get(
+		json_object_get(coll, "configuration_json"), "hnsw"), "space"));
+
+	if (!want || !have || !strcmp(want, have))
+		return 0;
+	return cv_errf(e, CV_EUSAGE, "collection \"%s\" exists with space %s, the "
+		       "file's is %s: its vectors would be searched wrongly (import "
+		       "into another name, or delete it first)", x->cur.name, have, want);
+}
+
 /* The server's id of the current collection, created when allowed. */
 static int ensure_collection(struct imp *x, struct cv_err *e)
 {
 	struct strbuf path = STRBUF_INIT, resp = STRBUF_INIT;
-	json_t *hdr = x->cur.header, *body = NULL, *j, *cfg;
-	const char *space = x->o->space;
+	json_t *hdr = x->cur.header, *body = NULL, *j, *cfg = NULL;
 	char *text;
 	int rc;
 
+	add_prefix(&path, &x->cur);
+	sb_adds(&path, "/collections");
 	if (hdr || x->o->create) {
-		cfg = json_object_get(json_object_get(hdr, "configuration"), "hnsw");
-		if (!space)
-			space = json_string_value(json_object_get(hdr, "space"));
-		body = json_pack("{s:s, s:b}", "name", x->cur.name, "get_or_create", 1);
+		cfg = configuration_of(hdr, x->o->space);
+		body = json_pack("{s:s, s:b, s:O}", "name", x->cur.name, "get_or_create", 1,
+				 "configuration", cfg);
 		if (json_is_object(json_object_get(hdr, "metadata")))
 			json_object_set(body, "metadata", json_object_get(hdr, "metadata"));
-		cfg = json_is_object(cfg) ? json_deep_copy(cfg) : json_object();
-		json_object_del(cfg, "embedding_function");
-		if (space)
-			json_object_set_new(cfg, "space", json_string(space));
-		json_object_set_new(body, "configuration", json_pack("{s:o}", "hnsw", cfg));
-		sb_addf(&path, "%s/collections", x->prefix.buf);
 		text = json_dumps(body, JSON_COMPACT);
-		rc = http_call(&x->h, "POST", path.buf, text, &resp, e);
+		if (!(rc = hdr ? ensure_database(x, e) : 0))
+			rc = http_call(&x->h, "POST", path.buf, text, &resp, e);
 		free(text);
 	} else {
-		sb_addf(&path, "%s/collections/", x->prefix.buf);
+		sb_addch(&path, '/');
 		sb_add_pct_encoded(&path, x->cur.name);
 		rc = http_call(&x->h, "GET", path.buf, NULL, &resp, e);
 		if (rc)
@@ -671,12 +854,15 @@ static int ensure_collection(struct imp *x, struct cv_err *e)
 	j = rc ? NULL : json_loadb(resp.buf, resp.len, 0, NULL);
 	if (!rc && !json_is_string(json_object_get(j, "id")))
 		rc = cv_errf(e, CV_EIO, "%s: no collection id in the answer", x->h.base);
+	if (!rc && cfg)
+		rc = same_space(x, j, cfg, e);
 	if (!rc) {
 		x->cur.cid = xstrdup(json_string_value(json_object_get(j, "id")));
 		x->st->collections++;
 	}
 	json_decref(j);
 	json_decref(body);
+	json_decref(cfg);
 	sb_release(&path);
 	sb_release(&resp);
 	return rc;
@@ -692,7 +878,9 @@ static int pass(struct imp *x, int send, struct cv_err *e)
 	int rc;
 
 	target_reset(&x->cur, x->o->collection, NULL);
+	target_place(x, NULL);
 	x->headers = 0;
+	x->sending = send;
 	if ((rc = lines_open(&l, x->o->input, e)))
 		return rc;
 	while ((rc = lines_next(&l, &p, &n, e)) == 1) {
@@ -831,6 +1019,7 @@ int remote_import(const struct import_opts *o, struct import_stats *st,
 	sb_add_pct_encoded(&x.prefix, o->tenant ? o->tenant : "default_tenant");
 	sb_adds(&x.prefix, "/databases/");
 	sb_add_pct_encoded(&x.prefix, o->database ? o->database : "default_database");
+	hmap_init(&x.dests, 16);
 	sb_init(&x.progress_path, 0);
 	sb_init(&x.dest, 0);
 	sb_init(&x.rejected, 0);
@@ -868,6 +1057,10 @@ int remote_import(const struct import_opts *o, struct import_stats *st,
 out:
 	target_reset(&x.cur, NULL, NULL);
 	hmap_release(&x.cur.ids);
+	for (n = 0; n < x.dests.cap; n++)
+		free((char *)x.dests.slots[n].key);
+	hmap_release(&x.dests);
+	free(x.made_db);
 	free(x.reqs);
 	for (n = 0; x.req_lines && n < (size_t)x.h.o.concurrency; n++)
 		sb_release(&x.req_lines[n]);

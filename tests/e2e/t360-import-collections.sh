@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# import of whole exports: each collection goes to the tenant and database
+# its header names (made when missing), so same-named collections of two
+# databases stay apart; two headers bound for one collection are refused
+# before anything is sent; the index settings and embedding function a
+# header carries (a directory's schema, a server's configuration) are the
+# new collection's; an existing collection with another space is refused.
+. "$(dirname "$0")/lib.sh"
+setup
+
+python3 - "$T/twodb.jsonl" <<'PY'
+import json, sys
+with open(sys.argv[1], "w") as f:
+    for db, word in (("dbx1", "one"), ("dbx2", "two")):
+        f.write(json.dumps({"_collection": {"format": 1, "name": "same", "tenant": "tenx",
+                                            "database": db, "dimension": 2,
+                                            "space": "l2", "metadata": None}}) + "\n")
+        for i in range(3):
+            f.write(json.dumps({"id": f"k{i}", "embedding": [i, 1.0], "text_chunk": word,
+                                "metadata": None}) + "\n")
+PY
+start_chroma "$T/data"
+expect_ok "$CV" import "$CHROMA_URL" -i "$T/twodb.jsonl" --json
+grep -q '"sent":6,' "$T/stdout" || fail "$(cat "$T/stdout")"
+for db in dbx1:one dbx2:two; do
+	expect_ok "$CV" export "$CHROMA_URL/same?tenant=tenx&database=${db%:*}" -o "$T/${db%:*}.jsonl"
+	[ "$(grep -c "\"text_chunk\":\"${db#*:}\"" "$T/${db%:*}.jsonl")" -eq 3 ] ||
+		fail "database ${db%:*}: $(cat "$T/${db%:*}.jsonl")"
+done
+
+# both bound for one database: refused, nothing sent
+expect_fail 3 "$CV" import "$CHROMA_URL?tenant=tenx&database=dbx1" -i "$T/twodb.jsonl"
+grep -q 'twodb.jsonl:5: collection "same" again (first at line 1)' "$T/stderr" ||
+	fail "$(cat "$T/stderr")"
+expect_ok "$CV" export "$CHROMA_URL/same?tenant=tenx&database=dbx1" -o "$T/again.jsonl"
+test_cmp "$T/dbx1.jsonl" "$T/again.jsonl"
+
+# a directory's export (index settings in its schema): the settings arrive
+expect_ok "$CV" export "$ROOT/sample/chroma-data" -o "$T/sample.jsonl"
+expect_ok "$CV" import "$CHROMA_URL" -i "$T/sample.jsonl"
+hnsw() {
+	python3 - "$CHROMA_URL" "$1" <<'PY'
+import json, sys, urllib.request
+u = sys.argv[1] + "/api/v2/tenants/default_tenant/databases/default_database/collections/" + sys.argv[2]
+c = json.load(urllib.request.urlopen(u))["configuration_json"]
+print(json.dumps(c["hnsw"], sort_keys=True))
+print(json.dumps(c.get("embedding_function"), sort_keys=True))
+PY
+}
+want=$(python3 - "$T/sample.jsonl" <<'PY'
+import json, sys
+h = json.loads(open(sys.argv[1]).readline())["_collection"]
+v = h["schema"]["keys"]["#embedding"]["float_list"]["vector_index"]["config"]["hnsw"]
+print(v["sync_threshold"], v["ef_construction"], v["max_neighbors"], h["space"])
+PY
+)
+got=$(hnsw articles | head -1 | python3 -c 'import json, sys; h = json.load(sys.stdin); print(h["sync_threshold"], h["ef_construction"], h["max_neighbors"], h["space"])')
+[ "$got" = "$want" ] || fail "index settings: want $want, got $got"
+
+# a server's export: settings and embedding function carried to another server
+python3 -c '
+import json, sys, urllib.request
+body = {"name": "rich", "configuration": {"hnsw": {"space": "ip", "ef_construction": 123,
+        "ef_search": 77, "max_neighbors": 21, "sync_threshold": 555, "resize_factor": 1.5},
+        "embedding_function": {"type": "known", "name": "openai",
+                               "config": {"model_name": "text-embedding-3-small",
+                                          "api_key_env_var": "OPENAI_API_KEY"}}}}
+r = urllib.request.Request(sys.argv[1] + "/api/v2/tenants/default_tenant/databases/default_database/collections",
+                           data=json.dumps(body).encode(), method="POST",
+                           headers={"content-type": "application/json"})
+urllib.request.urlopen(r).read()' "$CHROMA_URL"
+expect_ok "$CV" export "$CHROMA_URL/rich" --with-collection -o "$T/rich.jsonl"
+before=$(hnsw rich)
+start_chroma "$T/data2"
+expect_ok "$CV" import "$CHROMA_URL" -i "$T/rich.jsonl"
+[ "$(hnsw rich)" = "$before" ] || fail "configuration changed: $before -> $(hnsw rich)"
+
+# an existing collection indexed with another space
+sed 's/"space":"ip"/"space":"cosine"/' "$T/rich.jsonl" >"$T/rich-cos.jsonl"
+expect_fail 1 "$CV" import "$CHROMA_URL" -i "$T/rich-cos.jsonl"
+grep -q 'collection "rich" exists with space ip, the file.s is cosine' "$T/stderr" ||
+	fail "$(cat "$T/stderr")"
+echo "whole exports import into their own databases, with their settings"
