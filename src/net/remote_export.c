@@ -40,7 +40,7 @@ static int get_json(struct rx *x, const char *method, const char *path,
 
 	*out = NULL;
 	if (!rc) {
-		*out = json_loadb(resp.buf, resp.len, JSON_DECODE_ANY, &je);
+		*out = json_loadb(resp.buf, resp.len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
 		if (!*out)
 			rc = cv_errf(e, CV_EIO, "%s%s: response is not JSON (%s)",
 				     x->h.base, path, je.text);
@@ -211,9 +211,9 @@ static int export_records(struct rx *x, const char *cid, struct cv_err *e)
 			if (rows >= 0) {
 				ns = (size_t)rows;
 				text = reqs[i].out.buf;
-				page = json_loadb(rest.buf, rest.len, 0, NULL);
+				page = json_loadb(rest.buf, rest.len, JSON_ALLOW_NUL, NULL);
 			} else if (!rc && more) {
-				page = json_loadb(reqs[i].out.buf, reqs[i].out.len, 0, NULL);
+				page = json_loadb(reqs[i].out.buf, reqs[i].out.len, JSON_ALLOW_NUL, NULL);
 			}
 			if (!rc && more && !page)
 				rc = cv_errf(e, CV_EIO, "%s: a page is not JSON", x->h.base);

@@ -20,6 +20,7 @@
 #include "util/fsutil.h"
 #include "util/hmap.h"
 #include "util/jsonscan.h"
+#include "util/jsonw.h"
 #include "util/lines.h"
 #include "util/progress.h"
 #include "util/strbuf.h"
@@ -277,11 +278,11 @@ static int parse_line(struct imp *x, const struct lines *l, const char *p,
 	x->emb_dim = json_cut_numbers(p, n, "embedding", &x->rest, &x->emb_off,
 				      &x->emb_len, &x->emb_large);
 	if (x->emb_dim > 0) {
-		*out = json_loadb(x->rest.buf, x->rest.len, 0, &je);
+		*out = json_loadb(x->rest.buf, x->rest.len, JSON_ALLOW_NUL, &je);
 		if (!*out && (size_t)je.position > x->emb_off) /* past the cut */
 			je.column += (int)x->emb_len - 4;   /* "null" stood for it */
 	} else {
-		*out = json_loadb(p, n, 0, &je);
+		*out = json_loadb(p, n, JSON_ALLOW_NUL, &je);
 	}
 	if (!*out && (strstr(je.text, "'NaN'") || strstr(je.text, "'Infinity'") ||
 		      strstr(je.text, "'-Infinity'")))
@@ -517,9 +518,9 @@ static int rejected(long status)
 static char *body_slice(json_t *body, size_t from, size_t to)
 {
 	json_t *o = json_object(), *v, *a;
+	struct strbuf text = STRBUF_INIT;
 	const char *k;
 	size_t i;
-	char *text;
 
 	json_object_foreach(body, k, v) {
 		if (!json_is_array(v)) {
@@ -531,9 +532,9 @@ static char *body_slice(json_t *body, size_t from, size_t to)
 			json_array_append(a, json_array_get(v, i));
 		json_object_set_new(o, k, a);
 	}
-	text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(17));
+	jw_json(&text, o);
 	json_decref(o);
-	return text;
+	return sb_detach(&text, NULL);
 }
 
 static int send_split(struct imp *x, char *path, char *body, const uint64_t *lines,
@@ -543,7 +544,7 @@ static int send_split(struct imp *x, char *path, char *body, const uint64_t *lin
 static int split_rejected(struct imp *x, char *path, const char *body,
 			  const uint64_t *lines, size_t n, struct cv_err *e)
 {
-	json_t *b = json_loads(body, 0, NULL);
+	json_t *b = json_loads(body, JSON_ALLOW_NUL, NULL);
 	char *left = b ? body_slice(b, 0, n / 2) : NULL;
 	char *right = b ? body_slice(b, n / 2, n) : NULL;
 	int rc;
@@ -562,7 +563,7 @@ static int split_rejected(struct imp *x, char *path, const char *body,
 static int report_rejected(struct imp *x, const char *body, uint64_t line,
 			   const char *why, struct cv_err *e)
 {
-	json_t *b = json_loads(body, 0, NULL);
+	json_t *b = json_loads(body, JSON_ALLOW_NUL, NULL);
 	const char *id = json_string_value(json_array_get(json_object_get(b, "ids"), 0));
 
 	fprintf(stderr, "chromavault import: %s:%llu: record \"%s\" rejected: %s\n",
@@ -646,13 +647,12 @@ static int send_group(struct imp *x, struct cv_err *e)
 	return rc;
 }
 
-static void add_json(struct strbuf *sb, const char *key, json_t *v, int digits)
+/* key, then v as JSON: floats in their shortest round-trip form, as the
+ * server's parser reads them back best (17 digits it may round wrongly). */
+static void add_json(struct strbuf *sb, const char *key, json_t *v)
 {
-	char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(digits));
-
 	sb_adds(sb, key);
-	sb_adds(sb, t ? t : "null");
-	free(t);
+	jw_json(sb, v);
 }
 
 static int flush_batch(struct imp *x, struct cv_err *e)
@@ -662,15 +662,14 @@ static int flush_batch(struct imp *x, struct cv_err *e)
 
 	if (!n)
 		return 0;
-	/* 9 digits identify a float32; metadata floats are doubles: 17 */
-	add_json(&body, "{\"ids\":", x->batch_ids, 17);
+	add_json(&body, "{\"ids\":", x->batch_ids);
 	sb_adds(&body, ",\"embeddings\":[");
 	sb_add(&body, x->batch_emb.buf, x->batch_emb.len);
 	sb_addch(&body, ']');
-	add_json(&body, ",\"metadatas\":", x->batch_meta, 17);
-	add_json(&body, ",\"documents\":", x->batch_doc, 17);
+	add_json(&body, ",\"metadatas\":", x->batch_meta);
+	add_json(&body, ",\"documents\":", x->batch_doc);
 	if (x->batch_has_uri)
-		add_json(&body, ",\"uris\":", x->batch_uri, 17);
+		add_json(&body, ",\"uris\":", x->batch_uri);
 	sb_addch(&body, '}');
 	add_prefix(&path, &x->cur);
 	sb_addf(&path, "/collections/%s/%s", x->cur.cid, x->o->upsert ? "upsert" : "add");

@@ -75,6 +75,35 @@ start_chroma "$T/data2"
 expect_ok "$CV" import "$CHROMA_URL" -i "$T/rich.jsonl"
 [ "$(hnsw rich)" = "$before" ] || fail "configuration changed: $before -> $(hnsw rich)"
 
+# NUL in ids, documents and metadata strings, and doubles in metadata: the
+# same after export, import and export again (doubles sent in their
+# shortest form, which the server reads back exactly)
+python3 - "$CHROMA_URL" <<'PY'
+import json, random, sys, urllib.request
+base = sys.argv[1] + "/api/v2/tenants/default_tenant/databases/default_database/collections"
+def post(url, body):
+    r = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                               headers={"content-type": "application/json"})
+    return json.load(urllib.request.urlopen(r))
+cid = post(base, {"name": "odd-values"})["id"]
+random.seed(7)
+ids = ["nul\u0000id"] + [f"r{i}" for i in range(300)]
+ids[0] = "nul\x00id"
+metas = [{"s": "a\x00b", "f": 0.1}] + [
+    {"f": round(random.random(), 2), "g": random.uniform(-1e6, 1e6), "h": random.random()}
+    for i in range(300)]
+post(base + "/" + cid + "/add", {"ids": ids, "embeddings": [[1.0, float(i)] for i in range(301)],
+                                 "metadatas": metas,
+                                 "documents": ["doc\x00nul"] + [None] * 300})
+PY
+expect_ok "$CV" export "$CHROMA_URL/odd-values" --with-collection -o "$T/odd.jsonl"
+grep -q 'nul\\u0000id' "$T/odd.jsonl" || fail "NUL id not exported: $(head -c 300 "$T/odd.jsonl")"
+sed 's/"name":"odd-values"/"name":"odd-values-2"/' "$T/odd.jsonl" >"$T/odd2.jsonl"
+expect_ok "$CV" import "$CHROMA_URL" -i "$T/odd2.jsonl"
+expect_ok "$CV" export "$CHROMA_URL/odd-values-2" -o "$T/odd-back.jsonl"
+grep -v '^{"_collection"' "$T/odd.jsonl" >"$T/odd-records.jsonl"
+test_cmp "$T/odd-records.jsonl" "$T/odd-back.jsonl"
+
 # an existing collection indexed with another space
 sed 's/"space":"ip"/"space":"cosine"/' "$T/rich.jsonl" >"$T/rich-cos.jsonl"
 expect_fail 1 "$CV" import "$CHROMA_URL" -i "$T/rich-cos.jsonl"
