@@ -5,6 +5,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "util/strbuf.h"
@@ -141,9 +142,9 @@ static int parse_location(const char *loc, const char *spec, struct cv_source *s
 {
 	if (!strncmp(loc, "file://", 7))
 		return parse_file(loc + 7, s, e);
-	if (!strncmp(loc, "http://", 7))
+	if (!strncasecmp(loc, "http://", 7)) /* schemes are case-insensitive */
 		return parse_http(loc, loc + 7, s, e);
-	if (!strncmp(loc, "https://", 8))
+	if (!strncasecmp(loc, "https://", 8))
 		return parse_http(loc, loc + 8, s, e);
 	if (strstr(loc, "://")) {
 		char *shown = cv_source_redact(spec);

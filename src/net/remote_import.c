@@ -7,6 +7,7 @@
  */
 #include "net/remote_import.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
@@ -360,16 +361,34 @@ static int check_dest(struct imp *x, const struct lines *l, struct cv_err *e)
 	return rc;
 }
 
+/* Chroma's rule: 3 to 512 of [a-zA-Z0-9._-], a letter or digit at each end. */
+static int name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n >= 3 && n <= 512 && strspn(s, "abcdefghijklmnopqrstuvwxyz"
+					    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n &&
+	       isalnum((unsigned char)s[0]) && isalnum((unsigned char)s[n - 1]);
+}
+
 /* A header line switches the current collection. */
 static int take_header(struct imp *x, const struct lines *l, json_t *hdr,
 		       struct cv_err *e)
 {
 	const char *name = json_string_value(json_object_get(hdr, "name"));
+	json_t *space = json_object_get(hdr, "space");
 
 	if (!name)
 		return bad_line(l, e, "%s:%llu: %s", "collection header without a name");
 	if (json_integer_value(json_object_get(hdr, "format")) > 1)
 		return bad_line(l, e, "%s:%llu: %s", "format newer than this chromavault");
+	if (!x->o->collection && !name_ok(name))
+		return bad_line(l, e, "%s:%llu: %s", "collection name that Chroma refuses "
+				"(3 to 512 of a-z A-Z 0-9 . _ -, a letter or digit at each end)");
+	if (json_is_string(space) && strcmp(json_string_value(space), "l2") &&
+	    strcmp(json_string_value(space), "cosine") && strcmp(json_string_value(space), "ip"))
+		return bad_line(l, e, "%s:%llu: %s", "space that Chroma's index does not "
+				"have (l2, cosine or ip)");
 	if (x->o->collection && x->headers++)
 		return bad_line(l, e, "%s:%llu: %s", "a second collection: DEST names one "
 				"collection, so the file must hold one");
@@ -822,6 +841,29 @@ static int same_space(struct imp *x, json_t *coll, json_t *cfg, struct cv_err *e
 		       "into another name, or delete it first)", x->cur.name, have, want);
 }
 
+/*
+ * add leaves a record whose id is there already as it is: a collection that
+ * holds records before the import (not one --resume goes on with) is said.
+ */
+static void warn_not_empty(struct imp *x)
+{
+	struct strbuf path = STRBUF_INIT, resp = STRBUF_INIT;
+	struct cv_err ce = { 0 };
+	long long n;
+
+	if (x->o->upsert || x->o->resume)
+		return;
+	add_prefix(&path, &x->cur);
+	sb_addf(&path, "/collections/%s/count", x->cur.cid);
+	if (!http_call(&x->h, "GET", path.buf, NULL, &resp, &ce) &&
+	    (n = strtoll(resp.buf ? resp.buf : "0", NULL, 10)) > 0)
+		fprintf(stderr, "chromavault import: warning: collection \"%s\" already "
+			"holds %lld records: a record of the file whose id is among them "
+			"is left as it is there (--upsert replaces it)\n", x->cur.name, n);
+	sb_release(&path);
+	sb_release(&resp);
+}
+
 /* The server's id of the current collection, created when allowed. */
 static int ensure_collection(struct imp *x, struct cv_err *e)
 {
@@ -858,6 +900,7 @@ static int ensure_collection(struct imp *x, struct cv_err *e)
 	if (!rc) {
 		x->cur.cid = xstrdup(json_string_value(json_object_get(j, "id")));
 		x->st->collections++;
+		warn_not_empty(x);
 	}
 	json_decref(j);
 	json_decref(body);
@@ -1027,7 +1070,15 @@ int remote_import(const struct import_opts *o, struct import_stats *st,
 	sb_init(&x.batch_lines, 0);
 	sb_addf(&x.progress_path, "%s.import-progress", o->input);
 	x.input_size = stat(o->input, &sb) ? -1 : (long long)sb.st_size;
+	if (o->collection && !name_ok(o->collection)) {
+		rc = cv_errf(e, CV_EUSAGE, "collection name \"%s\": Chroma takes 3 to 512 "
+			     "of a-z A-Z 0-9 . _ -, a letter or digit at each end",
+			     o->collection);
+		goto out;
+	}
 	rc = pass(&x, 0, e); /* everything is checked before anything is sent */
+	if (!rc && o->check_only) /* the collections the file would go to */
+		st->collections = x.dests.n ? x.dests.n : o->collection != NULL;
 	if (rc || o->check_only)
 		goto out;
 	if ((rc = http_open(&x.h, o->base_url, &o->http, e)))

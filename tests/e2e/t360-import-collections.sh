@@ -28,6 +28,19 @@ for db in dbx1:one dbx2:two; do
 		fail "database ${db%:*}: $(cat "$T/${db%:*}.jsonl")"
 done
 
+# --check counts the collections; a second import into them is warned of
+expect_ok "$CV" import "$CHROMA_URL" -i "$T/twodb.jsonl" --check --json
+grep -q '"collections":2,' "$T/stdout" || fail "$(cat "$T/stdout")"
+expect_ok "$CV" import "HTTP://127.0.0.1:$CHROMA_PORT" -i "$T/twodb.jsonl"
+grep -q 'warning: collection "same" already holds 3 records' "$T/stderr" || fail "$(cat "$T/stderr")"
+# a space or a name Chroma refuses is found by the check
+sed '1s/"space": "l2"/"space": "hamming"/' "$T/twodb.jsonl" >"$T/bad-space.jsonl"
+expect_fail 3 "$CV" import "$CHROMA_URL" -i "$T/bad-space.jsonl" --check
+grep -q 'bad-space.jsonl:1: space that Chroma' "$T/stderr" || fail "$(cat "$T/stderr")"
+sed '1s/"name": "same"/"name": "-x"/' "$T/twodb.jsonl" >"$T/bad-name.jsonl"
+expect_fail 3 "$CV" import "$CHROMA_URL" -i "$T/bad-name.jsonl" --check
+grep -q 'bad-name.jsonl:1: collection name that Chroma refuses' "$T/stderr" || fail "$(cat "$T/stderr")"
+
 # both bound for one database: refused, nothing sent
 expect_fail 3 "$CV" import "$CHROMA_URL?tenant=tenx&database=dbx1" -i "$T/twodb.jsonl"
 grep -q 'twodb.jsonl:5: collection "same" again (first at line 1)' "$T/stderr" ||
