@@ -237,6 +237,7 @@ static const struct option export_longopts[] = {
 
 static int parse_opts(int argc, char **argv, struct export_opts *o)
 {
+	long long n;
 	int ch;
 
 	memset(o, 0, sizeof(*o));
@@ -254,8 +255,11 @@ static int parse_opts(int argc, char **argv, struct export_opts *o)
 		case 'C': o->http.cacert = optarg; break;
 		case 'I': o->http.insecure = 1; break;
 		case 'N':
-			if ((o->http.concurrency = (int)cli_parse_count(optarg)) <= 0)
-				return cli_usage_error(&cmd_export, "--concurrency wants a count");
+			n = cli_parse_count(optarg);
+			if (n <= 0 || n > HTTP_MAX_CONCURRENCY)
+				return cli_usage_error(&cmd_export, "--concurrency wants a "
+						       "count from 1 to %d", HTTP_MAX_CONCURRENCY);
+			o->http.concurrency = (int)n;
 			break;
 		case 'v': o->verbose = 1; break;
 		case 'h': return 2;

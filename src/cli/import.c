@@ -33,12 +33,13 @@ static const struct option import_longopts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-static int count_opt(const char *name, const char *v, int *out)
+static int count_opt(const char *name, const char *v, long long max, int *out)
 {
 	long long n = cli_parse_count(v);
 
-	if (n <= 0 || n > 1000000)
-		return cli_usage_error(&cmd_import, "--%s wants a positive count", name);
+	if (n <= 0 || n > max)
+		return cli_usage_error(&cmd_import, "--%s wants a count from 1 to %lld",
+				       name, max);
 	*out = (int)n;
 	return 0;
 }
@@ -62,8 +63,11 @@ static int parse(int argc, char **argv, struct import_opts *o, int *as_json)
 		case 'A': o->http.auth_header = optarg; break;
 		case 'C': o->http.cacert = optarg; break;
 		case 'I': o->http.insecure = 1; break;
-		case 'b': rc = count_opt("batch-size", optarg, &o->batch); break;
-		case 'N': rc = count_opt("concurrency", optarg, &o->http.concurrency); break;
+		case 'b': rc = count_opt("batch-size", optarg, 1000000, &o->batch); break;
+		case 'N':
+			rc = count_opt("concurrency", optarg, HTTP_MAX_CONCURRENCY,
+				       &o->http.concurrency);
+			break;
 		case 'h': cli_print_help(&cmd_import, stdout); return -1;
 		default: return cli_bad_option(&cmd_import, argv);
 		}

@@ -104,9 +104,11 @@ int http_open(struct http *h, const char *base_url, const struct http_opts *o,
 		sb_release(&line);
 	}
 	h->headers = hd;
-	h->multi = curl_multi_init();
 	h->easy = xcalloc((size_t)h->o.concurrency, sizeof(*h->easy));
 	h->neasy = (size_t)h->o.concurrency;
+	h->multi = curl_multi_init();
+	if (!h->multi)
+		return cv_errf(e, CV_ENOMEM, "libcurl could not start");
 	return 0;
 }
 
@@ -232,9 +234,9 @@ static int finish(struct http *h, CURL *c, struct slot *s, CURLcode cc,
 		       msg, retry ? " (retries exhausted)" : "");
 }
 
-/* Start waiting requests on free handles. */
-static void start_some(struct http *h, struct slot *slots, size_t n,
-		       int *busy)
+/* Start waiting requests on free handles; -1 when libcurl cannot. */
+static int start_some(struct http *h, struct slot *slots, size_t n,
+		      int *busy, struct cv_err *e)
 {
 	double t = now_sec();
 	size_t i, k;
@@ -245,14 +247,16 @@ static void start_some(struct http *h, struct slot *slots, size_t n,
 		for (k = 0; k < h->neasy && busy[k]; k++)
 			;
 		if (k == h->neasy)
-			return;
-		if (!h->easy[k])
-			h->easy[k] = curl_easy_init();
+			return 0;
+		if (!h->easy[k] && !(h->easy[k] = curl_easy_init()))
+			return cv_errf(e, CV_ENOMEM, "libcurl could not make a handle");
 		setup(h, h->easy[k], &slots[i]);
+		if (curl_multi_add_handle(h->multi, h->easy[k]) != CURLM_OK)
+			return cv_errf(e, CV_EIO, "libcurl could not start a request");
 		busy[k] = 1;
 		slots[i].active = 1;
-		curl_multi_add_handle(h->multi, h->easy[k]);
 	}
+	return 0;
 }
 
 static size_t handle_index(const struct http *h, CURL *c)
@@ -294,7 +298,8 @@ int http_run(struct http *h, struct http_req *reqs, size_t n, struct cv_err *e)
 	for (i = 0; i < n; i++)
 		slots[i].req = &reqs[i];
 	for (;;) {
-		start_some(h, slots, n, busy);
+		if ((rc = start_some(h, slots, n, busy, e)))
+			break;
 		curl_multi_perform(h->multi, &running);
 		rc = reap(h, busy, e);
 		for (i = 0, done = 0; i < n; i++)

@@ -14,6 +14,8 @@
 
 /* Tries of a request that fails for a reason that may pass (see backoff). */
 #define HTTP_ATTEMPTS 8
+/* Requests in flight at most (each holds its body and its answer). */
+#define HTTP_MAX_CONCURRENCY 64
 
 struct http_opts {
 	const char *token;        /* --token or CHROMA_API_KEY */

@@ -1111,6 +1111,11 @@ out:
 		free((char *)x.dests.slots[n].key);
 	hmap_release(&x.dests);
 	free(x.made_db);
+	for (n = 0; n < x.nreq; n++) { /* queued when a later step failed */
+		free(x.reqs[n].path);
+		free(x.reqs[n].body);
+		sb_release(&x.reqs[n].out);
+	}
 	free(x.reqs);
 	for (n = 0; x.req_lines && n < (size_t)x.h.o.concurrency; n++)
 		sb_release(&x.req_lines[n]);
