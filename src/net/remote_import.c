@@ -1051,6 +1051,7 @@ int remote_import(const struct import_opts *o, struct import_stats *st,
 		  struct cv_err *e)
 {
 	struct imp x = { .o = o, .st = st };
+	struct strbuf note = STRBUF_INIT;
 	struct stat sb;
 	size_t n;
 	int rc;
@@ -1096,11 +1097,16 @@ int remote_import(const struct import_opts *o, struct import_stats *st,
 	x.req_lines = xcalloc((size_t)x.h.o.concurrency, sizeof(struct strbuf));
 	x.vec = xmalloc(IMPORT_MAX_DIM * sizeof(float));
 	batch_new(&x);
+	sb_addf(&note, "\nchromavault import: interrupted: the same command with "
+		"--resume goes on from %s\n", x.progress_path.buf);
+	signal_note(note.buf);
 	progress_init(&x.progress, "import", st->records);
 	x.progress.on = x.progress.on && !o->quiet;
 	x.progress.unit_records = 1;
 	rc = pass(&x, 1, e);
 	progress_end(&x.progress);
+	signal_note(NULL);
+	sb_release(&note);
 	if (!rc)
 		unlink(x.progress_path.buf);
 	batch_free(&x);

@@ -166,8 +166,8 @@ int tmp_dir_make(const char *path, struct strbuf *tmp, int *held)
 	return 0;
 }
 
-static char cleanup_path[4096], cleanup_tree[4096];
-static volatile sig_atomic_t cleanup_set, cleanup_tree_set;
+static char cleanup_path[4096], cleanup_tree[4096], note[4096];
+static volatile sig_atomic_t cleanup_set, cleanup_tree_set, note_set;
 
 /* Copy path into slot (flag cleared first, so a signal between sees none). */
 static void cleanup_name(char *slot, size_t cap, volatile sig_atomic_t *set,
@@ -188,6 +188,11 @@ void signal_cleanup_file(const char *path)
 void signal_cleanup_dir(const char *path)
 {
 	cleanup_name(cleanup_tree, sizeof(cleanup_tree), &cleanup_tree_set, path);
+}
+
+void signal_note(const char *text)
+{
+	cleanup_name(note, sizeof(note), &note_set, text);
 }
 
 #define SIG_RM_DEPTH 16
@@ -242,7 +247,7 @@ static void sig_rm_tree(const char *path)
 	rmdir(path);
 }
 
-/* Only async-signal-safe calls: those above, unlink, signal, raise. */
+/* Only async-signal-safe calls: those above, unlink, write, signal, raise. */
 static void on_signal(int sig)
 {
 	int saved = errno;
@@ -251,6 +256,8 @@ static void on_signal(int sig)
 		unlink(cleanup_path);
 	if (cleanup_tree_set)
 		sig_rm_tree(cleanup_tree);
+	if (note_set && write(STDERR_FILENO, note, strlen(note)) < 0)
+		note_set = 0;
 	errno = saved;
 	signal(sig, SIG_DFL);
 	raise(sig);

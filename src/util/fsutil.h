@@ -46,6 +46,8 @@ int tmp_dir_make(const char *path, struct strbuf *tmp, int *held);
  */
 void signal_cleanup_file(const char *path);
 void signal_cleanup_dir(const char *path);
+/* A line the same handlers write to stderr first (what to do next); NULL: none. */
+void signal_note(const char *text);
 void signal_cleanup_install(void);
 
 /*

@@ -82,6 +82,20 @@ expect_ok "$CV" export "$CHROMA_URL/big" -o "$T/big.out"
 [ "$(wc -l <"$T/big.out")" -eq 20000 ] || fail "expected 20000 records, got $(wc -l <"$T/big.out")"
 [ "$(cut -d'"' -f4 "$T/big.out" | sort -u | wc -l)" -eq 20000 ] || fail "records doubled or lost"
 
+# SIGTERM (Ctrl-C alike) says how to go on, and --resume does
+sed 's/"name": "big"/"name": "big-term"/' "$T/big.jsonl" >"$T/term.jsonl"
+"$CV" import "$CHROMA_URL" -i "$T/term.jsonl" --batch-size 100 --concurrency 1 \
+	>/dev/null 2>"$T/term.err" &
+imp=$!
+sleep 1
+kill -TERM "$imp"
+wait "$imp" && fail "import went on after SIGTERM"
+grep -q "interrupted: the same command with --resume goes on from $T/term.jsonl.import-progress" \
+	"$T/term.err" || fail "no word on --resume: $(cat "$T/term.err")"
+expect_ok "$CV" import "$CHROMA_URL" -i "$T/term.jsonl" --batch-size 100 --resume
+expect_ok "$CV" export "$CHROMA_URL/big-term" -o "$T/term.out"
+[ "$(cut -d'"' -f4 "$T/term.out" | sort -u | wc -l)" -eq 20000 ] || fail "records lost after SIGTERM"
+
 # a progress file that is not one, or does not fit the input, stops --resume
 # before anything is sent; without one, --resume warns and sends everything
 for bad in 'garbage' '{"line":999999}' '{"line":5,"input_size":12}'; do
