@@ -207,13 +207,15 @@ int store_create(struct store *s, const char *name_hint, struct store_file *f,
 	memset(f, 0, sizeof(*f));
 	sb_addf(&sb, "%s/%s.tmp.%ld", s->root, name_hint, (long)getpid());
 	f->tmp = sb_detach(&sb, NULL);
+	/* Ctrl-C removes it (one at a time); named before it exists */
+	signal_cleanup_file(f->tmp);
 	if (dw_open(&f->w, f->tmp, O_TRUNC)) {
+		signal_cleanup_file(NULL);
 		cv_errno(e, CV_EIO, "%s: cannot create", f->tmp);
 		free(f->tmp);
 		f->tmp = NULL;
 		return CV_EIO;
 	}
-	signal_cleanup_file(f->tmp); /* Ctrl-C removes it (one at a time) */
 	return 0;
 }
 

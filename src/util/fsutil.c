@@ -159,9 +159,14 @@ int tmp_dir_make(const char *path, struct strbuf *tmp, int *held)
 	sb_reset(tmp);
 	sb_addf(tmp, "%s.tmp.%ld", path, (long)getpid());
 	rm_stale_tmp(path, 1);
-	if (mkdir(tmp->buf, 0755))
+	signal_cleanup_dir(tmp->buf); /* ours: Ctrl-C removes it, named first */
+	if (mkdir(tmp->buf, 0755)) {
+		int err = errno;
+
+		signal_cleanup_dir(NULL);
+		errno = err;
 		return -1;
-	signal_cleanup_dir(tmp->buf); /* ours: Ctrl-C removes it */
+	}
 	*held = tmp_hold(tmp->buf);
 	return 0;
 }

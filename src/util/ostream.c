@@ -53,10 +53,12 @@ static int os_open_file(struct ostream *os, const char *path, struct cv_err *e)
 	os->path = xstrdup(path);
 	os->tmp = sb_detach(&sb, NULL);
 	rm_stale_tmp(path, 0);
-	if (dw_open(&os->dw, os->tmp, O_EXCL))
+	signal_cleanup_file(os->tmp); /* before it exists: no moment unnamed */
+	if (dw_open(&os->dw, os->tmp, O_EXCL)) {
+		signal_cleanup_file(NULL);
 		return cv_errno(e, CV_EIO, "%s: cannot create", os->tmp);
+	}
 	flock(os->dw.fd, LOCK_EX | LOCK_NB); /* held while it runs: not stale */
-	signal_cleanup_file(os->tmp);
 	os->fd = os->dw.fd;
 	os->owns_fd = 1;
 	return 0;
