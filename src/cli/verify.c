@@ -31,7 +31,7 @@ struct verify {
 	struct strbuf buf;
 	uint8_t *pack_gone;    /* per pack: PACK_GONE, PACK_UNREAD or 0 */
 	size_t problems;
-	size_t unread;         /* of them, I/O errors: not known to be damaged */
+	size_t damaged;        /* of them, damage found (not an I/O error) */
 	uint64_t chunks;
 };
 
@@ -79,16 +79,16 @@ static int check_chunk(void *ctx, const struct manifest *m,
 			snprintf(msg, sizeof(msg), "chunk %s: its pack %s is missing "
 				 "or truncated", hex, v->r.packs[loc->pack]);
 		problem(v, m, f, off, msg);
-		if (loc && v->pack_gone[loc->pack] == PACK_UNREAD)
-			v->unread++;
+		if (!loc || v->pack_gone[loc->pack] != PACK_UNREAD)
+			v->damaged++;
 		hashset_add(&v->bad, hash);
 		hashset_add(&v->here, hash);
 		return 0;
 	}
 	if ((v->read_data || off < 0) && repo_get(&v->r, hash, &v->buf, &ce)) {
 		problem(v, m, f, off, ce.msg);
-		if (ce.code == CV_EIO)
-			v->unread++;
+		if (ce.code != CV_EIO)
+			v->damaged++;
 		hashset_add(&v->bad, hash);
 		hashset_add(&v->here, hash);
 	}
@@ -148,17 +148,18 @@ static void check_packs(struct verify *v)
 			if (errno != ENOENT) {
 				printf("%s: cannot check: %s\n", path, strerror(errno));
 				v->problems++;
-				v->unread++;
 				continue;
 			}
 			if (index_gone(v, i))
 				continue; /* removed with its index by a failed backup */
 			printf("%s: missing\n", path);
 			v->problems++;
+			v->damaged++;
 		} else if ((uint64_t)st.st_size < need[i]) {
 			printf("%s: truncated at %lld bytes, its index needs %llu\n", path,
 			       (long long)st.st_size, (unsigned long long)need[i]);
 			v->problems++;
+			v->damaged++;
 			v->pack_gone[i] = PACK_GONE;
 		}
 	}
@@ -190,8 +191,8 @@ static int verify_all(const char *path, int read_data, struct cv_err *e)
 		if (manifest_load(&v.r, names[i], &m, &me)) {
 			printf("%s\n", me.msg);
 			v.problems++;
-			if (me.code == CV_EIO)
-				v.unread++;
+			if (me.code != CV_EIO)
+				v.damaged++;
 		} else {
 			hashset_release(&v.here);
 			hashset_init(&v.here);
@@ -205,11 +206,11 @@ static int verify_all(const char *path, int read_data, struct cv_err *e)
 		printf("%zu snapshots, %zu packs, %llu chunks %s: %zu problems\n", n,
 		       v.r.npacks, (unsigned long long)v.chunks,
 		       read_data ? "read and hashed" : "present", v.problems);
-	if (!rc && v.problems > v.unread)
+	if (!rc && v.damaged)
 		rc = cv_errf(e, CV_ECORRUPT, "%s: %zu problems found", path, v.problems);
 	else if (!rc && v.problems) /* nothing known damaged, but not all read */
-		rc = cv_errf(e, CV_EIO, "%s: %zu chunks or packs could not be read "
-			     "(above), so they are not verified", path, v.unread);
+		rc = cv_errf(e, CV_EIO, "%s: %zu problems, each a read that failed "
+			     "(above): not verified", path, v.problems);
 	for (i = 0; i < n; i++)
 		free(names[i]);
 	free(names);

@@ -102,13 +102,18 @@ done
 expect_ok "$CV" verify --read-data "$T/R"
 echo "backup stopped by a full disk at $stopped points, the repository unchanged each time"
 
-# verify: a pack that cannot be read is not called damaged (exit 2, not 3);
-# with a damaged pack beside it, the damage decides (exit 3)
-pack=$(ls "$T/R/packs/"*.pack | head -1)
-expect_fail 2 strace -f -o /dev/null -P "$pack" -e trace=pread64 \
+# verify: packs that cannot be read are not called damaged (exit 2, not 3),
+# also where snapshots share their chunks; with a damaged pack beside an
+# unreadable one, the damage decides (exit 3)
+[ "$(ls "$T/R/snapshots" | wc -l)" -ge 2 ] || fail "no snapshots sharing chunks"
+every=()
+for p in "$T/R/packs/"*.pack; do every+=(-P "$p"); done
+expect_fail 2 strace -f -o /dev/null "${every[@]}" -e trace=pread64 \
 	-e inject=pread64:error=EIO "$CV" verify --read-data "$T/R"
-grep -q "Input/output error" "$T/stdout" && grep -q "could not be read" "$T/stderr" ||
+grep -q "Input/output error" "$T/stdout" && grep -q "each a read that failed" "$T/stderr" ||
 	fail "verify named no read error: $(cat "$T/stdout" "$T/stderr")"
+grep -q "reported above" "$T/stdout" || fail "no chunk shared between snapshots was met"
+pack=$(ls "$T/R/packs/"*.pack | head -1)
 cp -a "$T/R" "$T/R2"
 p2=$(ls "$T/R2/packs/"*.pack | tail -1)
 [ "${p2##*/}" != "${pack##*/}" ] || fail "one pack only: no second one to damage"
