@@ -36,7 +36,8 @@ int stamps_same(const struct stamps *a, const struct stamps *b);
  * in the same tick would leave equal stamps: git's "racy clean" files.
  * (Filesystems that hand finer stamps to files just looked at may stamp
  * ahead of the coarse clock: up to 1 s past t1, read after the last stamp,
- * still counts.) ctime, unlike mtime, cannot be set ahead, so a file
+ * still counts. A ctime in whole seconds, from a filesystem that keeps no
+ * finer, counts from the second t0 is in.) ctime, unlike mtime, cannot be set ahead, so a file
  * touched into the future is not taken for one, nor one stamped by a clock
  * since stepped back.
  */

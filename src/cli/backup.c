@@ -459,7 +459,7 @@ static int backup_run(int argc, char **argv)
 
 const struct cli_cmd cmd_backup = {
 	.name = "backup",
-	.usage = "backup DIR REPO [--json] | backup --from-tar FILE|- REPO",
+	.usage = "backup DIR REPO [--json] [--lock-wait S] | backup --from-tar FILE|- REPO",
 	.summary = "Back up a persist directory into a repository (created when it\n"
 		   "does not exist), consistently while Chroma keeps running: one\n"
 		   "SQLite read transaction covers the copy of the database pages and\n"

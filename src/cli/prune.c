@@ -256,7 +256,8 @@ static int prune_run(int argc, char **argv)
 
 const struct cli_cmd cmd_prune = {
 	.name = "prune",
-	.usage = "prune REPO [--keep-last N] [--keep-daily N] [--keep-weekly N] [--dry-run]",
+	.usage = "prune REPO [--keep-last N] [--keep-daily N] [--keep-weekly N] [--dry-run]\n"
+		 "                          [--lock-wait S]",
 	.summary = "Forget the snapshots the policy does not keep, then delete chunks no\n"
 		   "kept snapshot references (packs holding some are rewritten first).\n"
 		   "The policy applies to each source (host and directory) on its own.\n"

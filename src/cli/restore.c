@@ -507,7 +507,7 @@ static int restore_run(int argc, char **argv)
 
 const struct cli_cmd cmd_restore = {
 	.name = "restore",
-	.usage = "restore REPO SNAPSHOT|latest TARGET [--force]",
+	.usage = "restore REPO SNAPSHOT|latest TARGET [--force] [--lock-wait S]",
 	.summary = "Restore a snapshot into TARGET, which must not exist or be empty.\n"
 		   "Files are written into a temporary folder beside it, every chunk\n"
 		   "and every file checked against its SHA-256, then renamed into\n"

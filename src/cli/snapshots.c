@@ -113,7 +113,7 @@ static int snapshots_run(int argc, char **argv)
 
 const struct cli_cmd cmd_snapshots = {
 	.name = "snapshots",
-	.usage = "snapshots REPO [--json]",
+	.usage = "snapshots REPO [--json] [--lock-wait S]",
 	.summary = "List the snapshots of a repository, oldest first: id, time, source,\n"
 		   "records, bytes and the Chroma versions the directory fits, each\n"
 		   "followed by what its backup warned of (what it left out, and why).",

@@ -29,10 +29,7 @@ static int parse_query(const char *q, struct cv_source *s, struct cv_err *e)
 			free(s->database);
 			s->database = pct_decode(eq + 1, n - 9);
 		} else if (n) {
-			/* its name only: a '?' typed in a password starts a "query" */
-			n = eq ? (size_t)(eq - p) : n;
-			if (memchr(p, '@', n))
-				n = 0;
+			n = eq ? (size_t)(eq - p) : n; /* its name only */
 			return cv_errf(e, CV_EUSAGE, "unknown query parameter \"%.*s\" "
 				       "(only tenant= and database=; a '?' or '#' in a "
 				       "password is written %%3F or %%23)", (int)n, p);
@@ -167,6 +164,14 @@ int cv_source_parse(const char *spec, struct cv_source *s, struct cv_err *e)
 	q = strchr(copy, '?');
 	if (q)
 		*q = '\0';
+	if (q && strchr(q + 1, '@') && strstr(copy, "://")) {
+		/* a '?' typed in a password: the rest of it would be shown */
+		rc = cv_errf(e, CV_EUSAGE, "a URL whose query holds '@': a '?' in a "
+			     "password is written %%3F, an '@' in a tenant or database "
+			     "%%40 (the URL is not shown: it may hold a password)");
+		free(copy);
+		return rc;
+	}
 	rc = q ? parse_query(q + 1, s, e) : 0;
 	if (!rc)
 		rc = parse_location(copy, spec, s, e);

@@ -238,7 +238,7 @@ static int verify_run(int argc, char **argv)
 
 const struct cli_cmd cmd_verify = {
 	.name = "verify",
-	.usage = "verify REPO [--read-data]",
+	.usage = "verify REPO [--read-data] [--lock-wait S]",
 	.summary = "Check a repository: its indexes, that every pack is there, and that\n"
 		   "every chunk of every snapshot is present. Each problem is printed\n"
 		   "with its snapshot, file and offset, and every other snapshot that\n"

@@ -315,13 +315,16 @@ static int blank(const char *p, size_t n)
 
 /*
  * Where the current collection goes: DEST's tenant and database, else its
- * header's (an export of a whole directory holds several), else the
- * defaults.
+ * header's (an export of a whole directory holds several) unless DEST names
+ * the collection, else the defaults.
  */
 static void target_place(struct imp *x, json_t *hdr)
 {
-	const char *t = json_string_value(json_object_get(hdr, "tenant"));
-	const char *d = json_string_value(json_object_get(hdr, "database"));
+	/* DEST naming a collection names its place too, as export reads it */
+	const char *t = x->o->collection ? NULL :
+			json_string_value(json_object_get(hdr, "tenant"));
+	const char *d = x->o->collection ? NULL :
+			json_string_value(json_object_get(hdr, "database"));
 
 	x->cur.tenant = xstrdup(x->o->tenant ? x->o->tenant : t ? t : "default_tenant");
 	x->cur.database = xstrdup(x->o->database ? x->o->database :
@@ -503,11 +506,13 @@ static void write_progress(struct imp *x, uint64_t line)
 	ok = j && !json_dump_file(j, tmp.buf, JSON_COMPACT) && !sync_path(tmp.buf) &&
 	     !rename(tmp.buf, x->progress_path.buf);
 	if (!ok) {
+		int err = errno;
+
 		unlink(tmp.buf);
 		if (!x->progress_failed++)
 			fprintf(stderr, "chromavault import: warning: %s cannot be "
 				"written (%s): --resume could not go on from here\n",
-				x->progress_path.buf, strerror(errno));
+				x->progress_path.buf, strerror(err));
 	}
 	json_decref(j);
 	sb_release(&tmp);
@@ -717,9 +722,9 @@ static json_t *obj_at(json_t *o, const char *const *path)
 
 /*
  * The index settings a header carries, as the API's configuration.hnsw:
- * from a server's export its configuration; from a directory's, the schema
- * (Chroma >= 1.3) or the stored configuration of 0.5 and 0.6, whose M is
- * max_neighbors. Legacy hnsw:* metadata goes along as metadata, which the
+ * from a server's export its configuration; from a directory's, the stored
+ * configuration's vector_index.hnsw (1.0 to 1.2), the schema (1.3 on) or
+ * the stored configuration of 0.5 and 0.6, whose M is max_neighbors. Legacy hnsw:* metadata goes along as metadata, which the
  * server reads as before. The space is the header's resolved one.
  */
 static json_t *hnsw_settings(json_t *hdr)
@@ -734,12 +739,15 @@ static json_t *hnsw_settings(json_t *hdr)
 	static const char *const def[] = { "schema", "defaults", "float_list",
 					   "vector_index", "config", NULL };
 	static const char *const old[] = { "configuration", "hnsw_configuration", NULL };
+	static const char *const v1[] = { "configuration", "vector_index", "hnsw", NULL };
 	json_t *from, *vi = obj_at(hdr, emb), *out = json_object(), *v;
 	size_t i;
 
 	if (!vi)
 		vi = obj_at(hdr, def);
 	from = obj_at(hdr, api);
+	if (!from || !json_object_size(from))
+		from = obj_at(hdr, v1);
 	if (!from || !json_object_size(from))
 		from = json_object_get(vi, "hnsw");
 	if (!json_is_object(from) || !json_object_size(from))
@@ -1088,7 +1096,7 @@ int remote_import(const struct import_opts *o, struct import_stats *st,
 		o->collection ? o->collection : "(the file's)");
 	if (o->resume)
 		rc = read_progress(&x, e);
-	else if (unlink(x.progress_path.buf) && errno != ENOENT)
+	else if (!access(x.progress_path.buf, F_OK) && unlink(x.progress_path.buf))
 		/* a stale one would send a later --resume astray */
 		rc = cv_errno(e, CV_EIO, "%s: cannot remove", x.progress_path.buf);
 	if (rc || (rc = pick_batch(&x, e)))

@@ -271,6 +271,21 @@ int repo_refresh(struct repo *r, struct cv_err *e)
 
 /* ---- open, close ---- */
 
+/* Whether the config in place holds text (this call's, by its random id). */
+static int config_is(struct store *st, const char *text)
+{
+	struct cv_err ce = { 0 };
+	uint8_t *buf;
+	size_t n;
+	int same;
+
+	if (store_get(st, "config", 1 << 16, &buf, &n, &ce))
+		return 0;
+	same = n == strlen(text) && !memcmp(buf, text, n);
+	free(buf);
+	return same;
+}
+
 int repo_init(const char *path, int *made, struct cv_err *e)
 {
 	struct store st;
@@ -292,9 +307,9 @@ int repo_init(const char *path, int *made, struct cv_err *e)
 		 "\"version\":%d,\"id\":\"%s\"}\n", REPO_VERSION, hex);
 	if (!(rc = store_open(&st, path, 1, e)))
 		rc = store_put(&st, "config", text, strlen(text), e);
+	if (made) /* renamed in, maybe not synced: its random id says whose */
+		*made = !rc || config_is(&st, text);
 	store_close(&st);
-	if (made)
-		*made = !rc;
 	if (!rc && sync_parent(path)) /* the repository's own entry */
 		rc = cv_errno(e, CV_EIO, "%s: cannot sync the folder holding it", path);
 	return rc;

@@ -109,6 +109,12 @@ printf '{"line":5,"dest":"http://elsewhere:8000/api/v2/tenants/t/databases/d/col
 expect_fail 1 "$CV" import "$CHROMA_URL" -i "$T/big.jsonl" --resume
 grep -q "written for an import into http://elsewhere:8000/.*; this one goes to $CHROMA_URL/" \
 	"$T/stderr" || fail "another destination: $(cat "$T/stderr")"
+# an input on a read-only disk (every unlink refused) imports all the same
+if strace -f -o /dev/null true 2>/dev/null; then
+	expect_ok strace -f -o /dev/null -e trace=unlink,unlinkat \
+		-e inject=unlink,unlinkat:error=EROFS "$CV" import "$CHROMA_URL/read-only" --create -i "$T/cdp.jsonl"
+	rm -f "$T/cdp.jsonl.import-progress" # written: only unlink was refused
+fi
 # a run without --resume removes a stale one first, even when it then fails
 expect_fail 2 "$CV" import "http://127.0.0.1:$(free_port)" -i "$T/big.jsonl"
 [ ! -e "$T/big.jsonl.import-progress" ] || fail "a stale progress file was left for --resume"

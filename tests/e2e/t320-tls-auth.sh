@@ -87,6 +87,11 @@ grep -q "HTTP 401" "$T/stderr" || fail "no 401 for bob: $(cat "$T/stderr")"
 cat "$T/stderr" >>"$T/said"
 expect_fail 1 "$CV" import "https://bob:p@ss/w:rd@127.0.0.1:$port/a/b" -i "$T/plain.jsonl"
 cat "$T/stderr" "$T/stdout" >>"$T/said"
+# a '?' typed in a password (it starts a query): refused, nothing of it shown
+expect_fail 1 "$CV" export "https://bob:p@ss?w:rd@127.0.0.1:$port/articles"
+cat "$T/stderr" >>"$T/said"
+expect_fail 1 "$CV" export "https://bob:p@ss?tenant=w:rd@127.0.0.1:$port/articles"
+cat "$T/stderr" >>"$T/said"
 grep -q "https://\*\*\*@127.0.0.1" "$T/said" || fail "the URL is not named: $(cat "$T/said")"
 for secret in 'p@ss' 'ss/w' 'w:rd' 'rd-wrong'; do
 	grep -q -- "$secret" "$T/said" && fail "a part of a password was printed: $(cat "$T/said")"

@@ -70,6 +70,24 @@ PY
 got=$(hnsw articles | head -1 | python3 -c 'import json, sys; h = json.load(sys.stdin); print(h["sync_threshold"], h["ef_construction"], h["max_neighbors"], h["space"])')
 [ "$got" = "$want" ] || fail "index settings: want $want, got $got"
 
+# Chroma 1.0 to 1.2 directories keep them in configuration.vector_index; a
+# DEST naming the collection puts it in DEST's (here the default) database
+python3 - "$T/v1.jsonl" <<'PY'
+import json, sys
+cfg = {"vector_index": {"hnsw": {"space": "l2", "ef_construction": 321, "ef_search": 77,
+                                 "max_neighbors": 33, "sync_threshold": 444,
+                                 "resize_factor": 1.3}}, "embedding_function": None}
+with open(sys.argv[1], "w") as f:
+    f.write(json.dumps({"_collection": {"format": 1, "name": "v1", "tenant": "tenv",
+                                        "database": "dbv", "dimension": 2, "space": "l2",
+                                        "metadata": None, "configuration": cfg}}) + "\n")
+    f.write(json.dumps({"id": "a", "embedding": [1.0, 2.0], "text_chunk": None,
+                        "metadata": None}) + "\n")
+PY
+expect_ok "$CV" import "$CHROMA_URL/v1-renamed" -i "$T/v1.jsonl"
+hnsw v1-renamed | head -1 | grep -q '"ef_construction": 321, "ef_search": 77, "max_neighbors": 33, "resize_factor": 1.3, "space": "l2", "sync_threshold": 444' ||
+	fail "1.0-1.2 settings: $(hnsw v1-renamed)"
+
 # a server's export: settings and embedding function carried to another server
 python3 -c '
 import json, sys, urllib.request

@@ -127,4 +127,9 @@ mkdir "$T/parent"
 expect_fail 2 strace -f -o /dev/null -P "$T/parent" -e trace=fsync \
 	-e inject=fsync:error=EIO "$CV" backup "$T/src" "$T/parent/R"
 grep -q "cannot sync the folder holding it" "$T/stderr" || fail "$(cat "$T/stderr")"
+# ... nor one whose config's entry cannot be synced
+mkdir "$T/parent2"
+expect_fail 2 strace -f -o /dev/null -P "$T/parent2/R" -e trace=fsync \
+	-e inject=fsync:error=EIO:when=1 "$CV" backup "$T/src" "$T/parent2/R"
+grep -q "config: cannot sync its directory" "$T/stderr" || fail "$(cat "$T/stderr")"
 echo "the repository survives faults and duplicates"

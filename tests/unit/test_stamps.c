@@ -56,6 +56,10 @@ static void test_racy_window(void **state)
 	assert_true(stamps_racy(&s, &t0, &t1));
 	one(&s, at(102, 0), at(102, 0)); /* ahead of the clock: a clock stepped back */
 	assert_false(stamps_racy(&s, &t0, &t1));
+	one(&s, at(100, 0), at(100, 0)); /* whole seconds: t0's second is racy */
+	assert_true(stamps_racy(&s, &t0, &t1));
+	one(&s, at(99, 0), at(99, 0));
+	assert_false(stamps_racy(&s, &t0, &t1));
 	stamps_release(&s);
 }
 
