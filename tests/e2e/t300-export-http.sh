@@ -9,17 +9,14 @@ setup
 start_chroma "$T/data"
 expect_ok python3 "$ROOT/tests/gen/populate.py" "$CHROMA_URL" diff
 # float32 the server spells with an exponent sign ("3.4028235e+38")
-python3 - "$CHROMA_URL" <<'PY'
-import json, sys, urllib.request
-base = sys.argv[1] + "/api/v2/tenants/default_tenant/databases/default_database/collections"
-def post(url, body):
-    r = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                               headers={"content-type": "application/json"})
-    return json.load(urllib.request.urlopen(r))
-cid = post(base, {"name": "extremes", "configuration": {"hnsw": {"space": "l2"}}})["id"]
+PYTHONPATH="$ROOT/tests/gen" python3 - "$CHROMA_URL" <<'PY'
+import sys
+from chroma_api import Chroma
+c = Chroma(sys.argv[1])
+cid = c.create("extremes", configuration={"hnsw": {"space": "l2"}})
 vals = [3.4028235e38, -3.4028235e38, 1e-45, 1.17549435e-38, -0.0, 1e20, 123456789.0, 0.1]
-post(base + "/" + cid + "/add", {"ids": [f"x{i}" for i in range(8)],
-                                 "embeddings": [vals[i:] + vals[:i] for i in range(8)]})
+c.records(cid, "add", ids=[f"x{i}" for i in range(8)],
+          embeddings=[vals[i:] + vals[:i] for i in range(8)])
 PY
 stop_chroma
 expect_ok "$CV" export "file://$T/data" -o "$T/file.jsonl"

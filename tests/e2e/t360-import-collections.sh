@@ -52,10 +52,11 @@ test_cmp "$T/dbx1.jsonl" "$T/again.jsonl"
 expect_ok "$CV" export "$ROOT/sample/chroma-data" -o "$T/sample.jsonl"
 expect_ok "$CV" import "$CHROMA_URL" -i "$T/sample.jsonl"
 hnsw() {
-	python3 - "$CHROMA_URL" "$1" <<'PY'
-import json, sys, urllib.request
-u = sys.argv[1] + "/api/v2/tenants/default_tenant/databases/default_database/collections/" + sys.argv[2]
-c = json.load(urllib.request.urlopen(u))["configuration_json"]
+	PYTHONPATH="$ROOT/tests/gen" python3 - "$CHROMA_URL" "$1" <<'PY'
+import json, sys
+from chroma_api import Chroma
+c = Chroma(sys.argv[1])
+c = c.call("GET", c.prefix + "/collections/" + sys.argv[2])["configuration_json"]
 print(json.dumps(c["hnsw"], sort_keys=True))
 print(json.dumps(c.get("embedding_function"), sort_keys=True))
 PY
@@ -89,17 +90,16 @@ hnsw v1-renamed | head -1 | grep -q '"ef_construction": 321, "ef_search": 77, "m
 	fail "1.0-1.2 settings: $(hnsw v1-renamed)"
 
 # a server's export: settings and embedding function carried to another server
-python3 -c '
-import json, sys, urllib.request
-body = {"name": "rich", "configuration": {"hnsw": {"space": "ip", "ef_construction": 123,
-        "ef_search": 77, "max_neighbors": 21, "sync_threshold": 555, "resize_factor": 1.5},
-        "embedding_function": {"type": "known", "name": "openai",
-                               "config": {"model_name": "text-embedding-3-small",
-                                          "api_key_env_var": "OPENAI_API_KEY"}}}}
-r = urllib.request.Request(sys.argv[1] + "/api/v2/tenants/default_tenant/databases/default_database/collections",
-                           data=json.dumps(body).encode(), method="POST",
-                           headers={"content-type": "application/json"})
-urllib.request.urlopen(r).read()' "$CHROMA_URL"
+PYTHONPATH="$ROOT/tests/gen" python3 - "$CHROMA_URL" <<'PY'
+import sys
+from chroma_api import Chroma
+Chroma(sys.argv[1]).create("rich", configuration={
+    "hnsw": {"space": "ip", "ef_construction": 123, "ef_search": 77, "max_neighbors": 21,
+             "sync_threshold": 555, "resize_factor": 1.5},
+    "embedding_function": {"type": "known", "name": "openai",
+                           "config": {"model_name": "text-embedding-3-small",
+                                      "api_key_env_var": "OPENAI_API_KEY"}}})
+PY
 expect_ok "$CV" export "$CHROMA_URL/rich" --with-collection -o "$T/rich.jsonl"
 before=$(hnsw rich)
 start_chroma "$T/data2"
@@ -109,23 +109,18 @@ expect_ok "$CV" import "$CHROMA_URL" -i "$T/rich.jsonl"
 # NUL in ids, documents and metadata strings, and doubles in metadata: the
 # same after export, import and export again (doubles sent in their
 # shortest form, which the server reads back exactly)
-python3 - "$CHROMA_URL" <<'PY'
-import json, random, sys, urllib.request
-base = sys.argv[1] + "/api/v2/tenants/default_tenant/databases/default_database/collections"
-def post(url, body):
-    r = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                               headers={"content-type": "application/json"})
-    return json.load(urllib.request.urlopen(r))
-cid = post(base, {"name": "odd-values"})["id"]
+PYTHONPATH="$ROOT/tests/gen" python3 - "$CHROMA_URL" <<'PY'
+import random, sys
+from chroma_api import Chroma
+c = Chroma(sys.argv[1])
+cid = c.create("odd-values")
 random.seed(7)
-ids = ["nul\u0000id"] + [f"r{i}" for i in range(300)]
-ids[0] = "nul\x00id"
 metas = [{"s": "a\x00b", "f": 0.1}] + [
     {"f": round(random.random(), 2), "g": random.uniform(-1e6, 1e6), "h": random.random()}
     for i in range(300)]
-post(base + "/" + cid + "/add", {"ids": ids, "embeddings": [[1.0, float(i)] for i in range(301)],
-                                 "metadatas": metas,
-                                 "documents": ["doc\x00nul"] + [None] * 300})
+c.records(cid, "add", ids=["nul\x00id"] + [f"r{i}" for i in range(300)],
+          embeddings=[[1.0, float(i)] for i in range(301)], metadatas=metas,
+          documents=["doc\x00nul"] + [None] * 300)
 PY
 expect_ok "$CV" export "$CHROMA_URL/odd-values" --with-collection -o "$T/odd.jsonl"
 grep -q 'nul\\u0000id' "$T/odd.jsonl" || fail "NUL id not exported: $(head -c 300 "$T/odd.jsonl")"
