@@ -720,12 +720,18 @@ static json_t *obj_at(json_t *o, const char *const *path)
 	return json_is_object(o) ? o : NULL;
 }
 
+/* The schema's settings of the embedding's index (Chroma 1.3 on). */
+static const char *const schema_embedding[] = { "schema", "keys", "#embedding",
+						 "float_list", "vector_index",
+						 "config", NULL };
+
 /*
  * The index settings a header carries, as the API's configuration.hnsw:
  * from a server's export its configuration; from a directory's, the stored
  * configuration's vector_index.hnsw (1.0 to 1.2), the schema (1.3 on) or
- * the stored configuration of 0.5 and 0.6, whose M is max_neighbors. Legacy hnsw:* metadata goes along as metadata, which the
- * server reads as before. The space is the header's resolved one.
+ * the stored configuration of 0.5 and 0.6, whose M is max_neighbors.
+ * Legacy hnsw:* metadata goes along as metadata, which the server reads as
+ * before. The space is the header's resolved one.
  */
 static json_t *hnsw_settings(json_t *hdr)
 {
@@ -734,13 +740,11 @@ static json_t *hnsw_settings(json_t *hdr)
 					    "resize_factor", "sync_threshold",
 					    "batch_size", NULL };
 	static const char *const api[] = { "configuration", "hnsw", NULL };
-	static const char *const emb[] = { "schema", "keys", "#embedding", "float_list",
-					   "vector_index", "config", NULL };
 	static const char *const def[] = { "schema", "defaults", "float_list",
 					   "vector_index", "config", NULL };
 	static const char *const old[] = { "configuration", "hnsw_configuration", NULL };
 	static const char *const v1[] = { "configuration", "vector_index", "hnsw", NULL };
-	json_t *from, *vi = obj_at(hdr, emb), *out = json_object(), *v;
+	json_t *from, *vi = obj_at(hdr, schema_embedding), *out = json_object(), *v;
 	size_t i;
 
 	if (!vi)
@@ -765,8 +769,6 @@ static json_t *hnsw_settings(json_t *hdr)
 /* The configuration to create a header's collection with. */
 static json_t *configuration_of(json_t *hdr, const char *space)
 {
-	static const char *const emb[] = { "schema", "keys", "#embedding", "float_list",
-					   "vector_index", "config", NULL };
 	json_t *hnsw = hnsw_settings(hdr), *cfg = json_object(), *ef;
 
 	if (space)
@@ -774,17 +776,12 @@ static json_t *configuration_of(json_t *hdr, const char *space)
 	json_object_set_new(cfg, "hnsw", hnsw);
 	ef = json_object_get(json_object_get(hdr, "configuration"), "embedding_function");
 	if (!json_is_object(ef))
-		ef = json_object_get(obj_at(hdr, emb), "embedding_function");
+		ef = json_object_get(obj_at(hdr, schema_embedding), "embedding_function");
 	if (json_is_object(ef))
 		json_object_set(cfg, "embedding_function", ef);
 	return cfg;
 }
 
-/*
- * A database a header names (DEST naming none) is made when missing, and
- * its tenant first: an export of a whole directory restores whole. One named
- * in DEST must exist, as a misspelt name would otherwise make one.
- */
 /* POST {"name": name} to path. */
 static int post_name(struct imp *x, const char *path, const char *name,
 		     struct strbuf *resp, struct cv_err *e)
@@ -798,6 +795,11 @@ static int post_name(struct imp *x, const char *path, const char *name,
 	return rc;
 }
 
+/*
+ * A database a header names (DEST naming none) is made when missing, and
+ * its tenant first: an export of a whole directory restores whole. One named
+ * in DEST must exist, as a misspelt name would otherwise make one.
+ */
 static int ensure_database(struct imp *x, struct cv_err *e)
 {
 	struct strbuf path = STRBUF_INIT, resp = STRBUF_INIT, key = STRBUF_INIT;
@@ -989,12 +991,6 @@ static int pick_batch(struct imp *x, struct cv_err *e)
 	return rc;
 }
 
-/*
- * Where --resume goes on from. No progress file: from the start, with a
- * warning. One that is not ours, or that does not fit the input (another
- * size, a line past its end), stops the import: resuming there could skip
- * records or send them twice.
- */
 /* The records refused before the checkpoint: counted, and named again. */
 static void take_rejected(struct imp *x, json_t *list)
 {
@@ -1014,6 +1010,12 @@ static void take_rejected(struct imp *x, json_t *list)
 	}
 }
 
+/*
+ * Where --resume goes on from. No progress file: from the start, with a
+ * warning. One that is not ours, or that does not fit the input (another
+ * size, a line past its end), stops the import: resuming there could skip
+ * records or send them twice.
+ */
 static int read_progress(struct imp *x, struct cv_err *e)
 {
 	const char *path = x->progress_path.buf;
