@@ -215,6 +215,28 @@ static void page_request(struct rx *x, const char *cid, long long off,
 }
 
 /*
+ * A page that starts with the record the page before it started with: a
+ * server (or a proxy) that ignores offset would have the export page, and
+ * write the same records, forever.
+ */
+static int check_start(struct rx *x, json_t *page, struct strbuf *first,
+		       long long off, struct cv_err *e)
+{
+	json_t *id = json_array_get(json_object_get(page, "ids"), 0);
+
+	if (!json_is_string(id))
+		return 0;
+	if (first->len == json_string_length(id) && first->len &&
+	    !memcmp(first->buf, json_string_value(id), first->len))
+		return cv_errf(e, CV_EIO, "%s: the page at offset %lld starts with the "
+			       "record the page before it started with: the server does "
+			       "not page by offset", x->h.base, off);
+	sb_reset(first);
+	sb_add(first, json_string_value(id), json_string_length(id));
+	return 0;
+}
+
+/*
  * Fetch concurrency pages at once, write them in order, until a short page.
  * The server prints float32 as cv_fmt_f32 does (shortest digits, ryu's
  * layout), so each embedding's text is copied as it is (json_cut_rows)
@@ -225,7 +247,7 @@ static int export_records(struct rx *x, const char *cid, struct cv_err *e)
 	int k = x->h.o.concurrency, i, rc = 0, more = 1;
 	struct http_req *reqs = xcalloc((size_t)k, sizeof(*reqs));
 	long long off = x->o->offset, budget = x->o->limit;
-	struct strbuf rest = STRBUF_INIT;
+	struct strbuf rest = STRBUF_INIT, first = STRBUF_INIT;
 	struct json_span *sp = NULL;
 	const char *text;
 	json_t *page;
@@ -252,6 +274,8 @@ static int export_records(struct rx *x, const char *cid, struct cv_err *e)
 			if (!rc && more && !page)
 				rc = cv_errf(e, CV_EIO, "%s: a page is not JSON", x->h.base);
 			if (!rc && page &&
+			    !(rc = check_start(x, page, &first, off + (long long)i * x->o->page,
+					       e)) &&
 			    !(rc = emit_page(x, page, text, sp, ns, &budget, &n, e)))
 				more = n == (size_t)x->o->page && budget != 0;
 			json_decref(page);
@@ -264,6 +288,7 @@ static int export_records(struct rx *x, const char *cid, struct cv_err *e)
 	free(reqs);
 	free(sp);
 	sb_release(&rest);
+	sb_release(&first);
 	return rc;
 }
 

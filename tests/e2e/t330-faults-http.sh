@@ -27,7 +27,7 @@ expect_fail 2 "$CV" export "http://127.0.0.1:$pport3" -o "$T/capped.jsonl"
 grep -q "the server gave 7 records where its count says" "$T/stderr" || fail "$(cat "$T/stderr")"
 [ ! -e "$T/capped.jsonl" ] || fail "a short export was left as if complete"
 kill $proxy3
-# a server that asks to be left alone for 2 s (503, Retry-After) is
+# a server that asks to be left alone for 2 s (503, Retry-After) is waited for
 PROXY_FAULTS=0 PROXY_BUSY=1 python3 "$ROOT/tests/tools/faulty_proxy.py" "$pport3" "$CHROMA_URL" &
 proxy3=$!
 for i in $(seq 50); do (: <>"/dev/tcp/127.0.0.1/$pport3") 2>/dev/null && break; sleep 0.1; done
@@ -44,6 +44,23 @@ for i in $(seq 50); do curl -s "http://127.0.0.1:$pport3/api/v2/heartbeat" >/dev
 expect_fail 4 "$CV" export "http://127.0.0.1:$pport3" -o "$T/novec.jsonl"
 grep -q "[1-9][0-9]* records have no vector in the server's answer" "$T/stderr" || fail "$(cat "$T/stderr")"
 grep -q "\"id\":\"$id\",.*\"embedding\":null" "$T/novec.jsonl" || fail "record $id not written with null"
+kill $proxy3
+
+# a proxy that ignores offset: stopped at the second page, not paged forever
+PYTHONPATH="$ROOT/tests/gen" python3 - "$CHROMA_URL" <<'PY'
+import sys
+from chroma_api import Chroma
+c = Chroma(sys.argv[1])
+cid = c.create("many")
+c.records(cid, "add", ids=[f"m{i:05d}" for i in range(4100)],
+          embeddings=[[float(i), 1.0] for i in range(4100)])
+PY
+PROXY_FAULTS=0 PROXY_IGNORE_OFFSET=1 python3 "$ROOT/tests/tools/faulty_proxy.py" "$pport3" "$CHROMA_URL" &
+proxy3=$!
+for i in $(seq 50); do (: <>"/dev/tcp/127.0.0.1/$pport3") 2>/dev/null && break; sleep 0.1; done
+expect_fail 2 timeout 60 "$CV" export "http://127.0.0.1:$pport3/many" -o "$T/many.jsonl"
+grep -q "the page at offset 2000 starts with the record the page before it started with" \
+	"$T/stderr" || fail "$(cat "$T/stderr")"
 kill $proxy3
 
 expect_fail 3 "$CV" import "$P/one" -i "$T/direct.jsonl"

@@ -13,7 +13,8 @@ holds TEXT; PROXY_GONE_AFTER=N answers 404, as for a collection deleted
 meanwhile, to every add or upsert after the first N; PROXY_PAGE_CAP=N
 answers at most N records to a get, whatever its limit asks;
 PROXY_NULL_VECTOR=ID answers the record ID of a get without its vector;
-PROXY_BUSY=N answers the first N requests 503 with Retry-After: 2.
+PROXY_BUSY=N answers the first N requests 503 with Retry-After: 2;
+PROXY_IGNORE_OFFSET=1 asks every get for its first page.
 """
 import http.server
 import json
@@ -32,6 +33,7 @@ GONE_AFTER = int(os.environ.get("PROXY_GONE_AFTER", "-1"))
 PAGE_CAP = int(os.environ.get("PROXY_PAGE_CAP", "0"))
 NULL_VECTOR = os.environ.get("PROXY_NULL_VECTOR", "")
 BUSY = int(os.environ.get("PROXY_BUSY", "0"))
+IGNORE_OFFSET = os.environ.get("PROXY_IGNORE_OFFSET", "") == "1"
 lock = threading.Lock()
 count = 0
 adds = 0
@@ -78,9 +80,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             f = 400
         if self.gone():
             f = 404
-        if PAGE_CAP and self.path.endswith("/get") and body:
+        if (PAGE_CAP or IGNORE_OFFSET) and self.path.endswith("/get") and body:
             q = json.loads(body)
-            q["limit"] = min(q.get("limit") or PAGE_CAP, PAGE_CAP)
+            if PAGE_CAP:
+                q["limit"] = min(q.get("limit") or PAGE_CAP, PAGE_CAP)
+            if IGNORE_OFFSET:
+                q["offset"] = 0
             body = json.dumps(q).encode()
         if f == "drop":
             self.close_connection = True
