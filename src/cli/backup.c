@@ -394,7 +394,7 @@ static int backup_one(const char *dir, const char *path,
 		free(text);
 	}
 	if (!rc) {
-		cli_print_warnings(&cmd_backup, st.warnings);
+		cli_print_warnings(&cmd_backup, NULL, st.warnings);
 		report(o, name, &st, &r.stats, w.files, now_sec() - t0);
 	}
 	if (rc && !snapshot_written(&r, name))

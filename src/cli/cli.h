@@ -43,8 +43,12 @@ extern const struct cli_cmd *const cli_commands[];
 void cli_print_help(const struct cli_cmd *c, FILE *f);
 /* "chromavault CMD: message" on stderr; returns the exit code for e. */
 int cli_fail(const struct cli_cmd *c, const struct cv_err *e);
-/* "chromavault CMD: warning: W" on stderr for each string of warnings. */
-void cli_print_warnings(const struct cli_cmd *c, const json_t *warnings);
+/*
+ * "chromavault CMD: warning: W" on stderr for each string of warnings,
+ * "warning: WHEN: W" when when is not NULL.
+ */
+void cli_print_warnings(const struct cli_cmd *c, const char *when,
+			const json_t *warnings);
 /*
  * The option getopt just refused (opterr is 0): unknown, or missing its
  * value. Returns the usage error's exit code.

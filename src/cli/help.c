@@ -30,14 +30,15 @@ int cli_fail(const struct cli_cmd *c, const struct cv_err *e)
 	return cv_err_exit_code(e->code ? e->code : CV_EIO);
 }
 
-void cli_print_warnings(const struct cli_cmd *c, const json_t *warnings)
+void cli_print_warnings(const struct cli_cmd *c, const char *when,
+			const json_t *warnings)
 {
 	const json_t *w;
 	size_t i;
 
 	json_array_foreach(warnings, i, w)
-		fprintf(stderr, "chromavault %s: warning: %s\n", c->name,
-			json_string_value(w));
+		fprintf(stderr, "chromavault %s: warning: %s%s%s\n", c->name,
+			when ? when : "", when ? ": " : "", json_string_value(w));
 }
 
 int cli_usage_error(const struct cli_cmd *c, const char *fmt, ...)

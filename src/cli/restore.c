@@ -424,17 +424,6 @@ static int swap_in(const char *tmp, const char *target, int exists,
 	return swap_in_two_steps(tmp, target, e); /* a filesystem without it */
 }
 
-/* What the snapshot's backup left out is not in TARGET either: said again. */
-static void print_backup_warnings(const struct manifest *m)
-{
-	const json_t *w;
-	size_t i;
-
-	json_array_foreach(json_object_get(m->root, "warnings"), i, w)
-		fprintf(stderr, "chromavault restore: warning: when backed up: %s\n",
-			json_string_value(w));
-}
-
 static int restore_all(const char *repo_path, const char *snap,
 		       const char *target, int force, struct cv_err *e)
 {
@@ -476,7 +465,9 @@ static int restore_all(const char *repo_path, const char *snap,
 		rm_tree(tmp.buf); /* incomplete, and ours */
 	else if (!(rc = swap_in(tmp.buf, target, exists, e))) {
 		printf("restored snapshot %s: %zu entries into %s\n", m.name, m.n, target);
-		print_backup_warnings(&m);
+		/* what its backup left out is not in TARGET either */
+		cli_print_warnings(&cmd_restore, "when backed up",
+				   json_object_get(m.root, "warnings"));
 	}
 out:
 	if (held >= 0)

@@ -79,7 +79,7 @@ static int snapshot_one(const char *dir, const char *dest, int as_json,
 			      "be synced", dest);
 		goto out;
 	}
-	cli_print_warnings(&cmd_snapshot, st.warnings);
+	cli_print_warnings(&cmd_snapshot, NULL, st.warnings);
 	if (as_json)
 		printf("{\"dest\":\"%s\",\"bytes\":%llu,\"lock_ms\":%.1f,\"retries\":%d}\n",
 		       dest, (unsigned long long)st.bytes_read, st.lock_ms, st.retries);

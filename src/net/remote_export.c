@@ -98,34 +98,6 @@ static int page_vector(struct rx *x, json_t *emb, size_t *dim, struct cv_err *e)
 	return 0;
 }
 
-/*
- * An embedding's text the server spelt otherwise than cv_fmt_f32 would
- * ("3.4028235e+38"): read back, so that it is written as the directory's
- * export writes it.
- */
-static int span_vector(struct rx *x, const char *p, size_t len, size_t *dim,
-		       struct cv_err *e)
-{
-	const char *end = p + len;
-	char *next;
-	size_t n = 0;
-
-	p = memchr(p, '[', len);
-	if (p && p + 1 < end && p[1] == ']')
-		p++; /* [] */
-	for (; p && p < end && *p != ']' && n < MAX_DIM; n++) {
-		x->vec[n] = strtof(p + 1, &next);
-		if (next == p + 1)
-			break;
-		p = next + strspn(next, " \t\r\n");
-	}
-	if (!p || p >= end || *p != ']')
-		return cv_errf(e, CV_EIO, "%s: an embedding is not an array of numbers",
-			       x->h.base);
-	*dim = n;
-	return 0;
-}
-
 static const char *str_at(json_t *arr, size_t i, size_t *len)
 {
 	json_t *v = json_array_get(arr, i);
@@ -144,6 +116,7 @@ static int emit_page(struct rx *x, json_t *page, const char *text,
 	json_t *metas = json_object_get(page, "metadatas");
 	struct cv_record rec;
 	size_t i, dim = 0;
+	long rows;
 	int rc;
 
 	*n = json_array_size(ids);
@@ -163,10 +136,14 @@ static int emit_page(struct rx *x, json_t *page, const char *text,
 		rec.meta_len = x->meta_json.len;
 		if (text && i < ns && strncmp(text + sp[i].off, "null", 4) &&
 		    memchr(text + sp[i].off, '+', sp[i].len)) {
-			if ((rc = span_vector(x, text + sp[i].off, sp[i].len, &dim, e)))
-				return rc;
+			/* spelt otherwise than cv_fmt_f32 would (3.4028235e+38): read
+			 * back, to be written as the directory's export writes it */
+			rows = json_floats(text + sp[i].off, sp[i].len, x->vec, MAX_DIM, 0);
+			if (rows < 0)
+				return cv_errf(e, CV_EIO, "%s: an embedding is not an array "
+					       "of numbers", x->h.base);
 			rec.vec = x->vec;
-			rec.dim = dim;
+			rec.dim = (size_t)rows;
 		} else if (text && i < ns && strncmp(text + sp[i].off, "null", 4)) {
 			rec.vec_text = text + sp[i].off;
 			rec.vec_text_len = sp[i].len;

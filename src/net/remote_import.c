@@ -426,18 +426,15 @@ static void batch_free(struct imp *x)
 static void add_base64(struct imp *x, json_t *rec)
 {
 	json_t *emb = json_object_get(rec, "embedding"), *v;
-	const char *p = x->line + x->emb_off + 1;
-	char *end;
 	size_t n = 0, i;
+	long got;
 
 	if (x->emb_dim > 0) {
-		/* the line was checked: numbers, each maybe with blanks around it */
-		for (; n < (size_t)x->emb_dim; n++) {
-			x->vec[n] = (float)strtod(p, &end);
-			p = end + strspn(end, " \t\r\n");
-			if (*p == ',')
-				p++;
-		}
+		/* the line was checked; were it not read whole, the server would
+		 * refuse the short vector by its dimension, and the line be named */
+		got = json_floats(x->line + x->emb_off, x->emb_len, x->vec,
+				  (size_t)x->emb_dim, 1);
+		n = got > 0 ? (size_t)got : 0;
 	} else {
 		json_array_foreach(emb, i, v)
 			x->vec[n++] = (float)json_number_value(v);

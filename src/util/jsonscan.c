@@ -4,6 +4,7 @@
  */
 #include "util/jsonscan.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "util/xalloc.h"
@@ -216,4 +217,24 @@ long json_cut_rows(const char *t, size_t n, const char *key,
 		return -1;
 	cut(t, n, v, i + 1, rest);
 	return rows;
+}
+
+long json_floats(const char *t, size_t n, float *out, size_t max, int via_double)
+{
+	const char *p = memchr(t, '[', n), *end = t + n;
+	char *next;
+	size_t k = 0;
+
+	if (p && p + 1 < end && p[1 + strspn(p + 1, " \t\r\n")] == ']')
+		return 0; /* [] */
+	while (p && p < end && *p != ']') {
+		if (*p != (k ? ',' : '[') || k == max)
+			return -1;
+		out[k] = via_double ? (float)strtod(p + 1, &next) : strtof(p + 1, &next);
+		if (next == p + 1)
+			return -1;
+		k++;
+		p = next + strspn(next, " \t\r\n");
+	}
+	return p && p < end && *p == ']' ? (long)k : -1;
 }

@@ -33,4 +33,13 @@ struct json_span {
 long json_cut_rows(const char *t, size_t n, const char *key,
 		   struct strbuf *rest, struct json_span **sp, size_t *cap);
 
+/*
+ * The numbers of an array's text t[0..n) as json_cut_numbers or
+ * json_cut_rows found it, into out (at most max): each read with strtod and
+ * rounded to float32 when via_double (as Chroma's server reads decimal
+ * text), else with strtof. Returns the count, or -1 when the text is not
+ * such an array or holds more than max numbers.
+ */
+long json_floats(const char *t, size_t n, float *out, size_t max, int via_double);
+
 #endif

@@ -118,6 +118,25 @@ static void test_rows(void **state)
 }
 
 /* Inputs that once crashed the fuzz target: run again here, under ASan too. */
+/* An array's numbers, blanks anywhere between; a malformed or long one refused. */
+static void test_floats(void **state)
+{
+	static const char t[] = "[ 0.5 ,0.25 , -3.4028235e+38,1e-45 ]";
+	float v[8];
+
+	(void)state;
+	assert_int_equal(json_floats(t, strlen(t), v, 8, 0), 4);
+	assert_true(v[0] == 0.5f && v[1] == 0.25f && v[2] == -3.4028235e38f && v[3] == 1e-45f);
+	assert_int_equal(json_floats(t, strlen(t), v, 8, 1), 4);
+	assert_true(v[1] == 0.25f && v[2] == -3.4028235e38f);
+	assert_int_equal(json_floats(t, strlen(t), v, 3, 0), -1);
+	assert_int_equal(json_floats("[ ]", 3, v, 8, 0), 0);
+	assert_int_equal(json_floats("[1 23]", 6, v, 8, 0), -1);
+	assert_int_equal(json_floats("[1,2", 4, v, 8, 0), -1);
+	assert_int_equal(json_floats("[1,]", 4, v, 8, 0), -1);
+	assert_int_equal(json_floats("[1,2]xyz", 4, v, 8, 0), -1); /* cut at n */
+}
+
 static void test_regressions(void **state)
 {
 	static const char *const files[] = {
@@ -149,6 +168,7 @@ int main(void)
 		cmocka_unit_test(test_large),
 		cmocka_unit_test(test_rows),
 		cmocka_unit_test(test_regressions),
+		cmocka_unit_test(test_floats),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
