@@ -22,10 +22,15 @@
 #include "util/banned.h"
 
 /*
- * A file is restored in units of consecutive chunks: worker threads read,
- * decompress and check the chunks of a unit and write it at its offset; the
- * units are hashed in order for the whole-file check by whichever worker
- * finishes the unit that is due (one at a time), so none waits for its turn.
+ * A file is restored in units of consecutive chunks: worker threads read and
+ * decompress the chunks of a unit and write it at its offset; the units are
+ * hashed in order for the whole-file check by whichever worker finishes the
+ * unit that is due (one at a time), so none waits for its turn.
+ *
+ * The file's SHA-256, recorded by the backup from the bytes it cut into
+ * chunks, matches only if every chunk came back as it was, so the chunks are
+ * not hashed one by one as well; when it does not match, the file is
+ * restored again with every chunk checked, to name the one that is damaged.
  */
 #define UNIT_BYTES (4u << 20)
 #define MAX_WORKERS 8
@@ -49,6 +54,7 @@ struct rfile {
 	size_t nu, next, hashed, window;
 	struct sha256 *whole;  /* the whole-file hash, fed in unit order */
 	struct unit *failed;   /* the first unit, in order, that failed */
+	int check;             /* hash every chunk too */
 	int stop, hashing;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -81,9 +87,9 @@ static void run_unit(struct rfile *f, struct repo_reader *rd, struct unit *u)
 
 	for (i = 0; !u->rc && i < u->n; i++) {
 		u->bad_off = u->off + u->data.len;
-		u->rc = repo_append_at(f->r, rd, f->locs[u->first + i],
-				       f->hashes + (u->first + i) * SHA256_LEN,
-				       &u->data, &u->err);
+		u->rc = (f->check ? repo_append_at : repo_append_unchecked)(
+			f->r, rd, f->locs[u->first + i],
+			f->hashes + (u->first + i) * SHA256_LEN, &u->data, &u->err);
 	}
 	if (!u->rc && pwrite_all(f->fd, u->data.buf, u->data.len, u->off))
 		u->rc = cv_errno(&u->err, CV_EIO, "%s: write failed", f->path);
@@ -228,34 +234,57 @@ static int run_workers(struct rfile *f, struct sha256 *whole, uint64_t *bad,
 	return rc;
 }
 
-/* The chunks of one file, each checked, then the whole file's hash. */
+/* One pass over the file's units: written, and hashed whole into sum. */
+static int restore_pass(struct rfile *f, int check, uint8_t sum[SHA256_LEN],
+			uint64_t *bad, struct cv_err *e)
+{
+	struct sha256 whole;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < f->nu; i++) {
+		f->u[i].done = f->u[i].rc = 0;
+		cv_err_clear(&f->u[i].err);
+	}
+	f->next = f->hashed = 0;
+	f->stop = f->hashing = 0;
+	f->failed = NULL;
+	f->check = check;
+	sha256_init(&whole);
+	rc = run_workers(f, &whole, bad, e);
+	sha256_final(&whole, sum);
+	return rc;
+}
+
+/*
+ * The chunks of one file, then the whole file's hash; where that differs,
+ * the chunks again, each checked, so that the message names the damaged one.
+ */
 static int restore_data(struct repo *r, const struct manifest *m,
 			const struct mf_file *mf, int fd, const char *path,
 			struct cv_err *e)
 {
 	struct strbuf list = STRBUF_INIT;
 	struct rfile f = { .r = r, .fd = fd, .path = path };
-	struct sha256 whole;
-	uint8_t sum[SHA256_LEN];
+	uint8_t sum[SHA256_LEN] = { 0 };
 	uint64_t size = 0, bad = 0;
 	int rc;
 
 	pthread_mutex_init(&f.mu, NULL);
 	pthread_cond_init(&f.cv, NULL);
-	sha256_init(&whole);
 	rc = mf_file_list(r, mf, &list, e);
 	f.hashes = (const uint8_t *)list.buf;
 	if (!rc && !(rc = plan_units(&f, list.len / SHA256_LEN, &size, e)))
-		rc = run_workers(&f, &whole, &bad, e);
+		rc = restore_pass(&f, 0, sum, &bad, e);
 	else
 		bad = size;
-	if (rc)
-		cv_err_prefix(e, "snapshot %s: %s at offset %llu", m->name, mf->path,
-			      (unsigned long long)bad);
-	sha256_final(&whole, sum);
-	if (!rc && (size != mf->size || memcmp(sum, mf->sha, SHA256_LEN)))
+	if (!rc && (size != mf->size || memcmp(sum, mf->sha, SHA256_LEN)) &&
+	    !(rc = restore_pass(&f, 1, sum, &bad, e)))
 		rc = cv_errf(e, CV_ECORRUPT, "snapshot %s: %s: restored content does "
 			     "not match its recorded size and sha256", m->name, mf->path);
+	else if (rc)
+		cv_err_prefix(e, "snapshot %s: %s at offset %llu", m->name, mf->path,
+			      (unsigned long long)bad);
 	free(f.u);
 	free(f.locs);
 	pthread_mutex_destroy(&f.mu);
@@ -500,9 +529,10 @@ const struct cli_cmd cmd_restore = {
 	.name = "restore",
 	.usage = "restore REPO SNAPSHOT|latest TARGET [--force] [--lock-wait S]",
 	.summary = "Restore a snapshot into TARGET, which must not exist or be empty.\n"
-		   "Files are written into a temporary folder beside it, every chunk\n"
-		   "and every file checked against its SHA-256, then renamed into\n"
-		   "place: TARGET holds the whole snapshot or is left as it was.",
+		   "Files are written into a temporary folder beside it, each checked\n"
+		   "against its SHA-256 (where one differs, its chunks are checked\n"
+		   "one by one to name the damaged one), then renamed into place:\n"
+		   "TARGET holds the whole snapshot or is left as it was.",
 	.options = "  --force           replace a non-empty TARGET (only once the restore\n"
 		   "                    succeeded)\n" CLI_LOCK_WAIT_HELP,
 	.run = restore_run,

@@ -826,9 +826,9 @@ int repo_append_in(struct repo *r, struct repo_reader *rd,
 	return repo_append_at(r, rd, repo_find(r, hash), hash, out, e);
 }
 
-int repo_append_at(struct repo *r, struct repo_reader *rd,
-		   const struct chunk_loc *loc, const uint8_t hash[SHA256_LEN],
-		   struct strbuf *out, struct cv_err *e)
+static int append_chunk(struct repo *r, struct repo_reader *rd,
+			const struct chunk_loc *loc, const uint8_t hash[SHA256_LEN],
+			int check, struct strbuf *out, struct cv_err *e)
 {
 	const struct strbuf *frame = NULL;
 	char hex[2 * SHA256_LEN + 1];
@@ -837,20 +837,35 @@ int repo_append_at(struct repo *r, struct repo_reader *rd,
 
 	if (!loc || loc->pack == PACK_PENDING)
 		rc = cv_errf(e, CV_ECORRUPT, "not in the repository");
-	else if (!(rc = load_frame(r, rd, loc, &frame, e))) {
+	else if (!(rc = load_frame(r, rd, loc, &frame, e)) && check) {
 		sha256(frame->buf + loc->uoff, loc->ulen, sum);
 		if (memcmp(sum, hash, SHA256_LEN))
 			rc = cv_errf(e, CV_ECORRUPT, "%s/packs/%s.pack: offset %llu: "
 				     "wrong content", r->st.root, r->packs[loc->pack],
 				     (unsigned long long)loc->off);
-		else
-			sb_add(out, frame->buf + loc->uoff, loc->ulen);
 	}
+	if (!rc)
+		sb_add(out, frame->buf + loc->uoff, loc->ulen);
 	if (rc) {
 		hex_encode(hash, SHA256_LEN, hex);
 		cv_err_prefix(e, "chunk %s", hex);
 	}
 	return rc;
+}
+
+int repo_append_at(struct repo *r, struct repo_reader *rd,
+		   const struct chunk_loc *loc, const uint8_t hash[SHA256_LEN],
+		   struct strbuf *out, struct cv_err *e)
+{
+	return append_chunk(r, rd, loc, hash, 1, out, e);
+}
+
+int repo_append_unchecked(struct repo *r, struct repo_reader *rd,
+			  const struct chunk_loc *loc,
+			  const uint8_t hash[SHA256_LEN], struct strbuf *out,
+			  struct cv_err *e)
+{
+	return append_chunk(r, rd, loc, hash, 0, out, e);
 }
 
 /* ---- chunk lists ---- */

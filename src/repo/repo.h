@@ -161,6 +161,16 @@ int repo_append_in(struct repo *r, struct repo_reader *rd,
 int repo_append_at(struct repo *r, struct repo_reader *rd,
 		   const struct chunk_loc *loc, const uint8_t hash[SHA256_LEN],
 		   struct strbuf *out, struct cv_err *e);
+/*
+ * Same, without hashing the content: for a caller that checks what the
+ * chunks add up to against a hash of its own (a whole file's), and looks for
+ * the damaged chunk with repo_append_at when that check fails. Frames are
+ * still checked for their length and for decompressing at all.
+ */
+int repo_append_unchecked(struct repo *r, struct repo_reader *rd,
+			  const struct chunk_loc *loc,
+			  const uint8_t hash[SHA256_LEN], struct strbuf *out,
+			  struct cv_err *e);
 
 /*
  * A chunk list (n hashes, 32 bytes each) stored as segments of

@@ -73,7 +73,10 @@ static void delta_params(ZSTD_CCtx *cc, size_t content, size_t prefix)
 	ZSTD_CCtx_setParameter(cc, ZSTD_c_enableLongDistanceMatching, 1);
 }
 
-/* No frame checksum: every chunk's SHA-256 is checked when it is read. */
+/*
+ * No frame checksum: what a frame holds is checked when it is read, against
+ * each chunk's SHA-256 or, by restore, against its whole file's.
+ */
 static void frame_params(ZSTD_CCtx *cc, int level)
 {
 	ZSTD_CCtx_reset(cc, ZSTD_reset_parameters);

@@ -55,6 +55,35 @@ ls "$T" | grep -q 'out.tmp' && fail "failed restore left its temp folder"
 cp "$T/pack.orig" "$pack"
 expect_ok "$CV" verify --read-data "$R"
 
+# a flipped byte that still decompresses, into the wrong content: bytes that
+# do not compress are stored as they are, so one of them can be found in the
+# pack and changed; restore finds the file's hash wrong and names the chunk
+mkdir "$T/raw"
+cp -r "$ROOT/sample/chroma-data/." "$T/raw/"
+chmod -R u+w "$T/raw"
+head -c 300000 /dev/urandom >"$T/raw/noise.bin"
+expect_ok "$CV" backup "$T/raw" "$T/raw-repo"
+python3 - "$T/raw/noise.bin" "$T/raw-repo"/packs/*.pack <<'PY' || fail "noise not found in a pack"
+import sys
+want = open(sys.argv[1], "rb").read()[200000:200064]
+for pack in sys.argv[2:]:
+    data = bytearray(open(pack, "rb").read())
+    at = data.find(want)
+    if at >= 0:
+        data[at + 10] ^= 0x01
+        open(pack, "wb").write(data)
+        sys.exit(0)
+sys.exit(1)
+PY
+expect_fail 3 "$CV" restore "$T/raw-repo" latest "$T/raw-out"
+grep -q "noise.bin at offset [0-9]*: chunk [0-9a-f]*: .*pack: offset [0-9]*: wrong content" \
+	"$T/stderr" || fail "restore does not name the damaged chunk: $(cat "$T/stderr")"
+[ ! -e "$T/raw-out" ] || fail "failed restore left a target"
+ls "$T" | grep -q 'raw-out.tmp' && fail "failed restore left its temp folder"
+expect_fail 3 "$CV" verify --read-data "$T/raw-repo"
+grep -q "noise.bin at offset [0-9]*: .*wrong content" "$T/stdout" ||
+	fail "verify does not name the damaged chunk: $(cat "$T/stdout")"
+
 # a missing pack
 mv "$pack" "$T/pack.away"
 expect_fail 3 "$CV" verify "$R"

@@ -1,7 +1,8 @@
 /*
  * Unit tests for repo/: chunks stored once and read back with their hash
  * checked, small chunks sharing frames, delta chunks, frames by lane, chunk lists in
- * segments and as patches, snapshots, a damaged pack detected, garbage
+ * segments and as patches, snapshots, a damaged pack detected (and read
+ * unchecked, for restore's whole-file check), garbage
  * collection keeping exactly what is asked (after an interrupted one too), version 1 packs, the cutter.
  */
 #include <stdarg.h>
@@ -360,6 +361,57 @@ static void test_damaged_pack(void **state)
 	sb_release(&out);
 }
 
+/*
+ * A changed byte that still decompresses: repo_append_unchecked hands back
+ * what the frame holds (its caller checks a whole file's hash), and
+ * repo_append_at names it wrong content.
+ */
+static void test_unchecked_append(void **state)
+{
+	static const char text[] = "a short text stored as it is, quick to find";
+	struct repo r;
+	struct repo_reader rd;
+	struct cv_err e = { 0 };
+	struct strbuf out = STRBUF_INIT;
+	uint8_t a[SHA256_LEN];
+	char path[512], *at;
+	uint8_t *p;
+	size_t n;
+	FILE *f;
+
+	(void)state;
+	assert_int_equal(repo_open(dir, 1, &r, &e), 0);
+	put_text(&r, text, a);
+	assert_int_equal(repo_flush(&r, &e), 0);
+	snprintf(path, sizeof(path), "%s/packs/%s.pack", dir, r.packs[r.npacks - 1]);
+	f = fopen(path, "r+b");
+	assert_non_null(f);
+	p = xmalloc(1 << 16);
+	n = fread(p, 1, 1 << 16, f);
+	at = memmem(p, n, "quick", 5);
+	assert_non_null(at);
+	fseek(f, (long)(at - (char *)p), SEEK_SET);
+	fputc('Q', f);
+	fclose(f);
+	free(p);
+
+	repo_reader_init(&rd);
+	assert_int_equal(repo_append_unchecked(&r, &rd, repo_find(&r, a), a, &out,
+					       &e), 0);
+	assert_int_equal(out.len, strlen(text));
+	assert_non_null(memmem(out.buf, out.len, "Quick", 5));
+	repo_reader_release(&rd);
+	repo_reader_init(&rd); /* no frame cached */
+	sb_reset(&out);
+	assert_int_equal(repo_append_at(&r, &rd, repo_find(&r, a), a, &out, &e),
+			 CV_ECORRUPT);
+	assert_non_null(strstr(e.msg, "wrong content"));
+	assert_int_equal(out.len, 0);
+	repo_reader_release(&rd);
+	repo_close(&r, NULL);
+	sb_release(&out);
+}
+
 /* A delta chunk reads back through its base, which walks must keep. */
 static void test_delta_chunks(void **state)
 {
@@ -606,6 +658,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_gc_delta_after_base_moved, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_damaged_pack, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unchecked_append, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delta_chunks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lanes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list_patches, setup, teardown),
