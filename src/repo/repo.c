@@ -837,15 +837,16 @@ static int append_chunk(struct repo *r, struct repo_reader *rd,
 
 	if (!loc || loc->pack == PACK_PENDING)
 		rc = cv_errf(e, CV_ECORRUPT, "not in the repository");
-	else if (!(rc = load_frame(r, rd, loc, &frame, e)) && check) {
-		sha256(frame->buf + loc->uoff, loc->ulen, sum);
-		if (memcmp(sum, hash, SHA256_LEN))
+	else if (!(rc = load_frame(r, rd, loc, &frame, e))) {
+		if (check)
+			sha256(frame->buf + loc->uoff, loc->ulen, sum);
+		if (check && memcmp(sum, hash, SHA256_LEN))
 			rc = cv_errf(e, CV_ECORRUPT, "%s/packs/%s.pack: offset %llu: "
 				     "wrong content", r->st.root, r->packs[loc->pack],
 				     (unsigned long long)loc->off);
+		else
+			sb_add(out, frame->buf + loc->uoff, loc->ulen);
 	}
-	if (!rc)
-		sb_add(out, frame->buf + loc->uoff, loc->ulen);
 	if (rc) {
 		hex_encode(hash, SHA256_LEN, hex);
 		cv_err_prefix(e, "chunk %s", hex);
