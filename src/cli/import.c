@@ -12,6 +12,7 @@
 #include "cli/cli.h"
 #include "cli/source.h"
 #include "net/remote_import.h"
+#include "util/jsonw.h"
 #include "util/banned.h"
 
 static const struct option import_longopts[] = {
@@ -82,18 +83,29 @@ static int parse(int argc, char **argv, struct import_opts *o, int *as_json)
 	return 0;
 }
 
-static void report(const struct import_opts *o, const struct import_stats *st,
-		   int as_json)
+/* The summary for scripts; after a failure too, with its message and exit code. */
+static void report_json(const struct import_opts *o, const struct import_stats *st,
+			const struct cv_err *e, int code)
 {
-	if (as_json) {
-		printf("{\"lines\":%llu,\"records\":%llu,\"sent\":%llu,\"skipped\":%llu,"
-		       "\"rejected\":%llu,\"collections\":%llu,\"checked_only\":%s}\n",
-		       (unsigned long long)st->lines, (unsigned long long)st->records,
-		       (unsigned long long)st->sent, (unsigned long long)st->skipped,
-		       (unsigned long long)st->rejected,
-		       (unsigned long long)st->collections, o->check_only ? "true" : "false");
-		return;
+	json_t *j = json_pack("{sIsIsIsIsIsIsb}", "lines", (json_int_t)st->lines,
+			      "records", (json_int_t)st->records,
+			      "sent", (json_int_t)st->sent,
+			      "skipped", (json_int_t)st->skipped,
+			      "rejected", (json_int_t)st->rejected,
+			      "collections", (json_int_t)st->collections,
+			      "checked_only", o->check_only);
+
+	if (j && code) {
+		json_object_set_new(j, "error", json_text(e->msg[0] ? e->msg : "failed"));
+		json_object_set_new(j, "exit", json_integer(cv_err_exit_code(code)));
 	}
+	if (j && !json_dumpf(j, stdout, JSON_COMPACT))
+		putchar('\n');
+	json_decref(j);
+}
+
+static void report(const struct import_opts *o, const struct import_stats *st)
+{
 	if (o->check_only)
 		printf("%s: %llu lines, %llu records: no problem found\n", o->input,
 		       (unsigned long long)st->lines, (unsigned long long)st->records);
@@ -132,8 +144,10 @@ static int import_run(int argc, char **argv)
 	o.tenant = dst.tenant;
 	o.database = dst.database;
 	rc = remote_import(&o, &st, &e);
-	if (!rc && (as_json || !o.quiet))
-		report(&o, &st, as_json);
+	if (as_json)
+		report_json(&o, &st, &e, rc ? (e.code ? e.code : CV_EIO) : 0);
+	else if (!rc && !o.quiet)
+		report(&o, &st);
 	cv_source_release(&dst);
 	if (rc)
 		return cli_fail(&cmd_import, &e);
@@ -174,7 +188,8 @@ const struct cli_cmd cmd_import = {
 		"  --token T, --auth-header H, --cacert F, --insecure   as for export\n"
 		"  --json               summary as JSON: lines, records, sent, skipped\n"
 		"                       (before --resume), rejected, collections,\n"
-		"                       checked_only\n"
+		"                       checked_only; after a failure also error and\n"
+		"                       exit\n"
 		"  --quiet              no progress line, no summary\n",
 	.run = import_run,
 };

@@ -48,6 +48,14 @@ for bad in bad1:'bad1.jsonl:2: column' bad2:'bad2.jsonl:2: embedding has dimensi
 	grep -qF "${bad#*:}" "$T/stderr" || fail "${bad%%:*}: $(cat "$T/stderr")"
 	expect_fail 3 "$CV" import "$CHROMA_URL/never" -i "$T/${bad%%:*}.jsonl" --check
 done
+# --json after a failure: the counts so far, the message and the exit code
+expect_fail 3 "$CV" import "$CHROMA_URL/never" -i "$T/bad2.jsonl" --create --json
+python3 - "$T/stdout" <<'PY' || fail "--json after a failure: $(cat "$T/stdout")"
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert s["exit"] == 3 and s["sent"] == 0 and s["lines"] == 2, s
+assert "bad2.jsonl:2: embedding has dimension 1" in s["error"], s
+PY
 curl -fsS "$CHROMA_URL/api/v2/tenants/default_tenant/databases/default_database/collections/never" \
 	>/dev/null 2>&1 && fail "a bad file created its collection"
 stop_chroma
