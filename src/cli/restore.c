@@ -54,6 +54,7 @@ struct rfile {
 	size_t nu, next, hashed, window;
 	struct sha256 *whole;  /* the whole-file hash, fed in unit order */
 	struct unit *failed;   /* the first unit, in order, that failed */
+	uint64_t prog_start;   /* the progress count before the file */
 	int check;             /* hash every chunk too */
 	int stop, hashing;
 	pthread_mutex_t mu;
@@ -250,6 +251,7 @@ static int restore_pass(struct rfile *f, int check, uint8_t sum[SHA256_LEN],
 	f->stop = f->hashing = 0;
 	f->failed = NULL;
 	f->check = check;
+	prog_done = f->prog_start; /* a second pass is not counted twice */
 	sha256_init(&whole);
 	rc = run_workers(f, &whole, bad, e);
 	sha256_final(&whole, sum);
@@ -265,7 +267,7 @@ static int restore_data(struct repo *r, const struct manifest *m,
 			struct cv_err *e)
 {
 	struct strbuf list = STRBUF_INIT;
-	struct rfile f = { .r = r, .fd = fd, .path = path };
+	struct rfile f = { .r = r, .fd = fd, .path = path, .prog_start = prog_done };
 	uint8_t sum[SHA256_LEN] = { 0 };
 	uint64_t size = 0, bad = 0;
 	int rc;
