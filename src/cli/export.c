@@ -331,8 +331,10 @@ const struct cli_cmd cmd_export = {
 		   "while Chroma keeps running, in memory that does not grow with the\n"
 		   "collection (an index above 1,048,576 elements keeps its label\n"
 		   "lookup in an unlinked file in $TMPDIR, 4 bytes a label); a server\n"
-		   "is paged through several requests at a time, with a warning when\n"
-		   "a collection's count changed meanwhile.",
+		   "is paged through several requests at a time, then each whole\n"
+		   "collection's ids are listed again and the records the pages missed\n"
+		   "(added or shifted meanwhile) fetched, with a warning naming what\n"
+		   "changed during the export.",
 	.options =
 		"  -o, --output FILE    write FILE atomically (temp name, fsync, rename);\n"
 		"                       FILE.zst is zstd-compressed; default stdout\n"

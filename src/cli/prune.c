@@ -182,7 +182,7 @@ static int prune_all(const char *path, const struct policy *p, struct cv_err *e)
 
 	if ((rc = repo_open(path, STORE_EXCLUSIVE, &r, e)))
 		return rc;
-	hashset_init(&keep);
+	hashset_init(&keep, SHA256_LEN);
 	if (!(rc = load_snaps(&r, &s, &n, e))) {
 		apply_by_source(s, n, p);
 		/* what the kept snapshots need is known before anything is removed */

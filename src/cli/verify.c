@@ -176,9 +176,9 @@ static int verify_all(const char *path, int read_data, struct cv_err *e)
 
 	if ((rc = repo_open(path, STORE_READ, &v.r, e)))
 		return rc;
-	hashset_init(&v.seen);
-	hashset_init(&v.bad);
-	hashset_init(&v.here);
+	hashset_init(&v.seen, SHA256_LEN);
+	hashset_init(&v.bad, SHA256_LEN);
+	hashset_init(&v.here, SHA256_LEN);
 	sb_init(&v.buf, 0);
 	if (!(rc = repo_list_snapshots(&v.r, &names, &n, e)))
 		rc = repo_refresh(&v.r, e); /* packs a backup beside added */
@@ -195,7 +195,7 @@ static int verify_all(const char *path, int read_data, struct cv_err *e)
 				v.damaged++;
 		} else {
 			hashset_release(&v.here);
-			hashset_init(&v.here);
+			hashset_init(&v.here, SHA256_LEN);
 			rc = walk_snapshot(&v.r, &m, check_chunk, &v, 0, e);
 			if (!rc)
 				report_again(&v, &m);

@@ -1,7 +1,8 @@
 /*
  * Export from a server (see remote_export.h): collections by name or all,
  * pages fetched several at a time and written in order, the record count
- * compared before and after.
+ * compared before and after, and a closing pass over the collection's ids
+ * for the records the paging passed over.
  */
 #include "net/remote_export.h"
 
@@ -12,12 +13,16 @@
 
 #include "chroma/collection.h"
 #include "chroma/meta.h"
+#include "util/hashset.h"
 #include "util/jsonscan.h"
+#include "util/sha256.h"
 #include "util/strbuf.h"
 #include "util/xalloc.h"
 #include "util/banned.h"
 
 #define MAX_DIM 65536
+#define IDS_PAGE 10000 /* ids per request of the closing pass */
+#define ID_KEY 16      /* bytes of an id's SHA-256 that stand for it */
 
 struct rx {
 	struct http h;
@@ -29,6 +34,11 @@ struct rx {
 	struct meta m;
 	struct strbuf meta_json;
 	float *vec;
+	/* a whole collection: the ids written, for the closing pass */
+	int recheck;
+	struct hashset seen;
+	uint64_t rows;            /* records the server sent */
+	uint64_t twice;           /* of them, ids already written */
 };
 
 static int get_json(struct rx *x, const char *method, const char *path,
@@ -98,6 +108,27 @@ static int page_vector(struct rx *x, json_t *emb, size_t *dim, struct cv_err *e)
 	return 0;
 }
 
+/* 1 if the id was not written before (or no ids are kept), and is now. */
+static int first_time(struct rx *x, const char *id, size_t len)
+{
+	uint8_t key[SHA256_LEN];
+
+	if (!x->recheck)
+		return 1;
+	sha256(id, len, key);
+	key[0] |= 1; /* never all zero, an empty slot */
+	return hashset_add(&x->seen, key);
+}
+
+static int written(struct rx *x, const char *id, size_t len)
+{
+	uint8_t key[SHA256_LEN];
+
+	sha256(id, len, key);
+	key[0] |= 1;
+	return hashset_has(&x->seen, key);
+}
+
 static const char *str_at(json_t *arr, size_t i, size_t *len)
 {
 	json_t *v = json_array_get(arr, i);
@@ -125,6 +156,11 @@ static int emit_page(struct rx *x, json_t *page, const char *text,
 		rec.id = str_at(ids, i, &rec.id_len);
 		if (!rec.id)
 			return cv_errf(e, CV_EIO, "%s: a record without an id", x->h.base);
+		x->rows++;
+		if (!first_time(x, rec.id, rec.id_len)) {
+			x->twice++; /* deleted and added again meanwhile: kept once */
+			continue;
+		}
 		rec.doc = str_at(json_object_get(page, "documents"), i, &rec.doc_len);
 		rec.uri = str_at(json_object_get(page, "uris"), i, &rec.uri_len);
 		meta_reset(&x->m);
@@ -269,15 +305,118 @@ static int export_records(struct rx *x, const char *cid, struct cv_err *e)
 	return rc;
 }
 
+/* Fetch the records of ids (an array) by id, page by page, and write them. */
+static int fetch_by_id(struct rx *x, const char *path, json_t *ids,
+		       struct cv_err *e)
+{
+	json_t *some, *body, *page;
+	long long budget = -1;
+	size_t i, j, n;
+	char *text;
+	int rc = 0;
+
+	for (i = 0; !rc && i < json_array_size(ids); i += (size_t)x->o->page) {
+		some = json_array();
+		for (j = i; j < json_array_size(ids) && j < i + (size_t)x->o->page; j++)
+			json_array_append(some, json_array_get(ids, j));
+		body = json_pack("{s:o, s:[ssss]}", "ids", some, "include", "embeddings",
+				 "documents", "metadatas", "uris");
+		text = json_dumps(body, JSON_COMPACT);
+		rc = get_json(x, "POST", path, text, &page, e);
+		if (!rc)
+			rc = emit_page(x, page, NULL, NULL, 0, &budget, &n, e);
+		json_decref(page);
+		json_decref(body);
+		free(text);
+	}
+	return rc;
+}
+
+/*
+ * The closing pass: every id the collection holds now, by pages of ids
+ * alone. Ids not written yet (added after the paging passed their place,
+ * or passed over when records deleted meanwhile shifted the pages) are
+ * fetched and written; *gone counts the ids written that the collection no longer holds.
+ */
+static int recheck(struct rx *x, const char *cid, uint64_t *gone,
+		   struct cv_err *e)
+{
+	struct strbuf path = STRBUF_INIT, body = STRBUF_INIT, first = STRBUF_INIT;
+	json_t *late = json_array(), *page = NULL, *ids, *id;
+	uint64_t present = 0;
+	long long off = 0;
+	size_t i, n = 0;
+	int rc;
+
+	sb_addf(&path, "%s/collections/%s/get", x->prefix.buf, cid);
+	do {
+		sb_reset(&body);
+		sb_addf(&body, "{\"limit\":%d,\"offset\":%lld,\"include\":[]}",
+			IDS_PAGE, off);
+		rc = get_json(x, "POST", path.buf, body.buf, &page, e);
+		if (!rc)
+			rc = check_start(x, page, &first, off, e);
+		ids = json_object_get(page, "ids");
+		n = json_array_size(ids);
+		json_array_foreach(ids, i, id) {
+			if (rc)
+				break;
+			if (!json_is_string(id))
+				rc = cv_errf(e, CV_EIO, "%s: a record without an id", x->h.base);
+			else if (written(x, json_string_value(id), json_string_length(id)))
+				present++;
+			else
+				json_array_append(late, id);
+		}
+		json_decref(page);
+		off += IDS_PAGE;
+	} while (!rc && n == IDS_PAGE);
+	*gone = x->seen.n > present ? x->seen.n - present : 0;
+	if (!rc)
+		rc = fetch_by_id(x, path.buf, late, e);
+	json_decref(late);
+	sb_release(&path);
+	sb_release(&body);
+	sb_release(&first);
+	return rc;
+}
+
+/* The first collection that changed during the export, described. */
+static void note_change(struct rx *x, const char *name, long long before,
+			long long after, uint64_t late, uint64_t gone,
+			uint64_t twice)
+{
+	char *p = x->st->change;
+	size_t cap = sizeof(x->st->change), n;
+
+	if (x->st->changed++)
+		return;
+	n = (size_t)snprintf(p, cap, "collection \"%s\" changed during the export: "
+			     "%lld records before, %lld after", name, before, after);
+	if (late && n < cap)
+		n += (size_t)snprintf(p + n, cap - n, "; %llu not seen by the paging (added "
+				      "late, or passed over as deletions shifted its "
+				      "pages), fetched at the end", (unsigned long long)late);
+	if (gone && n < cap)
+		n += (size_t)snprintf(p + n, cap - n, "; %llu written, then deleted",
+				      (unsigned long long)gone);
+	if (twice && n < cap)
+		snprintf(p + n, cap - n, "; %llu deleted and added again, written "
+			 "as first read", (unsigned long long)twice);
+}
+
 static int export_one(struct rx *x, json_t *cj, struct cv_err *e)
 {
 	struct cv_collection c;
 	struct strbuf hdr = STRBUF_INIT;
 	long long before, after, want;
-	uint64_t start = x->st->records, got;
+	uint64_t rows = x->rows, twice = x->twice, paged, late = 0, gone = 0, got;
 	int rc;
 
 	to_collection(x, cj, &c);
+	x->recheck = x->o->offset == 0 && x->o->limit < 0;
+	if (x->recheck)
+		hashset_init(&x->seen, ID_KEY);
 	if ((rc = count_of(x, c.id, &before, e)))
 		goto out;
 	if (x->o->with_header) {
@@ -287,7 +426,7 @@ static int export_one(struct rx *x, json_t *cj, struct cv_err *e)
 	if ((rc = export_records(x, c.id, e)) || (rc = count_of(x, c.id, &after, e)))
 		goto out;
 	/* a page shorter than asked for ends the paging: was it the last? */
-	got = x->st->records - start;
+	got = x->rows - rows;
 	want = before > x->o->offset ? before - x->o->offset : 0;
 	if (x->o->limit >= 0 && want > x->o->limit)
 		want = x->o->limit;
@@ -298,14 +437,19 @@ static int export_one(struct rx *x, json_t *cj, struct cv_err *e)
 			     (unsigned long long)got, want, x->o->page);
 		goto out;
 	}
+	paged = x->st->records;
+	if (x->recheck && (rc = recheck(x, c.id, &gone, e)))
+		goto out;
+	late = x->st->records - paged;
 	x->st->collections++;
-	if (after != before && !x->st->changed++)
-		snprintf(x->st->change, sizeof(x->st->change), "collection \"%s\" changed "
-			 "during the export: %lld records before, %lld after", c.name,
-			 before, after);
+	twice = x->twice - twice;
+	if (after != before || late || gone || twice)
+		note_change(x, c.name, before, after, late, gone, twice);
 out:
 	if (rc)
 		cv_err_prefix(e, "collection \"%s\"", c.name);
+	if (x->recheck)
+		hashset_release(&x->seen);
 	sb_release(&hdr);
 	cv_collection_release(&c);
 	return rc;

@@ -949,61 +949,6 @@ int repo_get_snapshot(struct repo *r, const char *name, char **json,
 	return rc;
 }
 
-/* ---- hash sets ---- */
-
-static const uint8_t zero_key[SHA256_LEN];
-
-void hashset_init(struct hashset *s)
-{
-	s->cap = 1024;
-	s->n = 0;
-	s->keys = xcalloc(s->cap, SHA256_LEN);
-}
-
-void hashset_release(struct hashset *s)
-{
-	free(s->keys);
-	memset(s, 0, sizeof(*s));
-}
-
-static size_t hs_slot(const uint8_t *keys, size_t cap, const uint8_t *h)
-{
-	size_t i = (size_t)load_u64(h) & (cap - 1);
-
-	while (memcmp(keys + i * SHA256_LEN, zero_key, SHA256_LEN) &&
-	       memcmp(keys + i * SHA256_LEN, h, SHA256_LEN))
-		i = (i + 1) & (cap - 1);
-	return i;
-}
-
-int hashset_has(const struct hashset *s, const uint8_t *h)
-{
-	return !memcmp(s->keys + hs_slot(s->keys, s->cap, h) * SHA256_LEN, h,
-		       SHA256_LEN);
-}
-
-int hashset_add(struct hashset *s, const uint8_t *h)
-{
-	uint8_t *old = s->keys;
-	size_t i, oc = s->cap;
-
-	if ((s->n + 1) * 2 > s->cap) {
-		s->cap *= 2;
-		s->keys = xcalloc(s->cap, SHA256_LEN);
-		for (i = 0; i < oc; i++)
-			if (memcmp(old + i * SHA256_LEN, zero_key, SHA256_LEN))
-				memcpy(s->keys + hs_slot(s->keys, s->cap, old + i * SHA256_LEN) *
-				       SHA256_LEN, old + i * SHA256_LEN, SHA256_LEN);
-		free(old);
-	}
-	i = hs_slot(s->keys, s->cap, h);
-	if (!memcmp(s->keys + i * SHA256_LEN, h, SHA256_LEN))
-		return 0;
-	memcpy(s->keys + i * SHA256_LEN, h, SHA256_LEN);
-	s->n++;
-	return 1;
-}
-
 /* ---- garbage collection ---- */
 
 /*

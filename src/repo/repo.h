@@ -12,6 +12,7 @@
 #include "repo/store.h"
 #include "repo/zpool.h"
 #include "util/err.h"
+#include "util/hashset.h"
 #include "util/sha256.h"
 #include "util/strbuf.h"
 
@@ -191,17 +192,6 @@ int repo_list_snapshots(struct repo *r, char ***names, size_t *n,
 int repo_get_snapshot(struct repo *r, const char *name, char **json,
 		      struct cv_err *e);
 
-
-/* A set of chunk hashes (for verify and prune). */
-struct hashset {
-	uint8_t *keys;   /* cap * 32 bytes, all-zero key = empty */
-	size_t cap, n;
-};
-void hashset_init(struct hashset *s);
-void hashset_release(struct hashset *s);
-/* 1 if added, 0 if it was there. */
-int hashset_add(struct hashset *s, const uint8_t *h);
-int hashset_has(const struct hashset *s, const uint8_t *h);
 
 struct gc_stats {
 	uint64_t packs_removed, packs_rewritten, chunks_removed;

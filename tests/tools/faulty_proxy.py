@@ -14,7 +14,10 @@ meanwhile, to every add or upsert after the first N; PROXY_PAGE_CAP=N
 answers at most N records to a get, whatever its limit asks;
 PROXY_NULL_VECTOR=ID answers the record ID of a get without its vector;
 PROXY_BUSY=N answers the first N requests 503 with Retry-After: 2;
-PROXY_IGNORE_OFFSET=1 asks every get for its first page.
+PROXY_IGNORE_OFFSET=1 asks every get for its first page;
+PROXY_HOLD=TEXT with PROXY_HOLD_DIR=DIR holds the first request whose body
+holds TEXT: it creates DIR/held, then forwards the request once DIR/release
+exists (at most 60 s later), so a test can change the data in between.
 """
 import http.server
 import json
@@ -34,6 +37,9 @@ PAGE_CAP = int(os.environ.get("PROXY_PAGE_CAP", "0"))
 NULL_VECTOR = os.environ.get("PROXY_NULL_VECTOR", "")
 BUSY = int(os.environ.get("PROXY_BUSY", "0"))
 IGNORE_OFFSET = os.environ.get("PROXY_IGNORE_OFFSET", "") == "1"
+HOLD = os.environ.get("PROXY_HOLD", "").encode()
+HOLD_DIR = os.environ.get("PROXY_HOLD_DIR", "")
+held = False
 lock = threading.Lock()
 count = 0
 adds = 0
@@ -72,10 +78,23 @@ class Handler(http.server.BaseHTTPRequestHandler):
             adds += 1
             return adds > GONE_AFTER
 
+    def hold(self, body):
+        global held
+        with lock:
+            if not HOLD or held or HOLD not in body:
+                return
+            held = True
+        open(os.path.join(HOLD_DIR, "held"), "w").close()
+        for _ in range(600):
+            if os.path.exists(os.path.join(HOLD_DIR, "release")):
+                return
+            time.sleep(0.1)
+
     def handle_any(self):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         f = self.fault()
         time.sleep(DELAY)
+        self.hold(body)
         if REJECT and REJECT in body:
             f = 400
         if self.gone():
@@ -111,7 +130,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             status, data = e.code, e.read()
         if NULL_VECTOR and status == 200 and self.path.endswith("/get"):
             page = json.loads(data)
-            if NULL_VECTOR in page["ids"]:
+            if NULL_VECTOR in page["ids"] and page.get("embeddings"):
                 page["embeddings"][page["ids"].index(NULL_VECTOR)] = None
                 data = json.dumps(page).encode()
         self.send_response(status)

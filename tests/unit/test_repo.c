@@ -191,7 +191,7 @@ static void test_gc_keeps_what_is_asked(void **state)
 	assert_int_not_equal(repo_find(&r, b)->uoff, 0);
 	put_text(&r, "drop me too", c);
 	assert_int_equal(repo_flush(&r, &e), 0);
-	hashset_init(&keep);
+	hashset_init(&keep, SHA256_LEN);
 	hashset_add(&keep, a);
 	assert_true(hashset_has(&keep, a));
 	assert_false(hashset_has(&keep, b));
@@ -262,7 +262,7 @@ static void test_gc_after_interrupted_gc(void **state)
 		assert_int_equal(repo_close(&r, &e), 0);
 		assert_int_equal(mkdir(saved, 0755), 0);
 		link_all(packs, saved);
-		hashset_init(&keep);
+		hashset_init(&keep, SHA256_LEN);
 		hashset_add(&keep, h[0]);
 		hashset_add(&keep, h[2]);
 		assert_int_equal(repo_open(root, STORE_EXCLUSIVE, &r, &e), 0);
@@ -304,7 +304,7 @@ static void test_gc_delta_after_base_moved(void **state)
 	(void)state;
 	assert_int_equal(repo_open(dir, 1, &r, &e), 0);
 	repo_set_compression(&r, 1, 0);
-	hashset_init(&keep);
+	hashset_init(&keep, SHA256_LEN);
 	for (i = 0; i < NBASE; i++) {
 		snprintf(text, sizeof(text), "chunk %05d: original", i);
 		put_text(&r, text, h[i]);
