@@ -108,6 +108,13 @@ static int page_vector(struct rx *x, json_t *emb, size_t *dim, struct cv_err *e)
 	return 0;
 }
 
+/* The id's key in seen: its SHA-256's first bytes, never all zero (empty). */
+static void id_key(const char *id, size_t len, uint8_t key[SHA256_LEN])
+{
+	sha256(id, len, key);
+	key[0] |= 1;
+}
+
 /* 1 if the id was not written before (or no ids are kept), and is now. */
 static int first_time(struct rx *x, const char *id, size_t len)
 {
@@ -115,8 +122,7 @@ static int first_time(struct rx *x, const char *id, size_t len)
 
 	if (!x->recheck)
 		return 1;
-	sha256(id, len, key);
-	key[0] |= 1; /* never all zero, an empty slot */
+	id_key(id, len, key);
 	return hashset_add(&x->seen, key);
 }
 
@@ -124,8 +130,7 @@ static int written(struct rx *x, const char *id, size_t len)
 {
 	uint8_t key[SHA256_LEN];
 
-	sha256(id, len, key);
-	key[0] |= 1;
+	id_key(id, len, key);
 	return hashset_has(&x->seen, key);
 }
 
@@ -336,7 +341,8 @@ static int fetch_by_id(struct rx *x, const char *path, json_t *ids,
  * The closing pass: every id the collection holds now, by pages of ids
  * alone. Ids not written yet (added after the paging passed their place,
  * or passed over when records deleted meanwhile shifted the pages) are
- * fetched and written; *gone counts the ids written that the collection no longer holds.
+ * fetched and written; *gone counts the ids written that the collection no
+ * longer holds.
  */
 static int recheck(struct rx *x, const char *cid, uint64_t *gone,
 		   struct cv_err *e)
