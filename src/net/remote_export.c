@@ -310,20 +310,37 @@ static int export_records(struct rx *x, const char *cid, struct cv_err *e)
 	return rc;
 }
 
-/* Fetch the records of ids (an array) by id, page by page, and write them. */
+/* The ids of todo not written yet, as a new array. */
+static json_t *not_written(struct rx *x, json_t *todo)
+{
+	json_t *rest = json_array(), *id;
+	size_t i;
+
+	json_array_foreach(todo, i, id)
+		if (!written(x, json_string_value(id), json_string_length(id)))
+			json_array_append(rest, id);
+	return rest;
+}
+
+/*
+ * Fetch the records of ids (an array) by id, a page at a time, and write
+ * them; ids a request did not bring are asked for again, until one brings
+ * none (those were deleted meanwhile), so a server or proxy answering fewer
+ * than asked for loses none.
+ */
 static int fetch_by_id(struct rx *x, const char *path, json_t *ids,
 		       struct cv_err *e)
 {
-	json_t *some, *body, *page;
+	json_t *todo = json_incref(ids), *some, *body, *page, *rest;
 	long long budget = -1;
-	size_t i, j, n;
+	size_t i, n = 0;
 	char *text;
-	int rc = 0;
+	int rc = 0, shrunk;
 
-	for (i = 0; !rc && i < json_array_size(ids); i += (size_t)x->o->page) {
+	while (!rc && json_array_size(todo)) {
 		some = json_array();
-		for (j = i; j < json_array_size(ids) && j < i + (size_t)x->o->page; j++)
-			json_array_append(some, json_array_get(ids, j));
+		for (i = 0; i < json_array_size(todo) && i < (size_t)x->o->page; i++)
+			json_array_append(some, json_array_get(todo, i));
 		body = json_pack("{s:o, s:[ssss]}", "ids", some, "include", "embeddings",
 				 "documents", "metadatas", "uris");
 		text = json_dumps(body, JSON_COMPACT);
@@ -333,16 +350,27 @@ static int fetch_by_id(struct rx *x, const char *path, json_t *ids,
 		json_decref(page);
 		json_decref(body);
 		free(text);
+		if (rc || !n)
+			break;
+		rest = not_written(x, todo);
+		shrunk = json_array_size(rest) < json_array_size(todo);
+		json_decref(todo);
+		todo = rest;
+		if (!shrunk)
+			break; /* it brought only ids not asked for */
 	}
+	json_decref(todo);
 	return rc;
 }
 
 /*
  * The closing pass: every id the collection holds now, by pages of ids
- * alone. Ids not written yet (added after the paging passed their place,
- * or passed over when records deleted meanwhile shifted the pages) are
- * fetched and written; *gone counts the ids written that the collection no
- * longer holds.
+ * alone, each page starting where the one before it ended, until an empty
+ * one (a page shorter than asked for is not taken for the last: a server or
+ * proxy may cap them). Ids not written yet (added after the paging passed
+ * their place, or passed over when records deleted meanwhile shifted the
+ * pages) are fetched and written; *gone counts the ids written that the
+ * collection no longer holds.
  */
 static int recheck(struct rx *x, const char *cid, uint64_t *gone,
 		   struct cv_err *e)
@@ -351,7 +379,7 @@ static int recheck(struct rx *x, const char *cid, uint64_t *gone,
 	json_t *late = json_array(), *page = NULL, *ids, *id;
 	uint64_t present = 0;
 	long long off = 0;
-	size_t i, n = 0;
+	size_t i, n;
 	int rc;
 
 	sb_addf(&path, "%s/collections/%s/get", x->prefix.buf, cid);
@@ -375,8 +403,8 @@ static int recheck(struct rx *x, const char *cid, uint64_t *gone,
 				json_array_append(late, id);
 		}
 		json_decref(page);
-		off += IDS_PAGE;
-	} while (!rc && n == IDS_PAGE);
+		off += (long long)n;
+	} while (!rc && n);
 	*gone = x->seen.n > present ? x->seen.n - present : 0;
 	if (!rc)
 		rc = fetch_by_id(x, path.buf, late, e);

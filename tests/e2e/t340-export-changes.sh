@@ -4,7 +4,8 @@
 # "may miss updates", made visible); an unchanged one gives no warning.
 # Records deleted and added between two pages, the count unchanged: the
 # closing pass over the ids fetches the records the shifted pages passed
-# over, and an id deleted and added again is written once.
+# over, and an id deleted and added again is written once; pages a proxy
+# cuts short are not taken for the end of the ids.
 . "$(dirname "$0")/lib.sh"
 setup
 
@@ -93,4 +94,15 @@ assert len(ids) == len(set(ids)), "an id written twice"
 assert now <= set(ids), f"missing: {sorted(now - set(ids))[:5]}"
 assert set(ids) - now == {f"s{i:04d}" for i in range(10)}, sorted(set(ids) - now)
 PY
+
+# a proxy answering at most 3,000 records a request: the paging's pages of
+# 2,000 pass, the closing pass's pages of 10,000 come short, and are not
+# taken for the end (nothing changed, so no warning, and nothing missing)
+kill $proxy
+PROXY_FAULTS=0 PROXY_PAGE_CAP=3000 python3 "$ROOT/tests/tools/faulty_proxy.py" "$pport" "$CHROMA_URL" &
+proxy=$!
+for i in $(seq 50); do curl -s "http://127.0.0.1:$pport/api/v2/heartbeat" >/dev/null 2>&1 && break; sleep 0.1; done
+expect_ok "$CV" export "http://127.0.0.1:$pport/shift" -o "$T/capped.jsonl"
+grep -q "changed during the export" "$T/stderr" && fail "capped pages taken for a change: $(cat "$T/stderr")"
+test_cmp "$T/shift-now.jsonl" "$T/capped.jsonl"
 echo "changes during an export are reported, and nothing the collection holds is missed"
