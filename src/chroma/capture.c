@@ -348,6 +348,33 @@ static void name_source(const struct cap *c, struct cv_err *e)
  * One attempt at a folder: its files copied, then checked. What it holds
  * besides files is named in the warnings once the attempt is accepted.
  */
+static json_int_t ns_of(const struct timespec *t)
+{
+	return (json_int_t)t->tv_sec * 1000000000 + t->tv_nsec;
+}
+
+/*
+ * The stat of the folder's files as they were copied and checked (c->prev),
+ * by which a later backup knows the ones that have not changed since.
+ */
+static void note_stamps(struct cap *c, const char *rel)
+{
+	json_t *files = json_object();
+	const struct stat *s;
+	size_t i;
+
+	for (i = 0; i < c->prev.n; i++) {
+		s = &c->prev.v[i].st;
+		if (!is_db_file(c, s))
+			json_object_set_new(files, c->prev.v[i].name,
+					    json_pack("[IIIII]", (json_int_t)s->st_dev,
+						      (json_int_t)s->st_ino,
+						      (json_int_t)s->st_size,
+						      ns_of(&s->st_mtim), ns_of(&s->st_ctim)));
+	}
+	json_object_set_new(c->st->stamps, rel, files);
+}
+
 static int folder_once(struct cap *c, const char *rel, int validate,
 		       struct cv_err *e)
 {
@@ -360,6 +387,7 @@ static int folder_once(struct cap *c, const char *rel, int validate,
 	int rc = 0, order_only = 0, steady;
 
 	c->static_damage = 0;
+	json_object_del(c->st->stamps, rel); /* until this copy is accepted */
 	sb_addf(&path, "%s/%s", c->root, rel);
 	sb_addf(&copy, "%s/%s", c->dst, rel);
 	clock_gettime(CLOCK_REALTIME_COARSE, &t0); /* the clock writes are stamped by */
@@ -416,6 +444,8 @@ static int folder_once(struct cap *c, const char *rel, int validate,
 	} else if (rc && steady) {
 		c->static_damage = 1;
 	}
+	if (!rc)
+		note_stamps(c, rel);
 out:
 	if (!rc || c->static_damage)
 		add_new_warnings(c->st->warnings, left);
@@ -957,6 +987,7 @@ int chroma_capture(const char *dir, const char *dst, int max_retries,
 
 	memset(st, 0, sizeof(*st));
 	st->warnings = json_array();
+	st->stamps = json_object();
 	if ((rc = cv_db_open(dir, &c.db, e)))
 		return rc;
 	snprintf(st->version, sizeof(st->version), "%s", cv_db_version_range(&c.db));

@@ -27,6 +27,11 @@ struct lc_sink {
 	int (*chunks)(void *ctx, const uint8_t *p, const size_t *lens, size_t n,
 		      struct cv_err *e);
 	int (*file_end)(void *ctx, struct cv_err *e);
+	/*
+	 * Optional, before a file is read: 1 if the sink recorded it already
+	 * (unchanged since a previous copy), and it is not read.
+	 */
+	int (*unchanged)(void *ctx, const char *rel);
 };
 
 struct lc_stats {
@@ -38,6 +43,11 @@ struct lc_stats {
 	char version[32];      /* Chroma version range of the migrations */
 	json_t *collections;   /* [{name, id, tenant, database, records, dimension}] */
 	json_t *warnings;      /* damaged folders copied as they are */
+	/*
+	 * Each index folder copied and checked: {folder: {file: [device, inode,
+	 * size, mtime_ns, ctime_ns]}}, the source's stat when it was copied.
+	 */
+	json_t *stamps;
 };
 
 /*

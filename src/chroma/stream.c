@@ -81,6 +81,8 @@ static int copy_file(struct lc *lc, const char *dir, const char *rel,
 	struct stat st;
 	int fd, rc, eof = 0;
 
+	if (lc->sink->unchanged && lc->sink->unchanged(lc->sink->ctx, rel))
+		return 0; /* recorded already, as a previous copy found it */
 	sb_addf(&path, "%s/%s", lc->root, rel);
 	fd = open(path.buf, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st)) {

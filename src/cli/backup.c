@@ -60,6 +60,19 @@ static int s_end(void *ctx, struct cv_err *e)
 	return mfw_file_end(ctx, e);
 }
 
+static int s_unchanged(void *ctx, const char *rel)
+{
+	struct mf_writer *w = ctx;
+	json_t *f;
+
+	if (!mfw_unchanged(w, rel))
+		return 0;
+	f = json_array_get(w->files, json_array_size(w->files) - 1);
+	w->done += (uint64_t)json_integer_value(json_object_get(f, "size"));
+	progress_update(w->progress, w->done);
+	return 1;
+}
+
 static double now_sec(void)
 {
 	struct timespec ts;
@@ -160,20 +173,21 @@ static int open_or_init(const char *path, struct repo *r, int *created,
 
 static void report(const struct backup_opts *o, const char *name,
 		   const struct lc_stats *st, const struct repo_stats *rs,
-		   const json_t *files, double secs)
+		   const struct mf_writer *w, double secs)
 {
 	json_int_t nfiles = 0, bytes = 0;
 	json_t *j, *f;
 	size_t i;
 
-	json_array_foreach(files, i, f)
+	json_array_foreach(w->files, i, f)
 		if (!json_is_true(json_object_get(f, "dir"))) {
 			nfiles++;
 			bytes += json_integer_value(json_object_get(f, "size"));
 		}
 	if (o->as_json) {
-		j = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:i, s:f}",
-			      "snapshot", name, "files", nfiles, "bytes", bytes,
+		j = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:i, "
+			      "s:f}", "snapshot", name, "files", nfiles,
+			      "files_unchanged", (json_int_t)w->unchanged, "bytes", bytes,
 			      "bytes_read", (json_int_t)st->bytes_read,
 			      "bytes_new", (json_int_t)rs->bytes_new,
 			      "bytes_stored", (json_int_t)rs->bytes_stored,
@@ -186,9 +200,10 @@ static void report(const struct backup_opts *o, const char *name,
 		json_decref(j);
 		return;
 	}
-	printf("snapshot %s: %lld files, %.1f MB, %.1f MB new, %.1f MB "
-	       "stored, %llu new chunks (%llu as deltas); %s %.0f ms; %.2f s\n",
-	       name, (long long)nfiles, (double)bytes / 1e6,
+	printf("snapshot %s: %lld files (%llu unchanged, not read), %.1f MB, "
+	       "%.1f MB new, %.1f MB stored, %llu new chunks (%llu as deltas); %s "
+	       "%.0f ms; %.2f s\n", name, (long long)nfiles,
+	       (unsigned long long)w->unchanged, (double)bytes / 1e6,
 	       (double)rs->bytes_new / 1e6, (double)rs->bytes_stored / 1e6,
 	       (unsigned long long)rs->chunks_new, (unsigned long long)rs->chunks_delta,
 	       lc_held(st), st->lock_ms, secs);
@@ -350,7 +365,7 @@ static int backup_one(const char *dir, const char *path,
 	struct lc_stats st = { 0 };
 	struct mf_writer w;
 	struct repo r;
-	struct lc_sink sink = { &w, s_dir, s_begin, s_chunks, s_end };
+	struct lc_sink sink = { &w, s_dir, s_begin, s_chunks, s_end, s_unchanged };
 	struct strbuf root = STRBUF_INIT;
 	struct progress prog = { 0 };
 	struct manifest prev = { 0 };
@@ -378,6 +393,7 @@ static int backup_one(const char *dir, const char *path,
 	if (!rc) {
 		progress_init(&prog, "backup", st.bytes_read);
 		w.progress = &prog;
+		w.stamps = st.stamps; /* NULL from a tar: every file is read */
 		rc = chroma_stream(root.buf, &sink, e);
 		progress_end(&prog);
 	}
@@ -395,13 +411,14 @@ static int backup_one(const char *dir, const char *path,
 	}
 	if (!rc) {
 		cli_print_warnings(&cmd_backup, NULL, st.warnings);
-		report(o, name, &st, &r.stats, w.files, now_sec() - t0);
+		report(o, name, &st, &r.stats, &w, now_sec() - t0);
 	}
 	if (rc && !snapshot_written(&r, name))
 		repo_discard_new(&r); /* the repository as it was */
 	json_decref(m);
 	json_decref(st.collections);
 	json_decref(st.warnings);
+	json_decref(st.stamps);
 	mfw_release(&w);
 	manifest_release(&prev);
 	if (rc && created)
@@ -466,9 +483,12 @@ const struct cli_cmd cmd_backup = {
 		   "of every index folder, which is checked and copied again when a\n"
 		   "flush raced it. Chunks are cut along Chroma's own structures and\n"
 		   "stored once; a page or neighbour list a flush changed is stored as\n"
-		   "a delta of its previous version (docs/REPOSITORY.md). Links in DIR\n"
-		   "are followed; REPO may not be inside DIR.",
-	.options = "  --json            summary as JSON: bytes read, new and stored, new\n"
+		   "a delta of its previous version (docs/REPOSITORY.md). An index\n"
+		   "file whose device, inode, size, mtime and ctime are those the\n"
+		   "previous snapshot recorded is taken from it without being read.\n"
+		   "Links in DIR are followed; REPO may not be inside DIR.",
+	.options = "  --json            summary as JSON: files (files_unchanged: taken\n"
+		   "                    unread), bytes read, new and stored, new\n"
 		   "                    chunks and how many of them are deltas of the\n"
 		   "                    previous snapshot's, how long Chroma's writers\n"
 		   "                    were held (lock_ms), seconds\n"

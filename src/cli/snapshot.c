@@ -91,6 +91,7 @@ out:
 		close(held);
 	json_decref(st.collections);
 	json_decref(st.warnings);
+	json_decref(st.stamps);
 	sb_release(&tmp);
 	return rc;
 }

@@ -99,13 +99,58 @@ static int put_chunk(struct mf_writer *w, size_t idx, const uint8_t *h,
 	return repo_put_delta(w->r, lane, h, p, n, ph, w->base.buf, w->base.len, e);
 }
 
+/* The capture's stat of rel's source ([device, inode, size, mtime, ctime]). */
+static json_t *src_stat(const struct mf_writer *w, const char *rel)
+{
+	const char *slash = strrchr(rel, '/');
+	char folder[256];
+
+	if (!w->stamps || !slash || (size_t)(slash - rel) >= sizeof(folder))
+		return NULL;
+	memcpy(folder, rel, (size_t)(slash - rel));
+	folder[slash - rel] = '\0';
+	return json_object_get(json_object_get(w->stamps, folder), slash + 1);
+}
+
+static int all_present(struct repo *r, const uint8_t *h, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!repo_find(r, h + i * SHA256_LEN))
+			return 0;
+	return 1;
+}
+
+int mfw_unchanged(struct mf_writer *w, const char *rel)
+{
+	json_t *src = src_stat(w, rel);
+	const struct mf_file *pf = src && w->prev ? manifest_find(w->prev, rel) : NULL;
+
+	if (!pf || pf->is_dir || !json_equal(src, json_object_get(pf->json, "src")))
+		return 0;
+	prev_list(w, rel); /* NULL prev_file: its lists cannot be read */
+	if (!w->prev_file || !all_present(w->r, pf->segs, pf->nsegs) ||
+	    !all_present(w->r, pf->psegs, pf->npsegs) ||
+	    !all_present(w->r, (const uint8_t *)w->prev_list.buf,
+			 w->prev_list.len / SHA256_LEN))
+		return 0;
+	json_array_append_new(w->files, json_deep_copy(pf->json));
+	w->unchanged++;
+	return 1;
+}
+
 int mfw_file_begin(struct mf_writer *w, const char *rel, const struct stat *st,
 		   const struct cutter *cut)
 {
+	json_t *src = src_stat(w, rel);
+
 	w->cur = json_pack("{s:s, s:i, s:I}", "path", rel, "mode",
 			   (int)(st->st_mode & 07777), "mtime_ns",
 			   (json_int_t)st->st_mtim.tv_sec * 1000000000 +
 			   st->st_mtim.tv_nsec);
+	if (src)
+		json_object_set(w->cur, "src", src);
 	sha256_init(&w->whole);
 	sb_reset(&w->hashes);
 	w->size = 0;
@@ -277,6 +322,7 @@ static int parse_file(json_t *o, struct mf_file *f, const char *name, size_t i,
 
 	memset(f, 0, sizeof(*f));
 	f->path = json_string_value(json_object_get(o, "path"));
+	f->json = o;
 	f->is_dir = json_is_true(json_object_get(o, "dir"));
 	f->mode = (unsigned)json_integer_value(json_object_get(o, "mode"));
 	f->mtime_ns = json_integer_value(json_object_get(o, "mtime_ns"));

@@ -38,6 +38,7 @@ struct mf_file {
 	uint8_t *psegs;       /* patch segment hashes */
 	size_t npsegs;
 	uint64_t nchunks;     /* with a patch: entries of the patched list */
+	json_t *json;         /* its entry in the manifest (the manifest's) */
 };
 
 struct manifest {
@@ -84,6 +85,8 @@ struct mf_writer {
 	int two_kinds;             /* the file's cut alternates two kinds */
 	uint64_t size;
 	uint64_t done;             /* bytes so far, for progress */
+	const json_t *stamps;      /* the capture's (livecopy.h), or NULL */
+	uint64_t unchanged;        /* files taken from prev, not read */
 	struct progress *progress; /* NULL: none */
 };
 
@@ -101,5 +104,12 @@ int mfw_file_begin(struct mf_writer *w, const char *rel, const struct stat *st,
 int mfw_chunks(struct mf_writer *w, const uint8_t *p, const size_t *lens,
 	       size_t n, struct cv_err *e);
 int mfw_file_end(struct mf_writer *w, struct cv_err *e);
+/*
+ * Before a file is read: 1 if prev recorded it with the source stat the
+ * capture gives now (device, inode, size, mtime and ctime, the last of which
+ * every write changes and nothing sets back) and every chunk of it is in the
+ * repository; its entry is then taken as it is, and the file is not read.
+ */
+int mfw_unchanged(struct mf_writer *w, const char *rel);
 
 #endif

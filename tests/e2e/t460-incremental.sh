@@ -2,7 +2,10 @@
 # Incremental backups: a database changed in place is stored as chunk-list
 # patches and delta chunks against the previous snapshot; pruning that
 # snapshot keeps the bases the kept one needs; every snapshot restores
-# byte-identical, and the chain goes on from the kept one.
+# byte-identical, and the chain goes on from the kept one. Index files whose
+# device, inode, size, mtime and ctime are what the previous snapshot
+# recorded are taken from it unread; one changed in place with its size and
+# mtime put back (only its ctime tells) is read again.
 . "$(dirname "$0")/lib.sh"
 setup
 
@@ -58,4 +61,31 @@ expect_ok "$CV" restore "$R" latest "$T/r3"
 diff -r "$src" "$T/r3" >&2 || fail "the third snapshot differs"
 expect_ok "$CV" restore "$R" "$snap2" "$T/r2b"
 diff -r "$T/v2" "$T/r2b" >&2 || fail "the second snapshot differs"
-echo "incremental snapshots restore exactly"
+
+# nothing changed: every index file is taken from the previous snapshot
+index_files=$(find "$src" -mindepth 2 -type f | wc -l)
+[ "$index_files" -gt 0 ] || fail "no index files to test with"
+expect_ok "$CV" backup --json "$src" "$R"
+[ "$(field files_unchanged)" -eq "$index_files" ] ||
+	fail "$(field files_unchanged) of $index_files index files taken as unchanged"
+[ "$(field bytes_new)" -eq 0 ] || fail "an unchanged directory stored $(field bytes_new) bytes"
+# one changed in place, its size and mtime as they were
+victim=$(find "$src" -mindepth 2 -type f -name data_level0.bin | head -1)
+python3 - "$victim" <<'PY'
+import os, sys
+st = os.stat(sys.argv[1])
+with open(sys.argv[1], "r+b") as f:
+    f.seek(st.st_size // 2)
+    b = f.read(1)
+    f.seek(st.st_size // 2)
+    f.write(bytes([b[0] ^ 0xff]))
+os.utime(sys.argv[1], ns=(st.st_atime_ns, st.st_mtime_ns))
+assert os.stat(sys.argv[1]).st_mtime_ns == st.st_mtime_ns
+PY
+expect_ok "$CV" backup --json "$src" "$R"
+[ "$(field files_unchanged)" -eq $((index_files - 1)) ] ||
+	fail "the file changed in place was not read again ($(field files_unchanged) unchanged)"
+expect_ok "$CV" verify --read-data "$R"
+expect_ok "$CV" restore "$R" latest "$T/r4"
+diff -r "$src" "$T/r4" >&2 || fail "the snapshot after an in-place change differs"
+echo "incremental snapshots restore exactly; unchanged files are not read"
