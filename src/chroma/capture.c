@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -348,24 +349,66 @@ static void name_source(const struct cap *c, struct cv_err *e)
  * One attempt at a folder: its files copied, then checked. What it holds
  * besides files is named in the warnings once the attempt is accepted.
  */
+/*
+ * How long ago a file must have last changed for its stamps to be recorded
+ * (stamp_settled): FAT's 2 s ticks, with room to spare.
+ */
+#define SETTLE_NS 3000000000LL
+
 static json_int_t ns_of(const struct timespec *t)
 {
 	return (json_int_t)t->tv_sec * 1000000000 + t->tv_nsec;
 }
 
 /*
- * The stat of the folder's files as they were copied and checked (c->prev),
- * by which a later backup knows the ones that have not changed since.
+ * A filesystem whose timestamps another machine's clock gives (NFS, SMB,
+ * Ceph, FUSE and virtiofs, 9p): a write there may come with a ctime the
+ * copy's clock cannot place, so its stamps are not recorded.
  */
-static void note_stamps(struct cap *c, const char *rel)
+static int remote_fs(const char *path)
 {
-	json_t *files = json_object();
+	static const unsigned long magic[] = {
+		0x6969,     /* NFS */
+		0x517b,     /* SMB */
+		0xff534d42, /* CIFS */
+		0xfe534d42, /* SMB2 */
+		0x00c36400, /* Ceph */
+		0x65735546, /* FUSE, virtiofs */
+		0x01021997, /* 9p */
+		0x5346414f, /* AFS */
+		0x0bd00bd0, /* Lustre */
+	};
+	struct statfs fs;
+	size_t i;
+
+	if (statfs(path, &fs))
+		return 1;
+	for (i = 0; i < sizeof(magic) / sizeof(magic[0]); i++)
+		if ((unsigned long)fs.f_type == magic[i])
+			return 1;
+	return 0;
+}
+
+/*
+ * The stat of the folder's files as they were copied and checked (c->prev),
+ * by which a later backup knows the ones that have not changed since: of
+ * the files last changed a while before the copy began (t0), on a
+ * filesystem stamped by this machine's clock.
+ */
+static void note_stamps(struct cap *c, const char *rel, const char *path,
+			const struct timespec *t0)
+{
+	json_t *files;
 	const struct stat *s;
 	size_t i;
 
+	if (remote_fs(path))
+		return;
+	files = json_object();
+
 	for (i = 0; i < c->prev.n; i++) {
 		s = &c->prev.v[i].st;
-		if (!is_db_file(c, s))
+		if (!is_db_file(c, s) && stamp_settled(s, t0, SETTLE_NS))
 			json_object_set_new(files, c->prev.v[i].name,
 					    json_pack("[IIIII]", (json_int_t)s->st_dev,
 						      (json_int_t)s->st_ino,
@@ -445,7 +488,7 @@ static int folder_once(struct cap *c, const char *rel, int validate,
 		c->static_damage = 1;
 	}
 	if (!rc)
-		note_stamps(c, rel);
+		note_stamps(c, rel, path.buf, &t0);
 out:
 	if (!rc || c->static_damage)
 		add_new_warnings(c->st->warnings, left);

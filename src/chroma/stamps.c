@@ -85,6 +85,14 @@ int stamps_racy(const struct stamps *s, const struct timespec *t0,
 	return 0;
 }
 
+int stamp_settled(const struct stat *st, const struct timespec *t0,
+		  long long settle_ns)
+{
+	long long limit = (long long)t0->tv_sec * 1000000000 + t0->tv_nsec - settle_ns;
+
+	return (long long)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec < limit;
+}
+
 const struct stat *stamps_of(const struct stamps *s, const char *name)
 {
 	size_t i;

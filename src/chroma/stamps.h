@@ -44,6 +44,15 @@ int stamps_same(const struct stamps *a, const struct stamps *b);
 int stamps_racy(const struct stamps *s, const struct timespec *t0,
 		const struct timespec *t1);
 
+/*
+ * Whether a file was last changed (ctime) at least settle_ns before t0: long
+ * enough ago that a filesystem whose clock ticks coarser than the kernel's
+ * (exFAT's 10 ms, FAT's 2 s) has stamped any write since with another
+ * ctime. A later backup trusts such a file's stamps to tell it unchanged.
+ */
+int stamp_settled(const struct stat *st, const struct timespec *t0,
+		  long long settle_ns);
+
 /* The stat of name in s, or NULL. */
 const struct stat *stamps_of(const struct stamps *s, const char *name);
 

@@ -200,7 +200,7 @@ static void report(const struct backup_opts *o, const char *name,
 		json_decref(j);
 		return;
 	}
-	printf("snapshot %s: %lld files (%llu unchanged, not read), %.1f MB, "
+	printf("snapshot %s: %lld files (%llu unchanged), %.1f MB, "
 	       "%.1f MB new, %.1f MB stored, %llu new chunks (%llu as deltas); %s "
 	       "%.0f ms; %.2f s\n", name, (long long)nfiles,
 	       (unsigned long long)w->unchanged, (double)bytes / 1e6,
@@ -485,13 +485,14 @@ const struct cli_cmd cmd_backup = {
 		   "stored once; a page or neighbour list a flush changed is stored as\n"
 		   "a delta of its previous version (docs/REPOSITORY.md). An index\n"
 		   "file whose device, inode, size, mtime and ctime are those the\n"
-		   "previous snapshot recorded is taken from it without being read.\n"
+		   "previous snapshot recorded is taken from it without being\n"
+		   "chunked and hashed again.\n"
 		   "Links in DIR are followed; REPO may not be inside DIR.",
 	.options = "  --json            summary as JSON: files (files_unchanged: taken\n"
-		   "                    unread), bytes read, new and stored, new\n"
-		   "                    chunks and how many of them are deltas of the\n"
-		   "                    previous snapshot's, how long Chroma's writers\n"
-		   "                    were held (lock_ms), seconds\n"
+		   "                    from the last snapshot), bytes read, new and\n"
+		   "                    stored, new chunks and how many of them are\n"
+		   "                    deltas of the previous snapshot's, how long\n"
+		   "                    Chroma's writers were held (lock_ms), seconds\n"
 		   "  --from-tar FILE   read the directory from a tar stream (- for stdin):\n"
 		   "                    docker cp CONTAINER:/chroma/chroma - | chromavault\n"
 		   "                    backup --from-tar - REPO; entries with \"..\" or\n"

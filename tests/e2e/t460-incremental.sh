@@ -4,7 +4,8 @@
 # snapshot keeps the bases the kept one needs; every snapshot restores
 # byte-identical, and the chain goes on from the kept one. Index files whose
 # device, inode, size, mtime and ctime are what the previous snapshot
-# recorded are taken from it unread; one changed in place with its size and
+# recorded (once they had not changed for 3 s) are taken from it without
+# being chunked and hashed again; one changed in place with its size and
 # mtime put back (only its ctime tells) is read again.
 . "$(dirname "$0")/lib.sh"
 setup
@@ -62,9 +63,17 @@ diff -r "$src" "$T/r3" >&2 || fail "the third snapshot differs"
 expect_ok "$CV" restore "$R" "$snap2" "$T/r2b"
 diff -r "$T/v2" "$T/r2b" >&2 || fail "the second snapshot differs"
 
-# nothing changed: every index file is taken from the previous snapshot
+# nothing changed: every index file is taken from the previous snapshot,
+# once one recorded them settled (their last change 3 s before its copy)
 index_files=$(find "$src" -mindepth 2 -type f | wc -l)
 [ "$index_files" -gt 0 ] || fail "no index files to test with"
+touch -c "$src"/*/* # changed just now: not settled
+expect_ok "$CV" backup --json "$src" "$R"
+expect_ok "$CV" backup --json "$src" "$R"
+[ "$(field files_unchanged)" -eq 0 ] ||
+	fail "files changed just before the last backup were taken unread"
+sleep 3.5
+expect_ok "$CV" backup --json "$src" "$R"
 expect_ok "$CV" backup --json "$src" "$R"
 [ "$(field files_unchanged)" -eq "$index_files" ] ||
 	fail "$(field files_unchanged) of $index_files index files taken as unchanged"

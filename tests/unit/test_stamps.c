@@ -1,6 +1,7 @@
 /*
- * Unit tests for chroma/stamps.c: a folder's stamps compared, and files
- * written in the clock tick their stamps were taken in told apart.
+ * Unit tests for chroma/stamps.c: a folder's stamps compared, files written
+ * in the clock tick their stamps were taken in told apart, and files
+ * settled long enough for their stamps to be trusted later.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -61,6 +62,25 @@ static void test_racy_window(void **state)
 	one(&s, at(99, 0), at(99, 0));
 	assert_false(stamps_racy(&s, &t0, &t1));
 	stamps_release(&s);
+}
+
+/* Settled: last changed (ctime, not mtime) at least the margin before t0. */
+static void test_settled(void **state)
+{
+	struct timespec t0 = at(100, 500);
+	struct stat st;
+
+	(void)state;
+	memset(&st, 0, sizeof(st));
+	st.st_ctim = at(96, 0);
+	assert_true(stamp_settled(&st, &t0, 3000000000LL));
+	st.st_ctim = at(97, 500); /* exactly the margin: not yet */
+	assert_false(stamp_settled(&st, &t0, 3000000000LL));
+	st.st_ctim = at(99, 990000000);
+	st.st_mtim = at(90, 0); /* mtime set back: ctime says */
+	assert_false(stamp_settled(&st, &t0, 3000000000LL));
+	st.st_ctim = at(101, 0); /* ahead of t0 */
+	assert_false(stamp_settled(&st, &t0, 3000000000LL));
 }
 
 static void stamp_file(const char *path, struct stamps *s)
@@ -143,6 +163,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_racy_window),
 		cmocka_unit_test(test_racy_file),
+		cmocka_unit_test(test_settled),
 		cmocka_unit_test(test_same_and_lookup),
 	};
 
