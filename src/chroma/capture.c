@@ -346,10 +346,6 @@ static void name_source(const struct cap *c, struct cv_err *e)
 }
 
 /*
- * One attempt at a folder: its files copied, then checked. What it holds
- * besides files is named in the warnings once the attempt is accepted.
- */
-/*
  * How long ago a file must have last changed for its stamps to be recorded
  * (stamp_settled): FAT's 2 s ticks, with room to spare.
  */
@@ -405,7 +401,6 @@ static void note_stamps(struct cap *c, const char *rel, const char *path,
 	if (remote_fs(path))
 		return;
 	files = json_object();
-
 	for (i = 0; i < c->prev.n; i++) {
 		s = &c->prev.v[i].st;
 		if (!is_db_file(c, s) && stamp_settled(s, t0, SETTLE_NS))
@@ -418,6 +413,10 @@ static void note_stamps(struct cap *c, const char *rel, const char *path,
 	json_object_set_new(c->st->stamps, rel, files);
 }
 
+/*
+ * One attempt at a folder: its files copied, then checked. What it holds
+ * besides files is named in the warnings once the attempt is accepted.
+ */
 static int folder_once(struct cap *c, const char *rel, int validate,
 		       struct cv_err *e)
 {
