@@ -44,8 +44,9 @@ struct lc_stats {
 	json_t *collections;   /* [{name, id, tenant, database, records, dimension}] */
 	json_t *warnings;      /* damaged folders copied as they are */
 	/*
-	 * Each index folder copied and checked: {folder: {file: [device, inode,
-	 * size, mtime_ns, ctime_ns]}}, the source's stat when it was copied.
+	 * Index folders copied and checked: {folder: {file: [device, inode,
+	 * size, mtime_ns, ctime_ns]}}, the source's stat when it was copied, for
+	 * the files a later backup may trust it of (capture.c, note_stamps).
 	 */
 	json_t *stamps;
 };
