@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Backup benchmark (issue: full backup ≤ 1.0× `tar cf - DIR | zstd -T2 -3`,
 # an incremental after +1% records stores ≤ 3% and takes ≤ 10% of the full,
-# restore ≤ 1.2× `zstd -d | tar x`, lock ≤ 1 s, peak RSS ≤ 256 MiB).
+# restore ≤ 1.2× `zstd -d | tar x`, lock ≤ 1 s, peak RSS ≤ 256 MiB); also a
+# backup of the same directory again, unchanged.
 # Appends the measurements to bench/RESULTS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,6 +44,9 @@ full_secs=$BEST full_rss=$BEST_RSS full_json=$(cat "$out/best")
 PRE="rm -rf '$out/repo-i'; cp -a '$out/repo' '$out/repo-i'" \
 	best "$cv" backup --json "$plus" "$out/repo-i"
 incr_secs=$BEST incr_json=$(cat "$out/best")
+PRE="rm -rf '$out/repo-u'; cp -a '$out/repo' '$out/repo-u'" \
+	best "$cv" backup --json "$data" "$out/repo-u"
+same_secs=$BEST same_json=$(cat "$out/best")
 repo_bytes=$(du -sb "$out/repo" | cut -f1) repo_i_bytes=$(du -sb "$out/repo-i" | cut -f1)
 PRE="rm -rf '$out/x'; mkdir '$out/x'" best sh -c "zstd -q -d -c '$out/t.tar.zst' | tar xf - -C '$out/x'"
 untar_secs=$BEST
@@ -51,15 +55,15 @@ restore_secs=$BEST restore_rss=$BEST_RSS
 diff -r "$data" "$out/r" >/dev/null || { echo "restore differs" >&2; exit 1; }
 
 python3 - "$n" "$dim" "$tar_secs" "$full_secs" "$full_rss" "$full_json" "$incr_secs" \
-	"$incr_json" "$untar_secs" "$restore_secs" "$restore_rss" \
+	"$incr_json" "$untar_secs" "$restore_secs" "$restore_rss" "$same_secs" "$same_json" \
 	"$(du -sb "$data" | cut -f1)" "$(stat -c %s "$out/t.tar.zst")" \
 	"$repo_bytes" "$repo_i_bytes" <<'PY' | tee -a bench/RESULTS.md
 import json, os, sys, datetime
 (n, dim, tar, full, full_rss, full_j, incr, incr_j, untar, rest, rest_rss,
- size, tarsize, repo_b, repo_i_b) = sys.argv[1:]
+ same, same_j, size, tarsize, repo_b, repo_i_b) = sys.argv[1:]
 repo_b, repo_i_b = int(repo_b), int(repo_i_b)
-f, i = json.loads(full_j), json.loads(incr_j)
-tar, full, incr, untar, rest = map(float, (tar, full, incr, untar, rest))
+f, i, u = json.loads(full_j), json.loads(incr_j), json.loads(same_j)
+tar, full, incr, untar, rest, same = map(float, (tar, full, incr, untar, rest, same))
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 print(f"\n### backup {n} × {dim} cosine ({int(size)/1e6:.0f} MB directory) — {datetime.date.today()}\n")
 print(f"machine: {os.cpu_count()} × {cpu}; command: `bash bench/backup.sh {n} {dim}` (best of 3 each)\n")
@@ -69,6 +73,7 @@ print(f"| full backup, s | `tar cf - | zstd -T2 -3`: {tar:.2f} ({int(tarsize)/1e
 print(f"| incremental after +1% records and a flush: repository growth (`du -sb`: packs, indexes, manifest) | {repo_b/1e6:.1f} MB (full) | {(repo_i_b-repo_b)/1e6:.2f} MB | {100*(repo_i_b-repo_b)/repo_b:.2f}% | ≤ 3% |")
 print(f"| incremental: pack bytes (`bytes_stored`) | {f['bytes_stored']/1e6:.1f} MB (full) | {i['bytes_stored']/1e6:.2f} MB ({i['chunks_delta']} of {i['chunks_new']} new chunks as deltas) | {100*i['bytes_stored']/f['bytes_stored']:.2f}% | |")
 print(f"| incremental: time | {full:.2f} s (full) | {incr:.2f} s | {100*incr/full:.0f}% | ≤ 10% |")
+print(f"| the same directory again, unchanged: time | {full:.2f} s (full) | {same:.2f} s ({u['files_unchanged']} of {u['files']} files taken from the last snapshot, {u['bytes_stored']} bytes stored) | {100*same/full:.0f}% | |")
 print(f"| restore, s | `zstd -d | tar x`: {untar:.2f} | {rest:.2f} (peak RSS {int(rest_rss)/1024:.0f} MiB) | {rest/untar:.2f}× | ≤ 1.2× |")
 print(f"| Chroma's writers held by the read lock | | full {f['lock_ms']:.0f} ms, incremental {i['lock_ms']:.0f} ms | | ≤ 1 s |")
 PY
