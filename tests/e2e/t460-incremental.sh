@@ -71,7 +71,7 @@ touch -c "$src"/*/* # changed just now: not settled
 expect_ok "$CV" backup --json "$src" "$R"
 expect_ok "$CV" backup --json "$src" "$R"
 [ "$(field files_unchanged)" -eq 0 ] ||
-	fail "files changed just before the last backup were taken unread"
+	fail "files changed just before the last backup were taken from the snapshot before"
 sleep 3.5
 expect_ok "$CV" backup --json "$src" "$R"
 expect_ok "$CV" backup --json "$src" "$R"
@@ -97,4 +97,4 @@ expect_ok "$CV" backup --json "$src" "$R"
 expect_ok "$CV" verify --read-data "$R"
 expect_ok "$CV" restore "$R" latest "$T/r4"
 diff -r "$src" "$T/r4" >&2 || fail "the snapshot after an in-place change differs"
-echo "incremental snapshots restore exactly; unchanged files are not read"
+echo "incremental snapshots restore exactly; unchanged index files are not chunked again"
