@@ -351,11 +351,6 @@ static void name_source(const struct cap *c, struct cv_err *e)
  */
 #define SETTLE_NS 3000000000LL
 
-static json_int_t ns_of(const struct timespec *t)
-{
-	return (json_int_t)t->tv_sec * 1000000000 + t->tv_nsec;
-}
-
 /*
  * A filesystem whose timestamps another machine's clock gives (NFS, SMB,
  * Ceph, FUSE and virtiofs, 9p): a write there may come with a ctime the
@@ -408,7 +403,8 @@ static void note_stamps(struct cap *c, const char *rel, const char *path,
 					    json_pack("[IIIII]", (json_int_t)s->st_dev,
 						      (json_int_t)s->st_ino,
 						      (json_int_t)s->st_size,
-						      ns_of(&s->st_mtim), ns_of(&s->st_ctim)));
+						      (json_int_t)ts_ns(&s->st_mtim),
+						      (json_int_t)ts_ns(&s->st_ctim)));
 	}
 	json_object_set_new(c->st->stamps, rel, files);
 }

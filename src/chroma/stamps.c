@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "util/xalloc.h"
+#include "util/fsutil.h"
 #include "util/banned.h"
 
 void stamps_add(struct stamps *s, const char *name, const struct stat *st)
@@ -88,9 +89,7 @@ int stamps_racy(const struct stamps *s, const struct timespec *t0,
 int stamp_settled(const struct stat *st, const struct timespec *t0,
 		  long long settle_ns)
 {
-	long long limit = (long long)t0->tv_sec * 1000000000 + t0->tv_nsec - settle_ns;
-
-	return (long long)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec < limit;
+	return ts_ns(&st->st_ctim) < ts_ns(t0) - settle_ns;
 }
 
 const struct stat *stamps_of(const struct stamps *s, const char *name)

@@ -23,6 +23,8 @@
 #define MAX_DIM 65536
 #define IDS_PAGE 10000 /* ids per request of the closing pass */
 #define ID_KEY 16      /* bytes of an id's SHA-256 that stand for it */
+/* What a record is asked for with. */
+#define INCLUDE_ALL "[\"embeddings\",\"documents\",\"metadatas\",\"uris\"]"
 
 struct rx {
 	struct http h;
@@ -224,8 +226,8 @@ static void page_request(struct rx *x, const char *cid, long long off,
 	struct strbuf p = STRBUF_INIT, b = STRBUF_INIT;
 
 	sb_addf(&p, "%s/collections/%s/get", x->prefix.buf, cid);
-	sb_addf(&b, "{\"limit\":%d,\"offset\":%lld,\"include\":[\"embeddings\","
-		"\"documents\",\"metadatas\",\"uris\"]}", x->o->page, off);
+	sb_addf(&b, "{\"limit\":%d,\"offset\":%lld,\"include\":%s}", x->o->page, off,
+		INCLUDE_ALL);
 	memset(r, 0, sizeof(*r));
 	r->method = "POST";
 	r->path = sb_detach(&p, NULL);
@@ -331,7 +333,8 @@ static json_t *not_written(struct rx *x, json_t *todo)
 static int fetch_by_id(struct rx *x, const char *path, json_t *ids,
 		       struct cv_err *e)
 {
-	json_t *todo = json_incref(ids), *some, *body, *page, *rest;
+	json_t *todo = json_incref(ids), *some, *page, *rest;
+	struct strbuf body = STRBUF_INIT;
 	long long budget = -1;
 	size_t i, n = 0;
 	char *text;
@@ -341,15 +344,15 @@ static int fetch_by_id(struct rx *x, const char *path, json_t *ids,
 		some = json_array();
 		for (i = 0; i < json_array_size(todo) && i < (size_t)x->o->page; i++)
 			json_array_append(some, json_array_get(todo, i));
-		body = json_pack("{s:o, s:[ssss]}", "ids", some, "include", "embeddings",
-				 "documents", "metadatas", "uris");
-		text = json_dumps(body, JSON_COMPACT);
-		rc = get_json(x, "POST", path, text, &page, e);
+		text = json_dumps(some, JSON_COMPACT);
+		sb_reset(&body);
+		sb_addf(&body, "{\"ids\":%s,\"include\":%s}", text, INCLUDE_ALL);
+		free(text);
+		json_decref(some);
+		rc = get_json(x, "POST", path, body.buf, &page, e);
 		if (!rc)
 			rc = emit_page(x, page, NULL, NULL, 0, &budget, &n, e);
 		json_decref(page);
-		json_decref(body);
-		free(text);
 		if (rc || !n)
 			break;
 		rest = not_written(x, todo);
@@ -360,6 +363,7 @@ static int fetch_by_id(struct rx *x, const char *path, json_t *ids,
 			break; /* it brought only ids not asked for */
 	}
 	json_decref(todo);
+	sb_release(&body);
 	return rc;
 }
 

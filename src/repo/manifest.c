@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "util/bytes.h"
+#include "util/fsutil.h"
 #include "util/xalloc.h"
 #include "util/banned.h"
 
@@ -147,8 +148,7 @@ int mfw_file_begin(struct mf_writer *w, const char *rel, const struct stat *st,
 
 	w->cur = json_pack("{s:s, s:i, s:I}", "path", rel, "mode",
 			   (int)(st->st_mode & 07777), "mtime_ns",
-			   (json_int_t)st->st_mtim.tv_sec * 1000000000 +
-			   st->st_mtim.tv_nsec);
+			   (json_int_t)ts_ns(&st->st_mtim));
 	if (src)
 		json_object_set(w->cur, "src", src);
 	sha256_init(&w->whole);

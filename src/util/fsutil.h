@@ -6,8 +6,15 @@
 
 #include <pthread.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "util/strbuf.h"
+
+/* A file time (mtime, ctime) in nanoseconds since the epoch. */
+static inline int64_t ts_ns(const struct timespec *t)
+{
+	return (int64_t)t->tv_sec * 1000000000 + t->tv_nsec;
+}
 
 /* Remove a tree (files first), not following links. Best effort. */
 void rm_tree(const char *path);
