@@ -13,6 +13,7 @@
 
 #include "chroma/collection.h"
 #include "chroma/meta.h"
+#include "net/idwalk.h"
 #include "util/hashset.h"
 #include "util/jsonscan.h"
 #include "util/sha256.h"
@@ -22,7 +23,6 @@
 
 #define MAX_DIM 65536
 #define IDS_PAGE 10000 /* ids per request of the closing pass */
-#define ID_KEY 16      /* bytes of an id's SHA-256 that stand for it */
 /* What a record is asked for with. */
 #define INCLUDE_ALL "[\"embeddings\",\"documents\",\"metadatas\",\"uris\"]"
 
@@ -110,13 +110,6 @@ static int page_vector(struct rx *x, json_t *emb, size_t *dim, struct cv_err *e)
 	return 0;
 }
 
-/* The id's key in seen: its SHA-256's first bytes, never all zero (empty). */
-static void id_key(const char *id, size_t len, uint8_t key[SHA256_LEN])
-{
-	sha256(id, len, key);
-	key[0] |= 1;
-}
-
 /* 1 if the id was not written before (or no ids are kept), and is now. */
 static int first_time(struct rx *x, const char *id, size_t len)
 {
@@ -124,7 +117,7 @@ static int first_time(struct rx *x, const char *id, size_t len)
 
 	if (!x->recheck)
 		return 1;
-	id_key(id, len, key);
+	idwalk_key(id, len, key);
 	return hashset_add(&x->seen, key);
 }
 
@@ -132,7 +125,7 @@ static int written(struct rx *x, const char *id, size_t len)
 {
 	uint8_t key[SHA256_LEN];
 
-	id_key(id, len, key);
+	idwalk_key(id, len, key);
 	return hashset_has(&x->seen, key);
 }
 
@@ -367,55 +360,76 @@ static int fetch_by_id(struct rx *x, const char *path, json_t *ids,
 	return rc;
 }
 
+/* The closing pass's tally: the ids it lists that were written, or not. */
+struct tally {
+	struct rx *x;
+	json_t *late;
+	uint64_t present;
+};
+
+static void tally_id(void *ctx, json_t *id, const uint8_t *key)
+{
+	struct tally *t = ctx;
+
+	if (hashset_has(&t->x->seen, key))
+		t->present++;
+	else
+		json_array_append(t->late, id);
+}
+
+/* The page's ids, checked to be strings. */
+static json_t *page_ids(struct rx *x, json_t *page, struct cv_err *e)
+{
+	json_t *ids = json_object_get(page, "ids"), *id;
+	size_t i;
+
+	if (!json_is_array(ids)) {
+		cv_errf(e, CV_EIO, "%s: a page of ids without \"ids\"", x->h.base);
+		return NULL;
+	}
+	json_array_foreach(ids, i, id)
+		if (!json_is_string(id)) {
+			cv_errf(e, CV_EIO, "%s: a record without an id", x->h.base);
+			return NULL;
+		}
+	return ids;
+}
+
 /*
  * The closing pass: every id the collection holds now, by pages of ids
- * alone, each page starting where the one before it ended, until an empty
- * one (a page shorter than asked for is not taken for the last: a server or
- * proxy may cap them). Ids not written yet (added after the paging passed
- * their place, or passed over when records deleted meanwhile shifted the
- * pages) are fetched and written; *gone counts the ids written that the
- * collection no longer holds.
+ * alone, in a walk that records deleted meanwhile do not make pass over any
+ * (net/idwalk.h). Ids not written yet (added after the paging passed their
+ * place, or passed over when records deleted meanwhile shifted the pages)
+ * are fetched and written; *gone counts the ids written that the pass did
+ * not find.
  */
 static int recheck(struct rx *x, const char *cid, uint64_t *gone,
 		   struct cv_err *e)
 {
-	struct strbuf path = STRBUF_INIT, body = STRBUF_INIT, first = STRBUF_INIT;
-	json_t *late = json_array(), *page = NULL, *ids, *id;
-	uint64_t present = 0;
-	long long off = 0;
-	size_t i, n;
-	int rc;
+	struct strbuf path = STRBUF_INIT, body = STRBUF_INIT;
+	struct tally t = { x, json_array(), 0 };
+	struct idwalk k;
+	json_t *page = NULL, *ids;
+	int rc = 0;
 
+	idwalk_init(&k, x->h.base, tally_id, &t);
 	sb_addf(&path, "%s/collections/%s/get", x->prefix.buf, cid);
-	do {
+	while (!rc && !k.done) {
 		sb_reset(&body);
 		sb_addf(&body, "{\"limit\":%d,\"offset\":%lld,\"include\":[]}",
-			IDS_PAGE, off);
+			IDS_PAGE, k.off);
 		rc = get_json(x, "POST", path.buf, body.buf, &page, e);
 		if (!rc)
-			rc = check_start(x, page, &first, off, e);
-		ids = json_object_get(page, "ids");
-		n = json_array_size(ids);
-		json_array_foreach(ids, i, id) {
-			if (rc)
-				break;
-			if (!json_is_string(id))
-				rc = cv_errf(e, CV_EIO, "%s: a record without an id", x->h.base);
-			else if (written(x, json_string_value(id), json_string_length(id)))
-				present++;
-			else
-				json_array_append(late, id);
-		}
+			rc = (ids = page_ids(x, page, e)) ? idwalk_page(&k, ids, e) : CV_EIO;
 		json_decref(page);
-		off += (long long)n;
-	} while (!rc && n);
-	*gone = x->seen.n > present ? x->seen.n - present : 0;
+	}
+	*gone = x->seen.n > t.present ? x->seen.n - t.present : 0;
 	if (!rc)
-		rc = fetch_by_id(x, path.buf, late, e);
-	json_decref(late);
+		rc = fetch_by_id(x, path.buf, t.late, e);
+	json_decref(t.late);
+	idwalk_release(&k);
 	sb_release(&path);
 	sb_release(&body);
-	sb_release(&first);
 	return rc;
 }
 
@@ -454,7 +468,7 @@ static int export_one(struct rx *x, json_t *cj, struct cv_err *e)
 	to_collection(x, cj, &c);
 	x->recheck = x->o->offset == 0 && x->o->limit < 0;
 	if (x->recheck)
-		hashset_init(&x->seen, ID_KEY);
+		hashset_init(&x->seen, IDWALK_KEY);
 	if ((rc = count_of(x, c.id, &before, e)))
 		goto out;
 	if (x->o->with_header) {

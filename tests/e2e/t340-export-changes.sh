@@ -4,8 +4,9 @@
 # "may miss updates", made visible); an unchanged one gives no warning.
 # Records deleted and added between two pages, the count unchanged: the
 # closing pass over the ids fetches the records the shifted pages passed
-# over, and an id deleted and added again is written once; pages a proxy
-# cuts short are not taken for the end of the ids.
+# over, and an id deleted and added again is written once; records deleted
+# while the closing pass lists the ids do not make it pass over any; pages
+# a proxy cuts short are not taken for the end of the ids.
 . "$(dirname "$0")/lib.sh"
 setup
 
@@ -68,8 +69,8 @@ for i in $(seq 50); do curl -s "http://127.0.0.1:$pport/api/v2/heartbeat" >/dev/
 "$CV" export "http://127.0.0.1:$pport/shift" --concurrency 1 -o "$T/shift.jsonl" \
 	2>"$T/shift.err" &
 export_pid=$!
-for i in $(seq 300); do [ -e "$T/hold/held" ] && break; sleep 0.1; done
-[ -e "$T/hold/held" ] || fail "the export never asked for its second page"
+for i in $(seq 300); do [ -e "$T/hold/held1" ] && break; sleep 0.1; done
+[ -e "$T/hold/held1" ] || fail "the export never asked for its second page"
 api <<'PY'
 import sys
 from chroma_api import Chroma
@@ -79,7 +80,7 @@ c.records(cid, "delete", ids=[f"s{i:04d}" for i in range(10)] + ["s0100"])
 c.records(cid, "add", ids=[f"n{i}" for i in range(10)] + ["s0100"],
           embeddings=[[7.0, 7.0, 7.0, float(i)] for i in range(11)])
 PY
-touch "$T/hold/release"
+touch "$T/hold/release1"
 wait "$export_pid" || fail "export failed: $(cat "$T/shift.err")"
 grep -qF 'collection "shift" changed during the export: 5000 records before, 5000 after; 11 not seen by the paging' \
 	"$T/shift.err" || fail "no warning naming the change: $(cat "$T/shift.err")"
@@ -93,6 +94,60 @@ now = {json.loads(l)["id"] for l in open(sys.argv[2])}
 assert len(ids) == len(set(ids)), "an id written twice"
 assert now <= set(ids), f"missing: {sorted(now - set(ids))[:5]}"
 assert set(ids) - now == {f"s{i:04d}" for i in range(10)}, sorted(set(ids) - now)
+PY
+
+# deletions during both passes: 11 records of the first page while the
+# paging's page at offset 12,000 is held (it passes over t12000..t12010),
+# then 2,000 more while the closing pass's second page of ids is held (a
+# page asked for by offset alone would pass over t10011..t12010, those 11
+# among them, and they would be lost though the collection held them
+# throughout)
+api <<'PY'
+import sys
+from chroma_api import Chroma
+c = Chroma(sys.argv[1])
+cid = c.create("shift2")
+for b in range(0, 14000, 2000):
+    c.records(cid, "add", ids=[f"t{i:05d}" for i in range(b, b + 2000)],
+              embeddings=[[float(i), 1.0, 2.0, 3.0] for i in range(b, b + 2000)])
+PY
+kill $proxy
+rm -rf "$T/hold"
+mkdir "$T/hold"
+PROXY_FAULTS=0 PROXY_HOLD='"offset":12000,"include":["|"include":[]@2' \
+	PROXY_HOLD_DIR="$T/hold" python3 "$ROOT/tests/tools/faulty_proxy.py" "$pport" "$CHROMA_URL" &
+proxy=$!
+for i in $(seq 50); do curl -s "http://127.0.0.1:$pport/api/v2/heartbeat" >/dev/null 2>&1 && break; sleep 0.1; done
+"$CV" export "http://127.0.0.1:$pport/shift2" --concurrency 1 -o "$T/shift2.jsonl" \
+	2>"$T/shift2.err" &
+export_pid=$!
+delete_held() { # K FIRST LAST: delete tFIRST..tLAST while request K is held
+	for i in $(seq 300); do [ -e "$T/hold/held$1" ] && break; sleep 0.1; done
+	[ -e "$T/hold/held$1" ] || fail "the export never made request $1: $(cat "$T/shift2.err")"
+	api "$2" "$3" <<'PY'
+import sys
+from chroma_api import Chroma
+c = Chroma(sys.argv[1])
+cid = next(x["id"] for x in c.collections() if x["name"] == "shift2")
+c.records(cid, "delete", ids=[f"t{i:05d}" for i in range(int(sys.argv[2]), int(sys.argv[3]) + 1)])
+PY
+	touch "$T/hold/release$1"
+}
+delete_held 1 0 10
+delete_held 2 11 2010
+wait "$export_pid" || fail "export failed: $(cat "$T/shift2.err")"
+grep -qF 'collection "shift2" changed during the export: 14000 records before, 13989 after; 11 not seen by the paging' \
+	"$T/shift2.err" || fail "no warning naming the change: $(cat "$T/shift2.err")"
+grep -qF "fetched at the end; 11 written, then deleted" "$T/shift2.err" ||
+	fail "the warning does not count them: $(cat "$T/shift2.err")"
+expect_ok "$CV" export "$CHROMA_URL/shift2" -o "$T/shift2-now.jsonl"
+python3 - "$T/shift2.jsonl" "$T/shift2-now.jsonl" <<'PY' || fail "records missing or doubled"
+import json, sys
+ids = [json.loads(l)["id"] for l in open(sys.argv[1])]
+now = {json.loads(l)["id"] for l in open(sys.argv[2])}
+assert len(ids) == len(set(ids)), "an id written twice"
+assert now <= set(ids), f"missing: {sorted(now - set(ids))[:5]}"
+assert set(ids) - now == {f"t{i:05d}" for i in range(2011)}, sorted(set(ids) - now)[:5]
 PY
 
 # a proxy answering at most 3,000 records a request: the paging's pages of

@@ -16,8 +16,10 @@ PROXY_NULL_VECTOR=ID answers the record ID of a get without its vector;
 PROXY_BUSY=N answers the first N requests 503 with Retry-After: 2;
 PROXY_IGNORE_OFFSET=1 asks every get for its first page;
 PROXY_HOLD=TEXT with PROXY_HOLD_DIR=DIR holds the first request whose body
-holds TEXT: it creates DIR/held, then forwards the request once DIR/release
-exists (at most 60 s later), so a test can change the data in between.
+holds TEXT: it creates DIR/held1, then forwards the request once
+DIR/release1 exists (at most 60 s later), so a test can change the data in
+between; TEXT@N holds the N-th such request instead, and TEXT|TEXT... holds
+one request for each, the K-th with DIR/heldK and DIR/releaseK.
 """
 import http.server
 import json
@@ -37,9 +39,11 @@ PAGE_CAP = int(os.environ.get("PROXY_PAGE_CAP", "0"))
 NULL_VECTOR = os.environ.get("PROXY_NULL_VECTOR", "")
 BUSY = int(os.environ.get("PROXY_BUSY", "0"))
 IGNORE_OFFSET = os.environ.get("PROXY_IGNORE_OFFSET", "") == "1"
-HOLD = os.environ.get("PROXY_HOLD", "").encode()
+HOLD = [h.rsplit("@", 1) if "@" in h else [h, "1"]
+        for h in os.environ.get("PROXY_HOLD", "").split("|") if h]
+HOLD = [(text.encode(), int(nth)) for text, nth in HOLD]
 HOLD_DIR = os.environ.get("PROXY_HOLD_DIR", "")
-held = False
+matched = [0] * len(HOLD)
 lock = threading.Lock()
 count = 0
 adds = 0
@@ -79,14 +83,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return adds > GONE_AFTER
 
     def hold(self, body):
-        global held
+        k = 0
         with lock:
-            if not HOLD or held or HOLD not in body:
-                return
-            held = True
-        open(os.path.join(HOLD_DIR, "held"), "w").close()
+            for i, (text, nth) in enumerate(HOLD):
+                if text in body:
+                    matched[i] += 1
+                    if matched[i] == nth:
+                        k = i + 1
+        if not k:
+            return
+        open(os.path.join(HOLD_DIR, f"held{k}"), "w").close()
         for _ in range(600):
-            if os.path.exists(os.path.join(HOLD_DIR, "release")):
+            if os.path.exists(os.path.join(HOLD_DIR, f"release{k}")):
                 return
             time.sleep(0.1)
 

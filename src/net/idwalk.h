@@ -1,0 +1,58 @@
+/*
+ * A walk through a collection's ids by offset that passes over none of
+ * them while records are deleted: the closing pass of an export over HTTP
+ * (remote_export.c). The caller asks for up to a page of ids at k->off
+ * ({"limit":L,"offset":k->off,"include":[]}), gives the answer to
+ * idwalk_page, and asks again until k->done.
+ *
+ * It relies on what offset paging itself relies on: the server answers a
+ * collection's records in one order, in which a new record (or one deleted
+ * and added again) comes after all others. Every id the collection holds
+ * from the walk's first request to its last is then given to fresh, and no
+ * id twice; idwalk.c says in which case it could miss one.
+ */
+#ifndef CV_IDWALK_H
+#define CV_IDWALK_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "util/err.h"
+#include "util/hashset.h"
+#include "util/sha256.h"
+#include "util/strbuf.h"
+
+#define IDWALK_KEY 16 /* bytes of an id's SHA-256 that stand for it */
+
+/* An id not listed before, with its key. */
+typedef void idwalk_fresh_fn(void *ctx, json_t *id, const uint8_t *key);
+
+struct idwalk {
+	struct hashset listed;   /* the ids listed in this round */
+	struct hashset given;    /* from the second round: the ids given to fresh */
+	unsigned round;
+	long long off;           /* of the next request */
+	long long taken;         /* offset of the last page taken */
+	unsigned pages;          /* pages taken in this round */
+	struct strbuf expect;    /* the id the next page starts with, unmoved */
+	int has_expect;
+	int shifted;             /* a page of this round did not */
+	size_t w;                /* the most ids a page brought: the server's page */
+	unsigned back;           /* steps back taken in this round */
+	int stray;               /* stepped back from ids not listed */
+	unsigned shorts;         /* short pages taken in a row */
+	int done;
+	const char *what;        /* the server, for messages */
+	idwalk_fresh_fn *fresh;
+	void *ctx;
+};
+
+void idwalk_init(struct idwalk *k, const char *what, idwalk_fresh_fn *fresh,
+		 void *ctx);
+void idwalk_release(struct idwalk *k);
+/* The page of ids asked for at k->off (an array of strings). */
+int idwalk_page(struct idwalk *k, json_t *ids, struct cv_err *e);
+/* An id's key: the first bytes of its SHA-256, never all zero. */
+void idwalk_key(const char *id, size_t len, uint8_t key[SHA256_LEN]);
+
+#endif
