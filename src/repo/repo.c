@@ -560,6 +560,13 @@ static int submit(struct repo *r, unsigned lane, struct cv_err *e)
  * A batch with room in lane, collecting compressed ones while all are in
  * flight (the pool has more batches than there are lanes).
  */
+/*
+ * Vectors, float32, gain about 10% at level 1 and 1.5% at -1, which
+ * compresses them three times as fast and decompresses them six times as
+ * fast (zstd -b on a 100,000 × 384 data_level0.bin: 370 against 1,260 MB/s).
+ */
+#define VECTOR_LEVEL (-1)
+
 static int current_batch(struct repo *r, unsigned lane, struct cv_err *e)
 {
 	int rc;
@@ -569,6 +576,8 @@ static int current_batch(struct repo *r, unsigned lane, struct cv_err *e)
 	while (!r->cur[lane] && !(r->cur[lane] = zpool_batch(r->zp)))
 		if ((rc = collect(r, 1, e)))
 			return rc;
+	if (lane == REPO_LANE_VECTORS && r->level <= 1)
+		r->cur[lane]->level = VECTOR_LEVEL;
 	return 0;
 }
 

@@ -26,6 +26,7 @@
  * snapshot's deltas, decompresses only that kind's frames.
  */
 #define REPO_LANES 2
+#define REPO_LANE_VECTORS 1 /* compressed at a faster level */
 
 struct chunk_loc {
 	uint8_t hash[SHA256_LEN];

@@ -95,13 +95,14 @@ static size_t delta_header(struct zbatch *b, size_t i, size_t end, uint8_t *out)
 	return 4 + (size_t)n * SHA256_LEN;
 }
 
-static void compress_batch(ZSTD_CCtx *cc, int level, struct zbatch *b)
+static void compress_batch(ZSTD_CCtx *cc, struct zbatch *b)
 {
 	size_t i = 0, k, end, ulen, bound, c, start, skip, prefix;
 	int delta;
 
 	sb_reset(&b->out);
 	b->err[0] = '\0';
+	frame_params(cc, b->level);
 	while (i < b->n) {
 		end = frame_end(b, i);
 		delta = b->it[i].delta;
@@ -118,7 +119,7 @@ static void compress_batch(ZSTD_CCtx *cc, int level, struct zbatch *b)
 		c = ZSTD_compress2(cc, b->out.buf + start + skip, bound - skip,
 				   b->in.buf + b->it[i].ioff, ulen);
 		if (delta)
-			frame_params(cc, level);
+			frame_params(cc, b->level);
 		if (ZSTD_isError(c)) {
 			snprintf(b->err, sizeof(b->err), "zstd: %s", ZSTD_getErrorName(c));
 			return;
@@ -162,7 +163,7 @@ static void *worker(void *arg)
 		if (!p->todo_head)
 			p->todo_tail = NULL;
 		pthread_mutex_unlock(&p->mu);
-		compress_batch(cc, p->level, b);
+		compress_batch(cc, b);
 		pthread_mutex_lock(&p->mu);
 		b->done = 1;
 		pthread_cond_broadcast(&p->cv);
@@ -219,6 +220,7 @@ struct zbatch *zpool_batch(struct zpool *p)
 		sb_reset(&b->in);
 		sb_reset(&b->bases);
 		b->n = 0;
+		b->level = p->level;
 		b->done = 0;
 		b->next = NULL;
 	}
@@ -261,7 +263,7 @@ void zpool_submit(struct zpool *p, struct zbatch *b)
 	p->fifo[p->nfifo++] = b;
 	if (p->inline_cctx) {
 		pthread_mutex_unlock(&p->mu);
-		compress_batch(p->inline_cctx, p->level, b);
+		compress_batch(p->inline_cctx, b);
 		b->done = 1;
 		return;
 	}

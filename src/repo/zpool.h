@@ -39,6 +39,7 @@ struct zbatch {
 	struct strbuf bases;  /* base contents of delta chunks */
 	struct zitem *it;
 	size_t n, cap;
+	int level;            /* zstd level of its frames (not deltas') */
 	int done;
 	char err[128];        /* a zstd error, "" if none */
 	struct zbatch *next;
@@ -48,7 +49,8 @@ struct zpool;
 
 /* threads < 0: one per CPU (at most 8); 0: compress in the caller. */
 struct zpool *zpool_new(int threads, int level);
-/* An empty batch; NULL when all are in flight (collect one first). */
+/* An empty batch, at the pool's level; NULL when all are in flight
+ * (collect one first). */
 struct zbatch *zpool_batch(struct zpool *p);
 void zpool_add(struct zbatch *b, const uint8_t *hash, const void *data, size_t n);
 /* A chunk to store as a delta against base (whose content is given). */
