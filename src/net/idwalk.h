@@ -8,8 +8,8 @@
  * It relies on what offset paging itself relies on: the server answers a
  * collection's records in one order, in which a new record (or one deleted
  * and added again) comes after all others. Every id the collection holds
- * from the walk's first request to its last is then given to fresh, and no
- * id twice; idwalk.c says in which case it could miss one.
+ * from the walk's start to its end is then given to fresh, and no id twice,
+ * unless records are deleted and added again in a way idwalk.c describes.
  */
 #ifndef CV_IDWALK_H
 #define CV_IDWALK_H
@@ -20,7 +20,6 @@
 #include "util/err.h"
 #include "util/hashset.h"
 #include "util/sha256.h"
-#include "util/strbuf.h"
 
 #define IDWALK_KEY 16 /* bytes of an id's SHA-256 that stand for it */
 
@@ -31,24 +30,26 @@ struct idwalk {
 	struct hashset listed;   /* the ids listed in this round */
 	struct hashset given;    /* from the second round: the ids given to fresh */
 	unsigned round;
+	long long count;         /* records at the start: held ones lie before */
 	long long off;           /* of the next request */
 	long long taken;         /* offset of the last page taken */
-	unsigned pages;          /* pages taken in this round */
-	struct strbuf expect;    /* the id the next page starts with, unmoved */
-	int has_expect;
-	int shifted;             /* a page of this round did not */
+	json_t *expect;          /* the ids the next page starts with, unmoved */
+	int moved;               /* a page of this round did not */
 	size_t w;                /* the most ids a page brought: the server's page */
 	unsigned back;           /* steps back taken in this round */
-	int stray;               /* stepped back from ids not listed */
-	unsigned shorts;         /* short pages taken in a row */
+	unsigned pages;          /* pages taken in this round */
+	unsigned idle;           /* of them, full ones that brought no new id */
+	int stray;               /* stepped back from an id not listed */
+	unsigned probes;         /* of those, with pages of one id */
 	int done;
 	const char *what;        /* the server, for messages */
 	idwalk_fresh_fn *fresh;
 	void *ctx;
 };
 
-void idwalk_init(struct idwalk *k, const char *what, idwalk_fresh_fn *fresh,
-		 void *ctx);
+/* count: the collection's records just before the walk. */
+void idwalk_init(struct idwalk *k, long long count, const char *what,
+		 idwalk_fresh_fn *fresh, void *ctx);
 void idwalk_release(struct idwalk *k);
 /* The page of ids asked for at k->off (an array of strings). */
 int idwalk_page(struct idwalk *k, json_t *ids, struct cv_err *e);

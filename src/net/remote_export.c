@@ -397,14 +397,14 @@ static json_t *page_ids(struct rx *x, json_t *page, struct cv_err *e)
 
 /*
  * The closing pass: every id the collection holds now, by pages of ids
- * alone, in a walk that records deleted meanwhile do not make pass over any
- * (net/idwalk.h). Ids not written yet (added after the paging passed their
- * place, or passed over when records deleted meanwhile shifted the pages)
- * are fetched and written; *gone counts the ids written that the pass did
- * not find.
+ * alone, in a walk that asks again further back where deletions moved its
+ * pages (net/idwalk.h). Ids not written yet (added after the paging passed
+ * their place, or passed over when records deleted meanwhile shifted the
+ * pages) are fetched and written; *gone counts the ids written that the
+ * pass did not find. count: the records just before it.
  */
-static int recheck(struct rx *x, const char *cid, uint64_t *gone,
-		   struct cv_err *e)
+static int recheck(struct rx *x, const char *cid, long long count,
+		   uint64_t *gone, struct cv_err *e)
 {
 	struct strbuf path = STRBUF_INIT, body = STRBUF_INIT;
 	struct tally t = { x, json_array(), 0 };
@@ -412,7 +412,7 @@ static int recheck(struct rx *x, const char *cid, uint64_t *gone,
 	json_t *page = NULL, *ids;
 	int rc = 0;
 
-	idwalk_init(&k, x->h.base, tally_id, &t);
+	idwalk_init(&k, count, x->h.base, tally_id, &t);
 	sb_addf(&path, "%s/collections/%s/get", x->prefix.buf, cid);
 	while (!rc && !k.done) {
 		sb_reset(&body);
@@ -490,7 +490,7 @@ static int export_one(struct rx *x, json_t *cj, struct cv_err *e)
 		goto out;
 	}
 	paged = x->st->records;
-	if (x->recheck && (rc = recheck(x, c.id, &gone, e)))
+	if (x->recheck && (rc = recheck(x, c.id, after, &gone, e)))
 		goto out;
 	late = x->st->records - paged;
 	x->st->collections++;
