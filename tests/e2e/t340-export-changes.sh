@@ -12,6 +12,21 @@ setup
 
 start_chroma "$T/data"
 api() { PYTHONPATH="$ROOT/tests/gen" python3 - "$CHROMA_URL" "$@"; }
+# NAME [FORMAT N]: $T/NAME.jsonl holds every record the collection NAME
+# holds now, none twice (and besides them exactly the ids FORMAT of 0..N-1)
+all_held() {
+	expect_ok "$CV" export "$CHROMA_URL/$1" -o "$T/$1-now.jsonl"
+	python3 - "$T/$1.jsonl" "$T/$1-now.jsonl" "${2:-}" "${3:-0}" <<'PY' || fail "$1: records missing or doubled"
+import json, sys
+ids = [json.loads(l)["id"] for l in open(sys.argv[1])]
+now = {json.loads(l)["id"] for l in open(sys.argv[2])}
+assert len(ids) == len(set(ids)), "an id written twice"
+assert now <= set(ids), f"missing: {sorted(now - set(ids))[:5]}"
+if sys.argv[3]:
+    gone = {sys.argv[3].format(i) for i in range(int(sys.argv[4]))}
+    assert set(ids) - now == gone, sorted(set(ids) - now)[:5]
+PY
+}
 api <<'PY'
 import sys
 from chroma_api import Chroma
@@ -86,15 +101,7 @@ grep -qF 'collection "shift" changed during the export: 5000 records before, 500
 	"$T/shift.err" || fail "no warning naming the change: $(cat "$T/shift.err")"
 grep -qF "fetched at the end; 10 written, then deleted; 1 deleted and added again" \
 	"$T/shift.err" || fail "the warning does not count them: $(cat "$T/shift.err")"
-expect_ok "$CV" export "$CHROMA_URL/shift" -o "$T/shift-now.jsonl"
-python3 - "$T/shift.jsonl" "$T/shift-now.jsonl" <<'PY' || fail "records missing or doubled"
-import json, sys
-ids = [json.loads(l)["id"] for l in open(sys.argv[1])]
-now = {json.loads(l)["id"] for l in open(sys.argv[2])}
-assert len(ids) == len(set(ids)), "an id written twice"
-assert now <= set(ids), f"missing: {sorted(now - set(ids))[:5]}"
-assert set(ids) - now == {f"s{i:04d}" for i in range(10)}, sorted(set(ids) - now)
-PY
+all_held shift 's{:04d}' 10
 
 # deletions during both passes, in a collection of 14,000 (t00000..t13999)
 # exported in pages of 2,000 one at a time: 11 records of the first page
@@ -128,14 +135,7 @@ PY
 	wait "$export_pid" || fail "export failed: $(cat "$T/$name.err")"
 	grep -qF "collection \"$name\" changed during the export: 14000 records before, 13989 after; 11 not seen by the paging" \
 		"$T/$name.err" || fail "no warning naming the change: $(cat "$T/$name.err")"
-	expect_ok "$CV" export "$CHROMA_URL/$name" -o "$T/$name-now.jsonl"
-	python3 - "$T/$name.jsonl" "$T/$name-now.jsonl" <<'PY' || fail "$name: records missing or doubled"
-import json, sys
-ids = [json.loads(l)["id"] for l in open(sys.argv[1])]
-now = {json.loads(l)["id"] for l in open(sys.argv[2])}
-assert len(ids) == len(set(ids)), "an id written twice"
-assert now <= set(ids), f"missing: {sorted(now - set(ids))[:5]}"
-PY
+	all_held "$name"
 }
 delete_held() { # NAME K FIRST-LAST [READDED]: while request K is held, delete
 	# tFIRST..tLAST and READDED, then add READDED again
