@@ -10,11 +10,11 @@
  * back.
  *
  * A round ends with a page taken that reaches as far as the collection
- * reached when the walk began (the records held throughout only move
- * forward, so they all lie before that place), or that is shorter than the
- * server's pages (it reached the last id) and brings no more new ids than
- * the overlap (records added meanwhile). A page that is only short does not
- * end it: a server or proxy may cap pages by their bytes.
+ * reached when the walk began, or when it was last counted: the records held
+ * since then only move forward, so they all lie before that place. A page
+ * shorter than the others that brings few new ids looks like the last one,
+ * but a server or proxy may cut pages short: the collection is counted
+ * again, and the next page must reach that count.
  *
  * One case escapes the check: a record deleted and added again comes last,
  * so when deletions moved a page past the ids not listed yet, it may start
@@ -196,6 +196,7 @@ static void next_round(struct idwalk *k)
 	k->pages = 0;
 	k->stray = 0;
 	k->probes = 0;
+	k->need_count = 0;
 	k->done = 0;
 }
 
@@ -210,54 +211,74 @@ static int probe_again(struct idwalk *k, struct cv_err *e)
 		return cv_errf(e, CV_EIO, "%s: pages of one id: the walk through the "
 			       "ids cannot tell that they follow each other", k->what);
 	k->stray = 0;
-	k->done = 0;
 	return 0;
 }
 
 /*
- * Whether the ids listed add up with the round's last page, at k->off with
- * n ids: when it reached the last id, the collection then held off + n
- * records, all listed, and the listed ids not deleted since; a page that
- * ends the round short of the last id has all before its end listed. A
- * round whose count does not add up had records deleted, or passed over.
+ * Whether the ids listed add up with the round's last page, which ended at
+ * end: when it reached the last id, the collection then held end records,
+ * all listed, and the listed ids not deleted since; a page that ends the
+ * round short of the last id has all before its end listed. A round whose
+ * count does not add up had records deleted, or passed over.
  */
-static int adds_up(const struct idwalk *k, size_t n, int short_page)
+static int adds_up(const struct idwalk *k, long long end, int short_page)
 {
-	long long held = k->off + (long long)n, listed = (long long)k->listed.n;
+	long long listed = (long long)k->listed.n;
 
-	return short_page ? listed == held : listed >= held;
+	return short_page ? listed == end : listed >= end;
+}
+
+/* The round ends with a page that ended at end. */
+static void finish(struct idwalk *k, long long end, int short_page)
+{
+	if (!adds_up(k, end, short_page))
+		k->moved = 1;
+	k->done = 1;
+	next_round(k);
 }
 
 /*
- * Where a page taken ends the round, or the next request goes. A page that
- * brings no new id and is not short (a server that ignores offset answers
- * its first page to every request) ends nothing.
+ * Where a page taken ends the round, or the next request goes. The round
+ * ends when the page reaches k->count, a count taken before it: every
+ * record held since then lies before that place. A short page that brings
+ * no more new ids than the overlap looks like the last, but may be cut
+ * short by a server or proxy: the next page is asked for after a new count
+ * (k->need_count), which it must then reach. A page that brings no new id
+ * and is not short (a server that ignores offset answers its first page to
+ * every request) ends nothing.
  */
 static int advance(struct idwalk *k, json_t *ids, size_t fresh, struct cv_err *e)
 {
 	size_t n = json_array_size(ids);
 	int short_page = n < k->w || n <= 1, idle = !fresh && !short_page;
+	long long end = k->off + (long long)n;
 
 	k->pages++;
-	k->done = (!idle && k->off + (long long)n >= k->count) ||
-		  (short_page && (fresh <= overlap(k->w) || k->pages > page_budget(k)));
-	if (k->done && k->stray && k->w < 2 && probe_again(k, e))
-		return CV_EIO;
-	if (k->done && !adds_up(k, n, short_page))
-		k->moved = 1;
 	if (idle && ++k->idle > 16 + 2 * k->back)
 		return cv_errf(e, CV_EIO, "%s: %u pages of ids brought no new id: the "
 			       "server does not page by offset", k->what, k->idle);
-	if (k->done) {
-		next_round(k);
-		return 0;
-	}
 	k->taken = k->off;
 	k->off += (long long)n - (long long)overlap(k->w);
 	if (k->off <= k->taken)
 		k->off = k->taken + 1;
 	expect_next(k, ids);
+	if ((!idle && end >= k->count) || (short_page && k->pages > page_budget(k))) {
+		finish(k, end, short_page);
+		return 0;
+	}
+	if (short_page && fresh <= overlap(k->w)) {
+		if (k->stray && k->w < 2 && probe_again(k, e))
+			return CV_EIO;
+		k->need_count = 1;
+	}
 	return 0;
+}
+
+void idwalk_count(struct idwalk *k, long long count)
+{
+	if (count < k->count)
+		k->count = count;
+	k->need_count = 0;
 }
 
 int idwalk_page(struct idwalk *k, json_t *ids, struct cv_err *e)

@@ -2,14 +2,16 @@
  * A walk through a collection's ids by offset that passes over none of
  * them while records are deleted: the closing pass of an export over HTTP
  * (remote_export.c). The caller asks for up to a page of ids at k->off
- * ({"limit":L,"offset":k->off,"include":[]}), gives the answer to
- * idwalk_page, and asks again until k->done.
+ * ({"limit":L,"offset":k->off,"include":[]}) and gives the answer to
+ * idwalk_page, or, when k->need_count, counts the collection's records and
+ * gives that to idwalk_count; until k->done.
  *
  * It relies on what offset paging itself relies on: the server answers a
  * collection's records in one order, in which a new record (or one deleted
  * and added again) comes after all others. Every id the collection holds
- * from the walk's start to its end is then given to fresh, and no id twice,
- * unless records are deleted and added again in a way idwalk.c describes.
+ * from the count given to idwalk_init to the walk's end is then given to
+ * fresh, and no id twice, unless records are deleted and added again in a
+ * way idwalk.c describes.
  */
 #ifndef CV_IDWALK_H
 #define CV_IDWALK_H
@@ -30,7 +32,7 @@ struct idwalk {
 	struct hashset listed;   /* the ids listed in this round */
 	struct hashset given;    /* from the second round: the ids given to fresh */
 	unsigned round;
-	long long count;         /* records at the start: held ones lie before */
+	long long count;         /* records when counted: held ones lie before */
 	long long off;           /* of the next request */
 	long long taken;         /* offset of the last page taken */
 	json_t *expect;          /* the ids the next page starts with, unmoved */
@@ -41,6 +43,7 @@ struct idwalk {
 	unsigned idle;           /* of them, full ones that brought no new id */
 	int stray;               /* stepped back from an id not listed */
 	unsigned probes;         /* of those, with pages of one id */
+	int need_count;          /* count the records before the next page */
 	int done;
 	const char *what;        /* the server, for messages */
 	idwalk_fresh_fn *fresh;
@@ -53,6 +56,8 @@ void idwalk_init(struct idwalk *k, long long count, const char *what,
 void idwalk_release(struct idwalk *k);
 /* The page of ids asked for at k->off (an array of strings). */
 int idwalk_page(struct idwalk *k, json_t *ids, struct cv_err *e);
+/* The collection's records, counted when k->need_count. */
+void idwalk_count(struct idwalk *k, long long count);
 /* An id's key: the first bytes of its SHA-256, never all zero. */
 void idwalk_key(const char *id, size_t len, uint8_t key[SHA256_LEN]);
 

@@ -415,6 +415,11 @@ static int recheck(struct rx *x, const char *cid, long long count,
 	idwalk_init(&k, count, x->h.base, tally_id, &t);
 	sb_addf(&path, "%s/collections/%s/get", x->prefix.buf, cid);
 	while (!rc && !k.done) {
+		if (k.need_count) {
+			if (!(rc = count_of(x, cid, &count, e)))
+				idwalk_count(&k, count);
+			continue;
+		}
 		sb_reset(&body);
 		sb_addf(&body, "{\"limit\":%d,\"offset\":%lld,\"include\":[]}",
 			IDS_PAGE, k.off);

@@ -31,6 +31,7 @@ struct sim {
 	size_t cap;          /* most ids the server answers (0: no cap) */
 	int ignore_offset;
 	json_t *(*get)(const struct sim *s, long long off); /* if not sim_get */
+	size_t byte_cap;     /* for get_by_bytes */
 	unsigned readd;      /* one deleted record in readd added again (0: none) */
 	unsigned readds;     /* records added again */
 	/* what a walk saw */
@@ -147,6 +148,10 @@ static int walk_with(struct sim *s, change_fn *fn, const void *arg, size_t max,
 		if (++req > max) {
 			rc = -2;
 			break;
+		}
+		if (k.need_count) {
+			idwalk_count(&k, (long long)s->live);
+			continue;
 		}
 		ids = s->get ? s->get(s, k.off) : sim_get(s, k.off, LIMIT);
 		rc = idwalk_page(&k, ids, e);
@@ -364,33 +369,49 @@ static void test_small_pages(void **state)
 	check_listed(&s, "pages of one, first deleted");
 }
 
-/* A proxy that caps pages by bytes (ids of growing length), not by count. */
-static json_t *get_4000_bytes(const struct sim *s, long long off)
+/* A proxy that caps pages by bytes (each id's length and 3), not by count. */
+static json_t *get_by_bytes(const struct sim *s, long long off)
 {
 	json_t *ids = json_array();
 	char text[32];
 	size_t i, bytes = 0;
 
-	for (i = (size_t)off; i < s->n; i++) {
+	for (i = (size_t)off; i < s->n && i < (size_t)off + LIMIT; i++) {
 		snprintf(text, sizeof(text), "r%u", s->num[i]);
 		bytes += strlen(text) + 3;
-		if (bytes > 4000)
+		if (bytes > s->byte_cap)
 			break;
 		json_array_append_new(ids, json_string(text));
 	}
 	return ids;
 }
 
-static void test_byte_cap(void **state)
+static void by_bytes(unsigned records, size_t byte_cap, unsigned dels)
 {
 	static struct sim s;
 	struct cv_err e = { 0 };
+	char what[64];
 
+	sim_init(&s, records, 0, 1);
+	s.get = get_by_bytes;
+	s.byte_cap = byte_cap;
+	s.readd = 0;
+	snprintf(what, sizeof(what), "%u records, %zu bytes a page, %u deleted",
+		 records, byte_cap, dels);
+	if (walk(&s, dels, 0, &e))
+		fail_msg("%s: %s", what, e.msg);
+	check_listed(&s, what);
+}
+
+/* Pages shorter as ids grow longer are not the last. */
+static void test_byte_cap(void **state)
+{
 	(void)state;
-	sim_init(&s, 3000, 0, 1);
-	s.get = get_4000_bytes;
-	assert_int_equal(walk(&s, 0, 0, &e), 0);
-	check_listed(&s, "byte cap");
+	by_bytes(30, 60, 0);
+	by_bytes(3000, 1000, 0);
+	by_bytes(3000, 4000, 0);
+	by_bytes(3000, 4000, 3);
+	by_bytes(60000, 100000, 150);
 }
 
 /*
