@@ -557,16 +557,17 @@ static int submit(struct repo *r, unsigned lane, struct cv_err *e)
 }
 
 /*
- * A batch with room in lane, collecting compressed ones while all are in
- * flight (the pool has more batches than there are lanes).
- */
-/*
  * Vectors, float32, gain about 10% at level 1 and 1.5% at -1, which
  * compresses them three times as fast and decompresses them six times as
  * fast (zstd -b on a 100,000 × 384 data_level0.bin: 370 against 1,260 MB/s).
  */
 #define VECTOR_LEVEL (-1)
 
+/*
+ * A batch with room in lane, collecting compressed ones while all are in
+ * flight (the pool has more batches than there are lanes); vector lanes at
+ * VECTOR_LEVEL.
+ */
 static int current_batch(struct repo *r, unsigned lane, struct cv_err *e)
 {
 	int rc;
