@@ -462,13 +462,30 @@ static void note_change(struct rx *x, const char *name, long long before,
 			 "as first read", (unsigned long long)twice);
 }
 
+/*
+ * A collection whose count did not change but whose paging came short, with
+ * nothing deleted: pages shorter than asked for ended the paging early, and
+ * the closing pass fetched the rest.
+ */
+static void note_cut(struct rx *x, const char *name, uint64_t got,
+		     long long want, uint64_t late)
+{
+	if (x->st->changed++)
+		return;
+	snprintf(x->st->change, sizeof(x->st->change), "collection \"%s\": pages "
+		 "came shorter than the %d records asked for (a proxy limiting "
+		 "them?): the paging brought %llu of its %lld records, the closing "
+		 "pass %llu", name, x->o->page, (unsigned long long)got, want,
+		 (unsigned long long)late);
+}
+
 static int export_one(struct rx *x, json_t *cj, struct cv_err *e)
 {
 	struct cv_collection c;
 	struct strbuf hdr = STRBUF_INIT;
 	long long before, after, want;
 	uint64_t rows = x->rows, twice = x->twice, paged, late = 0, gone = 0, got;
-	int rc;
+	int rc, cut;
 
 	to_collection(x, cj, &c);
 	x->recheck = x->o->offset == 0 && x->o->limit < 0;
@@ -487,7 +504,8 @@ static int export_one(struct rx *x, json_t *cj, struct cv_err *e)
 	want = before > x->o->offset ? before - x->o->offset : 0;
 	if (x->o->limit >= 0 && want > x->o->limit)
 		want = x->o->limit;
-	if (after == before && got != (uint64_t)want) {
+	cut = after == before && got != (uint64_t)want;
+	if (cut && !x->recheck) { /* no closing pass to fetch the rest */
 		rc = cv_errf(e, CV_EIO, "%s: the server gave %llu records where its "
 			     "count says %lld (pages shorter than the %d asked for, or "
 			     "records missing: a proxy limiting them?)", x->h.base,
@@ -500,7 +518,9 @@ static int export_one(struct rx *x, json_t *cj, struct cv_err *e)
 	late = x->st->records - paged;
 	x->st->collections++;
 	twice = x->twice - twice;
-	if (after != before || late || gone || twice)
+	if (cut && !gone && !twice)
+		note_cut(x, c.name, got, want, late);
+	else if (after != before || late || gone || twice)
 		note_change(x, c.name, before, after, late, gone, twice);
 out:
 	if (rc)

@@ -28,8 +28,8 @@ struct remote_opts {
 struct remote_stats {
 	uint64_t records, collections;
 	uint64_t missing_vectors;  /* records that came without one */
-	uint64_t changed;          /* collections that changed meanwhile */
-	char change[512];          /* the first such change, described */
+	uint64_t changed;          /* collections changed meanwhile, or cut short */
+	char change[512];          /* the first of them, described */
 };
 
 int remote_export(const struct remote_source *src, const struct remote_opts *o,

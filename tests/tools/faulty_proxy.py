@@ -16,7 +16,7 @@ PROXY_NULL_VECTOR=ID answers the record ID of a get without its vector;
 PROXY_BUSY=N answers the first N requests 503 with Retry-After: 2;
 PROXY_IGNORE_OFFSET=1 asks every get for its first page;
 PROXY_HOLD=TEXT with PROXY_HOLD_DIR=DIR holds the first request whose body
-holds TEXT: it creates DIR/held1, then forwards the request once
+or path holds TEXT: it creates DIR/held1, then forwards the request once
 DIR/release1 exists (at most 60 s later), so a test can change the data in
 between; TEXT@N holds the N-th such request instead, and TEXT|TEXT... holds
 one request for each, the K-th with DIR/heldK and DIR/releaseK.
@@ -86,7 +86,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         k = 0
         with lock:
             for i, (text, nth) in enumerate(HOLD):
-                if text in body:
+                if text in body or text in self.path.encode():
                     matched[i] += 1
                     if matched[i] == nth:
                         k = i + 1
