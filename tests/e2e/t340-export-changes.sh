@@ -12,6 +12,29 @@ setup
 
 start_chroma "$T/data"
 api() { PYTHONPATH="$ROOT/tests/gen" python3 - "$CHROMA_URL" "$@"; }
+# NAME N FORMAT: a new collection NAME of N records, ids FORMAT of 0..N-1
+fill() {
+	api "$@" <<'PY'
+import sys
+from chroma_api import Chroma
+c = Chroma(sys.argv[1])
+cid = c.create(sys.argv[2])
+n, fmt = int(sys.argv[3]), sys.argv[4]
+for b in range(0, n, 1000):
+    c.records(cid, "add", ids=[fmt.format(i) for i in range(b, min(n, b + 1000))],
+              embeddings=[[float(i), 1.0, 2.0, 3.0] for i in range(b, min(n, b + 1000))])
+PY
+}
+# HOLD: the proxy again, holding the requests HOLD names (faulty_proxy.py)
+hold_proxy() {
+	kill $proxy
+	rm -rf "$T/hold"
+	mkdir "$T/hold"
+	PROXY_FAULTS=0 PROXY_HOLD="$1" PROXY_HOLD_DIR="$T/hold" \
+		python3 "$ROOT/tests/tools/faulty_proxy.py" "$pport" "$CHROMA_URL" &
+	proxy=$!
+	for i in $(seq 50); do curl -s "http://127.0.0.1:$pport/api/v2/heartbeat" >/dev/null 2>&1 && break; sleep 0.1; done
+}
 # NAME [FORMAT N]: $T/NAME.jsonl holds every record the collection NAME
 # holds now, none twice (and besides them exactly the ids FORMAT of 0..N-1)
 all_held() {
@@ -66,21 +89,8 @@ grep -q 'collection "live" changed during the export: 500 records before, 507 af
 # 5,000 records in pages of 2,000, one at a time; the proxy holds the second
 # page's request while 11 records of the first page are deleted (one of them
 # added again) and 10 new ones added: the second page starts 11 records late
-api <<'PY'
-import sys
-from chroma_api import Chroma
-c = Chroma(sys.argv[1])
-cid = c.create("shift")
-for b in range(0, 5000, 1000):
-    c.records(cid, "add", ids=[f"s{i:04d}" for i in range(b, b + 1000)],
-              embeddings=[[float(i), 1.0, 2.0, 3.0] for i in range(b, b + 1000)])
-PY
-kill $proxy
-mkdir "$T/hold"
-PROXY_FAULTS=0 PROXY_HOLD='"offset":2000' PROXY_HOLD_DIR="$T/hold" \
-	python3 "$ROOT/tests/tools/faulty_proxy.py" "$pport" "$CHROMA_URL" &
-proxy=$!
-for i in $(seq 50); do curl -s "http://127.0.0.1:$pport/api/v2/heartbeat" >/dev/null 2>&1 && break; sleep 0.1; done
+fill shift 5000 's{:04d}'
+hold_proxy '"offset":2000'
 "$CV" export "http://127.0.0.1:$pport/shift" --concurrency 1 -o "$T/shift.jsonl" \
 	2>"$T/shift.err" &
 export_pid=$!
@@ -110,23 +120,8 @@ all_held shift 's{:04d}' 10
 # is held, which a pass by offset alone would have passed over too
 two_passes() { # NAME DELETIONS [READDED]: the deletions during the pass
 	local name=$1
-	api "$name" <<'PY'
-import sys
-from chroma_api import Chroma
-c = Chroma(sys.argv[1])
-cid = c.create(sys.argv[2])
-for b in range(0, 14000, 2000):
-    c.records(cid, "add", ids=[f"t{i:05d}" for i in range(b, b + 2000)],
-              embeddings=[[float(i), 1.0, 2.0, 3.0] for i in range(b, b + 2000)])
-PY
-	kill $proxy
-	rm -rf "$T/hold"
-	mkdir "$T/hold"
-	PROXY_FAULTS=0 PROXY_HOLD='"offset":12000,"include":["|"include":[]@2' \
-		PROXY_HOLD_DIR="$T/hold" python3 "$ROOT/tests/tools/faulty_proxy.py" "$pport" \
-		"$CHROMA_URL" &
-	proxy=$!
-	for i in $(seq 50); do curl -s "http://127.0.0.1:$pport/api/v2/heartbeat" >/dev/null 2>&1 && break; sleep 0.1; done
+	fill "$name" 14000 't{:05d}'
+	hold_proxy '"offset":12000,"include":["|"include":[]@2'
 	"$CV" export "http://127.0.0.1:$pport/$name" --concurrency 1 -o "$T/$name.jsonl" \
 		2>"$T/$name.err" &
 	export_pid=$!
@@ -168,22 +163,8 @@ two_passes shift3 11-4098 t09911
 # records deleted while its page at offset 2,000 was held; 11 added while
 # the count after it is held: no error for a paging "short" of the count,
 # the closing pass fetches what it passed over
-api <<'PY'
-import sys
-from chroma_api import Chroma
-c = Chroma(sys.argv[1])
-cid = c.create("same")
-for b in range(0, 5000, 1000):
-    c.records(cid, "add", ids=[f"t{i:05d}" for i in range(b, b + 1000)],
-              embeddings=[[float(i), 1.0, 2.0, 3.0] for i in range(b, b + 1000)])
-PY
-kill $proxy
-rm -rf "$T/hold"
-mkdir "$T/hold"
-PROXY_FAULTS=0 PROXY_HOLD='"offset":2000|/count@2' PROXY_HOLD_DIR="$T/hold" \
-	python3 "$ROOT/tests/tools/faulty_proxy.py" "$pport" "$CHROMA_URL" &
-proxy=$!
-for i in $(seq 50); do curl -s "http://127.0.0.1:$pport/api/v2/heartbeat" >/dev/null 2>&1 && break; sleep 0.1; done
+fill same 5000 't{:05d}'
+hold_proxy '"offset":2000|/count@2'
 "$CV" export "http://127.0.0.1:$pport/same" --concurrency 1 -o "$T/same.jsonl" 2>"$T/same.err" &
 export_pid=$!
 delete_held same 1 0-10
