@@ -504,8 +504,9 @@ static int export_one(struct rx *x, json_t *cj, struct cv_err *e)
 	want = before > x->o->offset ? before - x->o->offset : 0;
 	if (x->o->limit >= 0 && want > x->o->limit)
 		want = x->o->limit;
-	cut = after == before && got != (uint64_t)want;
-	if (cut && !x->recheck) { /* no closing pass to fetch the rest */
+	cut = after == before && got < (uint64_t)want;
+	if (after == before && got != (uint64_t)want && !x->recheck) {
+		/* no closing pass to fetch the rest */
 		rc = cv_errf(e, CV_EIO, "%s: the server gave %llu records where its "
 			     "count says %lld (pages shorter than the %d asked for, or "
 			     "records missing: a proxy limiting them?)", x->h.base,
