@@ -97,26 +97,18 @@ static int starts_with(json_t *ids, json_t *want)
 	return 1;
 }
 
-/* The ids [from, n) of the page, as a new array. */
-static json_t *head(json_t *ids, size_t from, size_t n)
-{
-	json_t *a = json_array();
-	size_t i;
-
-	for (i = from; i < from + n && i < json_array_size(ids); i++)
-		json_array_append(a, json_array_get(ids, i));
-	return a;
-}
-
 /* The ids from k->off on of the page just taken: the next one's start. */
 static void expect_next(struct idwalk *k, json_t *ids)
 {
-	size_t n = json_array_size(ids);
+	size_t i, n = json_array_size(ids);
 
 	json_decref(k->expect);
 	k->expect = NULL;
-	if (k->off - k->taken < (long long)n)
-		k->expect = head(ids, (size_t)(k->off - k->taken), n);
+	if (k->off - k->taken >= (long long)n)
+		return;
+	k->expect = json_array();
+	for (i = (size_t)(k->off - k->taken); i < n; i++)
+		json_array_append(k->expect, json_array_get(ids, i));
 }
 
 /*
