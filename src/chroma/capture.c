@@ -45,6 +45,7 @@ struct cap {
 	size_t ncopied;
 	struct stat root_stamp; /* WAL mode: the root before its last listing */
 	struct stat db_st;      /* chroma.sqlite3's device and inode */
+	const struct lc_known *known; /* what need not be copied, or NULL */
 };
 
 struct copied {
@@ -380,6 +381,14 @@ static int remote_fs(const char *path)
 	return 0;
 }
 
+/* A file's stamps as lc_stats records them. */
+static json_t *stamp_json(const struct stat *s)
+{
+	return json_pack("[IIIII]", (json_int_t)s->st_dev, (json_int_t)s->st_ino,
+			 (json_int_t)s->st_size, (json_int_t)ts_ns(&s->st_mtim),
+			 (json_int_t)ts_ns(&s->st_ctim));
+}
+
 /*
  * The stat of the folder's files as they were copied and checked (c->prev),
  * by which a later backup knows the ones that have not changed since: of
@@ -399,14 +408,50 @@ static void note_stamps(struct cap *c, const char *rel, const char *path,
 	for (i = 0; i < c->prev.n; i++) {
 		s = &c->prev.v[i].st;
 		if (!is_db_file(c, s) && stamp_settled(s, t0, SETTLE_NS))
-			json_object_set_new(files, c->prev.v[i].name,
-					    json_pack("[IIIII]", (json_int_t)s->st_dev,
-						      (json_int_t)s->st_ino,
-						      (json_int_t)s->st_size,
-						      (json_int_t)ts_ns(&s->st_mtim),
-						      (json_int_t)ts_ns(&s->st_ctim)));
+			json_object_set_new(files, c->prev.v[i].name, stamp_json(s));
 	}
 	json_object_set_new(c->st->stamps, rel, files);
+}
+
+/* Whether c->known has the file rel with the stamps st. */
+static int known_file(const struct cap *c, const char *rel, const struct stat *st)
+{
+	json_t *stamp;
+	int has;
+
+	if (!c->known)
+		return 0;
+	stamp = stamp_json(st);
+	has = c->known->has(c->known->ctx, rel, stamp);
+	json_decref(stamp);
+	return has;
+}
+
+/*
+ * Whether every file of the index folder rel, stamped s just now, is known:
+ * unchanged since a copy checked it, so it need not be copied or checked
+ * again. Its names then go into the kept files.
+ */
+static int keep_folder(struct cap *c, const char *rel, const struct stamps *s)
+{
+	struct strbuf p = STRBUF_INIT;
+	json_t *names;
+	size_t i;
+	int all = s->n > 0;
+
+	for (i = 0; all && i < s->n; i++) {
+		sb_reset(&p);
+		sb_addf(&p, "%s/%s", rel, s->v[i].name);
+		all = !is_db_file(c, &s->v[i].st) && known_file(c, p.buf, &s->v[i].st);
+	}
+	sb_release(&p);
+	if (!all)
+		return 0;
+	names = json_array();
+	for (i = 0; i < s->n; i++)
+		json_array_append_new(names, json_string(s->v[i].name));
+	json_object_set_new(c->st->kept, rel, names);
+	return 1;
 }
 
 /*
@@ -426,6 +471,7 @@ static int folder_once(struct cap *c, const char *rel, int validate,
 
 	c->static_damage = 0;
 	json_object_del(c->st->stamps, rel); /* until this copy is accepted */
+	json_object_del(c->st->kept, rel);
 	sb_addf(&path, "%s/%s", c->root, rel);
 	sb_addf(&copy, "%s/%s", c->dst, rel);
 	clock_gettime(CLOCK_REALTIME_COARSE, &t0); /* the clock writes are stamped by */
@@ -437,6 +483,13 @@ static int folder_once(struct cap *c, const char *rel, int validate,
 	}
 	if ((rc = make_dir(c, rel, e)))
 		goto out;
+	if (validate && keep_folder(c, rel, &before)) {
+		stamps_release(&c->prev); /* as a checked copy would leave it */
+		c->prev = before;
+		memset(&before, 0, sizeof(before));
+		note_stamps(c, rel, path.buf, &t0);
+		goto out;
+	}
 	for (i = 0; !rc && i < before.n; i++) {
 		if (is_db_file(c, &before.v[i].st)) {
 			sb_reset(&frel);
@@ -525,6 +578,7 @@ static void clear_copy(const struct cap *c, const char *rel)
 static int drop_entry(struct cap *c, const char *rel, struct cv_err *e)
 {
 	clear_copy(c, rel);
+	json_object_del(c->st->kept, rel);
 	forget_copied(c, rel);
 	cv_err_clear(e);
 	return 0;
@@ -767,18 +821,40 @@ static int copy_db_pages(struct cap *c, struct cv_err *e)
 }
 
 /*
- * The database file and the folders, copied at the same time (two files are
- * written in parallel; one file is not): the lock is held for less.
+ * The database file, stamped st under the read transaction (t0 read just
+ * before): kept when known has it so (1), else its stamps noted for the
+ * next copy, when settled.
  */
-static int copy_all(struct cap *c, int max_retries, struct cv_err *e)
+static int keep_db(struct cap *c, const struct stat *st, const struct timespec *t0)
+{
+	int kept = known_file(c, "chroma.sqlite3", st);
+	json_t *files;
+
+	if (kept)
+		json_object_set_new(c->st->kept, "", json_pack("[s]", "chroma.sqlite3"));
+	/* a known stamp was settled when noted, and has not changed since */
+	if (kept || (stamp_settled(st, t0, SETTLE_NS) && !remote_fs(c->db.path))) {
+		files = json_object();
+		json_object_set_new(files, "chroma.sqlite3", stamp_json(st));
+		json_object_set_new(c->st->stamps, "", files);
+	}
+	return kept;
+}
+
+/*
+ * The database file and the folders, copied at the same time (two files are
+ * written in parallel; one file is not): the lock is held for less. The
+ * database is not copied when unchanged since a copy known has.
+ */
+static int copy_all(struct cap *c, const struct stat *db, const struct timespec *t0,
+		    int max_retries, struct cv_err *e)
 {
 	struct db_copy d = { .c = *c };
 	pthread_t th;
-	int rc, threaded;
+	int rc, threaded = 0;
 
 	d.c.st = &d.st;
-	threaded = !thread_start(&th, copy_db, &d);
-	if (!threaded)
+	if (!keep_db(c, db, t0) && !(threaded = !thread_start(&th, copy_db, &d)))
 		copy_db(&d);
 	rc = copy_rest(c, max_retries, e);
 	if (threaded)
@@ -847,6 +923,8 @@ static int db_is_wal(struct cv_db *db)
 static int capture_locked(struct cap *c, int max_retries, struct cv_err *e)
 {
 	double t0 = now_ms();
+	struct timespec now;
+	struct stat db;
 	int rc;
 
 	c->db_fd = open(c->db.path, O_RDONLY | O_CLOEXEC);
@@ -854,9 +932,15 @@ static int capture_locked(struct cap *c, int max_retries, struct cv_err *e)
 		return cv_errno(e, CV_EIO, "%s: cannot read", c->db.path);
 	if ((rc = cv_db_begin(&c->db, e)))
 		goto out;
+	clock_gettime(CLOCK_REALTIME_COARSE, &now);
+	if (fstat(c->db_fd, &db)) {
+		rc = cv_errno(e, CV_EIO, "%s: cannot stat", c->db.path);
+		cv_db_end(&c->db);
+		goto out;
+	}
 	json_decref(c->st->collections);
 	c->st->collections = describe(&c->db);
-	rc = copy_all(c, max_retries, e);
+	rc = copy_all(c, &db, &now, max_retries, e);
 	cv_db_end(&c->db);
 	c->st->lock_ms += now_ms() - t0;
 out:
@@ -1017,15 +1101,34 @@ static int capture_wal(struct cap *c, int max_retries, struct cv_err *e)
 	return rc;
 }
 
-int chroma_capture(const char *dir, const char *dst, int max_retries,
-		   struct lc_stats *st, struct cv_err *e)
+/* The size of the files kept, as their stamps give it. */
+static uint64_t kept_bytes(const struct lc_stats *st)
 {
-	struct cap c = { .root = dir, .dst = dst, .db_fd = -1, .st = st };
+	const char *folder;
+	json_t *names, *x;
+	uint64_t n = 0;
+	size_t i;
+
+	json_object_foreach(st->kept, folder, names)
+		json_array_foreach(names, i, x)
+			n += (uint64_t)json_integer_value(json_array_get(json_object_get(
+				json_object_get(st->stamps, folder),
+				json_string_value(x)), 2));
+	return n;
+}
+
+int chroma_capture(const char *dir, const char *dst, int max_retries,
+		   const struct lc_known *known, struct lc_stats *st,
+		   struct cv_err *e)
+{
+	struct cap c = { .root = dir, .dst = dst, .db_fd = -1, .st = st,
+			 .known = known };
 	int rc;
 
 	memset(st, 0, sizeof(*st));
 	st->warnings = json_array();
 	st->stamps = json_object();
+	st->kept = json_object();
 	if ((rc = cv_db_open(dir, &c.db, e)))
 		return rc;
 	snprintf(st->version, sizeof(st->version), "%s", cv_db_version_range(&c.db));
@@ -1039,6 +1142,7 @@ int chroma_capture(const char *dir, const char *dst, int max_retries,
 		goto out;
 	}
 	rc = c.wal ? capture_wal(&c, max_retries, e) : capture_locked(&c, max_retries, e);
+	st->bytes_kept = kept_bytes(st);
 out:
 	copied_release(&c);
 	stamps_release(&c.prev);

@@ -23,6 +23,7 @@
 
 struct lc {
 	const char *root;
+	const json_t *kept;     /* files not in root, which the sink has */
 	const struct lc_sink *sink;
 	uint8_t *buf;
 	uint64_t cap;           /* READ_BUF, or the largest chunk so far */
@@ -122,29 +123,56 @@ static int cmp_name(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Entry names of a directory, sorted; caller frees. */
-static char **list_dir(const char *path, size_t *n)
+static void add_name(char ***v, size_t *n, size_t *cap, const char *name)
+{
+	if (*n == *cap) {
+		*cap = *cap ? 2 * *cap : 16;
+		*v = xrealloc(*v, *cap * sizeof(**v));
+	}
+	(*v)[(*n)++] = xstrdup(name);
+}
+
+/* Entry names of a directory and the given extra ones, sorted; caller frees. */
+static char **list_dir(const char *path, const json_t *extra, size_t *n)
 {
 	struct dirent *de;
 	DIR *d = opendir(path);
 	char **v = NULL;
-	size_t cap = 0;
+	size_t cap = 0, i;
+	json_t *x;
 
 	*n = 0;
-	while (d && (de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if (*n == cap) {
-			cap = cap ? 2 * cap : 16;
-			v = xrealloc(v, cap * sizeof(*v));
-		}
-		v[(*n)++] = xstrdup(de->d_name);
-	}
+	while (d && (de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			add_name(&v, n, &cap, de->d_name);
 	if (d)
 		closedir(d);
+	json_array_foreach(extra, i, x)
+		add_name(&v, n, &cap, json_string_value(x));
 	if (*n)
 		qsort(v, *n, sizeof(*v), cmp_name);
 	return v;
+}
+
+/* Whether the kept files of folder rel ("" the root) name name. */
+static int is_kept(const struct lc *lc, const char *rel, const char *name)
+{
+	json_t *x;
+	size_t i;
+
+	json_array_foreach(json_object_get(lc->kept, rel), i, x)
+		if (!strcmp(json_string_value(x), name))
+			return 1;
+	return 0;
+}
+
+/* A kept file: the sink takes it as it has it. */
+static int take_kept(struct lc *lc, const char *rel, struct cv_err *e)
+{
+	if (lc->sink->unchanged && lc->sink->unchanged(lc->sink->ctx, rel))
+		return 0;
+	return cv_errf(e, CV_EIO, "%s: not copied, as the previous snapshot has it, "
+		       "but not taken from there", rel);
 }
 
 static void free_list(char **v, size_t n)
@@ -164,10 +192,14 @@ static int walk_level(struct lc *lc, const char *rel, int dirs, struct cv_err *e
 	int rc = 0;
 
 	sb_addf(&path, "%s%s%s", lc->root, *rel ? "/" : "", rel);
-	names = list_dir(path.buf, &n);
+	names = list_dir(path.buf, dirs ? NULL : json_object_get(lc->kept, rel), &n);
 	for (i = 0; !rc && i < n; i++) {
 		sb_reset(&child);
 		sb_addf(&child, "%s%s%s", rel, *rel ? "/" : "", names[i]);
+		if (!dirs && is_kept(lc, rel, names[i])) {
+			rc = take_kept(lc, child.buf, e);
+			continue;
+		}
 		if (!utf8_valid(names[i], strlen(names[i]))) {
 			rc = cv_errf(e, CV_ECORRUPT, "%s: a name that is not UTF-8 (a "
 				     "snapshot records names as JSON text); rename it",
@@ -193,9 +225,10 @@ static int walk_level(struct lc *lc, const char *rel, int dirs, struct cv_err *e
 	return rc;
 }
 
-int chroma_stream(const char *dir, const struct lc_sink *sink, struct cv_err *e)
+int chroma_stream(const char *dir, const json_t *kept, const struct lc_sink *sink,
+		  struct cv_err *e)
 {
-	struct lc lc = { dir, sink, xmalloc(READ_BUF), READ_BUF, NULL, 0 };
+	struct lc lc = { dir, kept, sink, xmalloc(READ_BUF), READ_BUF, NULL, 0 };
 	int rc;
 
 	if (!(rc = walk_level(&lc, "", 0, e)))

@@ -73,6 +73,11 @@ static int s_unchanged(void *ctx, const char *rel)
 	return 1;
 }
 
+static int k_has(void *ctx, const char *rel, const json_t *stamp)
+{
+	return mfw_has(ctx, rel, stamp);
+}
+
 static double now_sec(void)
 {
 	struct timespec ts;
@@ -366,6 +371,7 @@ static int backup_one(const char *dir, const char *path,
 	struct mf_writer w;
 	struct repo r;
 	struct lc_sink sink = { &w, s_dir, s_begin, s_chunks, s_end, s_unchanged };
+	struct lc_known known = { &w, k_has };
 	struct strbuf root = STRBUF_INIT;
 	struct progress prog = { 0 };
 	struct manifest prev = { 0 };
@@ -388,13 +394,13 @@ static int backup_one(const char *dir, const char *path,
 		rc = from_tar(o->from_tar, staging, &root, &st, e);
 	} else {
 		sb_adds(&root, staging);
-		rc = chroma_capture(dir, staging, BACKUP_RETRIES, &st, e);
+		rc = chroma_capture(dir, staging, BACKUP_RETRIES, &known, &st, e);
 	}
 	if (!rc) {
-		progress_init(&prog, "backup", st.bytes_read);
+		progress_init(&prog, "backup", st.bytes_read + st.bytes_kept);
 		w.progress = &prog;
 		w.stamps = st.stamps; /* NULL from a tar: every file is read */
-		rc = chroma_stream(root.buf, &sink, e);
+		rc = chroma_stream(root.buf, st.kept, &sink, e);
 		progress_end(&prog);
 	}
 	rm_tree(staging);
@@ -419,6 +425,7 @@ static int backup_one(const char *dir, const char *path,
 	json_decref(st.collections);
 	json_decref(st.warnings);
 	json_decref(st.stamps);
+	json_decref(st.kept);
 	mfw_release(&w);
 	manifest_release(&prev);
 	if (rc && created)
@@ -483,10 +490,11 @@ const struct cli_cmd cmd_backup = {
 		   "of every index folder, which is checked and copied again when a\n"
 		   "flush raced it. Chunks are cut along Chroma's own structures and\n"
 		   "stored once; a page or neighbour list a flush changed is stored as\n"
-		   "a delta of its previous version (docs/REPOSITORY.md). An index\n"
-		   "file whose device, inode, size, mtime and ctime are those the\n"
+		   "a delta of its previous version (docs/REPOSITORY.md). A file\n"
+		   "whose device, inode, size, mtime and ctime are those the\n"
 		   "previous snapshot recorded is taken from it without being\n"
-		   "chunked and hashed again.\n"
+		   "chunked and hashed again; the database, and an index folder\n"
+		   "whose files all are, are not even copied.\n"
 		   "Links in DIR are followed; REPO may not be inside DIR.",
 	.options = "  --json            summary as JSON: files (files_unchanged: taken\n"
 		   "                    from the last snapshot), bytes read, new and\n"

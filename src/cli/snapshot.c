@@ -64,7 +64,7 @@ static int snapshot_one(const char *dir, const char *dest, int as_json,
 		rc = cv_errno(e, CV_EIO, "%s: cannot create", tmp.buf);
 		goto out;
 	}
-	rc = chroma_capture(dir, tmp.buf, SNAPSHOT_RETRIES, &st, e);
+	rc = chroma_capture(dir, tmp.buf, SNAPSHOT_RETRIES, NULL, &st, e);
 	if (!rc && sync_tree(tmp.buf, 0))
 		rc = cv_errno(e, CV_EIO, "%s: cannot sync", tmp.buf);
 	signal_cleanup_dir(NULL);
@@ -92,6 +92,7 @@ out:
 	json_decref(st.collections);
 	json_decref(st.warnings);
 	json_decref(st.stamps);
+	json_decref(st.kept);
 	sb_release(&tmp);
 	return rc;
 }

@@ -100,17 +100,21 @@ static int put_chunk(struct mf_writer *w, size_t idx, const uint8_t *h,
 	return repo_put_delta(w->r, lane, h, p, n, ph, w->base.buf, w->base.len, e);
 }
 
-/* The capture's stat of rel's source ([device, inode, size, mtime, ctime]). */
+/*
+ * The capture's stat of rel's source ([device, inode, size, mtime, ctime]);
+ * a file of the root is in folder "".
+ */
 static json_t *src_stat(const struct mf_writer *w, const char *rel)
 {
 	const char *slash = strrchr(rel, '/');
+	size_t n = slash ? (size_t)(slash - rel) : 0;
 	char folder[256];
 
-	if (!w->stamps || !slash || (size_t)(slash - rel) >= sizeof(folder))
+	if (!w->stamps || n >= sizeof(folder))
 		return NULL;
-	memcpy(folder, rel, (size_t)(slash - rel));
-	folder[slash - rel] = '\0';
-	return json_object_get(json_object_get(w->stamps, folder), slash + 1);
+	memcpy(folder, rel, n);
+	folder[n] = '\0';
+	return json_object_get(json_object_get(w->stamps, folder), slash ? slash + 1 : rel);
 }
 
 static int all_present(struct repo *r, const uint8_t *h, size_t n)
@@ -123,20 +127,24 @@ static int all_present(struct repo *r, const uint8_t *h, size_t n)
 	return 1;
 }
 
-int mfw_unchanged(struct mf_writer *w, const char *rel)
+int mfw_has(struct mf_writer *w, const char *rel, const json_t *src)
 {
-	json_t *src = src_stat(w, rel);
 	const struct mf_file *pf = src && w->prev ? manifest_find(w->prev, rel) : NULL;
 
 	if (!pf || pf->is_dir || !json_equal(src, json_object_get(pf->json, "src")))
 		return 0;
 	prev_list(w, rel); /* NULL prev_file: its lists cannot be read */
-	if (!w->prev_file || !all_present(w->r, pf->segs, pf->nsegs) ||
-	    !all_present(w->r, pf->psegs, pf->npsegs) ||
-	    !all_present(w->r, (const uint8_t *)w->prev_list.buf,
-			 w->prev_list.len / SHA256_LEN))
+	return w->prev_file && all_present(w->r, pf->segs, pf->nsegs) &&
+	       all_present(w->r, pf->psegs, pf->npsegs) &&
+	       all_present(w->r, (const uint8_t *)w->prev_list.buf,
+			   w->prev_list.len / SHA256_LEN);
+}
+
+int mfw_unchanged(struct mf_writer *w, const char *rel)
+{
+	if (!mfw_has(w, rel, src_stat(w, rel)))
 		return 0;
-	json_array_append_new(w->files, json_deep_copy(pf->json));
+	json_array_append_new(w->files, json_deep_copy(w->prev_file->json));
 	w->unchanged++;
 	return 1;
 }

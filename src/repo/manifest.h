@@ -105,6 +105,11 @@ int mfw_chunks(struct mf_writer *w, const uint8_t *p, const size_t *lens,
 	       size_t n, struct cv_err *e);
 int mfw_file_end(struct mf_writer *w, struct cv_err *e);
 /*
+ * Whether prev recorded rel with the source stat src ([device, inode, size,
+ * mtime_ns, ctime_ns]; NULL: no) and every chunk of it is in the repository.
+ */
+int mfw_has(struct mf_writer *w, const char *rel, const json_t *src);
+/*
  * Before a file is read: 1 if prev recorded it with the source stat the
  * capture gives now (device, inode, size, mtime and ctime, the last of which
  * every write changes and nothing sets back) and every chunk of it is in the

@@ -5,13 +5,16 @@
 # the state after a prefix of the operations: get(), count() and query()
 # agree. (The database's lock once ended when its file was copied, as
 # closing any descriptor of a file drops a process's POSIX locks on it;
-# writers then flushed while the folders were still being copied.)
+# writers then flushed while the folders were still being copied.) The 30
+# others settle first, so every backup after the first takes their folders
+# from the snapshot before, uncopied, beside the one being written.
 . "$(dirname "$0")/lib.sh"
 setup
 
 start_chroma "$T/data"
 url=$CHROMA_URL
 python3 "$ROOT/tests/gen/mixed.py" "$url" pad 30 || fail "could not add collections"
+sleep 3.5 # their last change 3 s before a copy: the next backup may trust it
 python3 "$ROOT/tests/gen/mixed.py" "$url" write 6 >"$T/written" 2>"$T/writer.err" &
 writer=$!
 sleep 1
@@ -24,6 +27,13 @@ done
 wait "$writer" || fail "writer failed: $(cat "$T/writer.err")"
 stop_chroma
 echo "writer ran $(cat "$T/written") operations during 5 snapshots and 5 backups"
+kept=$(python3 -c 'import json,sys; print(" ".join(str(json.loads(l)["files_unchanged"]) for l in open(sys.argv[1])))' "$T/backups.jsonl")
+echo "files taken from the snapshot before, by backup: $kept"
+set -- $kept
+shift
+for k in "$@"; do
+	[ "$k" -gt 0 ] || fail "a backup after the first copied every settled folder again ($kept)"
+done
 
 i=0
 for snap in $(python3 -c 'import json,sys; [print(json.loads(l)["snapshot"]) for l in open(sys.argv[1])]' "$T/backups.jsonl"); do

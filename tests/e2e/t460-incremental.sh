@@ -5,8 +5,10 @@
 # byte-identical, and the chain goes on from the kept one. Index files whose
 # device, inode, size, mtime and ctime are what the previous snapshot
 # recorded (once they had not changed for 3 s) are taken from it without
-# being chunked and hashed again; one changed in place with its size and
-# mtime put back (only its ctime tells) is read again.
+# being chunked and hashed again, and not even copied: the database and
+# index folders whose files are all unchanged are left where they are. One
+# changed in place with its size and mtime put back (only its ctime tells)
+# is read again.
 . "$(dirname "$0")/lib.sh"
 setup
 
@@ -63,11 +65,11 @@ diff -r "$src" "$T/r3" >&2 || fail "the third snapshot differs"
 expect_ok "$CV" restore "$R" "$snap2" "$T/r2b"
 diff -r "$T/v2" "$T/r2b" >&2 || fail "the second snapshot differs"
 
-# nothing changed: every index file is taken from the previous snapshot,
-# once one recorded them settled (their last change 3 s before its copy)
+# nothing changed: every file is taken from the previous snapshot, once one
+# recorded them settled (their last change 3 s before its copy)
 index_files=$(find "$src" -mindepth 2 -type f | wc -l)
 [ "$index_files" -gt 0 ] || fail "no index files to test with"
-touch -c "$src"/*/* # changed just now: not settled
+touch -c "$src/chroma.sqlite3" "$src"/*/* # changed just now: not settled
 expect_ok "$CV" backup --json "$src" "$R"
 expect_ok "$CV" backup --json "$src" "$R"
 [ "$(field files_unchanged)" -eq 0 ] ||
@@ -75,9 +77,19 @@ expect_ok "$CV" backup --json "$src" "$R"
 sleep 3.5
 expect_ok "$CV" backup --json "$src" "$R"
 expect_ok "$CV" backup --json "$src" "$R"
+[ "$(field files_unchanged)" -eq $((index_files + 1)) ] ||
+	fail "$(field files_unchanged) of $((index_files + 1)) files taken as unchanged"
+[ "$(field bytes_new)" -eq 0 ] || fail "an unchanged directory stored $(field bytes_new) bytes"
+[ "$(field bytes_read)" -eq 0 ] || fail "an unchanged directory was copied ($(field bytes_read) bytes)"
+# the database changed, no index folder: only the database is copied
+edit 3
+expect_ok "$CV" backup --json "$src" "$R"
 [ "$(field files_unchanged)" -eq "$index_files" ] ||
 	fail "$(field files_unchanged) of $index_files index files taken as unchanged"
-[ "$(field bytes_new)" -eq 0 ] || fail "an unchanged directory stored $(field bytes_new) bytes"
+[ "$(field bytes_read)" -eq "$(stat -c %s "$src/chroma.sqlite3")" ] ||
+	fail "$(field bytes_read) bytes copied where only the database changed"
+expect_ok "$CV" restore "$R" latest "$T/r3b"
+diff -r "$src" "$T/r3b" >&2 || fail "the snapshot of a changed database differs"
 # one changed in place, its size and mtime as they were
 victim=$(find "$src" -mindepth 2 -type f -name data_level0.bin | head -1)
 python3 - "$victim" <<'PY'
@@ -97,4 +109,4 @@ expect_ok "$CV" backup --json "$src" "$R"
 expect_ok "$CV" verify --read-data "$R"
 expect_ok "$CV" restore "$R" latest "$T/r4"
 diff -r "$src" "$T/r4" >&2 || fail "the snapshot after an in-place change differs"
-echo "incremental snapshots restore exactly; unchanged index files are not chunked again"
+echo "incremental snapshots restore exactly; unchanged files are neither copied nor chunked again"
