@@ -388,6 +388,8 @@ static int backup_one(const char *dir, const char *path,
 		return rc;
 	have_prev = !load_previous(&r, o->from_tar ? o->from_tar : dir, &prev);
 	mfw_init(&w, &r, have_prev ? &prev : NULL);
+	if (!o->from_tar)
+		mfw_find_takeable(&w); /* before the capture: not under its lock */
 	snprintf(staging, sizeof(staging), "%s/staging.tmp.%ld", path, (long)getpid());
 	signal_cleanup_dir(staging); /* Ctrl-C removes it */
 	if (o->from_tar) {

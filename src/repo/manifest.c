@@ -20,6 +20,7 @@ void mfw_init(struct mf_writer *w, struct repo *r, const struct manifest *prev)
 	w->r = r;
 	w->prev = prev;
 	w->files = json_array();
+	w->takeable = json_object();
 	sb_init(&w->hashes, 0);
 	sb_init(&w->prev_list, 0);
 	sb_init(&w->prev_base, 0);
@@ -36,6 +37,7 @@ void mfw_release(struct mf_writer *w)
 		json_decref(w->cur);
 	}
 	json_decref(w->files);
+	json_decref(w->takeable);
 	sb_release(&w->hashes);
 	sb_release(&w->prev_list);
 	sb_release(&w->prev_base);
@@ -127,24 +129,37 @@ static int all_present(struct repo *r, const uint8_t *h, size_t n)
 	return 1;
 }
 
-int mfw_has(struct mf_writer *w, const char *rel, const json_t *src)
+void mfw_find_takeable(struct mf_writer *w)
 {
-	const struct mf_file *pf = src && w->prev ? manifest_find(w->prev, rel) : NULL;
+	const struct mf_file *pf;
+	json_t *src;
+	size_t i;
 
-	if (!pf || pf->is_dir || !json_equal(src, json_object_get(pf->json, "src")))
-		return 0;
-	prev_list(w, rel); /* NULL prev_file: its lists cannot be read */
-	return w->prev_file && all_present(w->r, pf->segs, pf->nsegs) &&
-	       all_present(w->r, pf->psegs, pf->npsegs) &&
-	       all_present(w->r, (const uint8_t *)w->prev_list.buf,
-			   w->prev_list.len / SHA256_LEN);
+	for (i = 0; w->prev && i < w->prev->n; i++) {
+		pf = &w->prev->files[i];
+		if (pf->is_dir || !(src = json_object_get(pf->json, "src")))
+			continue;
+		prev_list(w, pf->path); /* NULL prev_file: its lists cannot be read */
+		if (w->prev_file && all_present(w->r, pf->segs, pf->nsegs) &&
+		    all_present(w->r, pf->psegs, pf->npsegs) &&
+		    all_present(w->r, (const uint8_t *)w->prev_list.buf,
+				w->prev_list.len / SHA256_LEN))
+			json_object_set(w->takeable, pf->path, src);
+	}
+}
+
+int mfw_has(const struct mf_writer *w, const char *rel, const json_t *src)
+{
+	const json_t *t = json_object_get(w->takeable, rel);
+
+	return t && src && json_equal(t, src);
 }
 
 int mfw_unchanged(struct mf_writer *w, const char *rel)
 {
 	if (!mfw_has(w, rel, src_stat(w, rel)))
 		return 0;
-	json_array_append_new(w->files, json_deep_copy(w->prev_file->json));
+	json_array_append_new(w->files, json_deep_copy(manifest_find(w->prev, rel)->json));
 	w->unchanged++;
 	return 1;
 }

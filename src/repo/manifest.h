@@ -86,6 +86,7 @@ struct mf_writer {
 	uint64_t size;
 	uint64_t done;             /* bytes so far, for progress */
 	const json_t *stamps;      /* the capture's (livecopy.h), or NULL */
+	json_t *takeable;          /* {path: src}: prev's files it may take */
 	uint64_t unchanged;        /* files taken from prev, not read */
 	struct progress *progress; /* NULL: none */
 };
@@ -105,10 +106,16 @@ int mfw_chunks(struct mf_writer *w, const uint8_t *p, const size_t *lens,
 	       size_t n, struct cv_err *e);
 int mfw_file_end(struct mf_writer *w, struct cv_err *e);
 /*
- * Whether prev recorded rel with the source stat src ([device, inode, size,
- * mtime_ns, ctime_ns]; NULL: no) and every chunk of it is in the repository.
+ * The files of prev recorded with their source stat, every chunk of which
+ * is in the repository (w->takeable): before a capture, which may then
+ * leave them where they are (mfw_has).
  */
-int mfw_has(struct mf_writer *w, const char *rel, const json_t *src);
+void mfw_find_takeable(struct mf_writer *w);
+/*
+ * Whether rel is takeable with the source stat src ([device, inode, size,
+ * mtime_ns, ctime_ns]; NULL: no).
+ */
+int mfw_has(const struct mf_writer *w, const char *rel, const json_t *src);
 /*
  * Before a file is read: 1 if prev recorded it with the source stat the
  * capture gives now (device, inode, size, mtime and ctime, the last of which

@@ -3,7 +3,8 @@
  * checked, small chunks sharing frames, delta chunks, frames by lane, chunk lists in
  * segments and as patches, snapshots, a damaged pack detected (and read
  * unchecked, for restore's whole-file check), garbage
- * collection keeping exactly what is asked (after an interrupted one too), version 1 packs, the cutter.
+ * collection keeping exactly what is asked (after an interrupted one too), version 1 packs,
+ * the files a backup may take from the previous snapshot, the cutter.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -633,6 +634,105 @@ static void test_reads_version1_packs(void **state)
 	sb_release(&out);
 }
 
+/* Write file rel of n bytes (fill) through w, cut in 1,000-byte chunks. */
+static void write_file(struct mf_writer *w, const char *rel, size_t n, int fill)
+{
+	struct cutter cut = { 1000, 1000 };
+	struct cv_err e = { 0 };
+	struct stat st = { .st_mode = 0644 };
+	uint8_t *p = xmalloc(n);
+	size_t lens[64], k, i;
+
+	memset(p, fill, n);
+	for (i = 0; i < n; i++)
+		p[i] = (uint8_t)(p[i] + i / 1000); /* chunks that differ */
+	for (k = 0; k * 1000 < n; k++)
+		lens[k] = n - k * 1000 < 1000 ? n - k * 1000 : 1000;
+	assert_int_equal(mfw_file_begin(w, rel, &st, &cut), 0);
+	assert_int_equal(mfw_chunks(w, p, lens, k, &e), 0);
+	assert_int_equal(mfw_file_end(w, &e), 0);
+	free(p);
+}
+
+/* The manifest text of w's files. */
+static char *manifest_text(struct mf_writer *w)
+{
+	json_t *m = json_pack("{s:s, s:O}", "format", "chromavault-snapshot",
+			      "files", w->files);
+	char *text = json_dumps(m, JSON_COMPACT);
+
+	json_decref(m);
+	return text;
+}
+
+/*
+ * A file the previous snapshot recorded with its source stamps is takeable
+ * with exactly those stamps, and only while every chunk of it is in the
+ * repository; one recorded without stamps never is.
+ */
+static void test_takeable(void **state)
+{
+	struct repo r;
+	struct cv_err e = { 0 };
+	struct mf_writer w;
+	struct manifest m;
+	json_t *stamps, *same, *other, *f;
+	char *text;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(repo_open(dir, 1, &r, &e), 0);
+	stamps = json_pack("{s:{s:[iiiii]}, s:{s:[iiiii]}}", "", "db", 1, 2, 3000, 4, 5,
+			   "c", "a", 1, 9, 5000, 7, 8);
+	mfw_init(&w, &r, NULL);
+	w.stamps = stamps;
+	write_file(&w, "db", 3000, 'd');
+	write_file(&w, "c/a", 5000, 'a');
+	write_file(&w, "c/plain", 2000, 'p'); /* no stamps recorded */
+	assert_int_equal(repo_flush(&r, &e), 0);
+	text = manifest_text(&w);
+	mfw_release(&w);
+	assert_int_equal(manifest_parse("s1", text, &m, &e), 0);
+	free(text);
+
+	mfw_init(&w, &r, &m);
+	mfw_find_takeable(&w);
+	same = json_pack("[iiiii]", 1, 9, 5000, 7, 8);
+	other = json_pack("[iiiii]", 1, 9, 5000, 7, 9); /* ctime moved */
+	assert_true(mfw_has(&w, "c/a", same));
+	assert_false(mfw_has(&w, "c/a", other));
+	assert_false(mfw_has(&w, "c/a", NULL));
+	assert_false(mfw_has(&w, "c/plain", same));
+	json_decref(same);
+	same = json_pack("[iiiii]", 1, 2, 3000, 4, 5);
+	assert_true(mfw_has(&w, "db", same));
+	w.stamps = stamps;
+	assert_int_equal(mfw_unchanged(&w, "db"), 1);
+	assert_int_equal(mfw_unchanged(&w, "c/plain"), 0);
+	assert_int_equal(json_array_size(w.files), 1);
+	assert_true(json_equal(json_array_get(w.files, 0), m.files[0].json));
+	mfw_release(&w);
+
+	/* a chunk list the repository does not hold: not takeable */
+	json_array_foreach(json_object_get(m.root, "files"), i, f)
+		json_array_set_new(json_object_get(f, "lists"), 0, json_string(
+			"00000000000000000000000000000000000000000000000000000000000000ff"));
+	text = json_dumps(m.root, JSON_COMPACT);
+	manifest_release(&m);
+	assert_int_equal(manifest_parse("s1", text, &m, &e), 0);
+	free(text);
+	mfw_init(&w, &r, &m);
+	mfw_find_takeable(&w);
+	assert_false(mfw_has(&w, "db", same));
+	mfw_release(&w);
+
+	json_decref(same);
+	json_decref(other);
+	json_decref(stamps);
+	manifest_release(&m);
+	repo_close(&r, NULL);
+}
+
 static void test_cutter(void **state)
 {
 	struct cutter fixed = { 4096, 4096 }, alt = { 132, 1544 };
@@ -663,6 +763,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_lanes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list_patches, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reads_version1_packs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_takeable, setup, teardown),
 		cmocka_unit_test(test_cutter),
 	};
 
