@@ -479,6 +479,21 @@ static void note_cut(struct rx *x, const char *name, uint64_t got,
 		 (unsigned long long)late);
 }
 
+/*
+ * A collection of the list, exporting every collection, deleted before its
+ * export began: left out, with a warning.
+ */
+static int deleted_since_listed(struct rx *x, const char *name, struct cv_err *e)
+{
+	cv_err_clear(e);
+	if (x->st->changed++)
+		return 0;
+	snprintf(x->st->change, sizeof(x->st->change), "collection \"%s\" was "
+		 "deleted after the collections were listed, before its export "
+		 "began: left out", name);
+	return 0;
+}
+
 static int export_one(struct rx *x, json_t *cj, struct cv_err *e)
 {
 	struct cv_collection c;
@@ -491,8 +506,11 @@ static int export_one(struct rx *x, json_t *cj, struct cv_err *e)
 	x->recheck = x->o->offset == 0 && x->o->limit < 0;
 	if (x->recheck)
 		hashset_init(&x->seen, IDWALK_KEY);
-	if ((rc = count_of(x, c.id, &before, e)))
+	if ((rc = count_of(x, c.id, &before, e))) {
+		if (x->h.status == 404 && !x->src->collection)
+			rc = deleted_since_listed(x, c.name, e);
 		goto out;
+	}
 	if (x->o->with_header) {
 		jsonl_header(&hdr, &c);
 		jsonl_writer_line(x->w, hdr.buf, hdr.len);
@@ -533,27 +551,71 @@ out:
 	return rc;
 }
 
-static int list_collections(struct rx *x, json_t **all, struct cv_err *e)
+/*
+ * Collections are listed by offset, in the server's order (by id), so one
+ * deleted or created before a page shifts it. Each page after the first is
+ * asked for from one entry back and must begin with the id the page before
+ * ended with; else the listing starts again, up to LIST_ROUNDS times. Only a
+ * page with nothing past that entry ends it: a server or proxy may answer
+ * fewer than LIST_PAGE.
+ */
+#define LIST_PAGE 1000
+#define LIST_ROUNDS 5
+
+static const char *coll_id(json_t *c)
+{
+	const char *id = json_string_value(json_object_get(c, "id"));
+
+	return id ? id : "";
+}
+
+/* One listing into all (emptied first); *moved set when a page shifted. */
+static int list_once(struct rx *x, json_t *all, int *moved, struct cv_err *e)
 {
 	struct strbuf path = STRBUF_INIT;
 	json_t *page;
-	int rc = 0, offset = 0;
+	size_t n, back, i, offset = 0;
+	int rc = 0;
 
-	*all = json_array();
+	json_array_clear(all);
+	*moved = 0;
 	for (;;) {
+		back = offset > 0;
 		sb_reset(&path);
-		sb_addf(&path, "%s/collections?limit=1000&offset=%d", x->prefix.buf, offset);
+		sb_addf(&path, "%s/collections?limit=%d&offset=%zu", x->prefix.buf,
+			LIST_PAGE, offset - back);
 		if ((rc = get_json(x, "GET", path.buf, NULL, &page, e)))
 			break;
-		json_array_extend(*all, page);
-		offset += (int)json_array_size(page);
-		if (json_array_size(page) < 1000) {
+		if (!json_is_array(page)) {
 			json_decref(page);
+			rc = cv_errf(e, CV_EIO, "%s: %s: not a list of collections",
+				     x->h.base, path.buf);
 			break;
 		}
+		n = json_array_size(page);
+		*moved = back && (!n || strcmp(coll_id(json_array_get(page, 0)),
+					       coll_id(json_array_get(all, offset - 1))));
+		for (i = back; !*moved && i < n; i++)
+			json_array_append(all, json_array_get(page, i));
 		json_decref(page);
+		if (*moved || n <= back)
+			break;
+		offset += n - back;
 	}
 	sb_release(&path);
+	return rc;
+}
+
+static int list_collections(struct rx *x, json_t **all, struct cv_err *e)
+{
+	int rc, round, moved = 1;
+
+	*all = json_array();
+	for (round = 0, rc = 0; !rc && moved && round < LIST_ROUNDS; round++)
+		rc = list_once(x, *all, &moved, e);
+	if (!rc && moved)
+		rc = cv_errf(e, CV_EIO, "%s: the collections kept changing while "
+			     "they were listed (%d times)", x->h.base, LIST_ROUNDS);
 	return rc;
 }
 
@@ -590,13 +652,44 @@ static int check_scope(struct rx *x, struct cv_err *e)
 	return rc;
 }
 
+/* The collection the location names, asked for by its name. */
+static int export_named(struct rx *x, struct cv_err *e)
+{
+	struct strbuf path = STRBUF_INIT;
+	json_t *cj = NULL;
+	int rc;
+
+	sb_addf(&path, "%s/collections/", x->prefix.buf);
+	sb_add_pct_encoded(&path, x->src->collection);
+	rc = get_json(x, "GET", path.buf, NULL, &cj, e);
+	if (rc && x->h.status == 404) {
+		cv_err_clear(e);
+		rc = cv_errf(e, CV_ENOTFOUND, "collection \"%s\" not found in tenant "
+			     "\"%s\", database \"%s\" on %s", x->src->collection,
+			     x->src->tenant ? x->src->tenant : "default_tenant",
+			     x->src->database ? x->src->database : "default_database",
+			     x->h.base);
+	} else if (!rc && !json_is_string(json_object_get(cj, "id"))) {
+		rc = cv_errf(e, CV_EIO, "%s: %s: not a collection", x->h.base, path.buf);
+	}
+	if (!rc)
+		rc = export_one(x, cj, e);
+	json_decref(cj);
+	sb_release(&path);
+	return rc;
+}
+
 static int export_all(struct rx *x, struct cv_err *e)
 {
 	json_t *all = NULL, **v;
 	size_t n, i;
 	int rc;
 
-	if ((rc = check_scope(x, e)) || (rc = list_collections(x, &all, e)))
+	if ((rc = check_scope(x, e)))
+		return rc;
+	if (x->src->collection)
+		return export_named(x, e);
+	if ((rc = list_collections(x, &all, e)))
 		goto out;
 	n = json_array_size(all);
 	v = xcalloc(n + 1, sizeof(json_t *));
@@ -604,17 +697,8 @@ static int export_all(struct rx *x, struct cv_err *e)
 		v[i] = json_array_get(all, i);
 	qsort(v, n, sizeof(json_t *), by_name); /* the directory reader's order */
 	for (i = 0; !rc && i < n; i++)
-		if (!x->src->collection ||
-		    !strcmp(json_string_value(json_object_get(v[i], "name")),
-			    x->src->collection))
-			rc = export_one(x, v[i], e);
+		rc = export_one(x, v[i], e);
 	free(v);
-	if (!rc && x->src->collection && !x->st->collections)
-		rc = cv_errf(e, CV_ENOTFOUND, "collection \"%s\" not found in tenant "
-			     "\"%s\", database \"%s\" on %s", x->src->collection,
-			     x->src->tenant ? x->src->tenant : "default_tenant",
-			     x->src->database ? x->src->database : "default_database",
-			     x->h.base);
 out:
 	json_decref(all);
 	return rc;

@@ -28,7 +28,8 @@ struct remote_opts {
 struct remote_stats {
 	uint64_t records, collections;
 	uint64_t missing_vectors;  /* records that came without one */
-	uint64_t changed;          /* collections changed meanwhile, or cut short */
+	uint64_t changed;          /* collections changed meanwhile, cut short, or
+				      deleted since listed */
 	char change[512];          /* the first of them, described */
 };
 

@@ -15,6 +15,7 @@ answers at most N records to a get, whatever its limit asks;
 PROXY_NULL_VECTOR=ID answers the record ID of a get without its vector;
 PROXY_BUSY=N answers the first N requests 503 with Retry-After: 2;
 PROXY_IGNORE_OFFSET=1 asks every get for its first page;
+PROXY_LIST_CAP=N answers at most N collections to a listing of them;
 PROXY_HOLD=TEXT with PROXY_HOLD_DIR=DIR holds the first request whose body
 or path holds TEXT: it creates DIR/held1, then forwards the request once
 DIR/release1 exists (at most 60 s later), so a test can change the data in
@@ -28,6 +29,7 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 UPSTREAM = sys.argv[2].rstrip("/")
@@ -39,6 +41,7 @@ PAGE_CAP = int(os.environ.get("PROXY_PAGE_CAP", "0"))
 NULL_VECTOR = os.environ.get("PROXY_NULL_VECTOR", "")
 BUSY = int(os.environ.get("PROXY_BUSY", "0"))
 IGNORE_OFFSET = os.environ.get("PROXY_IGNORE_OFFSET", "") == "1"
+LIST_CAP = int(os.environ.get("PROXY_LIST_CAP", "0"))
 HOLD = [h.rsplit("@", 1) if "@" in h else [h, "1"]
         for h in os.environ.get("PROXY_HOLD", "").split("|") if h]
 HOLD = [(text.encode(), int(nth)) for text, nth in HOLD]
@@ -114,6 +117,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if IGNORE_OFFSET:
                 q["offset"] = 0
             body = json.dumps(q).encode()
+        path = self.path
+        if LIST_CAP and "/collections?" in path:
+            u = urllib.parse.urlsplit(path)
+            q = dict(urllib.parse.parse_qsl(u.query))
+            q["limit"] = str(min(int(q.get("limit") or LIST_CAP), LIST_CAP))
+            path = urllib.parse.urlunsplit(u._replace(query=urllib.parse.urlencode(q)))
         if f == "drop":
             self.close_connection = True
             self.connection.shutdown(2)
@@ -128,7 +137,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(msg)
             return
-        req = urllib.request.Request(UPSTREAM + self.path, data=body or None,
+        req = urllib.request.Request(UPSTREAM + path, data=body or None,
                                      method=self.command,
                                      headers={"Content-Type": "application/json"})
         try:

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# export http:// of every collection of a database lists them in pages by
+# offset (the server orders them by id). Pages a proxy cuts shorter than
+# asked for are not taken for the end of the list, and a collection deleted
+# between two pages does not make the next page pass over one that stays:
+# each page begins with the last id of the one before, or the listing starts
+# again. Every collection there throughout is exported, once; one deleted
+# after the listing, before its export began, is left out with a warning.
+. "$(dirname "$0")/lib.sh"
+setup
+
+start_chroma "$T/data"
+PYTHONPATH="$ROOT/tests/gen" python3 - "$CHROMA_URL" <<'PY' || fail "could not add collections"
+import sys
+from chroma_api import Chroma
+c = Chroma(sys.argv[1])
+for k in range(12):
+    cid = c.create(f"c{k:02d}")
+    c.records(cid, "add", ids=[f"c{k:02d}-{i}" for i in range(k + 1)],
+              embeddings=[[float(i), 1.0, 2.0, 3.0] for i in range(k + 1)])
+PY
+expect_ok "$CV" export "$CHROMA_URL" -o "$T/direct.jsonl"
+[ "$(grep -c '"_collection"' "$T/direct.jsonl")" -eq 12 ] ||
+	fail "a direct export holds $(grep -c '"_collection"' "$T/direct.jsonl") of 12 collections"
+
+# PROXY_LIST_CAP ...: a proxy answering 4 collections to a listing; its pid
+pport=$(free_port)
+proxy() {
+	[ -n "${proxy_pid:-}" ] && kill "$proxy_pid"
+	rm -rf "$T/hold"
+	mkdir "$T/hold"
+	env PROXY_FAULTS=0 PROXY_LIST_CAP=4 PROXY_HOLD_DIR="$T/hold" "$@" \
+		python3 "$ROOT/tests/tools/faulty_proxy.py" "$pport" "$CHROMA_URL" &
+	proxy_pid=$!
+	for i in $(seq 50); do curl -s "http://127.0.0.1:$pport/api/v2/heartbeat" >/dev/null 2>&1 && break; sleep 0.1; done
+}
+trap '[ -n "${proxy_pid:-}" ] && kill $proxy_pid 2>/dev/null; cleanup' EXIT
+
+proxy
+expect_ok "$CV" export "http://127.0.0.1:$pport" -o "$T/capped.jsonl"
+test_cmp "$T/direct.jsonl" "$T/capped.jsonl"
+
+# the second listing held; the collection listed first deleted meanwhile
+proxy PROXY_HOLD="collections?limit@2"
+"$CV" export "http://127.0.0.1:$pport" -o "$T/shifted.jsonl" 2>"$T/shifted.err" &
+export_pid=$!
+for i in $(seq 100); do [ -e "$T/hold/held1" ] && break; sleep 0.1; done
+[ -e "$T/hold/held1" ] || fail "the second listing never came"
+first=$(curl -s "$CHROMA_URL/api/v2/tenants/default_tenant/databases/default_database/collections?limit=1" |
+	python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["name"])')
+curl -sf -X DELETE "$CHROMA_URL/api/v2/tenants/default_tenant/databases/default_database/collections/$first" >/dev/null ||
+	fail "could not delete $first"
+touch "$T/hold/release1"
+wait $export_pid || fail "export failed: $(cat "$T/shifted.err")"
+expect_ok "$CV" export "$CHROMA_URL" -o "$T/after.jsonl"
+[ "$(grep -c '"_collection"' "$T/after.jsonl")" -eq 11 ] || fail "expected 11 collections left"
+test_cmp "$T/after.jsonl" "$T/shifted.jsonl"
+
+# the second collection's first count held (each collection is counted
+# before and after its records); that collection deleted meanwhile
+second=$(python3 -c 'import json,sys; print([json.loads(l)["_collection"]["name"] for l in open(sys.argv[1]) if "_collection" in l][1])' "$T/after.jsonl")
+proxy PROXY_HOLD="/count@3"
+"$CV" export "http://127.0.0.1:$pport" -o "$T/gone.jsonl" 2>"$T/gone.err" &
+export_pid=$!
+for i in $(seq 100); do [ -e "$T/hold/held1" ] && break; sleep 0.1; done
+[ -e "$T/hold/held1" ] || fail "the third count never came"
+curl -sf -X DELETE "$CHROMA_URL/api/v2/tenants/default_tenant/databases/default_database/collections/$second" >/dev/null ||
+	fail "could not delete $second"
+touch "$T/hold/release1"
+wait $export_pid || fail "export failed: $(cat "$T/gone.err")"
+grep -q "collection \"$second\" was deleted after the collections were listed" "$T/gone.err" ||
+	fail "no warning about $second: $(cat "$T/gone.err")"
+expect_ok "$CV" export "$CHROMA_URL" -o "$T/after2.jsonl"
+[ "$(grep -c '"_collection"' "$T/after2.jsonl")" -eq 10 ] || fail "expected 10 collections left"
+test_cmp "$T/after2.jsonl" "$T/gone.jsonl"
+echo "12 collections listed 4 at a time, 11 with one deleted between two listings, 10 with one deleted before its export: each exported once"
