@@ -428,14 +428,19 @@ static int known_file(const struct cap *c, const char *rel, const struct stat *s
 }
 
 /*
- * Whether every file of the index folder rel, stamped s just now, is known:
- * unchanged since a copy checked it, so it need not be copied or checked
- * again. Its names then go into the kept files.
+ * Whether every file of the index folder rel (at path), stamped s just now,
+ * is known: unchanged since a copy checked it, so it need not be copied or
+ * checked again. The folder is stamped again, to see that no file went
+ * between the listing and its stat. Its names then go into the kept files,
+ * and its stamps into those noted, as they were when first noted (settled,
+ * and on a local filesystem, and not changed since).
  */
-static int keep_folder(struct cap *c, const char *rel, const struct stamps *s)
+static int keep_folder(struct cap *c, const char *rel, const char *path,
+		       const struct stamps *s)
 {
-	struct strbuf p = STRBUF_INIT;
-	json_t *names;
+	struct strbuf p = STRBUF_INIT, bad = STRBUF_INIT;
+	struct stamps again = { 0 };
+	json_t *names, *files;
 	size_t i;
 	int all = s->n > 0;
 
@@ -444,13 +449,20 @@ static int keep_folder(struct cap *c, const char *rel, const struct stamps *s)
 		sb_addf(&p, "%s/%s", rel, s->v[i].name);
 		all = !is_db_file(c, &s->v[i].st) && known_file(c, p.buf, &s->v[i].st);
 	}
+	all = all && !stamp_folder(path, &again, &bad, NULL) && stamps_same(s, &again);
+	stamps_release(&again);
 	sb_release(&p);
+	sb_release(&bad);
 	if (!all)
 		return 0;
 	names = json_array();
-	for (i = 0; i < s->n; i++)
+	files = json_object();
+	for (i = 0; i < s->n; i++) {
 		json_array_append_new(names, json_string(s->v[i].name));
+		json_object_set_new(files, s->v[i].name, stamp_json(&s->v[i].st));
+	}
 	json_object_set_new(c->st->kept, rel, names);
+	json_object_set_new(c->st->stamps, rel, files);
 	return 1;
 }
 
@@ -483,11 +495,10 @@ static int folder_once(struct cap *c, const char *rel, int validate,
 	}
 	if ((rc = make_dir(c, rel, e)))
 		goto out;
-	if (validate && keep_folder(c, rel, &before)) {
+	if (validate && keep_folder(c, rel, path.buf, &before)) {
 		stamps_release(&c->prev); /* as a checked copy would leave it */
 		c->prev = before;
 		memset(&before, 0, sizeof(before));
-		note_stamps(c, rel, path.buf, &t0);
 		goto out;
 	}
 	for (i = 0; !rc && i < before.n; i++) {

@@ -212,7 +212,11 @@ static int export_http(const struct cv_source *src, struct export_opts *o,
 	st->collections = rst.collections;
 	st->missing_vectors = rst.missing_vectors;
 	st->remote = 1;
-	if (rst.changed)
+	if (rst.changed > 1)
+		fprintf(stderr, "chromavault export: warning: %s; and %llu more "
+			"collections changed, came short or were deleted\n", rst.change,
+			(unsigned long long)rst.changed - 1);
+	else if (rst.changed)
 		fprintf(stderr, "chromavault export: warning: %s\n", rst.change);
 	if (!rc)
 		report(o, st, bytes, now_sec() - t0);

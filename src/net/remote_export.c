@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "chroma/collection.h"
 #include "chroma/meta.h"
@@ -479,19 +480,57 @@ static void note_cut(struct rx *x, const char *name, uint64_t got,
 		 (unsigned long long)late);
 }
 
-/*
- * A collection of the list, exporting every collection, deleted before its
- * export began: left out, with a warning.
- */
-static int deleted_since_listed(struct rx *x, const char *name, struct cv_err *e)
+static const char *coll_id(json_t *c)
 {
+	return json_string_value(json_object_get(c, "id"));
+}
+
+/* The collection named name, asked for by its name. */
+static int get_named(struct rx *x, const char *name, json_t **cj, struct cv_err *e)
+{
+	struct strbuf path = STRBUF_INIT;
+	int rc;
+
+	sb_addf(&path, "%s/collections/", x->prefix.buf);
+	sb_add_pct_encoded(&path, name);
+	rc = get_json(x, "GET", path.buf, NULL, cj, e);
+	if (!rc && (!coll_id(*cj) || !json_is_string(json_object_get(*cj, "name")))) {
+		json_decref(*cj);
+		*cj = NULL;
+		rc = cv_errf(e, CV_EIO, "%s: %s: not a collection", x->h.base, path.buf);
+	}
+	sb_release(&path);
+	return rc;
+}
+
+/*
+ * Exporting every collection, one of the list answered 404 (e holds it)
+ * before its export began. Asked for by name: when there is none, or
+ * another (deleted and created again since), it is left out with a
+ * warning; when it is still there, the 404 stands.
+ */
+static int deleted_since_listed(struct rx *x, const struct cv_collection *c,
+				struct cv_err *e)
+{
+	struct cv_err first = *e;
+	json_t *now = NULL;
+	int rc;
+
 	cv_err_clear(e);
-	if (x->st->changed++)
-		return 0;
-	snprintf(x->st->change, sizeof(x->st->change), "collection \"%s\" was "
-		 "deleted after the collections were listed, before its export "
-		 "began: left out", name);
-	return 0;
+	rc = get_named(x, c->name, &now, e);
+	if (!rc && !strcmp(coll_id(now), c->id)) {
+		*e = first;
+		rc = first.code;
+	} else if (!rc || x->h.status == 404) {
+		cv_err_clear(e);
+		rc = 0;
+		if (!x->st->changed++)
+			snprintf(x->st->change, sizeof(x->st->change), "collection \"%s\" "
+				 "was deleted after the collections were listed, before "
+				 "its export began: left out", c->name);
+	}
+	json_decref(now);
+	return rc;
 }
 
 static int export_one(struct rx *x, json_t *cj, struct cv_err *e)
@@ -508,7 +547,7 @@ static int export_one(struct rx *x, json_t *cj, struct cv_err *e)
 		hashset_init(&x->seen, IDWALK_KEY);
 	if ((rc = count_of(x, c.id, &before, e))) {
 		if (x->h.status == 404 && !x->src->collection)
-			rc = deleted_since_listed(x, c.name, e);
+			rc = deleted_since_listed(x, &c, e);
 		goto out;
 	}
 	if (x->o->with_header) {
@@ -555,65 +594,111 @@ out:
  * Collections are listed by offset, in the server's order (by id), so one
  * deleted or created before a page shifts it. Each page after the first is
  * asked for from one entry back and must begin with the id the page before
- * ended with; else the listing starts again, up to LIST_ROUNDS times. Only a
- * page with nothing past that entry ends it: a server or proxy may answer
- * fewer than LIST_PAGE.
+ * ended with; else the listing starts again, up to LIST_ROUNDS times, a
+ * little later each time. A server or proxy may answer fewer than
+ * LIST_PAGE: a page with nothing past that entry ends the list when the
+ * page before held more than one (else pages of one are told from the end
+ * by asking at the offset itself).
  */
 #define LIST_PAGE 1000
 #define LIST_ROUNDS 5
 
-static const char *coll_id(json_t *c)
-{
-	const char *id = json_string_value(json_object_get(c, "id"));
-
-	return id ? id : "";
-}
-
-/* One listing into all (emptied first); *moved set when a page shifted. */
-static int list_once(struct rx *x, json_t *all, int *moved, struct cv_err *e)
+/* The page of the list at offset, each entry a collection with an id and a name. */
+static int list_page(struct rx *x, size_t offset, json_t **page, struct cv_err *e)
 {
 	struct strbuf path = STRBUF_INIT;
+	json_t *c;
+	size_t i;
+	int rc;
+
+	sb_addf(&path, "%s/collections?limit=%d&offset=%zu", x->prefix.buf, LIST_PAGE,
+		offset);
+	if ((rc = get_json(x, "GET", path.buf, NULL, page, e)))
+		goto out;
+	json_array_foreach(*page, i, c)
+		if (!coll_id(c) || !json_is_string(json_object_get(c, "name")))
+			break;
+	if (!json_is_array(*page) || i < json_array_size(*page)) {
+		json_decref(*page);
+		*page = NULL;
+		rc = cv_errf(e, CV_EIO, "%s: %s: not a list of collections with ids and "
+			     "names", x->h.base, path.buf);
+	}
+out:
+	sb_release(&path);
+	return rc;
+}
+
+/* Whether the list ends at offset: nothing there. */
+static int list_ends(struct rx *x, size_t offset, struct cv_err *e)
+{
 	json_t *page;
-	size_t n, back, i, offset = 0;
+	int rc = list_page(x, offset, &page, e);
+
+	if (!rc && json_array_size(page))
+		rc = cv_errf(e, CV_EIO, "%s: the server answers one collection a page "
+			     "when asked for %d: the list cannot be checked for "
+			     "collections deleted while it is read", x->h.base, LIST_PAGE);
+	json_decref(page);
+	return rc;
+}
+
+/*
+ * One listing into all (emptied first). *moved is set when a page did not
+ * continue the one before, *from_start when that page began where the list
+ * does (a server ignoring offset answers so every time).
+ */
+static int list_once(struct rx *x, json_t *all, int *moved, int *from_start,
+		     struct cv_err *e)
+{
+	json_t *page;
+	size_t n, back, i, offset = 0, before = 0;
 	int rc = 0;
 
 	json_array_clear(all);
-	*moved = 0;
+	*moved = *from_start = 0;
 	for (;;) {
 		back = offset > 0;
-		sb_reset(&path);
-		sb_addf(&path, "%s/collections?limit=%d&offset=%zu", x->prefix.buf,
-			LIST_PAGE, offset - back);
-		if ((rc = get_json(x, "GET", path.buf, NULL, &page, e)))
+		if ((rc = list_page(x, offset - back, &page, e)))
 			break;
-		if (!json_is_array(page)) {
-			json_decref(page);
-			rc = cv_errf(e, CV_EIO, "%s: %s: not a list of collections",
-				     x->h.base, path.buf);
-			break;
-		}
 		n = json_array_size(page);
 		*moved = back && (!n || strcmp(coll_id(json_array_get(page, 0)),
 					       coll_id(json_array_get(all, offset - 1))));
+		*from_start = *moved && n && !strcmp(coll_id(json_array_get(page, 0)),
+						     coll_id(json_array_get(all, 0)));
 		for (i = back; !*moved && i < n; i++)
 			json_array_append(all, json_array_get(page, i));
 		json_decref(page);
-		if (*moved || n <= back)
+		if (*moved || (n <= back && (!back || before > 1)))
 			break;
+		if (n <= back) { /* pages of one, or the end */
+			rc = list_ends(x, offset, e);
+			break;
+		}
+		before = n;
 		offset += n - back;
 	}
-	sb_release(&path);
 	return rc;
 }
 
 static int list_collections(struct rx *x, json_t **all, struct cv_err *e)
 {
-	int rc, round, moved = 1;
+	struct timespec ts = { 0, 50 * 1000 * 1000 };
+	int rc = 0, round, moved = 1, from_start = 0;
 
 	*all = json_array();
-	for (round = 0, rc = 0; !rc && moved && round < LIST_ROUNDS; round++)
-		rc = list_once(x, *all, &moved, e);
-	if (!rc && moved)
+	for (round = 0; !rc && moved && round < LIST_ROUNDS; round++) {
+		if (round) {
+			nanosleep(&ts, NULL);
+			ts.tv_nsec *= 2;
+		}
+		rc = list_once(x, *all, &moved, &from_start, e);
+	}
+	if (!rc && moved && from_start)
+		rc = cv_errf(e, CV_EIO, "%s: the server answers the same collections "
+			     "whatever the offset asked for (it does not page the list "
+			     "by offset)", x->h.base);
+	else if (!rc && moved)
 		rc = cv_errf(e, CV_EIO, "%s: the collections kept changing while "
 			     "they were listed (%d times)", x->h.base, LIST_ROUNDS);
 	return rc;
@@ -655,13 +740,9 @@ static int check_scope(struct rx *x, struct cv_err *e)
 /* The collection the location names, asked for by its name. */
 static int export_named(struct rx *x, struct cv_err *e)
 {
-	struct strbuf path = STRBUF_INIT;
 	json_t *cj = NULL;
-	int rc;
+	int rc = get_named(x, x->src->collection, &cj, e);
 
-	sb_addf(&path, "%s/collections/", x->prefix.buf);
-	sb_add_pct_encoded(&path, x->src->collection);
-	rc = get_json(x, "GET", path.buf, NULL, &cj, e);
 	if (rc && x->h.status == 404) {
 		cv_err_clear(e);
 		rc = cv_errf(e, CV_ENOTFOUND, "collection \"%s\" not found in tenant "
@@ -669,13 +750,10 @@ static int export_named(struct rx *x, struct cv_err *e)
 			     x->src->tenant ? x->src->tenant : "default_tenant",
 			     x->src->database ? x->src->database : "default_database",
 			     x->h.base);
-	} else if (!rc && !json_is_string(json_object_get(cj, "id"))) {
-		rc = cv_errf(e, CV_EIO, "%s: %s: not a collection", x->h.base, path.buf);
 	}
 	if (!rc)
 		rc = export_one(x, cj, e);
 	json_decref(cj);
-	sb_release(&path);
 	return rc;
 }
 

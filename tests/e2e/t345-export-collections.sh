@@ -6,6 +6,9 @@
 # each page begins with the last id of the one before, or the listing starts
 # again. Every collection there throughout is exported, once; one deleted
 # after the listing, before its export began, is left out with a warning.
+# What cannot be listed safely is an error, never a shorter export: pages of
+# one collection, a listing that ignores its offset, a 404 for a collection
+# that is still there.
 . "$(dirname "$0")/lib.sh"
 setup
 
@@ -57,20 +60,37 @@ expect_ok "$CV" export "$CHROMA_URL" -o "$T/after.jsonl"
 test_cmp "$T/after.jsonl" "$T/shifted.jsonl"
 
 # the second collection's first count held (each collection is counted
-# before and after its records); that collection deleted meanwhile
-second=$(python3 -c 'import json,sys; print([json.loads(l)["_collection"]["name"] for l in open(sys.argv[1]) if "_collection" in l][1])' "$T/after.jsonl")
+# before and after its records); it and the third deleted meanwhile
+names() { python3 -c 'import json,sys; print([json.loads(l)["_collection"]["name"] for l in open(sys.argv[1]) if "_collection" in l][int(sys.argv[2])])' "$@"; }
+second=$(names "$T/after.jsonl" 1) third=$(names "$T/after.jsonl" 2)
 proxy PROXY_HOLD="/count@3"
 "$CV" export "http://127.0.0.1:$pport" -o "$T/gone.jsonl" 2>"$T/gone.err" &
 export_pid=$!
 for i in $(seq 100); do [ -e "$T/hold/held1" ] && break; sleep 0.1; done
 [ -e "$T/hold/held1" ] || fail "the third count never came"
-curl -sf -X DELETE "$CHROMA_URL/api/v2/tenants/default_tenant/databases/default_database/collections/$second" >/dev/null ||
-	fail "could not delete $second"
+for c in "$second" "$third"; do
+	curl -sf -X DELETE "$CHROMA_URL/api/v2/tenants/default_tenant/databases/default_database/collections/$c" >/dev/null ||
+		fail "could not delete $c"
+done
 touch "$T/hold/release1"
 wait $export_pid || fail "export failed: $(cat "$T/gone.err")"
-grep -q "collection \"$second\" was deleted after the collections were listed" "$T/gone.err" ||
-	fail "no warning about $second: $(cat "$T/gone.err")"
+grep -q "collection \"$second\" was deleted after the collections were listed, before its export began: left out; and 1 more" "$T/gone.err" ||
+	fail "no warning about $second and $third: $(cat "$T/gone.err")"
 expect_ok "$CV" export "$CHROMA_URL" -o "$T/after2.jsonl"
-[ "$(grep -c '"_collection"' "$T/after2.jsonl")" -eq 10 ] || fail "expected 10 collections left"
+[ "$(grep -c '"_collection"' "$T/after2.jsonl")" -eq 9 ] || fail "expected 9 collections left"
 test_cmp "$T/after2.jsonl" "$T/gone.jsonl"
-echo "12 collections listed 4 at a time, 11 with one deleted between two listings, 10 with one deleted before its export: each exported once"
+
+proxy PROXY_LIST_CAP=1
+expect_fail 2 "$CV" export "http://127.0.0.1:$pport" -o "$T/one.jsonl"
+grep -q "the server answers one collection a page" "$T/stderr" ||
+	fail "pages of one collection: $(cat "$T/stderr")"
+proxy PROXY_LIST_IGNORE_OFFSET=1
+expect_fail 2 "$CV" export "http://127.0.0.1:$pport" -o "$T/ignored.jsonl"
+grep -q "does not page the list by offset" "$T/stderr" ||
+	fail "a listing that ignores its offset: $(cat "$T/stderr")"
+proxy PROXY_NOT_FOUND=/count
+expect_fail 2 "$CV" export "http://127.0.0.1:$pport" -o "$T/nocount.jsonl"
+grep -q "count: HTTP 404" "$T/stderr" || fail "a 404 for a collection still there: $(cat "$T/stderr")"
+[ ! -e "$T/one.jsonl" ] && [ ! -e "$T/ignored.jsonl" ] && [ ! -e "$T/nocount.jsonl" ] ||
+	fail "a failed export left its output"
+echo "12 collections listed 4 at a time, 11 with one deleted between two listings, 9 with two deleted before their export: each exported once"

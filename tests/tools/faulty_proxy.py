@@ -16,6 +16,8 @@ PROXY_NULL_VECTOR=ID answers the record ID of a get without its vector;
 PROXY_BUSY=N answers the first N requests 503 with Retry-After: 2;
 PROXY_IGNORE_OFFSET=1 asks every get for its first page;
 PROXY_LIST_CAP=N answers at most N collections to a listing of them;
+PROXY_LIST_IGNORE_OFFSET=1 answers every listing of collections its first page;
+PROXY_NOT_FOUND=TEXT answers 404 to every request whose path holds TEXT;
 PROXY_HOLD=TEXT with PROXY_HOLD_DIR=DIR holds the first request whose body
 or path holds TEXT: it creates DIR/held1, then forwards the request once
 DIR/release1 exists (at most 60 s later), so a test can change the data in
@@ -42,6 +44,8 @@ NULL_VECTOR = os.environ.get("PROXY_NULL_VECTOR", "")
 BUSY = int(os.environ.get("PROXY_BUSY", "0"))
 IGNORE_OFFSET = os.environ.get("PROXY_IGNORE_OFFSET", "") == "1"
 LIST_CAP = int(os.environ.get("PROXY_LIST_CAP", "0"))
+LIST_IGNORE_OFFSET = os.environ.get("PROXY_LIST_IGNORE_OFFSET", "") == "1"
+NOT_FOUND = os.environ.get("PROXY_NOT_FOUND", "")
 HOLD = [h.rsplit("@", 1) if "@" in h else [h, "1"]
         for h in os.environ.get("PROXY_HOLD", "").split("|") if h]
 HOLD = [(text.encode(), int(nth)) for text, nth in HOLD]
@@ -118,11 +122,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 q["offset"] = 0
             body = json.dumps(q).encode()
         path = self.path
-        if LIST_CAP and "/collections?" in path:
+        if (LIST_CAP or LIST_IGNORE_OFFSET) and "/collections?" in path:
             u = urllib.parse.urlsplit(path)
             q = dict(urllib.parse.parse_qsl(u.query))
-            q["limit"] = str(min(int(q.get("limit") or LIST_CAP), LIST_CAP))
+            if LIST_CAP:
+                q["limit"] = str(min(int(q.get("limit") or LIST_CAP), LIST_CAP))
+            if LIST_IGNORE_OFFSET:
+                q.pop("offset", None)
             path = urllib.parse.urlunsplit(u._replace(query=urllib.parse.urlencode(q)))
+        if NOT_FOUND and NOT_FOUND in path:
+            f = 404
         if f == "drop":
             self.close_connection = True
             self.connection.shutdown(2)
