@@ -221,8 +221,10 @@ static int stamp_folder(const char *path, struct stamps *out, struct strbuf *bad
 		sb_reset(&p);
 		sb_addf(&p, "%s/%s", path, de->d_name);
 		if (stat(p.buf, &st)) {
-			if (lstat(p.buf, &lst))
-				continue; /* gone meanwhile: the stamps will differ */
+			if (lstat(p.buf, &lst)) {
+				out->gone++; /* deleted meanwhile */
+				continue;
+			}
 			sb_adds(bad, p.buf);
 			rc = -1;
 			break;
@@ -449,7 +451,8 @@ static int keep_folder(struct cap *c, const char *rel, const char *path,
 		sb_addf(&p, "%s/%s", rel, s->v[i].name);
 		all = !is_db_file(c, &s->v[i].st) && known_file(c, p.buf, &s->v[i].st);
 	}
-	all = all && !stamp_folder(path, &again, &bad, NULL) && stamps_same(s, &again);
+	all = all && !s->gone && !stamp_folder(path, &again, &bad, NULL) &&
+	      !again.gone && stamps_same(s, &again);
 	stamps_release(&again);
 	sb_release(&p);
 	sb_release(&bad);
@@ -495,6 +498,11 @@ static int folder_once(struct cap *c, const char *rel, int validate,
 	}
 	if ((rc = make_dir(c, rel, e)))
 		goto out;
+	if (validate && before.gone) {
+		rc = cv_errf(e, CV_ECORRUPT, "%s: a file went while it was listed",
+			     path.buf);
+		goto out;
+	}
 	if (validate && keep_folder(c, rel, path.buf, &before)) {
 		stamps_release(&c->prev); /* as a checked copy would leave it */
 		c->prev = before;

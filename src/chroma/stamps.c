@@ -35,6 +35,7 @@ void stamps_clear(struct stamps *s)
 {
 	while (s->n)
 		free(s->v[--s->n].name);
+	s->gone = 0;
 }
 
 void stamps_release(struct stamps *s)

@@ -18,6 +18,7 @@ struct fstamp {
 struct stamps {
 	struct fstamp *v;
 	size_t n, cap;
+	size_t gone;    /* listed, but gone by their stat (capture.c) */
 };
 
 void stamps_add(struct stamps *s, const char *name, const struct stat *st);

@@ -214,8 +214,8 @@ static int export_http(const struct cv_source *src, struct export_opts *o,
 	st->remote = 1;
 	if (rst.changed > 1)
 		fprintf(stderr, "chromavault export: warning: %s; and %llu more "
-			"collections changed, came short or were deleted\n", rst.change,
-			(unsigned long long)rst.changed - 1);
+			"collection%s changed, came short or deleted\n", rst.change,
+			(unsigned long long)rst.changed - 1, rst.changed > 2 ? "s" : "");
 	else if (rst.changed)
 		fprintf(stderr, "chromavault export: warning: %s\n", rst.change);
 	if (!rc)

@@ -497,7 +497,7 @@ static int get_named(struct rx *x, const char *name, json_t **cj, struct cv_err 
 	if (!rc && (!coll_id(*cj) || !json_is_string(json_object_get(*cj, "name")))) {
 		json_decref(*cj);
 		*cj = NULL;
-		rc = cv_errf(e, CV_EIO, "%s: %s: not a collection", x->h.base, path.buf);
+		rc = cv_errf(e, CV_EIO, "%s%s: not a collection", x->h.base, path.buf);
 	}
 	sb_release(&path);
 	return rc;
@@ -528,6 +528,8 @@ static int deleted_since_listed(struct rx *x, const struct cv_collection *c,
 			snprintf(x->st->change, sizeof(x->st->change), "collection \"%s\" "
 				 "was deleted after the collections were listed, before "
 				 "its export began: left out", c->name);
+	} else {
+		cv_err_prefix(e, "its count answered HTTP 404, and asked for by name");
 	}
 	json_decref(now);
 	return rc;
@@ -596,12 +598,19 @@ out:
  * asked for from one entry back and must begin with the id the page before
  * ended with; else the listing starts again, up to LIST_ROUNDS times, a
  * little later each time. A server or proxy may answer fewer than
- * LIST_PAGE: a page with nothing past that entry ends the list when the
- * page before held more than one (else pages of one are told from the end
- * by asking at the offset itself).
+ * LIST_PAGE, or fewer when its collections are larger (a limit in bytes):
+ * a page with nothing past the shared entry ends the list only when the
+ * offset itself holds nothing either.
  */
 #define LIST_PAGE 1000
 #define LIST_ROUNDS 5
+
+enum list_end {
+	LIST_DONE,
+	LIST_SHIFTED,     /* a page did not continue the one before */
+	LIST_FROM_START,  /* ... it began where the list does */
+	LIST_ONE_ONLY,    /* a page held the shared entry alone, the offset more */
+};
 
 /* The page of the list at offset, each entry a collection with an id and a name. */
 static int list_page(struct rx *x, size_t offset, json_t **page, struct cv_err *e)
@@ -621,7 +630,7 @@ static int list_page(struct rx *x, size_t offset, json_t **page, struct cv_err *
 	if (!json_is_array(*page) || i < json_array_size(*page)) {
 		json_decref(*page);
 		*page = NULL;
-		rc = cv_errf(e, CV_EIO, "%s: %s: not a list of collections with ids and "
+		rc = cv_errf(e, CV_EIO, "%s%s: not a list of collections with ids and "
 			     "names", x->h.base, path.buf);
 	}
 out:
@@ -629,53 +638,54 @@ out:
 	return rc;
 }
 
-/* Whether the list ends at offset: nothing there. */
-static int list_ends(struct rx *x, size_t offset, struct cv_err *e)
+/* Whether the list holds more at offset (*more): after a page of the shared entry alone. */
+static int list_more(struct rx *x, size_t offset, int *more, struct cv_err *e)
 {
 	json_t *page;
 	int rc = list_page(x, offset, &page, e);
 
-	if (!rc && json_array_size(page))
-		rc = cv_errf(e, CV_EIO, "%s: the server answers one collection a page "
-			     "when asked for %d: the list cannot be checked for "
-			     "collections deleted while it is read", x->h.base, LIST_PAGE);
+	*more = !rc && json_array_size(page) > 0;
 	json_decref(page);
 	return rc;
 }
 
-/*
- * One listing into all (emptied first). *moved is set when a page did not
- * continue the one before, *from_start when that page began where the list
- * does (a server ignoring offset answers so every time).
- */
-static int list_once(struct rx *x, json_t *all, int *moved, int *from_start,
-		     struct cv_err *e)
+/* How a page asked for from offset - back continues all. */
+static enum list_end list_continues(json_t *all, json_t *page, size_t offset,
+				    size_t back)
+{
+	const char *first = coll_id(json_array_get(page, 0));
+
+	if (!back || (first && !strcmp(first, coll_id(json_array_get(all, offset - 1)))))
+		return LIST_DONE;
+	if (first && !strcmp(first, coll_id(json_array_get(all, 0))))
+		return LIST_FROM_START;
+	return LIST_SHIFTED;
+}
+
+/* One listing into all (emptied first); *how says how it ended. */
+static int list_once(struct rx *x, json_t *all, enum list_end *how, struct cv_err *e)
 {
 	json_t *page;
-	size_t n, back, i, offset = 0, before = 0;
-	int rc = 0;
+	size_t n, back, i, offset = 0;
+	int rc = 0, more;
 
 	json_array_clear(all);
-	*moved = *from_start = 0;
 	for (;;) {
 		back = offset > 0;
 		if ((rc = list_page(x, offset - back, &page, e)))
 			break;
 		n = json_array_size(page);
-		*moved = back && (!n || strcmp(coll_id(json_array_get(page, 0)),
-					       coll_id(json_array_get(all, offset - 1))));
-		*from_start = *moved && n && !strcmp(coll_id(json_array_get(page, 0)),
-						     coll_id(json_array_get(all, 0)));
-		for (i = back; !*moved && i < n; i++)
+		*how = list_continues(all, page, offset, back);
+		for (i = back; *how == LIST_DONE && i < n; i++)
 			json_array_append(all, json_array_get(page, i));
 		json_decref(page);
-		if (*moved || (n <= back && (!back || before > 1)))
+		if (*how != LIST_DONE || !n)
 			break;
-		if (n <= back) { /* pages of one, or the end */
-			rc = list_ends(x, offset, e);
+		if (n == back) { /* the end, or pages smaller than the next entry */
+			if (!(rc = list_more(x, offset, &more, e)) && more)
+				*how = LIST_ONE_ONLY;
 			break;
 		}
-		before = n;
 		offset += n - back;
 	}
 	return rc;
@@ -684,24 +694,32 @@ static int list_once(struct rx *x, json_t *all, int *moved, int *from_start,
 static int list_collections(struct rx *x, json_t **all, struct cv_err *e)
 {
 	struct timespec ts = { 0, 50 * 1000 * 1000 };
-	int rc = 0, round, moved = 1, from_start = 0;
+	enum list_end how = LIST_SHIFTED;
+	int rc = 0, round;
 
 	*all = json_array();
-	for (round = 0; !rc && moved && round < LIST_ROUNDS; round++) {
+	for (round = 0; !rc && how != LIST_DONE && round < LIST_ROUNDS; round++) {
 		if (round) {
 			nanosleep(&ts, NULL);
 			ts.tv_nsec *= 2;
 		}
-		rc = list_once(x, *all, &moved, &from_start, e);
+		rc = list_once(x, *all, &how, e);
 	}
-	if (!rc && moved && from_start)
-		rc = cv_errf(e, CV_EIO, "%s: the server answers the same collections "
-			     "whatever the offset asked for (it does not page the list "
-			     "by offset)", x->h.base);
-	else if (!rc && moved)
-		rc = cv_errf(e, CV_EIO, "%s: the collections kept changing while "
-			     "they were listed (%d times)", x->h.base, LIST_ROUNDS);
-	return rc;
+	if (rc || how == LIST_DONE)
+		return rc;
+	if (how == LIST_FROM_START)
+		return cv_errf(e, CV_EIO, "%s: the server answers the same collections "
+			       "whatever the offset asked for (it does not page the "
+			       "list by offset)", x->h.base);
+	if (how == LIST_ONE_ONLY)
+		return cv_errf(e, CV_EIO, "%s: pages of the list held only the "
+			       "collection they share with the page before while more "
+			       "came after it, %d times (pages of one collection, or "
+			       "limited in size): the list cannot be checked for "
+			       "collections deleted while it is read", x->h.base,
+			       LIST_ROUNDS);
+	return cv_errf(e, CV_EIO, "%s: the collections kept changing while they "
+		       "were listed (%d times)", x->h.base, LIST_ROUNDS);
 }
 
 static int by_name(const void *a, const void *b)

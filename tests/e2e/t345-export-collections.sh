@@ -6,8 +6,9 @@
 # each page begins with the last id of the one before, or the listing starts
 # again. Every collection there throughout is exported, once; one deleted
 # after the listing, before its export began, is left out with a warning.
-# What cannot be listed safely is an error, never a shorter export: pages of
-# one collection, a listing that ignores its offset, a 404 for a collection
+# Pages limited in bytes are read whole. What cannot be listed safely is an
+# error, never a shorter export: pages of one collection, or one too large
+# to share a page, a listing that ignores its offset, a 404 for a collection
 # that is still there.
 . "$(dirname "$0")/lib.sh"
 setup
@@ -82,8 +83,25 @@ test_cmp "$T/after2.jsonl" "$T/gone.jsonl"
 
 proxy PROXY_LIST_CAP=1
 expect_fail 2 "$CV" export "http://127.0.0.1:$pport" -o "$T/one.jsonl"
-grep -q "the server answers one collection a page" "$T/stderr" ||
+grep -q "pages of the list held only the collection they share with the page before" "$T/stderr" ||
 	fail "pages of one collection: $(cat "$T/stderr")"
+# pages limited in bytes: read whole; then one collection too large to share
+# a page: an error, as the list cannot be checked, not the ones before it
+proxy PROXY_LIST_CAP=0 PROXY_LIST_BYTES=6000
+expect_ok "$CV" export "http://127.0.0.1:$pport" -o "$T/bytes-ok.jsonl"
+test_cmp "$T/after2.jsonl" "$T/bytes-ok.jsonl"
+PYTHONPATH="$ROOT/tests/gen" python3 - "$CHROMA_URL" "$(names "$T/after2.jsonl" 4)" <<'PY' ||
+import sys
+from chroma_api import Chroma
+c = Chroma(sys.argv[1])
+cid = c.call("GET", c.prefix + "/collections/" + sys.argv[2])["id"]
+c.call("PUT", c.prefix + "/collections/" + cid, {"new_metadata": {"pad": "x" * 4000}})
+PY
+	fail "could not enlarge a collection"
+proxy PROXY_LIST_CAP=0 PROXY_LIST_BYTES=6000
+expect_fail 2 "$CV" export "http://127.0.0.1:$pport" -o "$T/bytes.jsonl"
+grep -q "pages of the list held only the collection they share with the page before" "$T/stderr" ||
+	fail "pages limited in bytes: $(cat "$T/stderr")"
 proxy PROXY_LIST_IGNORE_OFFSET=1
 expect_fail 2 "$CV" export "http://127.0.0.1:$pport" -o "$T/ignored.jsonl"
 grep -q "does not page the list by offset" "$T/stderr" ||
@@ -91,6 +109,7 @@ grep -q "does not page the list by offset" "$T/stderr" ||
 proxy PROXY_NOT_FOUND=/count
 expect_fail 2 "$CV" export "http://127.0.0.1:$pport" -o "$T/nocount.jsonl"
 grep -q "count: HTTP 404" "$T/stderr" || fail "a 404 for a collection still there: $(cat "$T/stderr")"
-[ ! -e "$T/one.jsonl" ] && [ ! -e "$T/ignored.jsonl" ] && [ ! -e "$T/nocount.jsonl" ] ||
+[ ! -e "$T/one.jsonl" ] && [ ! -e "$T/ignored.jsonl" ] && [ ! -e "$T/nocount.jsonl" ] &&
+	[ ! -e "$T/bytes.jsonl" ] ||
 	fail "a failed export left its output"
 echo "12 collections listed 4 at a time, 11 with one deleted between two listings, 9 with two deleted before their export: each exported once"

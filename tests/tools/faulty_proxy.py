@@ -17,6 +17,8 @@ PROXY_BUSY=N answers the first N requests 503 with Retry-After: 2;
 PROXY_IGNORE_OFFSET=1 asks every get for its first page;
 PROXY_LIST_CAP=N answers at most N collections to a listing of them;
 PROXY_LIST_IGNORE_OFFSET=1 answers every listing of collections its first page;
+PROXY_LIST_BYTES=N answers a listing of collections as many as fit in N
+bytes of JSON (at least one);
 PROXY_NOT_FOUND=TEXT answers 404 to every request whose path holds TEXT;
 PROXY_HOLD=TEXT with PROXY_HOLD_DIR=DIR holds the first request whose body
 or path holds TEXT: it creates DIR/held1, then forwards the request once
@@ -46,6 +48,7 @@ IGNORE_OFFSET = os.environ.get("PROXY_IGNORE_OFFSET", "") == "1"
 LIST_CAP = int(os.environ.get("PROXY_LIST_CAP", "0"))
 LIST_IGNORE_OFFSET = os.environ.get("PROXY_LIST_IGNORE_OFFSET", "") == "1"
 NOT_FOUND = os.environ.get("PROXY_NOT_FOUND", "")
+LIST_BYTES = int(os.environ.get("PROXY_LIST_BYTES", "0"))
 HOLD = [h.rsplit("@", 1) if "@" in h else [h, "1"]
         for h in os.environ.get("PROXY_HOLD", "").split("|") if h]
 HOLD = [(text.encode(), int(nth)) for text, nth in HOLD]
@@ -159,6 +162,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if NULL_VECTOR in page["ids"] and page.get("embeddings"):
                 page["embeddings"][page["ids"].index(NULL_VECTOR)] = None
                 data = json.dumps(page).encode()
+        if LIST_BYTES and status == 200 and "/collections?" in path:
+            page = json.loads(data)
+            k = 1
+            while k < len(page) and len(json.dumps(page[:k + 1])) <= LIST_BYTES:
+                k += 1
+            data = json.dumps(page[:k]).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))

@@ -70,22 +70,29 @@ static void release(struct lc_stats *st)
 	json_decref(st->kept);
 }
 
-/* Every file kept has its stamps noted, and only kept files go uncopied. */
+/*
+ * Every file kept has its stamps noted, those of its source, and only kept
+ * files go uncopied.
+ */
 static void check_kept(const struct lc_stats *st)
 {
 	const char *folder;
 	json_t *names, *x, *stamp;
-	char rel[256];
+	char rel[256], path[512];
+	struct stat sb;
 	size_t i;
 
 	json_object_foreach(st->kept, folder, names) {
 		json_array_foreach(names, i, x) {
 			stamp = json_object_get(json_object_get(st->stamps, folder),
 						json_string_value(x));
-			assert_non_null(stamp);
-			assert_int_equal(json_array_size(stamp), 5);
 			snprintf(rel, sizeof(rel), "%s%s%s", folder, *folder ? "/" : "",
 				 json_string_value(x));
+			snprintf(path, sizeof(path), "%s/%s", src, rel);
+			assert_int_equal(stat(path, &sb), 0);
+			assert_int_equal(json_array_size(stamp), 5);
+			assert_int_equal(json_integer_value(json_array_get(stamp, 1)), sb.st_ino);
+			assert_int_equal(json_integer_value(json_array_get(stamp, 2)), sb.st_size);
 			assert_false(exists(rel));
 		}
 	}
