@@ -415,6 +415,22 @@ static void note_stamps(struct cap *c, const char *rel, const char *path,
 	json_object_set_new(c->st->stamps, rel, files);
 }
 
+int lc_stamp_is(const char *dir, const char *rel, const json_t *stamp)
+{
+	struct strbuf p = STRBUF_INIT;
+	struct stat st;
+	json_t *now = NULL;
+	int same;
+
+	sb_addf(&p, "%s/%s", dir, rel);
+	if (!stat(p.buf, &st))
+		now = stamp_json(&st);
+	same = now && json_equal(now, stamp);
+	json_decref(now);
+	sb_release(&p);
+	return same;
+}
+
 /* Whether c->known has the file rel with the stamps st. */
 static int known_file(const struct cap *c, const char *rel, const struct stat *st)
 {

@@ -83,6 +83,12 @@ int chroma_capture(const char *dir, const char *dst, int max_retries,
 		   const struct lc_known *known, struct lc_stats *st,
 		   struct cv_err *e);
 
+/*
+ * Whether dir/rel (links followed) has the stamps stamp now, in the form
+ * lc_stats records them: before a capture, to pass over what changed.
+ */
+int lc_stamp_is(const char *dir, const char *rel, const json_t *stamp);
+
 /* What lock_ms measured, for a summary line. */
 static inline const char *lc_held(const struct lc_stats *st)
 {

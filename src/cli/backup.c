@@ -78,6 +78,11 @@ static int k_has(void *ctx, const char *rel, const json_t *stamp)
 	return mfw_has(ctx, rel, stamp);
 }
 
+static int k_same(void *dir, const char *rel, const json_t *stamp)
+{
+	return lc_stamp_is(dir, rel, stamp);
+}
+
 static double now_sec(void)
 {
 	struct timespec ts;
@@ -389,7 +394,7 @@ static int backup_one(const char *dir, const char *path,
 	have_prev = !load_previous(&r, o->from_tar ? o->from_tar : dir, &prev);
 	mfw_init(&w, &r, have_prev ? &prev : NULL);
 	if (!o->from_tar)
-		mfw_find_takeable(&w); /* before the capture: not under its lock */
+		mfw_find_takeable(&w, k_same, (void *)dir); /* not under the lock */
 	snprintf(staging, sizeof(staging), "%s/staging.tmp.%ld", path, (long)getpid());
 	signal_cleanup_dir(staging); /* Ctrl-C removes it */
 	if (o->from_tar) {

@@ -485,6 +485,12 @@ static const char *coll_id(json_t *c)
 	return json_string_value(json_object_get(c, "id"));
 }
 
+/* A collection as the server describes one: with an id and a name. */
+static int is_collection(json_t *c)
+{
+	return coll_id(c) && json_is_string(json_object_get(c, "name"));
+}
+
 /* The collection named name, asked for by its name. */
 static int get_named(struct rx *x, const char *name, json_t **cj, struct cv_err *e)
 {
@@ -494,7 +500,7 @@ static int get_named(struct rx *x, const char *name, json_t **cj, struct cv_err 
 	sb_addf(&path, "%s/collections/", x->prefix.buf);
 	sb_add_pct_encoded(&path, name);
 	rc = get_json(x, "GET", path.buf, NULL, cj, e);
-	if (!rc && (!coll_id(*cj) || !json_is_string(json_object_get(*cj, "name")))) {
+	if (!rc && !is_collection(*cj)) {
 		json_decref(*cj);
 		*cj = NULL;
 		rc = cv_errf(e, CV_EIO, "%s%s: not a collection", x->h.base, path.buf);
@@ -625,7 +631,7 @@ static int list_page(struct rx *x, size_t offset, json_t **page, struct cv_err *
 	if ((rc = get_json(x, "GET", path.buf, NULL, page, e)))
 		goto out;
 	json_array_foreach(*page, i, c)
-		if (!coll_id(c) || !json_is_string(json_object_get(c, "name")))
+		if (!is_collection(c))
 			break;
 	if (!json_is_array(*page) || i < json_array_size(*page)) {
 		json_decref(*page);

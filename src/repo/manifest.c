@@ -129,7 +129,9 @@ static int all_present(struct repo *r, const uint8_t *h, size_t n)
 	return 1;
 }
 
-void mfw_find_takeable(struct mf_writer *w)
+void mfw_find_takeable(struct mf_writer *w,
+		       int (*same)(void *ctx, const char *rel, const json_t *src),
+		       void *ctx)
 {
 	const struct mf_file *pf;
 	json_t *src;
@@ -137,7 +139,8 @@ void mfw_find_takeable(struct mf_writer *w)
 
 	for (i = 0; w->prev && i < w->prev->n; i++) {
 		pf = &w->prev->files[i];
-		if (pf->is_dir || !(src = json_object_get(pf->json, "src")))
+		if (pf->is_dir || !(src = json_object_get(pf->json, "src")) ||
+		    (same && !same(ctx, pf->path, src)))
 			continue;
 		prev_list(w, pf->path); /* NULL prev_file: its lists cannot be read */
 		if (w->prev_file && all_present(w->r, pf->segs, pf->nsegs) &&

@@ -108,9 +108,12 @@ int mfw_file_end(struct mf_writer *w, struct cv_err *e);
 /*
  * The files of prev recorded with their source stat, every chunk of which
  * is in the repository (w->takeable): before a capture, which may then
- * leave them where they are (mfw_has).
+ * leave them where they are (mfw_has). same (or NULL) passes over those
+ * whose source has another stat already, whose lists need not be read.
  */
-void mfw_find_takeable(struct mf_writer *w);
+void mfw_find_takeable(struct mf_writer *w,
+		       int (*same)(void *ctx, const char *rel, const json_t *src),
+		       void *ctx);
 /*
  * Whether rel is takeable with the source stat src ([device, inode, size,
  * mtime_ns, ctime_ns]; NULL: no).
