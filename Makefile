@@ -61,7 +61,10 @@ $(BIN): $(BUILD)/src/main.o $(CLI_A) $(LIB_A)
 
 $(BUILD)/tests/%: tests/unit/%.c $(CLI_A) $(LIB_A)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(CLI_A) $(LIB_A) $(ALL_LDFLAGS) $(PKG_LIBS) $(CMOCKA_LIBS) -lstdc++
+	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(CLI_A) $(LIB_A) $(ALL_LDFLAGS) $(TEST_LDFLAGS) $(PKG_LIBS) $(CMOCKA_LIBS) -lstdc++
+
+# test_capture deletes files between a folder's listing and their stat.
+$(BUILD)/tests/test_capture: TEST_LDFLAGS := -Wl,--wrap=stat -Wl,--wrap=lstat
 
 unit: $(UNIT_BIN)
 	@bash tests/run-unit.sh $(UNIT_BIN)
