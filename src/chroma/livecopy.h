@@ -51,6 +51,7 @@ struct lc_stats {
 	int retries;           /* folders copied again after a racing flush */
 	uint64_t bytes_read;   /* including folders read again */
 	uint64_t bytes_kept;   /* of the files kept, not read */
+	uint64_t bytes_paged_in; /* read into the page cache before the lock */
 	char version[32];      /* Chroma version range of the migrations */
 	json_t *collections;   /* [{name, id, tenant, database, records, dimension}] */
 	json_t *warnings;      /* damaged folders copied as they are */

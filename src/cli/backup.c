@@ -195,10 +195,11 @@ static void report(const struct backup_opts *o, const char *name,
 			bytes += json_integer_value(json_object_get(f, "size"));
 		}
 	if (o->as_json) {
-		j = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:i, "
-			      "s:f}", "snapshot", name, "files", nfiles,
+		j = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, "
+			      "s:i, s:f}", "snapshot", name, "files", nfiles,
 			      "files_unchanged", (json_int_t)w->unchanged, "bytes", bytes,
 			      "bytes_read", (json_int_t)st->bytes_read,
+			      "bytes_paged_in", (json_int_t)st->bytes_paged_in,
 			      "bytes_new", (json_int_t)rs->bytes_new,
 			      "bytes_stored", (json_int_t)rs->bytes_stored,
 			      "chunks_new", (json_int_t)rs->chunks_new,
@@ -501,13 +502,16 @@ const struct cli_cmd cmd_backup = {
 		   "whose device, inode, size, mtime and ctime are those the\n"
 		   "previous snapshot recorded is taken from it without being\n"
 		   "chunked and hashed again; the database, and an index folder\n"
-		   "whose files all are, are not even copied.\n"
+		   "whose files all are, are not even copied. What is to be copied\n"
+		   "is read into the page cache before the transaction begins, so\n"
+		   "Chroma's writers are not held while the disk is read.\n"
 		   "Links in DIR are followed; REPO may not be inside DIR.",
 	.options = "  --json            summary as JSON: files (files_unchanged: taken\n"
-		   "                    from the last snapshot), bytes read, new and\n"
-		   "                    stored, new chunks and how many of them are\n"
-		   "                    deltas of the previous snapshot's, how long\n"
-		   "                    Chroma's writers were held (lock_ms), seconds\n"
+		   "                    from the last snapshot), bytes read (bytes_paged_in:\n"
+		   "                    those not in the page cache, read in before the\n"
+		   "                    lock), new and stored, new chunks and how many of\n"
+		   "                    them are deltas of the previous snapshot's, how\n"
+		   "                    long Chroma's writers were held (lock_ms), seconds\n"
 		   "  --from-tar FILE   read the directory from a tar stream (- for stdin):\n"
 		   "                    docker cp CONTAINER:/chroma/chroma - | chromavault\n"
 		   "                    backup --from-tar - REPO; entries with \"..\" or\n"

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -333,6 +334,83 @@ void writeback_start(int fd, uint64_t *flushed, uint64_t written)
 	sync_file_range(fd, (off_t)*flushed, (off_t)(written - *flushed),
 			SYNC_FILE_RANGE_WRITE);
 	*flushed = written;
+}
+
+#define PAGE_IN_WINDOW (64u << 20) /* mapped at a time to ask mincore */
+#define PAGE_IN_READ (1u << 20)
+
+/* Read [off, off + len) (less at the end of the file) into buf, in steps. */
+static int64_t read_through(int fd, char *buf, uint64_t off, uint64_t len)
+{
+	uint64_t done = 0;
+	ssize_t n;
+
+	posix_fadvise(fd, (off_t)off, (off_t)len, POSIX_FADV_WILLNEED);
+	while (done < len) {
+		n = pread(fd, buf, len - done < PAGE_IN_READ ? len - done : PAGE_IN_READ,
+			  (off_t)(off + done));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break; /* shorter now */
+		done += (uint64_t)n;
+	}
+	return (int64_t)done;
+}
+
+/* The pages of one window not in the cache, read; the bytes read or -1. */
+static int64_t page_in_window(int fd, uint64_t off, size_t len, size_t psz,
+			      unsigned char *vec, char *buf)
+{
+	size_t pages = (len + psz - 1) / psz, i = 0, j;
+	int64_t total = 0, n;
+	void *m = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, (off_t)off);
+	int rc;
+
+	if (m == MAP_FAILED)
+		return -1;
+	rc = mincore(m, len, vec);
+	munmap(m, len);
+	if (rc)
+		return -1;
+	while (i < pages) {
+		if (vec[i] & 1) {
+			i++;
+			continue;
+		}
+		for (j = i; j < pages && !(vec[j] & 1); j++)
+			;
+		n = read_through(fd, buf, off + i * psz, (uint64_t)(j - i) * psz);
+		if (n < 0)
+			return -1;
+		total += n;
+		i = j;
+	}
+	return total;
+}
+
+int64_t page_in(int fd, uint64_t size)
+{
+	size_t psz = (size_t)sysconf(_SC_PAGESIZE), len;
+	unsigned char *vec;
+	char *buf;
+	uint64_t off;
+	int64_t total = 0, n = 0;
+
+	if (!size)
+		return 0;
+	vec = xmalloc(PAGE_IN_WINDOW / psz);
+	buf = xmalloc(PAGE_IN_READ);
+	for (off = 0; off < size && n >= 0; off += PAGE_IN_WINDOW) {
+		len = size - off < PAGE_IN_WINDOW ? (size_t)(size - off) : PAGE_IN_WINDOW;
+		if ((n = page_in_window(fd, off, len, psz, vec, buf)) >= 0)
+			total += n;
+	}
+	free(vec);
+	free(buf);
+	return n < 0 ? -1 : total;
 }
 
 int sync_parent(const char *path)

@@ -83,4 +83,14 @@ int sync_parent(const char *path);
 #define WRITEBACK_STEP (8u << 20)
 void writeback_start(int fd, uint64_t *flushed, uint64_t written);
 
+/*
+ * Read into the page cache what of the first size bytes of the file at fd
+ * is not there yet (mincore tells which pages are), so that a copy made
+ * later runs at the speed of memory. The bytes read from the file, or -1
+ * with errno. Where the kernel does not tell this process what the cache
+ * holds (a file it neither owns nor may write), every page looks absent and
+ * the whole file is read.
+ */
+int64_t page_in(int fd, uint64_t size);
+
 #endif

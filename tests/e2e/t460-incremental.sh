@@ -8,7 +8,8 @@
 # being chunked and hashed again, and not even copied: the database and
 # index folders whose files are all unchanged are left where they are. One
 # changed in place with its size and mtime put back (only its ctime tells)
-# is read again.
+# is read again. What is to be copied is read into the page cache before the
+# lock, and nothing else.
 . "$(dirname "$0")/lib.sh"
 setup
 
@@ -21,6 +22,16 @@ else
 fi
 chmod -R u+w "$src"
 
+# out of the page cache where the filesystem lets it go (not tmpfs)
+evict() {
+	sync
+	python3 -c 'import os, sys
+for p in sys.argv[1:]:
+    fd = os.open(p, os.O_RDONLY)
+    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    os.close(fd)' "$@"
+}
+cached() { fincore -b -n -o RES "$1" 2>/dev/null | tr -d ' ' | grep . || echo unknown; }
 field() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$T/stdout" "$1"; }
 # edit N: rewrite every 40th string metadata value in place, as Chroma's
 # updates do, so pages change without moving
@@ -76,14 +87,25 @@ expect_ok "$CV" backup --json "$src" "$R"
 	fail "files changed just before the last backup were taken from the snapshot before"
 sleep 3.5
 expect_ok "$CV" backup --json "$src" "$R"
+evict "$src/chroma.sqlite3" "$src"/*/*
 expect_ok "$CV" backup --json "$src" "$R"
+[ "$(field bytes_paged_in)" -eq 0 ] ||
+	fail "$(field bytes_paged_in) bytes of unchanged files read into the page cache"
 [ "$(field files_unchanged)" -eq $((index_files + 1)) ] ||
 	fail "$(field files_unchanged) of $((index_files + 1)) files taken as unchanged"
 [ "$(field bytes_new)" -eq 0 ] || fail "an unchanged directory stored $(field bytes_new) bytes"
 [ "$(field bytes_read)" -eq 0 ] || fail "an unchanged directory was copied ($(field bytes_read) bytes)"
 # the database changed, no index folder: only the database is copied
 edit 3
+evict "$src/chroma.sqlite3"
+db_cached=$(cached "$src/chroma.sqlite3")
 expect_ok "$CV" backup --json "$src" "$R"
+if [ "$db_cached" = 0 ]; then
+	[ "$(field bytes_paged_in)" -gt "$(($(stat -c %s "$src/chroma.sqlite3") / 2))" ] ||
+		fail "the database out of the page cache: $(field bytes_paged_in) bytes read in before the lock"
+else
+	echo "the page cache keeps the database ($db_cached bytes): its read before the lock not checked"
+fi
 [ "$(field files_unchanged)" -eq "$index_files" ] ||
 	fail "$(field files_unchanged) of $index_files index files taken as unchanged"
 [ "$(field bytes_read)" -eq "$(stat -c %s "$src/chroma.sqlite3")" ] ||
