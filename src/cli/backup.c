@@ -23,6 +23,7 @@
 #include "util/progress.h"
 #include "util/strbuf.h"
 #include "util/untar.h"
+#include "util/xalloc.h"
 #include "util/banned.h"
 
 #define BACKUP_RETRIES 8
@@ -30,6 +31,7 @@
 struct backup_opts {
 	int as_json;
 	const char *from_tar;  /* a tar file, "-" for stdin, or NULL */
+	const char *source;    /* --source, or NULL */
 };
 
 static int s_dir(void *ctx, const char *rel, const struct stat *st, struct cv_err *e)
@@ -114,26 +116,24 @@ static void snapshot_name(char *out, size_t n)
 		 ts.tv_nsec / 1000, r);
 }
 
-static json_t *manifest_json(const char *dir, const char *name, time_t t,
+static json_t *manifest_json(const char *source, const char *name, time_t t,
 			     const struct lc_stats *st, struct mf_writer *w)
 {
-	char host[256] = "", iso[32], *abs = realpath(dir, NULL);
+	char host[256] = "", iso[32];
 	struct tm tm;
-	json_t *m;
 
 	gethostname(host, sizeof(host) - 1);
 	gmtime_r(&t, &tm);
 	strftime(iso, sizeof(iso), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	m = json_pack("{s:s, s:i, s:s, s:s, s:I, s:s, s:s, s:s, s:f, s:o, s:O, s:O}",
-		      "format", "chromavault-snapshot", "version", REPO_VERSION,
-		      "id", name, "time", iso, "unix_time", (json_int_t)t,
-		      "host", host, "source", abs ? abs : dir,
-		      "chroma_version", st->version, "lock_ms", st->lock_ms,
-		      "collections", st->collections ? json_incref(st->collections) :
-		      json_array(),
-		      "warnings", st->warnings, "files", w->files);
-	free(abs);
-	return m;
+	/* NULL only if a string is not UTF-8: source is checked before */
+	return json_pack("{s:s, s:i, s:s, s:s, s:I, s:s, s:s, s:s, s:f, s:o, s:O, s:O}",
+			 "format", "chromavault-snapshot", "version", REPO_VERSION,
+			 "id", name, "time", iso, "unix_time", (json_int_t)t,
+			 "host", utf8_valid(host, strlen(host)) ? host : "?", "source", source,
+			 "chroma_version", st->version, "lock_ms", st->lock_ms,
+			 "collections", st->collections ? json_incref(st->collections) :
+			 json_array(),
+			 "warnings", st->warnings, "files", w->files);
 }
 
 /* Another backup creating the repository writes its config within 2 s. */
@@ -297,9 +297,9 @@ static int from_tar(const char *tar, const char *staging, struct strbuf *dir,
  * newest of the same source among the last PREVIOUS_SEARCH, else the newest.
  * Which one it is only changes how much is stored. 0 if one was loaded.
  */
-static int load_previous(struct repo *r, const char *src, struct manifest *m)
+static int load_previous(struct repo *r, const char *source, struct manifest *m)
 {
-	char **names = NULL, *abs = realpath(src, NULL);
+	char **names = NULL;
 	struct cv_err e = { 0 };
 	const char *s;
 	size_t n = 0, i;
@@ -313,7 +313,7 @@ static int load_previous(struct repo *r, const char *src, struct manifest *m)
 			continue;
 		}
 		s = json_string_value(json_object_get(m->root, "source"));
-		if (s && !strcmp(s, abs ? abs : src))
+		if (s && !strcmp(s, source))
 			found = 0;
 		else
 			manifest_release(m);
@@ -323,7 +323,6 @@ static int load_previous(struct repo *r, const char *src, struct manifest *m)
 	for (i = 0; i < n; i++)
 		free(names[i]);
 	free(names);
-	free(abs);
 	return found;
 }
 
@@ -359,6 +358,37 @@ static int source_ok(const char *dir, struct cv_err *e)
 	return rc;
 }
 
+/*
+ * The source the snapshot records, by which prune groups snapshots and an
+ * incremental finds the one it builds on: --source, else DIR's absolute
+ * path, or the tar file's; "-" for standard input, with a warning, as every
+ * stream from it is then one source. NULL, with e set, when it is not
+ * UTF-8 (a manifest is JSON).
+ */
+static char *source_name(const char *dir, const struct backup_opts *o,
+			 struct cv_err *e)
+{
+	const char *given = o->source ? o->source : o->from_tar ? o->from_tar : dir;
+	char *name = NULL;
+
+	if (!o->source && strcmp(given, "-"))
+		name = realpath(given, NULL);
+	if (!name)
+		name = xstrdup(given);
+	if (!o->source && !strcmp(name, "-"))
+		fprintf(stderr, "chromavault backup: warning: the source is recorded as "
+			"\"-\" (standard input); prune keeps snapshots by source, so "
+			"every backup from standard input counts as one: name this one "
+			"with --source NAME\n");
+	if (!utf8_valid(name, strlen(name))) {
+		cv_errf(e, CV_EUSAGE, "%s: the source's name is not UTF-8, and the "
+			"snapshot records it: name it with --source NAME", given);
+		free(name);
+		return NULL;
+	}
+	return name;
+}
+
 /* Whether the manifest name may be in place (its write failed late, say). */
 static int snapshot_written(struct repo *r, const char *name)
 {
@@ -386,13 +416,18 @@ static int backup_one(const char *dir, const char *path,
 	double t0 = now_sec();
 	time_t t = time(NULL);
 	json_t *m = NULL;
+	char *source;
 	int rc, created;
 
 	if (!o->from_tar && (rc = source_ok(dir, e)))
 		return rc; /* before a repository is made for nothing */
-	if ((rc = open_or_init(path, &r, &created, e)))
+	if (!(source = source_name(dir, o, e)))
+		return e->code;
+	if ((rc = open_or_init(path, &r, &created, e))) {
+		free(source);
 		return rc;
-	have_prev = !load_previous(&r, o->from_tar ? o->from_tar : dir, &prev);
+	}
+	have_prev = !load_previous(&r, source, &prev);
 	mfw_init(&w, &r, have_prev ? &prev : NULL);
 	if (!o->from_tar)
 		mfw_find_takeable(&w, k_same, (void *)dir); /* not under the lock */
@@ -418,9 +453,10 @@ static int backup_one(const char *dir, const char *path,
 		rc = repo_flush(&r, e);
 	if (!rc) {
 		snapshot_name(name, sizeof(name));
-		m = manifest_json(o->from_tar ? o->from_tar : dir, name, t, &st, &w);
-		text = json_dumps(m, JSON_COMPACT);
-		rc = repo_put_snapshot(&r, name, text, e);
+		m = manifest_json(source, name, t, &st, &w);
+		text = m ? json_dumps(m, JSON_COMPACT) : NULL;
+		rc = text ? repo_put_snapshot(&r, name, text, e) :
+		     cv_errf(e, CV_EIO, "snapshot %s: its manifest cannot be made", name);
 		free(text);
 	}
 	if (!rc) {
@@ -436,6 +472,7 @@ static int backup_one(const char *dir, const char *path,
 	json_decref(st.kept);
 	mfw_release(&w);
 	manifest_release(&prev);
+	free(source);
 	if (rc && created)
 		drop_if_unused(path);
 	repo_close(&r, NULL);
@@ -445,6 +482,7 @@ static int backup_one(const char *dir, const char *path,
 static const struct option backup_longopts[] = {
 	{ "json", no_argument, NULL, 'j' },
 	{ "from-tar", required_argument, NULL, 't' },
+	{ "source", required_argument, NULL, 's' },
 	{ "lock-wait", required_argument, NULL, 'W' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -452,7 +490,7 @@ static const struct option backup_longopts[] = {
 
 static int backup_run(int argc, char **argv)
 {
-	struct backup_opts o = { 0, NULL };
+	struct backup_opts o = { 0, NULL, NULL };
 	struct cv_err e = { 0 };
 	int ch, rc;
 
@@ -462,6 +500,10 @@ static int backup_run(int argc, char **argv)
 			o.as_json = 1;
 		} else if (ch == 't') {
 			o.from_tar = optarg;
+		} else if (ch == 's') {
+			if (!*optarg)
+				return cli_usage_error(&cmd_backup, "--source needs a name");
+			o.source = optarg;
 		} else if (ch == 'W') {
 			if ((rc = cli_lock_wait(&cmd_backup, optarg)) >= 0)
 				return rc;
@@ -491,7 +533,8 @@ static int backup_run(int argc, char **argv)
 
 const struct cli_cmd cmd_backup = {
 	.name = "backup",
-	.usage = "backup DIR REPO [--json] [--lock-wait S] | backup --from-tar FILE|- REPO",
+	.usage = "backup DIR REPO [--json] [--source NAME] [--lock-wait S] |\n"
+		 "       chromavault backup --from-tar FILE|- REPO [--json] [--source NAME]",
 	.summary = "Back up a persist directory into a repository (created when it\n"
 		   "does not exist), consistently while Chroma keeps running: one\n"
 		   "SQLite read transaction covers the copy of the database pages and\n"
@@ -517,7 +560,14 @@ const struct cli_cmd cmd_backup = {
 		   "                    backup --from-tar - REPO; entries with \"..\" or\n"
 		   "                    absolute paths, links leaving the tree and\n"
 		   "                    devices are refused; symbolic links inside it\n"
-		   "                    are left out, with a warning\n" CLI_LOCK_WAIT_HELP,
+		   "                    are left out, with a warning\n"
+		   "  --source NAME     the source the snapshot records (default: DIR's\n"
+		   "                    absolute path, or the tar file's; - for standard\n"
+		   "                    input): prune keeps snapshots by host and source,\n"
+		   "                    and a backup builds on the last one of its\n"
+		   "                    source; give each stream from standard input\n"
+		   "                    its own (docker cp ... - | chromavault backup\n"
+		   "                    --from-tar - --source CONTAINER REPO)\n" CLI_LOCK_WAIT_HELP,
 	.run = backup_run,
 	.lock_wait = 1,
 };

@@ -363,16 +363,27 @@ static char *target_path(const char *target, struct cv_err *e)
 	return NULL;
 }
 
-static int target_ok(const char *target, int force, int *exists,
-		     struct cv_err *e)
+/*
+ * TARGET may not be, hold or lie inside the repository: a restore replaces
+ * TARGET, and with it what it holds. *replace: TARGET holds something,
+ * which --force lets the restore replace.
+ */
+static int target_ok(const char *repo_path, const char *target, int force,
+		     int *replace, struct cv_err *e)
 {
 	struct stat st;
 	DIR *d;
 	struct dirent *de;
 	int empty = 1;
 
-	*exists = !stat(target, &st);
-	if (!*exists)
+	*replace = 0;
+	if (path_within(target, repo_path))
+		return cv_errf(e, CV_EUSAGE, "%s: holds the repository %s, which the "
+			       "restore would replace", target, repo_path);
+	if (path_within(repo_path, target))
+		return cv_errf(e, CV_EUSAGE, "%s: inside the repository %s", target,
+			       repo_path);
+	if (stat(target, &st))
 		return 0;
 	if (!S_ISDIR(st.st_mode))
 		return cv_errf(e, CV_EUSAGE, "%s: exists and is not a directory", target);
@@ -384,6 +395,7 @@ static int target_ok(const char *target, int force, int *exists,
 	if (!empty && !force)
 		return cv_errf(e, CV_EUSAGE, "%s: not empty (use --force to replace it)",
 			       target);
+	*replace = !empty;
 	return 0;
 }
 
@@ -421,21 +433,30 @@ static int swap_in_two_steps(const char *tmp, const char *target,
 }
 
 /*
- * Move the finished tree into place. An existing target is exchanged with it
+ * Move the finished tree into place: renamed onto a TARGET that is missing or
+ * empty. A TARGET that holds something (--force) is exchanged with it
  * in one step (renameat2 RENAME_EXCHANGE), so a crash leaves either the old
  * tree or the new one at TARGET, never neither; the old one, now at tmp, is
  * then removed, once the exchange is durable. On an error the new tree is
  * removed, and the old one is where it was or named in the message.
  */
-static int swap_in(const char *tmp, const char *target, int exists,
+static int swap_in(const char *tmp, const char *target, int replace,
 		   struct cv_err *e)
 {
 	int rc;
 
-	if (!exists) {
+	if (!replace) {
+		/* replaces an empty folder only: what was written into it after
+		 * it was found empty stays */
 		if (!rename(tmp, target))
 			return sync_target(target, e);
-		rc = cv_errno(e, CV_EIO, "%s: cannot rename into place", target);
+		if (errno == ENOTEMPTY || errno == EEXIST)
+			rc = cv_errf(e, CV_EIO, "%s: no longer empty: something was "
+				     "written into it during the restore, which is "
+				     "left as it is (use --force to replace it)",
+				     target);
+		else
+			rc = cv_errno(e, CV_EIO, "%s: cannot rename into place", target);
 		rm_tree(tmp);
 		return rc;
 	}
@@ -463,9 +484,9 @@ static int restore_all(const char *repo_path, const char *snap,
 	struct repo r;
 	uint64_t total;
 	size_t i;
-	int rc, exists, held = -1;
+	int rc, replace, held = -1;
 
-	if ((rc = target_ok(target, force, &exists, e)))
+	if ((rc = target_ok(repo_path, target, force, &replace, e)))
 		return rc;
 	if ((rc = repo_open(repo_path, STORE_READ, &r, e)))
 		return rc;
@@ -494,7 +515,7 @@ static int restore_all(const char *repo_path, const char *snap,
 	signal_cleanup_dir(NULL); /* from here tmp may hold the old tree */
 	if (rc)
 		rm_tree(tmp.buf); /* incomplete, and ours */
-	else if (!(rc = swap_in(tmp.buf, target, exists, e))) {
+	else if (!(rc = swap_in(tmp.buf, target, replace, e))) {
 		printf("restored snapshot %s: %zu entries into %s\n", m.name, m.n, target);
 		/* what its backup left out is not in TARGET either */
 		cli_print_warnings(&cmd_restore, "when backed up",

@@ -21,6 +21,8 @@ R="$T/repo"
 # docker cp CONTAINER:/chroma/chroma - : one top-level folder
 tar cf - -C "$T/box" chroma | "$CV" backup --from-tar - "$R" >"$T/stdout" 2>"$T/stderr" ||
 	fail "tar backup: $(cat "$T/stderr")"
+grep -q 'source is recorded as "-"' "$T/stderr" ||
+	fail "no warning that standard input is one source: $(cat "$T/stderr")"
 expect_ok "$CV" restore "$R" latest "$T/restored"
 diff -r "$T/box/chroma" "$T/restored" >&2 || fail "tar round trip differs"
 expect_ok "$CV" export "file://$T/restored" -o "$T/e.jsonl"
@@ -29,6 +31,26 @@ if [ -n "$F" ]; then # what a real server returned for it
 else # the source's own export
 	test_cmp "$T/e.jsonl" "$expected"
 fi
+
+
+# two streams from standard input, each named: prune keeps each one's last
+tar cf - -C "$T/box" chroma | expect_ok "$CV" backup --from-tar - --source box-a "$T/named"
+tar cf - -C "$T/restored" . | expect_ok "$CV" backup --from-tar - --source box-b "$T/named"
+grep -q "warning" "$T/stderr" && fail "warned with --source: $(cat "$T/stderr")"
+expect_ok "$CV" prune "$T/named" --keep-last 1
+[ "$(ls "$T/named/snapshots" | wc -l)" -eq 2 ] || fail "prune dropped one of two named sources"
+expect_ok "$CV" snapshots --json "$T/named"
+python3 -c 'import json, sys; s = sorted(x["source"] for x in json.load(open(sys.argv[1]))); sys.exit(s != ["box-a", "box-b"])' \
+	"$T/stdout" || fail "sources: $(cat "$T/stdout")"
+rm -rf "$T/named"
+# a DIR whose path is not UTF-8: refused, unless named
+odd=$T/$(printf 'box\xff')
+cp -r "$T/box/chroma" "$odd"
+expect_fail 1 "$CV" backup "$odd" "$T/odd-repo"
+grep -q "not UTF-8" "$T/stderr" || fail "message: $(cat "$T/stderr")"
+[ ! -e "$T/odd-repo" ] || fail "a repository was made for a refused backup"
+expect_ok "$CV" backup "$odd" "$T/odd-repo" --source odd-box
+rm -rf "$odd" "$T/odd-repo"
 
 # a tar of the directory's contents, from a file
 tar cf "$T/flat.tar" -C "$T/box/chroma" .
