@@ -46,6 +46,7 @@ struct cap {
 	struct stat root_stamp; /* WAL mode: the root before its last listing */
 	struct stat db_st;      /* chroma.sqlite3's device and inode */
 	const struct lc_known *known; /* what need not be copied, or NULL */
+	uint64_t warm_left;     /* what may still be read into the page cache */
 };
 
 struct copied {
@@ -959,17 +960,23 @@ static int db_is_wal(struct cv_db *db)
 	return wal;
 }
 
-/* The file rel of the root, read into the page cache (page_in). */
+/*
+ * The file rel of the root, read into the page cache (page_in), as far as
+ * c->warm_left goes.
+ */
 static void warm_file(struct cap *c, const char *rel, const struct stat *st)
 {
 	struct strbuf p = STRBUF_INIT;
+	uint64_t size = (uint64_t)st->st_size;
 	int64_t n;
 	int fd;
 
 	sb_addf(&p, "%s/%s", c->root, rel);
 	fd = open(p.buf, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	if (fd >= 0 && (n = page_in(fd, (uint64_t)st->st_size)) > 0)
+	if (fd >= 0 && (n = page_in(fd, size < c->warm_left ? size : c->warm_left)) > 0) {
 		c->st->bytes_paged_in += (uint64_t)n;
+		c->warm_left -= (uint64_t)n < c->warm_left ? (uint64_t)n : c->warm_left;
+	}
 	if (fd >= 0)
 		close(fd);
 	sb_release(&p);
@@ -1003,7 +1010,9 @@ static void warm_folder(struct cap *c, const char *rel)
  * before it, so that Chroma's writers are not held while the disk is read:
  * a 310 MB database out of the cache held them 1.1 s, and 0.09 s once read
  * in. The database and the folders known has are left alone, as they will
- * not be copied. Best effort: what fails here, the copy finds again.
+ * not be copied. At most half the memory available is read in: more would
+ * push out what was read first, and then be read twice. Best effort: what
+ * fails here, the copy finds again.
  */
 static void warm_sources(struct cap *c)
 {
@@ -1011,6 +1020,8 @@ static void warm_sources(struct cap *c)
 	struct dirent *de;
 	struct stat st;
 	DIR *d;
+
+	c->warm_left = mem_available() / 2;
 
 	if (!stat(c->db.path, &st) && !known_file(c, "chroma.sqlite3", &st))
 		warm_file(c, "chroma.sqlite3", &st);

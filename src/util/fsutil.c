@@ -413,6 +413,23 @@ int64_t page_in(int fd, uint64_t size)
 	return n < 0 ? -1 : total;
 }
 
+uint64_t mem_available(void)
+{
+	FILE *f = fopen("/proc/meminfo", "re");
+	unsigned long long kb = 0;
+	char line[128];
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	if (!kb) /* an older kernel: free memory, not counting the cache */
+		kb = (unsigned long long)sysconf(_SC_AVPHYS_PAGES) *
+		     (unsigned long long)sysconf(_SC_PAGESIZE) / 1024;
+	return (uint64_t)kb * 1024;
+}
+
 int sync_parent(const char *path)
 {
 	char *copy = xstrdup(path), *slash;

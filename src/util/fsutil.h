@@ -93,4 +93,7 @@ void writeback_start(int fd, uint64_t *flushed, uint64_t written);
  */
 int64_t page_in(int fd, uint64_t size);
 
+/* The memory available without swapping (MemAvailable), in bytes; 0 unknown. */
+uint64_t mem_available(void);
+
 #endif

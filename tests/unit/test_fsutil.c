@@ -1,6 +1,6 @@
 /*
  * Unit tests for util/fsutil.c's page_in: what of a file is out of the page
- * cache is read in, and only that. The file is put out of the cache with
+ * cache is read in, and only that; and mem_available. The file is put out of the cache with
  * POSIX_FADV_DONTNEED once written out; where the filesystem keeps it
  * anyway (tmpfs), the test says it is skipped.
  */
@@ -130,12 +130,24 @@ static void test_bounds(void **state)
 	assert_int_equal(resident(0, FILE_MB * MB), FILE_MB * MB);
 }
 
+/* What is available is known, and no more than the machine has. */
+static void test_mem_available(void **state)
+{
+	uint64_t total = (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE);
+	uint64_t n = mem_available();
+
+	(void)state;
+	assert_true(n > 0);
+	assert_true(n <= total);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_reads_what_is_out, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_skips_what_is_in, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bounds, setup, teardown),
+		cmocka_unit_test(test_mem_available),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
