@@ -1022,7 +1022,7 @@ static void warm_sources(struct cap *c)
 	DIR *d;
 
 	c->warm_left = mem_available() / 2;
-
+	/* no transaction yet: closing a descriptor of the database drops no lock */
 	if (!stat(c->db.path, &st) && !known_file(c, "chroma.sqlite3", &st))
 		warm_file(c, "chroma.sqlite3", &st);
 	if (!(d = opendir(c->root)))
