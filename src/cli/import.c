@@ -78,6 +78,9 @@ static int parse(int argc, char **argv, struct import_opts *o, int *as_json)
 	if (o->space && strcmp(o->space, "l2") && strcmp(o->space, "cosine") &&
 	    strcmp(o->space, "ip"))
 		return cli_usage_error(&cmd_import, "--space is l2, cosine or ip");
+	/* ignored otherwise: an existing collection keeps its space */
+	if (o->space && !o->create)
+		return cli_usage_error(&cmd_import, "--space goes with --create");
 	if (optind + 1 != argc || !o->input)
 		return cli_usage_error(&cmd_import, "expected DEST and -i FILE");
 	return 0;

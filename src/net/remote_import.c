@@ -7,6 +7,7 @@
  */
 #include "net/remote_import.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
@@ -68,6 +69,7 @@ struct imp {
 	long emb_dim;             /* numbers in the cut embedding, or -1 */
 	int emb_large;            /* one of them may be beyond float32 */
 	int headers;              /* collection headers seen in this pass */
+	uint64_t headerless;      /* the line of a record before any header, or 0 */
 	int sending;              /* pass two */
 	int base64;               /* the server takes embeddings as base64 */
 	float *vec;               /* one embedding, for base64 */
@@ -227,6 +229,8 @@ static int check_record(struct imp *x, const struct lines *l, json_t *rec,
 	if (!x->cur.name)
 		return bad_line(l, e, "%s:%llu: %s", "a record before any collection "
 				"header, and DEST names no collection");
+	if (!x->headers && !x->headerless)
+		x->headerless = l->lineno;
 	if (doc && !json_is_null(doc) && !json_is_string(doc))
 		return bad_line(l, e, "%s:%llu: %s", "the document is not a string");
 	v = json_object_get(rec, "metadata");
@@ -392,9 +396,22 @@ static int take_header(struct imp *x, const struct lines *l, json_t *hdr,
 	    strcmp(json_string_value(space), "cosine") && strcmp(json_string_value(space), "ip"))
 		return bad_line(l, e, "%s:%llu: %s", "space that Chroma's index does not "
 				"have (l2, cosine or ip)");
-	if (x->o->collection && x->headers++)
+	if (x->headers++ && x->o->collection)
 		return bad_line(l, e, "%s:%llu: %s", "a second collection: DEST names one "
 				"collection, so the file must hold one");
+	/* its records would be counted apart from those before it (their ids
+	 * and dimension unchecked against each other) though bound for the
+	 * same collection: a header comes first or not at all */
+	if (x->headerless)
+		return cv_errf(e, CV_ECORRUPT, "%s:%llu: a collection header after records "
+			       "(the first on line %llu): a header must come before every "
+			       "record", l->path, (unsigned long long)l->lineno,
+			       (unsigned long long)x->headerless);
+	if (x->o->space) /* the option is wrong, not the file: a usage error */
+		return cv_errf(e, CV_EUSAGE, "%s:%llu: --space is for a file without a "
+			       "collection header; this header gives the space (its "
+			       "\"space\", configuration or schema)", l->path,
+			       (unsigned long long)l->lineno);
 	target_reset(&x->cur, x->o->collection ? x->o->collection : name, hdr);
 	target_place(x, hdr);
 	return x->sending ? 0 : check_dest(x, l, e);
@@ -763,11 +780,15 @@ static json_t *hnsw_settings(json_t *hdr)
 	return out;
 }
 
-/* The configuration to create a header's collection with. */
+/*
+ * The configuration to create a collection with: its header's, or for a
+ * file without one (--create), the space --space names.
+ */
 static json_t *configuration_of(json_t *hdr, const char *space)
 {
 	json_t *hnsw = hnsw_settings(hdr), *cfg = json_object(), *ef;
 
+	assert(!(hdr && space)); /* refused by take_header */
 	if (space)
 		json_object_set_new(hnsw, "space", json_string(space));
 	json_object_set_new(cfg, "hnsw", hnsw);
@@ -929,6 +950,7 @@ static int pass(struct imp *x, int send, struct cv_err *e)
 	target_reset(&x->cur, x->o->collection, NULL);
 	target_place(x, NULL);
 	x->headers = 0;
+	x->headerless = 0;
 	x->sending = send;
 	if ((rc = lines_open(&l, x->o->input, e)))
 		return rc;

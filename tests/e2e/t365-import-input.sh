@@ -23,4 +23,21 @@ for f in half cut2; do
 	expect_fail 3 "$CV" import http://127.0.0.1:1 -i "$T/$f.jsonl.zst"
 done
 
+# --- records before a header, DEST naming the collection ------------------------
+hdr='{"_collection":{"format":1,"name":"hdr","space":"l2","dimension":2,"metadata":null}}'
+printf '%s\n' '{"id":"a","embedding":[1,2]}' "$hdr" '{"id":"a","embedding":[3,4]}' >"$T/late.jsonl"
+expect_fail 3 "$CV" import http://127.0.0.1:1/coll --check -i "$T/late.jsonl"
+grep -qF "late.jsonl:2: a collection header after records (the first on line 1)" "$T/stderr" ||
+	fail "header after records: $(cat "$T/stderr")"
+
+# --- --space ---------------------------------------------------------------------
+printf '%s\n' '{"id":"a","embedding":[1,2]}' >"$T/plain.jsonl"
+expect_fail 1 "$CV" import http://127.0.0.1:1/coll --space ip -i "$T/plain.jsonl"
+grep -q -- "--space goes with --create" "$T/stderr" || fail "$(cat "$T/stderr")"
+printf '%s\n' "$hdr" '{"id":"a","embedding":[1,2]}' >"$T/hdr.jsonl"
+expect_fail 1 "$CV" import http://127.0.0.1:1/coll --create --space ip --check -i "$T/hdr.jsonl"
+grep -qF "hdr.jsonl:1: --space is for a file without a collection header" "$T/stderr" ||
+	fail "--space with a header: $(cat "$T/stderr")"
+expect_fail 1 "$CV" import http://127.0.0.1:1 --create --space ip -i "$T/hdr.jsonl"
+
 echo "import: the review's cases hold"
