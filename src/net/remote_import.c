@@ -211,17 +211,26 @@ static int check_range(struct imp *x, const struct lines *l, json_t *emb,
 			"float32's range (the server would refuse it as infinite)");
 }
 
+/*
+ * The record's document: cdp writes text_chunk, Chroma's get document; a
+ * null or absent text_chunk leaves the other to say it.
+ */
+static json_t *document_of(json_t *rec)
+{
+	json_t *doc = json_object_get(rec, "text_chunk");
+
+	return doc && !json_is_null(doc) ? doc : json_object_get(rec, "document");
+}
+
 /* A record line: fields of the right types, dimension, no duplicate id. */
 static int check_record(struct imp *x, const struct lines *l, json_t *rec,
 			struct cv_err *e)
 {
 	json_t *id = json_object_get(rec, "id"), *emb = json_object_get(rec, "embedding");
-	json_t *doc = json_object_get(rec, "text_chunk"), *v;
+	json_t *doc = document_of(rec), *v;
 	const struct hmap_slot *first;
 	size_t i;
 
-	if (!doc)
-		doc = json_object_get(rec, "document");
 	if (!json_is_string(id))
 		return bad_line(l, e, "%s:%llu: %s", "\"id\" is missing or not a string");
 	if (!json_string_length(id))
@@ -233,6 +242,9 @@ static int check_record(struct imp *x, const struct lines *l, json_t *rec,
 		x->headerless = l->lineno;
 	if (doc && !json_is_null(doc) && !json_is_string(doc))
 		return bad_line(l, e, "%s:%llu: %s", "the document is not a string");
+	v = json_object_get(rec, "uri");
+	if (v && !json_is_null(v) && !json_is_string(v))
+		return bad_line(l, e, "%s:%llu: %s", "\"uri\" is not a string");
 	v = json_object_get(rec, "metadata");
 	if (v && !json_is_null(v) && !json_is_object(v))
 		return bad_line(l, e, "%s:%llu: %s", "\"metadata\" is not an object");
@@ -465,10 +477,8 @@ static void add_base64(struct imp *x, json_t *rec)
 
 static void add_record(struct imp *x, json_t *rec, uint64_t line)
 {
-	json_t *doc = json_object_get(rec, "text_chunk"), *m, *u;
+	json_t *doc = document_of(rec), *m, *u;
 
-	if (!doc)
-		doc = json_object_get(rec, "document");
 	m = json_object_get(rec, "metadata");
 	u = json_object_get(rec, "uri");
 	sb_add(&x->batch_lines, &line, sizeof(line));

@@ -40,4 +40,18 @@ grep -qF "hdr.jsonl:1: --space is for a file without a collection header" "$T/st
 	fail "--space with a header: $(cat "$T/stderr")"
 expect_fail 1 "$CV" import http://127.0.0.1:1 --create --space ip -i "$T/hdr.jsonl"
 
+# --- documents, uris, a BOM ------------------------------------------------------
+printf '%s\n' '{"id":"a","embedding":[1,2],"uri":5}' >"$T/uri.jsonl"
+expect_fail 3 "$CV" import http://127.0.0.1:1/coll --check -i "$T/uri.jsonl"
+grep -qF 'uri.jsonl:1: "uri" is not a string' "$T/stderr" || fail "uri: $(cat "$T/stderr")"
+printf '\xef\xbb\xbf%s\n%s\n' '{"id":"a","embedding":[1,2],"document":"doc a"}' \
+	'{"id":"b","embedding":[1,3],"text_chunk":null,"document":"doc b"}' >"$T/doc.jsonl"
+
+start_chroma "$T/data"
+API="$CHROMA_URL/api/v2/tenants/default_tenant/databases/default_database/collections"
+expect_ok "$CV" import "$CHROMA_URL/docs" --create -i "$T/doc.jsonl"
+expect_ok "$CV" export "$CHROMA_URL/docs"
+grep -q '"id":"a",.*"text_chunk":"doc a"' "$T/stdout" || fail "line 1 (a BOM): $(cat "$T/stdout")"
+grep -q '"id":"b",.*"text_chunk":"doc b"' "$T/stdout" || fail "the document was dropped: $(cat "$T/stdout")"
+
 echo "import: the review's cases hold"
