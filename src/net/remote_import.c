@@ -750,12 +750,40 @@ static const char *const schema_embedding[] = { "schema", "keys", "#embedding",
 						 "config", NULL };
 
 /*
+ * Legacy hnsw:* metadata keys, as configuration.hnsw names them, for the
+ * settings out does not hold yet. The server reads these keys only when
+ * the configuration it is sent is all defaults, so a header without a
+ * configuration (a directory older than 0.5.4) would lose them once its
+ * space, say, is sent: they go in the configuration instead.
+ */
+static void legacy_settings(json_t *hdr, json_t *out)
+{
+	static const char *const keys[][2] = {
+		{ "hnsw:space", "space" }, { "hnsw:construction_ef", "ef_construction" },
+		{ "hnsw:M", "max_neighbors" }, { "hnsw:search_ef", "ef_search" },
+		{ "hnsw:num_threads", "num_threads" }, { "hnsw:resize_factor", "resize_factor" },
+		{ "hnsw:batch_size", "batch_size" }, { "hnsw:sync_threshold", "sync_threshold" },
+	};
+	json_t *m = json_object_get(hdr, "metadata"), *v;
+	size_t i;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		v = json_object_get(m, keys[i][0]);
+		if (!v || json_object_get(out, keys[i][1]))
+			continue;
+		/* of the type the server wants, else left to it as metadata */
+		if (i == 0 ? json_is_string(v) : i == 5 ? json_is_number(v) : json_is_integer(v))
+			json_object_set(out, keys[i][1], v);
+	}
+}
+
+/*
  * The index settings a header carries, as the API's configuration.hnsw:
  * from a server's export its configuration; from a directory's, the stored
  * configuration's vector_index.hnsw (1.0 to 1.2), the schema (1.3 on) or
  * the stored configuration of 0.5 and 0.6, whose M is max_neighbors.
- * Legacy hnsw:* metadata goes along as metadata, which the server reads as
- * before. The space is the header's resolved one.
+ * Legacy hnsw:* metadata fills in what those do not give (legacy_settings).
+ * The space is the header's resolved one.
  */
 static json_t *hnsw_settings(json_t *hdr)
 {
@@ -785,6 +813,7 @@ static json_t *hnsw_settings(json_t *hdr)
 			json_object_set(out, keys[i], v);
 	if ((v = json_object_get(from, "M")) && json_is_integer(v))
 		json_object_set(out, "max_neighbors", v);
+	legacy_settings(hdr, out);
 	if ((v = json_object_get(hdr, "space")) && json_is_string(v))
 		json_object_set(out, "space", v);
 	return out;

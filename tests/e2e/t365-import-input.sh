@@ -54,4 +54,29 @@ expect_ok "$CV" export "$CHROMA_URL/docs"
 grep -q '"id":"a",.*"text_chunk":"doc a"' "$T/stdout" || fail "line 1 (a BOM): $(cat "$T/stdout")"
 grep -q '"id":"b",.*"text_chunk":"doc b"' "$T/stdout" || fail "the document was dropped: $(cat "$T/stdout")"
 
+# --- legacy hnsw:* metadata --------------------------------------------------------
+python3 - "$T/legacy.jsonl" <<'PY'
+import json, sys
+m = {"hnsw:space": "cosine", "hnsw:M": 32, "hnsw:construction_ef": 150,
+     "hnsw:search_ef": 33, "hnsw:num_threads": 3, "hnsw:resize_factor": 1.5,
+     "hnsw:batch_size": 50, "hnsw:sync_threshold": 500}
+with open(sys.argv[1], "w") as f:
+    f.write(json.dumps({"_collection": {"format": 1, "name": "legacy", "space": "cosine",
+                                        "dimension": 2, "metadata": m,
+                                        "configuration": None, "schema": None}}) + "\n")
+    f.write(json.dumps({"id": "a", "embedding": [1.0, 2.0]}) + "\n")
+PY
+expect_ok "$CV" import "$CHROMA_URL" -i "$T/legacy.jsonl"
+curl -fsS "$API/legacy" >"$T/legacy.json" || fail "no collection legacy"
+python3 - "$T/legacy.json" <<'PY' || fail "legacy settings lost: $(cat "$T/legacy.json")"
+import json, sys
+c = json.load(open(sys.argv[1]))
+h = c["configuration_json"]["hnsw"]
+want = {"space": "cosine", "max_neighbors": 32, "ef_construction": 150, "ef_search": 33,
+        "resize_factor": 1.5, "sync_threshold": 500}
+assert all(h[k] == v for k, v in want.items()), h
+s = c["schema"]["keys"]["#embedding"]["float_list"]["vector_index"]["config"]["hnsw"]
+assert s["num_threads"] == 3 and s["batch_size"] == 50, s
+PY
+
 echo "import: the review's cases hold"
