@@ -839,7 +839,11 @@ static json_t *configuration_of(json_t *hdr, const char *space)
 	return cfg;
 }
 
-/* POST {"name": name} to path. */
+/*
+ * POST {"name": name} to path, to create a tenant or database. 409 (it
+ * exists) is what was wanted: a create retried after its answer was lost
+ * (a dropped connection, a 5xx) gets it, as does one made meanwhile.
+ */
 static int post_name(struct imp *x, const char *path, const char *name,
 		     struct strbuf *resp, struct cv_err *e)
 {
@@ -847,6 +851,10 @@ static int post_name(struct imp *x, const char *path, const char *name,
 	char *body = json_dumps(j, JSON_COMPACT);
 	int rc = http_call(&x->h, "POST", path, body, resp, e);
 
+	if (rc && x->h.status == 409) {
+		cv_err_clear(e);
+		rc = 0;
+	}
 	free(body);
 	json_decref(j);
 	return rc;

@@ -79,4 +79,38 @@ s = c["schema"]["keys"]["#embedding"]["float_list"]["vector_index"]["config"]["h
 assert s["num_threads"] == 3 and s["batch_size"] == 50, s
 PY
 
+# --- a tenant and a database made while their create was on its way (409) ----------
+python3 - "$T/places.jsonl" <<'PY'
+import json, sys
+with open(sys.argv[1], "w") as f:
+    for t, d in (("newten", "dd1"), ("default_tenant", "newdb")):
+        f.write(json.dumps({"_collection": {"format": 1, "name": "ppp", "tenant": t,
+                                            "database": d, "dimension": 2,
+                                            "space": "l2", "metadata": None}}) + "\n")
+        f.write(json.dumps({"id": "a", "embedding": [1.0, 2.0]}) + "\n")
+PY
+pport=$(free_port)
+mkdir "$T/hold"
+PROXY_FAULTS=0 PROXY_HOLD='"name":"newten"|"name":"newdb"' PROXY_HOLD_DIR="$T/hold" \
+	python3 "$ROOT/tests/tools/faulty_proxy.py" "$pport" "$CHROMA_URL" &
+proxy=$!
+trap 'kill $proxy 2>/dev/null; cleanup' EXIT
+for i in $(seq 50); do curl -s "http://127.0.0.1:$pport/api/v2/heartbeat" >/dev/null 2>&1 && break; sleep 0.1; done
+"$CV" import "http://127.0.0.1:$pport" -i "$T/places.jsonl" >"$T/places.out" 2>"$T/places.err" &
+imp=$!
+wait_for() { for i in $(seq 100); do [ -e "$1" ] && return 0; sleep 0.1; done; fail "never $1"; }
+wait_for "$T/hold/held1"
+curl -fsS -XPOST -H 'content-type: application/json' -d '{"name":"newten"}' \
+	"$CHROMA_URL/api/v2/tenants" >/dev/null || fail "tenant newten not made"
+touch "$T/hold/release1"
+wait_for "$T/hold/held2"
+curl -fsS -XPOST -H 'content-type: application/json' -d '{"name":"newdb"}' \
+	"$CHROMA_URL/api/v2/tenants/default_tenant/databases" >/dev/null || fail "database newdb not made"
+touch "$T/hold/release2"
+wait "$imp" || fail "a create answered 409 failed the import: $(cat "$T/places.err")"
+for p in newten/databases/dd1 default_tenant/databases/newdb; do
+	curl -fsS "$CHROMA_URL/api/v2/tenants/$p/collections/ppp" >/dev/null || fail "no collection ppp in $p"
+done
+kill $proxy
+
 echo "import: the review's cases hold"
