@@ -617,7 +617,6 @@ static int report_rejected(struct imp *x, const char *body, uint64_t line,
 	fprintf(stderr, "chromavault import: %s:%llu: record \"%s\" rejected: %s\n",
 		x->o->input, (unsigned long long)line, id ? id : "?", why);
 	json_decref(b);
-	x->st->sent--;
 	sb_add(&x->rejected, &line, sizeof(line));
 	if (++x->st->rejected > IMPORT_MAX_REJECTED) {
 		cv_err_clear(e); /* the last record's refusal is named above */
@@ -637,6 +636,8 @@ static int send_split(struct imp *x, char *path, char *body, const uint64_t *lin
 	struct http_req r = { "POST", path, body, STRBUF_INIT, 0 };
 	int rc = http_run(&x->h, &r, 1, e);
 
+	if (!rc)
+		x->st->sent += n;
 	if (rc && rejected(r.status)) {
 		if (n == 1) {
 			rc = report_rejected(x, body, lines[0], e->msg, e);
@@ -665,6 +666,20 @@ static int resend_group(struct imp *x, struct cv_err *e)
 	return rc;
 }
 
+/*
+ * The records of the group's requests the server acknowledged (2xx): sent
+ * counts what arrived, not what was queued, so a failure does not
+ * overstate it. One answered as the group failed may go uncounted.
+ */
+static void count_acknowledged(struct imp *x)
+{
+	size_t i;
+
+	for (i = 0; i < x->nreq; i++)
+		if (x->reqs[i].status >= 200 && x->reqs[i].status < 300)
+			x->st->sent += x->req_lines[i].len / sizeof(uint64_t);
+}
+
 /* Send the queued batches together; checkpoint the last line they covered. */
 static int send_group(struct imp *x, struct cv_err *e)
 {
@@ -677,7 +692,9 @@ static int send_group(struct imp *x, struct cv_err *e)
 	for (i = 0; rc && i < x->nreq; i++)
 		refused |= rejected(x->reqs[i].status);
 	if (refused) /* adds already made are ignored the second time */
-		rc = resend_group(x, e);
+		rc = resend_group(x, e); /* which counts what it sends */
+	else
+		count_acknowledged(x);
 	if (rc)
 		cv_err_prefix(e, "%s: lines %llu to %llu", x->o->input,
 			      (unsigned long long)req_line(x, 0, 0),
@@ -730,7 +747,6 @@ static int flush_batch(struct imp *x, struct cv_err *e)
 	x->batch_lines = lines;
 	sb_reset(&x->batch_lines);
 	x->nreq++;
-	x->st->sent += n;
 	x->batch_bytes = 0;
 	batch_free(x);
 	batch_new(x);

@@ -113,4 +113,24 @@ for p in newten/databases/dd1 default_tenant/databases/newdb; do
 done
 kill $proxy
 
+# --- --json's sent counts what the server acknowledged -------------------------------
+python3 - "$T/big.jsonl" <<'PY'
+import json, sys
+with open(sys.argv[1], "w") as f:
+    f.write(json.dumps({"_collection": {"format": 1, "name": "big", "space": "l2",
+                                        "dimension": 2, "metadata": None}}) + "\n")
+    for i in range(100):
+        f.write(json.dumps({"id": f"r{i:03d}", "embedding": [float(i), 1.0]}) + "\n")
+PY
+PROXY_FAULTS=0 PROXY_GONE_AFTER=3 python3 "$ROOT/tests/tools/faulty_proxy.py" "$pport" "$CHROMA_URL" &
+proxy=$!
+for i in $(seq 50); do curl -s "http://127.0.0.1:$pport/api/v2/heartbeat" >/dev/null 2>&1 && break; sleep 0.1; done
+expect_fail 2 "$CV" import "http://127.0.0.1:$pport" -i "$T/big.jsonl" --batch-size 10 \
+	--concurrency 1 --json
+kill $proxy
+python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); assert s["sent"] == 30, s' \
+	"$T/stdout" || fail "sent after a failure: $(cat "$T/stdout")"
+cid=$(curl -fsS "$API/big" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+[ "$(curl -fsS "$API/$cid/count")" = 30 ] || fail "the server does not hold 30 records"
+
 echo "import: the review's cases hold"
