@@ -25,6 +25,7 @@
 #include "util/jsonw.h"
 #include "util/lines.h"
 #include "util/progress.h"
+#include "util/sha256.h"
 #include "util/strbuf.h"
 #include "util/xalloc.h"
 #include "util/banned.h"
@@ -65,6 +66,7 @@ struct imp {
 	struct strbuf rejected;   /* the line of each record refused (u64) */
 	int progress_failed;      /* the progress file could not be written: said */
 	long long input_size;     /* of the input file, kept in the progress file */
+	char input_sha[2 * SHA256_LEN + 1]; /* of its bytes, read by pass one: the same */
 	struct strbuf rest;       /* a line with its embedding cut out */
 	long emb_dim;             /* numbers in the cut embedding, or -1 */
 	int emb_large;            /* one of them may be beyond float32 */
@@ -524,8 +526,9 @@ static void write_progress(struct imp *x, uint64_t line)
 		memcpy(&v, x->rejected.buf + i, sizeof(v));
 		json_array_append_new(rej, json_integer((json_int_t)v));
 	}
-	j = json_pack("{s:I, s:I, s:s, s:o}", "line", (json_int_t)line, "input_size",
-		      (json_int_t)x->input_size, "dest", x->dest.buf, "rejected", rej);
+	j = json_pack("{s:I, s:I, s:s, s:s, s:o}", "line", (json_int_t)line, "input_size",
+		      (json_int_t)x->input_size, "input_sha256", x->input_sha, "dest",
+		      x->dest.buf, "rejected", rej);
 	sb_addf(&tmp, "%s.tmp.%ld", x->progress_path.buf, (long)getpid());
 	ok = j && !json_dump_file(j, tmp.buf, JSON_COMPACT) && !sync_path(tmp.buf) &&
 	     !rename(tmp.buf, x->progress_path.buf);
@@ -1005,6 +1008,8 @@ static int ensure_collection(struct imp *x, struct cv_err *e)
 static int pass(struct imp *x, int send, struct cv_err *e)
 {
 	struct lines l;
+	struct sha256 hash;
+	uint8_t digest[SHA256_LEN];
 	const char *p;
 	size_t n;
 	json_t *rec;
@@ -1017,6 +1022,10 @@ static int pass(struct imp *x, int send, struct cv_err *e)
 	x->sending = send;
 	if ((rc = lines_open(&l, x->o->input, e)))
 		return rc;
+	if (!send) { /* which input a progress file is for: its bytes say */
+		sha256_init(&hash);
+		l.hash = &hash;
+	}
 	while ((rc = lines_next(&l, &p, &n, e)) == 1) {
 		if (!send)
 			x->st->lines++;
@@ -1050,6 +1059,10 @@ next:
 	}
 	if (send && !rc && !(rc = flush_batch(x, e)))
 		rc = send_group(x, e);
+	if (l.hash) {
+		sha256_final(&hash, digest);
+		hex_encode(digest, SHA256_LEN, x->input_sha);
+	}
 	lines_close(&l);
 	return rc;
 }
@@ -1095,14 +1108,40 @@ static void take_rejected(struct imp *x, json_t *list)
 /*
  * Where --resume goes on from. No progress file: from the start, with a
  * warning. One that is not ours, or that does not fit the input (another
- * size, a line past its end), stops the import: resuming there could skip
- * records or send them twice.
+ * size or SHA-256, a line past its end), stops the import: resuming there
+ * could skip records or send them twice. The size alone let another file
+ * of the same size skip its first records; one without the hash (written
+ * by an older chromavault) cannot tell, and is refused too: starting over
+ * doubles nothing, as add leaves an id that is there alone.
  */
+static int same_input(struct imp *x, json_t *j, struct cv_err *e)
+{
+	json_t *size = json_object_get(j, "input_size");
+	json_t *sha = json_object_get(j, "input_sha256");
+	const char *path = x->progress_path.buf;
+
+	if (json_is_integer(size) && json_integer_value(size) != x->input_size)
+		return cv_errf(e, CV_ECORRUPT, "%s: written for an input of %lld bytes; "
+			       "%s has %lld now: not the same file", path,
+			       (long long)json_integer_value(size), x->o->input,
+			       (long long)x->input_size);
+	if (!json_is_string(sha))
+		return cv_errf(e, CV_ECORRUPT, "%s: does not say which input it was "
+			       "written for (no input_sha256): remove it to start over",
+			       path);
+	if (strcmp(json_string_value(sha), x->input_sha))
+		return cv_errf(e, CV_ECORRUPT, "%s: written for an input whose "
+			       "SHA-256 is %.12s..., %s's is %.12s...: not the same file "
+			       "(remove it to start over)", path, json_string_value(sha),
+			       x->o->input, x->input_sha);
+	return 0;
+}
+
 static int read_progress(struct imp *x, struct cv_err *e)
 {
 	const char *path = x->progress_path.buf;
 	json_error_t je;
-	json_t *j, *line, *size, *dest;
+	json_t *j, *line, *dest;
 	int rc = 0;
 
 	if (access(path, F_OK)) {
@@ -1112,25 +1151,21 @@ static int read_progress(struct imp *x, struct cv_err *e)
 	}
 	j = json_load_file(path, 0, &je);
 	line = json_object_get(j, "line");
-	size = json_object_get(j, "input_size");
 	dest = json_object_get(j, "dest");
 	if (!json_is_integer(line) || json_integer_value(line) < 0)
 		rc = cv_errf(e, CV_ECORRUPT, "%s: not an import progress file (%s)",
 			     path, j ? "no line" : je.text);
-	else if (json_is_integer(size) && json_integer_value(size) != x->input_size)
-		rc = cv_errf(e, CV_ECORRUPT, "%s: written for an input of %lld bytes; "
-			     "%s has %lld now: not the same file", path,
-			     (long long)json_integer_value(size), x->o->input,
-			     (long long)x->input_size);
-	else if ((uint64_t)json_integer_value(line) > x->st->lines)
-		rc = cv_errf(e, CV_ECORRUPT, "%s: line %lld is past the end of %s "
-			     "(%llu lines): not the same file", path,
-			     (long long)json_integer_value(line), x->o->input,
-			     (unsigned long long)x->st->lines);
 	else if (json_is_string(dest) && strcmp(json_string_value(dest), x->dest.buf))
 		rc = cv_errf(e, CV_EUSAGE, "%s: written for an import into %s; this one "
 			     "goes to %s (remove it to start over)", path,
 			     json_string_value(dest), x->dest.buf);
+	else
+		rc = same_input(x, j, e);
+	if (!rc && (uint64_t)json_integer_value(line) > x->st->lines)
+		rc = cv_errf(e, CV_ECORRUPT, "%s: line %lld is past the end of %s "
+			     "(%llu lines): not the same file", path,
+			     (long long)json_integer_value(line), x->o->input,
+			     (unsigned long long)x->st->lines);
 	if (!rc) {
 		x->resume_after = (uint64_t)json_integer_value(line);
 		take_rejected(x, json_object_get(j, "rejected"));

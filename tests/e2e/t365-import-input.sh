@@ -133,4 +133,31 @@ python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); assert s["sent"] ==
 cid=$(curl -fsS "$API/big" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
 [ "$(curl -fsS "$API/$cid/count")" = 30 ] || fail "the server does not hold 30 records"
 
+# --- --resume refuses another file of the same size --------------------------------
+grep -q '"line":31,' "$T/big.jsonl.import-progress" || fail "$(cat "$T/big.jsonl.import-progress")"
+cp "$T/big.jsonl.import-progress" "$T/progress.saved"
+mv "$T/big.jsonl" "$T/big.orig"
+sed 's/"r0\([0-9][0-9]\)"/"s0\1"/' "$T/big.orig" >"$T/big.jsonl" # same size, other ids
+[ "$(stat -c %s "$T/big.jsonl")" = "$(stat -c %s "$T/big.orig")" ] || fail "sizes differ"
+PROXY_FAULTS=0 python3 "$ROOT/tests/tools/faulty_proxy.py" "$pport" "$CHROMA_URL" &
+proxy=$!
+for i in $(seq 50); do curl -s "http://127.0.0.1:$pport/api/v2/heartbeat" >/dev/null 2>&1 && break; sleep 0.1; done
+expect_fail 3 "$CV" import "http://127.0.0.1:$pport" -i "$T/big.jsonl" --resume
+grep -q "import-progress: written for an input whose SHA-256 is .*not the same file" "$T/stderr" ||
+	fail "another file resumed: $(cat "$T/stderr")"
+mv "$T/big.orig" "$T/big.jsonl"
+expect_ok "$CV" import "http://127.0.0.1:$pport" -i "$T/big.jsonl" --resume --json
+python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); assert s["sent"] == 70 and s["skipped"] == 30, s' \
+	"$T/stdout" || fail "resume: $(cat "$T/stdout")"
+[ "$(curl -fsS "$API/$cid/count")" = 100 ] || fail "the server does not hold 100 records"
+# a progress file without the input's hash cannot say which input it was for
+python3 - "$T/progress.saved" "$T/big.jsonl.import-progress" <<'PY'
+import json, sys
+p = json.load(open(sys.argv[1]))
+del p["input_sha256"]
+json.dump(p, open(sys.argv[2], "w"))
+PY
+expect_fail 3 "$CV" import "http://127.0.0.1:$pport" -i "$T/big.jsonl" --resume
+grep -q "does not say which input" "$T/stderr" || fail "$(cat "$T/stderr")"
+kill $proxy
 echo "import: the review's cases hold"
