@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
-# import, from a review: inputs and options that lost, doubled or misplaced
-# records, or failed where nothing was wrong; each section below says what
-# it checks.
+# import, from a review: a .zst cut inside its first or a later frame is an
+# error (exit 3), --check too; a header after records is refused; --space
+# goes with --create and a file without headers; text_chunk null leaves the
+# document, a non-string uri is reported, a UTF-8 BOM is skipped; legacy
+# hnsw:* metadata of a header without a configuration reaches the index
+# settings; a tenant or database that exists when its create arrives (409)
+# is no failure; --json's sent counts what the server acknowledged;
+# --resume refuses another file of the same size.
 . "$(dirname "$0")/lib.sh"
 setup
 
