@@ -1022,7 +1022,9 @@ static int pass(struct imp *x, int send, struct cv_err *e)
 	x->sending = send;
 	if ((rc = lines_open(&l, x->o->input, e)))
 		return rc;
-	if (!send) { /* which input a progress file is for: its bytes say */
+	/* which input a progress file is for: its bytes say (no progress
+	 * file comes of --check, which need not pay for the hash) */
+	if (!send && !x->o->check_only) {
 		sha256_init(&hash);
 		l.hash = &hash;
 	}
