@@ -78,6 +78,9 @@ static int parse(int argc, char **argv, struct import_opts *o, int *as_json)
 	if (o->space && strcmp(o->space, "l2") && strcmp(o->space, "cosine") &&
 	    strcmp(o->space, "ip"))
 		return cli_usage_error(&cmd_import, "--space is l2, cosine or ip");
+	/* ignored otherwise: an existing collection keeps its space */
+	if (o->space && !o->create)
+		return cli_usage_error(&cmd_import, "--space goes with --create");
 	if (optind + 1 != argc || !o->input)
 		return cli_usage_error(&cmd_import, "expected DEST and -i FILE");
 	return 0;
@@ -167,27 +170,34 @@ const struct cli_cmd cmd_import = {
 	.summary = "Load a JSONL file (export's format, or cdp's with text_chunk or\n"
 		   "document; .zst too) into a server. Collections come from the\n"
 		   "file's header lines, created with their metadata, index settings\n"
-		   "and embedding function in the tenant and database each header\n"
-		   "names (made when missing; DEST's ?tenant= and ?database= instead\n"
-		   "when given), or from DEST. An existing collection with another\n"
-		   "space is refused. The whole file is checked first (JSON, fields,\n"
-		   "dimension, duplicate ids): a bad line is reported with its number\n"
-		   "and column and nothing is sent. A record the server refuses is\n"
-		   "reported with its line and the rest are sent (exit 4). Progress is\n"
-		   "checkpointed in FILE.import-progress; --resume after a failure\n"
-		   "finishes the job with no record doubled or missing.",
+		   "(legacy hnsw:* metadata too) and embedding function in the tenant\n"
+		   "and database each header names (made when missing; DEST's\n"
+		   "?tenant= and ?database= instead when given), or from DEST. Every\n"
+		   "record belongs to the header before it: a header after records\n"
+		   "is refused; a file without one needs DEST's COLLECTION. An\n"
+		   "existing collection with another space is refused. The whole\n"
+		   "file is checked first (JSON, fields, dimension, duplicate ids, a\n"
+		   ".zst cut short): a bad line is reported with its number and\n"
+		   "nothing is sent. A record the server refuses is reported with\n"
+		   "its line and the rest are sent (exit 4). Progress is\n"
+		   "checkpointed in FILE.import-progress with the file's SHA-256;\n"
+		   "--resume after a failure finishes the job with no record doubled\n"
+		   "or missing, and refuses another file.",
 	.options =
 		"  -i, --input FILE     the JSONL file\n"
 		"  --create             create DEST's collection if it does not exist\n"
-		"  --space S            with --create: l2, cosine or ip\n"
+		"  --space S            with --create, for a file without header\n"
+		"                       lines (a header gives the space): l2,\n"
+		"                       cosine or ip\n"
 		"  --upsert             upsert instead of add\n"
 		"  --resume             continue from FILE.import-progress\n"
 		"  --check              only check the file; send nothing\n"
 		"  --batch-size N       records per request (default: the server's maximum)\n"
 		"  --concurrency N      requests in flight (default 4)\n"
 		"  --token T, --auth-header H, --cacert F, --insecure   as for export\n"
-		"  --json               summary as JSON: lines, records, sent, skipped\n"
-		"                       (before --resume), rejected, collections,\n"
+		"  --json               summary as JSON: lines, records, sent (what\n"
+		"                       the server acknowledged), skipped (before\n"
+		"                       --resume), rejected, collections,\n"
 		"                       checked_only; after a failure also error and\n"
 		"                       exit\n"
 		"  --quiet              no progress line, no summary\n",

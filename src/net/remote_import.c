@@ -7,6 +7,7 @@
  */
 #include "net/remote_import.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
@@ -24,6 +25,7 @@
 #include "util/jsonw.h"
 #include "util/lines.h"
 #include "util/progress.h"
+#include "util/sha256.h"
 #include "util/strbuf.h"
 #include "util/xalloc.h"
 #include "util/banned.h"
@@ -64,10 +66,12 @@ struct imp {
 	struct strbuf rejected;   /* the line of each record refused (u64) */
 	int progress_failed;      /* the progress file could not be written: said */
 	long long input_size;     /* of the input file, kept in the progress file */
+	char input_sha[2 * SHA256_LEN + 1]; /* of its bytes, read by pass one: the same */
 	struct strbuf rest;       /* a line with its embedding cut out */
 	long emb_dim;             /* numbers in the cut embedding, or -1 */
 	int emb_large;            /* one of them may be beyond float32 */
 	int headers;              /* collection headers seen in this pass */
+	uint64_t headerless;      /* the line of a record before any header, or 0 */
 	int sending;              /* pass two */
 	int base64;               /* the server takes embeddings as base64 */
 	float *vec;               /* one embedding, for base64 */
@@ -209,17 +213,26 @@ static int check_range(struct imp *x, const struct lines *l, json_t *emb,
 			"float32's range (the server would refuse it as infinite)");
 }
 
+/*
+ * The record's document: cdp writes text_chunk, Chroma's get document; a
+ * null or absent text_chunk leaves the other to say it.
+ */
+static json_t *document_of(json_t *rec)
+{
+	json_t *doc = json_object_get(rec, "text_chunk");
+
+	return doc && !json_is_null(doc) ? doc : json_object_get(rec, "document");
+}
+
 /* A record line: fields of the right types, dimension, no duplicate id. */
 static int check_record(struct imp *x, const struct lines *l, json_t *rec,
 			struct cv_err *e)
 {
 	json_t *id = json_object_get(rec, "id"), *emb = json_object_get(rec, "embedding");
-	json_t *doc = json_object_get(rec, "text_chunk"), *v;
+	json_t *doc = document_of(rec), *v;
 	const struct hmap_slot *first;
 	size_t i;
 
-	if (!doc)
-		doc = json_object_get(rec, "document");
 	if (!json_is_string(id))
 		return bad_line(l, e, "%s:%llu: %s", "\"id\" is missing or not a string");
 	if (!json_string_length(id))
@@ -227,8 +240,13 @@ static int check_record(struct imp *x, const struct lines *l, json_t *rec,
 	if (!x->cur.name)
 		return bad_line(l, e, "%s:%llu: %s", "a record before any collection "
 				"header, and DEST names no collection");
+	if (!x->headers && !x->headerless)
+		x->headerless = l->lineno;
 	if (doc && !json_is_null(doc) && !json_is_string(doc))
 		return bad_line(l, e, "%s:%llu: %s", "the document is not a string");
+	v = json_object_get(rec, "uri");
+	if (v && !json_is_null(v) && !json_is_string(v))
+		return bad_line(l, e, "%s:%llu: %s", "\"uri\" is not a string");
 	v = json_object_get(rec, "metadata");
 	if (v && !json_is_null(v) && !json_is_object(v))
 		return bad_line(l, e, "%s:%llu: %s", "\"metadata\" is not an object");
@@ -392,9 +410,22 @@ static int take_header(struct imp *x, const struct lines *l, json_t *hdr,
 	    strcmp(json_string_value(space), "cosine") && strcmp(json_string_value(space), "ip"))
 		return bad_line(l, e, "%s:%llu: %s", "space that Chroma's index does not "
 				"have (l2, cosine or ip)");
-	if (x->o->collection && x->headers++)
+	if (x->headers++ && x->o->collection)
 		return bad_line(l, e, "%s:%llu: %s", "a second collection: DEST names one "
 				"collection, so the file must hold one");
+	/* its records would be counted apart from those before it (their ids
+	 * and dimension unchecked against each other) though bound for the
+	 * same collection: a header comes first or not at all */
+	if (x->headerless)
+		return cv_errf(e, CV_ECORRUPT, "%s:%llu: a collection header after records "
+			       "(the first on line %llu): a header must come before every "
+			       "record", l->path, (unsigned long long)l->lineno,
+			       (unsigned long long)x->headerless);
+	if (x->o->space) /* the option is wrong, not the file: a usage error */
+		return cv_errf(e, CV_EUSAGE, "%s:%llu: --space is for a file without a "
+			       "collection header; this header gives the space (its "
+			       "\"space\", configuration or schema)", l->path,
+			       (unsigned long long)l->lineno);
 	target_reset(&x->cur, x->o->collection ? x->o->collection : name, hdr);
 	target_place(x, hdr);
 	return x->sending ? 0 : check_dest(x, l, e);
@@ -448,10 +479,8 @@ static void add_base64(struct imp *x, json_t *rec)
 
 static void add_record(struct imp *x, json_t *rec, uint64_t line)
 {
-	json_t *doc = json_object_get(rec, "text_chunk"), *m, *u;
+	json_t *doc = document_of(rec), *m, *u;
 
-	if (!doc)
-		doc = json_object_get(rec, "document");
 	m = json_object_get(rec, "metadata");
 	u = json_object_get(rec, "uri");
 	sb_add(&x->batch_lines, &line, sizeof(line));
@@ -497,8 +526,9 @@ static void write_progress(struct imp *x, uint64_t line)
 		memcpy(&v, x->rejected.buf + i, sizeof(v));
 		json_array_append_new(rej, json_integer((json_int_t)v));
 	}
-	j = json_pack("{s:I, s:I, s:s, s:o}", "line", (json_int_t)line, "input_size",
-		      (json_int_t)x->input_size, "dest", x->dest.buf, "rejected", rej);
+	j = json_pack("{s:I, s:I, s:s, s:s, s:o}", "line", (json_int_t)line, "input_size",
+		      (json_int_t)x->input_size, "input_sha256", x->input_sha, "dest",
+		      x->dest.buf, "rejected", rej);
 	sb_addf(&tmp, "%s.tmp.%ld", x->progress_path.buf, (long)getpid());
 	ok = j && !json_dump_file(j, tmp.buf, JSON_COMPACT) && !sync_path(tmp.buf) &&
 	     !rename(tmp.buf, x->progress_path.buf);
@@ -590,7 +620,6 @@ static int report_rejected(struct imp *x, const char *body, uint64_t line,
 	fprintf(stderr, "chromavault import: %s:%llu: record \"%s\" rejected: %s\n",
 		x->o->input, (unsigned long long)line, id ? id : "?", why);
 	json_decref(b);
-	x->st->sent--;
 	sb_add(&x->rejected, &line, sizeof(line));
 	if (++x->st->rejected > IMPORT_MAX_REJECTED) {
 		cv_err_clear(e); /* the last record's refusal is named above */
@@ -610,6 +639,8 @@ static int send_split(struct imp *x, char *path, char *body, const uint64_t *lin
 	struct http_req r = { "POST", path, body, STRBUF_INIT, 0 };
 	int rc = http_run(&x->h, &r, 1, e);
 
+	if (!rc)
+		x->st->sent += n;
 	if (rc && rejected(r.status)) {
 		if (n == 1) {
 			rc = report_rejected(x, body, lines[0], e->msg, e);
@@ -638,6 +669,20 @@ static int resend_group(struct imp *x, struct cv_err *e)
 	return rc;
 }
 
+/*
+ * The records of the group's requests the server acknowledged (2xx): sent
+ * counts what arrived, not what was queued, so a failure does not
+ * overstate it. One answered as the group failed may go uncounted.
+ */
+static void count_acknowledged(struct imp *x)
+{
+	size_t i;
+
+	for (i = 0; i < x->nreq; i++)
+		if (x->reqs[i].status >= 200 && x->reqs[i].status < 300)
+			x->st->sent += x->req_lines[i].len / sizeof(uint64_t);
+}
+
 /* Send the queued batches together; checkpoint the last line they covered. */
 static int send_group(struct imp *x, struct cv_err *e)
 {
@@ -650,7 +695,9 @@ static int send_group(struct imp *x, struct cv_err *e)
 	for (i = 0; rc && i < x->nreq; i++)
 		refused |= rejected(x->reqs[i].status);
 	if (refused) /* adds already made are ignored the second time */
-		rc = resend_group(x, e);
+		rc = resend_group(x, e); /* which counts what it sends */
+	else
+		count_acknowledged(x);
 	if (rc)
 		cv_err_prefix(e, "%s: lines %llu to %llu", x->o->input,
 			      (unsigned long long)req_line(x, 0, 0),
@@ -703,7 +750,6 @@ static int flush_batch(struct imp *x, struct cv_err *e)
 	x->batch_lines = lines;
 	sb_reset(&x->batch_lines);
 	x->nreq++;
-	x->st->sent += n;
 	x->batch_bytes = 0;
 	batch_free(x);
 	batch_new(x);
@@ -723,12 +769,40 @@ static const char *const schema_embedding[] = { "schema", "keys", "#embedding",
 						 "config", NULL };
 
 /*
+ * Legacy hnsw:* metadata keys, as configuration.hnsw names them, for the
+ * settings out does not hold yet. The server reads these keys only when
+ * the configuration it is sent is all defaults, so a header without a
+ * configuration (a directory older than 0.5.4) would lose them once its
+ * space, say, is sent: they go in the configuration instead.
+ */
+static void legacy_settings(json_t *hdr, json_t *out)
+{
+	static const char *const keys[][2] = {
+		{ "hnsw:space", "space" }, { "hnsw:construction_ef", "ef_construction" },
+		{ "hnsw:M", "max_neighbors" }, { "hnsw:search_ef", "ef_search" },
+		{ "hnsw:num_threads", "num_threads" }, { "hnsw:resize_factor", "resize_factor" },
+		{ "hnsw:batch_size", "batch_size" }, { "hnsw:sync_threshold", "sync_threshold" },
+	};
+	json_t *m = json_object_get(hdr, "metadata"), *v;
+	size_t i;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		v = json_object_get(m, keys[i][0]);
+		if (!v || json_object_get(out, keys[i][1]))
+			continue;
+		/* of the type the server wants, else left to it as metadata */
+		if (i == 0 ? json_is_string(v) : i == 5 ? json_is_number(v) : json_is_integer(v))
+			json_object_set(out, keys[i][1], v);
+	}
+}
+
+/*
  * The index settings a header carries, as the API's configuration.hnsw:
  * from a server's export its configuration; from a directory's, the stored
  * configuration's vector_index.hnsw (1.0 to 1.2), the schema (1.3 on) or
  * the stored configuration of 0.5 and 0.6, whose M is max_neighbors.
- * Legacy hnsw:* metadata goes along as metadata, which the server reads as
- * before. The space is the header's resolved one.
+ * Legacy hnsw:* metadata fills in what those do not give (legacy_settings).
+ * The space is the header's resolved one.
  */
 static json_t *hnsw_settings(json_t *hdr)
 {
@@ -758,16 +832,21 @@ static json_t *hnsw_settings(json_t *hdr)
 			json_object_set(out, keys[i], v);
 	if ((v = json_object_get(from, "M")) && json_is_integer(v))
 		json_object_set(out, "max_neighbors", v);
+	legacy_settings(hdr, out);
 	if ((v = json_object_get(hdr, "space")) && json_is_string(v))
 		json_object_set(out, "space", v);
 	return out;
 }
 
-/* The configuration to create a header's collection with. */
+/*
+ * The configuration to create a collection with: its header's, or for a
+ * file without one (--create), the space --space names.
+ */
 static json_t *configuration_of(json_t *hdr, const char *space)
 {
 	json_t *hnsw = hnsw_settings(hdr), *cfg = json_object(), *ef;
 
+	assert(!(hdr && space)); /* refused by take_header */
 	if (space)
 		json_object_set_new(hnsw, "space", json_string(space));
 	json_object_set_new(cfg, "hnsw", hnsw);
@@ -779,7 +858,11 @@ static json_t *configuration_of(json_t *hdr, const char *space)
 	return cfg;
 }
 
-/* POST {"name": name} to path. */
+/*
+ * POST {"name": name} to path, to create a tenant or database. 409 (it
+ * exists) is what was wanted: a create retried after its answer was lost
+ * (a dropped connection, a 5xx) gets it, as does one made meanwhile.
+ */
 static int post_name(struct imp *x, const char *path, const char *name,
 		     struct strbuf *resp, struct cv_err *e)
 {
@@ -787,6 +870,10 @@ static int post_name(struct imp *x, const char *path, const char *name,
 	char *body = json_dumps(j, JSON_COMPACT);
 	int rc = http_call(&x->h, "POST", path, body, resp, e);
 
+	if (rc && x->h.status == 409) {
+		cv_err_clear(e);
+		rc = 0;
+	}
 	free(body);
 	json_decref(j);
 	return rc;
@@ -921,6 +1008,8 @@ static int ensure_collection(struct imp *x, struct cv_err *e)
 static int pass(struct imp *x, int send, struct cv_err *e)
 {
 	struct lines l;
+	struct sha256 hash;
+	uint8_t digest[SHA256_LEN];
 	const char *p;
 	size_t n;
 	json_t *rec;
@@ -929,9 +1018,16 @@ static int pass(struct imp *x, int send, struct cv_err *e)
 	target_reset(&x->cur, x->o->collection, NULL);
 	target_place(x, NULL);
 	x->headers = 0;
+	x->headerless = 0;
 	x->sending = send;
 	if ((rc = lines_open(&l, x->o->input, e)))
 		return rc;
+	/* which input a progress file is for: its bytes say (no progress
+	 * file comes of --check, which need not pay for the hash) */
+	if (!send && !x->o->check_only) {
+		sha256_init(&hash);
+		l.hash = &hash;
+	}
 	while ((rc = lines_next(&l, &p, &n, e)) == 1) {
 		if (!send)
 			x->st->lines++;
@@ -965,6 +1061,10 @@ next:
 	}
 	if (send && !rc && !(rc = flush_batch(x, e)))
 		rc = send_group(x, e);
+	if (l.hash) {
+		sha256_final(&hash, digest);
+		hex_encode(digest, SHA256_LEN, x->input_sha);
+	}
 	lines_close(&l);
 	return rc;
 }
@@ -1010,14 +1110,40 @@ static void take_rejected(struct imp *x, json_t *list)
 /*
  * Where --resume goes on from. No progress file: from the start, with a
  * warning. One that is not ours, or that does not fit the input (another
- * size, a line past its end), stops the import: resuming there could skip
- * records or send them twice.
+ * size or SHA-256, a line past its end), stops the import: resuming there
+ * could skip records or send them twice. The size alone let another file
+ * of the same size skip its first records; one without the hash (written
+ * by an older chromavault) cannot tell, and is refused too: starting over
+ * doubles nothing, as add leaves an id that is there alone.
  */
+static int same_input(struct imp *x, json_t *j, struct cv_err *e)
+{
+	json_t *size = json_object_get(j, "input_size");
+	json_t *sha = json_object_get(j, "input_sha256");
+	const char *path = x->progress_path.buf;
+
+	if (json_is_integer(size) && json_integer_value(size) != x->input_size)
+		return cv_errf(e, CV_ECORRUPT, "%s: written for an input of %lld bytes; "
+			       "%s has %lld now: not the same file", path,
+			       (long long)json_integer_value(size), x->o->input,
+			       (long long)x->input_size);
+	if (!json_is_string(sha))
+		return cv_errf(e, CV_ECORRUPT, "%s: does not say which input it was "
+			       "written for (no input_sha256): remove it to start over",
+			       path);
+	if (strcmp(json_string_value(sha), x->input_sha))
+		return cv_errf(e, CV_ECORRUPT, "%s: written for an input whose "
+			       "SHA-256 is %.12s..., %s's is %.12s...: not the same file "
+			       "(remove it to start over)", path, json_string_value(sha),
+			       x->o->input, x->input_sha);
+	return 0;
+}
+
 static int read_progress(struct imp *x, struct cv_err *e)
 {
 	const char *path = x->progress_path.buf;
 	json_error_t je;
-	json_t *j, *line, *size, *dest;
+	json_t *j, *line, *dest;
 	int rc = 0;
 
 	if (access(path, F_OK)) {
@@ -1027,25 +1153,21 @@ static int read_progress(struct imp *x, struct cv_err *e)
 	}
 	j = json_load_file(path, 0, &je);
 	line = json_object_get(j, "line");
-	size = json_object_get(j, "input_size");
 	dest = json_object_get(j, "dest");
 	if (!json_is_integer(line) || json_integer_value(line) < 0)
 		rc = cv_errf(e, CV_ECORRUPT, "%s: not an import progress file (%s)",
 			     path, j ? "no line" : je.text);
-	else if (json_is_integer(size) && json_integer_value(size) != x->input_size)
-		rc = cv_errf(e, CV_ECORRUPT, "%s: written for an input of %lld bytes; "
-			     "%s has %lld now: not the same file", path,
-			     (long long)json_integer_value(size), x->o->input,
-			     (long long)x->input_size);
-	else if ((uint64_t)json_integer_value(line) > x->st->lines)
-		rc = cv_errf(e, CV_ECORRUPT, "%s: line %lld is past the end of %s "
-			     "(%llu lines): not the same file", path,
-			     (long long)json_integer_value(line), x->o->input,
-			     (unsigned long long)x->st->lines);
 	else if (json_is_string(dest) && strcmp(json_string_value(dest), x->dest.buf))
 		rc = cv_errf(e, CV_EUSAGE, "%s: written for an import into %s; this one "
 			     "goes to %s (remove it to start over)", path,
 			     json_string_value(dest), x->dest.buf);
+	else
+		rc = same_input(x, j, e);
+	if (!rc && (uint64_t)json_integer_value(line) > x->st->lines)
+		rc = cv_errf(e, CV_ECORRUPT, "%s: line %lld is past the end of %s "
+			     "(%llu lines): not the same file", path,
+			     (long long)json_integer_value(line), x->o->input,
+			     (unsigned long long)x->st->lines);
 	if (!rc) {
 		x->resume_after = (uint64_t)json_integer_value(line);
 		take_rejected(x, json_object_get(j, "rejected"));

@@ -1,6 +1,8 @@
 /*
  * Reading a text file line by line, zstd-decompressed when it ends in ".zst",
- * with line numbers for messages. Lines are bounded (64 MiB).
+ * with line numbers for messages. Lines are bounded (64 MiB); a UTF-8 byte
+ * order mark at the start is skipped; a zstd input cut inside a frame is an
+ * error, not a shorter file.
  */
 #ifndef CV_LINES_H
 #define CV_LINES_H
@@ -9,6 +11,7 @@
 #include <stdint.h>
 
 #include "util/err.h"
+#include "util/sha256.h"
 #include "util/strbuf.h"
 
 struct lines {
@@ -18,6 +21,9 @@ struct lines {
 	struct strbuf raw, buf;   /* compressed input, decompressed text */
 	size_t pos;               /* start of the next line in buf */
 	int eof;
+	int frame_open;           /* zstd: the input so far ends inside a frame */
+	int bom_checked;          /* the start was looked at for a UTF-8 BOM */
+	struct sha256 *hash;      /* when set, fed every byte read (as stored) */
 	uint64_t lineno;          /* of the line last returned */
 };
 
