@@ -748,6 +748,52 @@ static void test_takeable(void **state)
 	repo_close(&r, NULL);
 }
 
+/* parse must fail, naming the snapshot and what is wrong */
+static void parse_fails(const char *text, const char *what)
+{
+	struct cv_err e = { 0 };
+	struct manifest m;
+
+	assert_int_equal(manifest_parse("s1", text, &m, &e), CV_ECORRUPT);
+	assert_non_null(strstr(e.msg, "snapshot s1"));
+	if (!strstr(e.msg, what))
+		fail_msg("%s: expected \"%s\"", e.msg, what);
+	assert_null(m.files);
+}
+
+#define MF_HEAD "{\"format\":\"chromavault-snapshot\","
+#define MF_SHA "\"sha256\":\"" \
+	"00000000000000000000000000000000000000000000000000000000000000aa\""
+
+/* A manifest without its file list, or a file without what restore needs. */
+static void test_manifest_required(void **state)
+{
+	struct cv_err e = { 0 };
+	struct manifest m;
+
+	(void)state;
+	assert_int_equal(manifest_parse("s1", MF_HEAD "\"files\":[{\"path\":\"d\","
+					"\"dir\":true},{\"path\":\"d/f\",\"size\":0,"
+					MF_SHA ",\"lists\":[]}]}", &m, &e), 0);
+	assert_int_equal(m.n, 2);
+	manifest_release(&m);
+	parse_fails(MF_HEAD "\"version\":2}", "no files list");
+	parse_fails(MF_HEAD "\"filez\":[]}", "no files list");
+	parse_fails(MF_HEAD "\"files\":{}}", "no files list");
+	parse_fails(MF_HEAD "\"files\":[{\"dir\":true}]}", "file 0 has a bad path");
+	parse_fails(MF_HEAD "\"files\":[3]}", "file 0 has a bad path");
+	parse_fails(MF_HEAD "\"files\":[{\"path\":\"f\"," MF_SHA ",\"lists\":[]}]}",
+		    "f: no size");
+	parse_fails(MF_HEAD "\"files\":[{\"path\":\"f\",\"size\":\"1\"," MF_SHA
+		    ",\"lists\":[]}]}", "f: no size");
+	parse_fails(MF_HEAD "\"files\":[{\"path\":\"f\",\"size\":1,\"lists\":[]}]}",
+		    "f: bad sha256 or lists");
+	parse_fails(MF_HEAD "\"files\":[{\"path\":\"f\",\"size\":1," MF_SHA "}]}",
+		    "f: bad sha256 or lists");
+	parse_fails(MF_HEAD "\"files\":[{\"path\":\"f\",\"size\":1,\"mode\":\"x\","
+		    MF_SHA ",\"lists\":[]}]}", "f: bad mode or mtime_ns");
+}
+
 static void test_cutter(void **state)
 {
 	struct cutter fixed = { 4096, 4096 }, alt = { 132, 1544 };
@@ -779,6 +825,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_list_patches, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reads_version1_packs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_takeable, setup, teardown),
+		cmocka_unit_test(test_manifest_required),
 		cmocka_unit_test(test_cutter),
 	};
 
