@@ -32,6 +32,7 @@ struct verify {
 	uint8_t *pack_gone;    /* per pack: PACK_GONE, PACK_UNREAD or 0 */
 	size_t problems;
 	size_t damaged;        /* of them, damage found (not an I/O error) */
+	size_t unsealed;       /* manifests written without a checksum */
 	uint64_t chunks;
 };
 
@@ -194,6 +195,7 @@ static int verify_all(const char *path, int read_data, struct cv_err *e)
 			if (me.code != CV_EIO)
 				v.damaged++;
 		} else {
+			v.unsealed += !m.sealed;
 			hashset_release(&v.here);
 			hashset_init(&v.here, SHA256_LEN);
 			rc = walk_snapshot(&v.r, &m, check_chunk, &v, 0, e);
@@ -202,6 +204,10 @@ static int verify_all(const char *path, int read_data, struct cv_err *e)
 		}
 		manifest_release(&m);
 	}
+	if (!rc && v.unsealed) /* not a problem: they are as their backup wrote them */
+		printf("%zu snapshot manifest%s carry no checksum (written before "
+		       "version 3): read, not checked\n", v.unsealed,
+		       v.unsealed == 1 ? "" : "s");
 	if (!rc)
 		printf("%zu snapshots, %zu packs, %llu chunks %s: %zu problems\n", n,
 		       v.r.npacks, (unsigned long long)v.chunks,

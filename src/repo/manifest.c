@@ -390,6 +390,25 @@ static int parse_file(json_t *o, struct mf_file *f, const char *name, size_t i,
 	return 0;
 }
 
+/*
+ * The manifest's checksum: any change after it was written (a path renamed,
+ * a hash edited) is found here, before a restore or verify uses it.
+ */
+static int check_seal(const char *name, const char *json, struct manifest *m,
+		      struct cv_err *e)
+{
+	json_int_t version = json_integer_value(json_object_get(m->root, "version"));
+
+	if (repo_snapshot_sealed(json, &m->sealed))
+		return cv_errf(e, CV_ECORRUPT, "snapshot %s: checksum mismatch (the "
+			       "manifest was changed or damaged after it was written)",
+			       name);
+	if (!m->sealed && version >= MF_SEALED_SINCE)
+		return cv_errf(e, CV_ECORRUPT, "snapshot %s: a version %lld manifest "
+			       "without its checksum", name, (long long)version);
+	return 0;
+}
+
 int manifest_parse(const char *name, const char *json, struct manifest *m,
 		   struct cv_err *e)
 {
@@ -406,6 +425,10 @@ int manifest_parse(const char *name, const char *json, struct manifest *m,
 			       "chromavault-snapshot")) {
 		rc = cv_errf(e, CV_ECORRUPT, "snapshot %s: not a manifest (line %d: "
 			     "%s)", name, je.line, m->root ? "wrong format" : je.text);
+		manifest_release(m);
+		return rc;
+	}
+	if ((rc = check_seal(name, json, m, e))) {
 		manifest_release(m);
 		return rc;
 	}

@@ -919,13 +919,58 @@ int repo_get_list(struct repo *r, const uint8_t *segs, size_t nsegs,
 
 /* ---- manifests ---- */
 
+/*
+ * A manifest's checksum (version 3) is its first member, over every byte
+ * after it: the file stays one JSON object, and the bytes hashed are the
+ * bytes read, with nothing to canonicalise.
+ */
+#define SEAL_HEAD "{\"manifest_sha256\":\""
+#define SEAL_LEN (sizeof(SEAL_HEAD) - 1 + 2 * SHA256_LEN + 2) /* hex, then "," */
+
 int repo_put_snapshot(struct repo *r, const char *name, const char *json,
 		      struct cv_err *e)
 {
-	char path[256];
+	struct strbuf sb = STRBUF_INIT;
+	char path[256], hex[2 * SHA256_LEN + 1];
+	uint8_t sum[SHA256_LEN];
+	size_t n = strlen(json);
+	int rc;
 
+	/* an object with a member, compact: what follows its "{" is sealed */
+	if (n < 2 || json[0] != '{' || json[1] != '"')
+		return cv_errf(e, CV_EUSAGE, "snapshot %s: the manifest does not "
+			       "begin with a member", name);
+	sha256(json + 1, n - 1, sum);
+	hex_encode(sum, SHA256_LEN, hex);
+	sb_grow(&sb, SEAL_LEN + n);
+	sb_adds(&sb, SEAL_HEAD);
+	sb_adds(&sb, hex);
+	sb_adds(&sb, "\",");
+	sb_add(&sb, json + 1, n - 1);
 	snprintf(path, sizeof(path), "snapshots/%s.json", name);
-	return store_put(&r->st, path, json, strlen(json), e);
+	rc = store_put(&r->st, path, sb.buf, sb.len, e);
+	sb_release(&sb);
+	return rc;
+}
+
+int repo_snapshot_sealed(const char *text, int *sealed)
+{
+	const char *at = text + sizeof(SEAL_HEAD) - 1;
+	char hex[2 * SHA256_LEN + 1];
+	uint8_t sum[SHA256_LEN], want[SHA256_LEN];
+
+	*sealed = !strncmp(text, SEAL_HEAD, sizeof(SEAL_HEAD) - 1);
+	if (!*sealed)
+		return 0;
+	if (strnlen(text, SEAL_LEN) < SEAL_LEN ||
+	    memcmp(at + 2 * SHA256_LEN, "\",", 2))
+		return CV_ECORRUPT;
+	memcpy(hex, at, 2 * SHA256_LEN);
+	hex[2 * SHA256_LEN] = '\0';
+	if (hex_decode(hex, want, SHA256_LEN))
+		return CV_ECORRUPT;
+	sha256(text + SEAL_LEN, strlen(text + SEAL_LEN), sum);
+	return memcmp(sum, want, SHA256_LEN) ? CV_ECORRUPT : 0;
 }
 
 int repo_list_snapshots(struct repo *r, char ***names, size_t *n,

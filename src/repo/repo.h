@@ -16,7 +16,8 @@
 #include "util/sha256.h"
 #include "util/strbuf.h"
 
-#define REPO_VERSION 2
+/* 3: manifests carry a checksum; version 1 and 2 repositories are read */
+#define REPO_VERSION 3
 #define REPO_LIST_SEGMENT 1024
 #define PACK_PENDING (UINT32_MAX - 1) /* put, still being compressed */
 /*
@@ -184,9 +185,17 @@ int repo_put_list(struct repo *r, const uint8_t *hashes, size_t n,
 int repo_get_list(struct repo *r, const uint8_t *segs, size_t nsegs,
 		  struct strbuf *out, struct cv_err *e);
 
-/* Snapshot manifests: snapshots/NAME.json. */
+/*
+ * Snapshot manifests: snapshots/NAME.json. json is a compact JSON object;
+ * it is written with its checksum as its first member (REPOSITORY.md).
+ */
 int repo_put_snapshot(struct repo *r, const char *name, const char *json,
 		      struct cv_err *e);
+/*
+ * Whether a manifest's text carries a checksum (*sealed) and, if so, whether
+ * it matches: 0, or CV_ECORRUPT when the text was changed after writing.
+ */
+int repo_snapshot_sealed(const char *text, int *sealed);
 int repo_list_snapshots(struct repo *r, char ***names, size_t *n,
 			struct cv_err *e);
 /* Caller frees *json. */

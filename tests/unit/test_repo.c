@@ -165,7 +165,8 @@ static void test_lists_and_snapshots(void **state)
 	free(names[0]);
 	free(names);
 	assert_int_equal(repo_get_snapshot(&r, "s1", &json, &e), 0);
-	assert_string_equal(json, "{\"x\":1}");
+	assert_string_equal(json, "{\"manifest_sha256\":\"0dd50d358793f2ede6b9679aa952"
+			    "89775b4ef3276be2011f8d2666e27f9a1110\",\"x\":1}");
 	free(json);
 	assert_int_equal(repo_get_snapshot(&r, "nope", &json, &e), CV_ENOTFOUND);
 	repo_close(&r, NULL);
@@ -794,6 +795,93 @@ static void test_manifest_required(void **state)
 		    MF_SHA ",\"lists\":[]}]}", "f: bad mode or mtime_ns");
 }
 
+/* Write text as snapshot s1 as it is, without a checksum added. */
+static void put_raw_snapshot(const char *text)
+{
+	char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/snapshots/s1.json", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* Replace the first from in snapshot s1's file with to (as long). */
+static void edit_snapshot(const char *from, const char *to)
+{
+	char path[128], buf[4096], *at;
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/snapshots/s1.json", dir);
+	f = fopen(path, "r");
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	at = strstr(buf, from);
+	assert_non_null(at);
+	memcpy(at, to, strlen(to));
+	put_raw_snapshot(buf);
+}
+
+static void load_fails(struct repo *r, const char *what)
+{
+	struct cv_err e = { 0 };
+	struct manifest m;
+
+	assert_int_equal(manifest_load(r, "s1", &m, &e), CV_ECORRUPT);
+	if (!strstr(e.msg, what) || !strstr(e.msg, "snapshot s1"))
+		fail_msg("%s: expected \"%s\"", e.msg, what);
+}
+
+#define MF_V(v) MF_HEAD "\"version\":" #v ",\"files\":[{\"path\":\"chroma.sqlite3\"," \
+	"\"size\":0," MF_SHA ",\"lists\":[]}]}"
+
+/*
+ * A manifest carries its checksum: any byte changed after it was written is
+ * found; one written before checksums is read, and said to carry none.
+ */
+static void test_manifest_checksum(void **state)
+{
+	struct cv_err e = { 0 };
+	struct manifest m;
+	struct repo r;
+
+	(void)state;
+	assert_int_equal(repo_open(dir, 1, &r, &e), 0);
+	assert_int_equal(repo_put_snapshot(&r, "s1", MF_V(3), &e), 0);
+	assert_int_equal(manifest_load(&r, "s1", &m, &e), 0);
+	assert_int_equal(m.sealed, 1);
+	assert_string_equal(m.files[0].path, "chroma.sqlite3");
+	manifest_release(&m);
+
+	edit_snapshot("chroma.sqlite3", "chroma.sqlite4");
+	load_fails(&r, "checksum mismatch");
+	assert_int_equal(repo_put_snapshot(&r, "s1", MF_V(3), &e), 0);
+	edit_snapshot("aa\"", "ab\"");
+	load_fails(&r, "checksum mismatch");
+	assert_int_equal(repo_put_snapshot(&r, "s1", MF_V(3), &e), 0);
+	edit_snapshot("manifest_sha256\":\"", "manifest_sha256\":\"x");
+	load_fails(&r, "checksum mismatch");
+
+	/* version 3 without one: the checksum's member itself was damaged */
+	put_raw_snapshot(MF_V(3));
+	load_fails(&r, "a version 3 manifest without its checksum");
+	assert_int_equal(repo_put_snapshot(&r, "s1", MF_V(3), &e), 0);
+	edit_snapshot("manifest_sha256", "manifest_sha257");
+	load_fails(&r, "a version 3 manifest without its checksum");
+
+	/* written before manifests carried one */
+	put_raw_snapshot(MF_V(2));
+	assert_int_equal(manifest_load(&r, "s1", &m, &e), 0);
+	assert_int_equal(m.sealed, 0);
+	manifest_release(&m);
+	assert_int_equal(repo_put_snapshot(&r, "s2", "[]", &e), CV_EUSAGE);
+	repo_close(&r, NULL);
+}
+
 static void test_cutter(void **state)
 {
 	struct cutter fixed = { 4096, 4096 }, alt = { 132, 1544 };
@@ -826,6 +914,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reads_version1_packs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_takeable, setup, teardown),
 		cmocka_unit_test(test_manifest_required),
+		cmocka_unit_test_setup_teardown(test_manifest_checksum, setup, teardown),
 		cmocka_unit_test(test_cutter),
 	};
 
