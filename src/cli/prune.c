@@ -99,7 +99,7 @@ static char *source_of(const struct manifest *m)
 }
 
 static int add_chunk(void *ctx, const struct manifest *m,
-		     const struct mf_file *f, long long off,
+		     const struct mf_file *f, const struct walk_at *at,
 		     const uint8_t *hash, struct cv_err *e)
 {
 	hashset_add(ctx, hash);

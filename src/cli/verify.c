@@ -26,8 +26,8 @@ struct verify {
 	struct hashset bad;    /* of them, missing or damaged */
 	struct hashset here;   /* bad ones this snapshot has met */
 	size_t again;          /* of them, reported under an earlier snapshot */
-	const char *again_path; /* the first of them: its file and offset */
-	long long again_off;
+	const char *again_path; /* the first of them: its file and place */
+	struct walk_at again_at;
 	struct strbuf buf;
 	uint8_t *pack_gone;    /* per pack: PACK_GONE, PACK_UNREAD or 0 */
 	size_t problems;
@@ -36,18 +36,32 @@ struct verify {
 	uint64_t chunks;
 };
 
+/*
+ * Where a chunk is: its offset, or, after a chunk of unknown length (not in
+ * the repository), its place in the list and the least offset it can have.
+ */
+static void print_at(const struct walk_at *at)
+{
+	if (at->off < 0)
+		printf("chunk list");
+	else if (at->exact)
+		printf("offset %lld", at->off);
+	else
+		printf("chunk %zu, at or after offset %lld", at->idx, at->off);
+}
+
 static void problem(struct verify *v, const struct manifest *m,
-		    const struct mf_file *f, long long off, const char *what)
+		    const struct mf_file *f, const struct walk_at *at,
+		    const char *what)
 {
 	v->problems++;
-	if (off < 0)
-		printf("snapshot %s: %s: chunk list: %s\n", m->name, f->path, what);
-	else
-		printf("snapshot %s: %s at offset %lld: %s\n", m->name, f->path, off, what);
+	printf("snapshot %s: %s%s", m->name, f->path, at->off < 0 ? ": " : " at ");
+	print_at(at);
+	printf(": %s\n", what);
 }
 
 static int check_chunk(void *ctx, const struct manifest *m,
-		       const struct mf_file *f, long long off,
+		       const struct mf_file *f, const struct walk_at *at,
 		       const uint8_t *hash, struct cv_err *e)
 {
 	struct verify *v = ctx;
@@ -60,7 +74,7 @@ static int check_chunk(void *ctx, const struct manifest *m,
 		if (hashset_has(&v->bad, hash) && hashset_add(&v->here, hash) &&
 		    !v->again++) {
 			v->again_path = f->path;
-			v->again_off = off;
+			v->again_at = *at;
 		}
 		return 0;
 	}
@@ -79,15 +93,15 @@ static int check_chunk(void *ctx, const struct manifest *m,
 		else
 			snprintf(msg, sizeof(msg), "chunk %s: its pack %s is missing "
 				 "or truncated", hex, v->r.packs[loc->pack]);
-		problem(v, m, f, off, msg);
+		problem(v, m, f, at, msg);
 		if (!loc || v->pack_gone[loc->pack] != PACK_UNREAD)
 			v->damaged++;
 		hashset_add(&v->bad, hash);
 		hashset_add(&v->here, hash);
 		return 0;
 	}
-	if ((v->read_data || off < 0) && repo_get(&v->r, hash, &v->buf, &ce)) {
-		problem(v, m, f, off, ce.msg);
+	if ((v->read_data || at->off < 0) && repo_get(&v->r, hash, &v->buf, &ce)) {
+		problem(v, m, f, at, ce.msg);
 		if (ce.code != CV_EIO)
 			v->damaged++;
 		hashset_add(&v->bad, hash);
@@ -107,10 +121,13 @@ static void report_again(struct verify *v, const struct manifest *m)
 	v->problems++;
 	printf("snapshot %s: %zu chunk%s reported above, the first in %s ", m->name,
 	       v->again, v->again == 1 ? "" : "s", v->again_path);
-	if (v->again_off < 0)
+	if (v->again_at.off < 0)
 		printf("(its chunk list)\n");
-	else
-		printf("at offset %lld\n", v->again_off);
+	else {
+		printf("at ");
+		print_at(&v->again_at);
+		printf("\n");
+	}
 	v->again = 0;
 }
 

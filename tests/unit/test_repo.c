@@ -22,6 +22,7 @@
 #include "repo/chunker.h"
 #include "repo/manifest.h"
 #include "repo/repo.h"
+#include "repo/walk.h"
 #include "util/fsutil.h"
 #include "util/xalloc.h"
 
@@ -882,6 +883,68 @@ static void test_manifest_checksum(void **state)
 	repo_close(&r, NULL);
 }
 
+struct seen_at {
+	struct walk_at at[8];
+	size_t n;
+};
+
+static int record_at(void *ctx, const struct manifest *m, const struct mf_file *f,
+		     const struct walk_at *at, const uint8_t *hash, struct cv_err *e)
+{
+	struct seen_at *s = ctx;
+
+	if (at->off >= 0 && s->n < 8)
+		s->at[s->n++] = *at;
+	return 0;
+}
+
+/*
+ * After a chunk the repository does not hold (its length unknown), the walk
+ * gives the chunks that follow their place in the list and the least offset
+ * they can have, not an exact offset it does not know.
+ */
+static void test_walk_after_missing(void **state)
+{
+	static const char *const text[] = { "first, 16 bytes.", "not stored",
+					    "22 bytes, the third...", "fourth" };
+	uint8_t list[4 * SHA256_LEN];
+	struct strbuf segs = STRBUF_INIT, json = STRBUF_INIT;
+	char hex[2 * SHA256_LEN + 1];
+	struct cv_err e = { 0 };
+	struct seen_at seen = { .n = 0 };
+	struct manifest m;
+	struct repo r;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(repo_open(dir, 1, &r, &e), 0);
+	for (i = 0; i < 4; i++) {
+		sha256(text[i], strlen(text[i]), list + i * SHA256_LEN);
+		if (i != 1)
+			put_text(&r, text[i], list + i * SHA256_LEN);
+	}
+	assert_int_equal(repo_put_list(&r, list, 4, &segs, &e), 0);
+	assert_int_equal(repo_flush(&r, &e), 0);
+	hex_encode((const uint8_t *)segs.buf, SHA256_LEN, hex);
+	sb_addf(&json, MF_HEAD "\"files\":[{\"path\":\"f\",\"size\":53," MF_SHA
+		",\"lists\":[\"%s\"]}]}", hex);
+	assert_int_equal(manifest_parse("s1", json.buf, &m, &e), 0);
+	assert_int_equal(walk_snapshot(&r, &m, record_at, &seen, 0, &e), 0);
+	assert_int_equal(seen.n, 4);
+	assert_true(seen.at[0].exact && seen.at[0].off == 0);
+	assert_true(seen.at[1].exact && seen.at[1].off == 16); /* the missing one */
+	for (i = 2; i < 4; i++) {
+		assert_false(seen.at[i].exact);
+		assert_int_equal(seen.at[i].idx, i);
+	}
+	assert_int_equal(seen.at[2].off, 16);
+	assert_int_equal(seen.at[3].off, 16 + 22);
+	manifest_release(&m);
+	sb_release(&segs);
+	sb_release(&json);
+	repo_close(&r, NULL);
+}
+
 static void test_cutter(void **state)
 {
 	struct cutter fixed = { 4096, 4096 }, alt = { 132, 1544 };
@@ -915,6 +978,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_takeable, setup, teardown),
 		cmocka_unit_test(test_manifest_required),
 		cmocka_unit_test_setup_teardown(test_manifest_checksum, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_walk_after_missing, setup, teardown),
 		cmocka_unit_test(test_cutter),
 	};
 
