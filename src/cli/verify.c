@@ -25,6 +25,7 @@ struct verify {
 	struct hashset seen;   /* chunks already checked */
 	struct hashset bad;    /* of them, missing or damaged */
 	struct hashset here;   /* bad ones this snapshot has met */
+	struct hashset files;  /* files checked whole: list, size and sha256 */
 	size_t again;          /* of them, reported under an earlier snapshot */
 	const char *again_path; /* the first of them: its file and place */
 	struct walk_at again_at;
@@ -108,6 +109,92 @@ static int check_chunk(void *ctx, const struct manifest *m,
 		hashset_add(&v->here, hash);
 	}
 	return 0;
+}
+
+/*
+ * Hash f's chunks in order into whole and add up their lengths: 1 if a chunk
+ * is missing or bad (named by the walk), 0 when all were read, else an error
+ * of reading one again.
+ */
+static int read_whole(struct verify *v, const struct strbuf *list,
+		      struct sha256 *whole, uint64_t *size, struct cv_err *e)
+{
+	const struct chunk_loc *loc;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < list->len / SHA256_LEN; i++) {
+		const uint8_t *h = (const uint8_t *)list->buf + i * SHA256_LEN;
+
+		if (hashset_has(&v->bad, h) || !(loc = repo_find(&v->r, h)))
+			return 1;
+		sb_reset(&v->buf);
+		/* each chunk's own hash was checked by the walk */
+		if ((rc = repo_append_unchecked(&v->r, &v->r.rd, loc, h, &v->buf, e)))
+			return rc;
+		sha256_update(whole, v->buf.buf, v->buf.len);
+		*size += v->buf.len;
+	}
+	return 0;
+}
+
+/*
+ * With --read-data: f's chunks, concatenated, are its recorded size and
+ * sha256 (what restore checks). A file with the same list, size and hash
+ * as one checked before (unchanged between snapshots) is not read again.
+ */
+static void check_whole(struct verify *v, const struct manifest *m,
+			const struct mf_file *f)
+{
+	struct strbuf list = STRBUF_INIT;
+	struct cv_err ce = { 0 };
+	struct sha256 whole;
+	uint8_t key[SHA256_LEN], sum[SHA256_LEN];
+	char want[2 * SHA256_LEN + 1], got[2 * SHA256_LEN + 1];
+	uint64_t size = 0;
+	int rc;
+
+	if (mf_file_list(&v->r, f, &list, &ce)) /* named by the walk */
+		goto out;
+	sha256_init(&whole);
+	sha256_update(&whole, list.buf, list.len);
+	sha256_update(&whole, f->sha, SHA256_LEN);
+	sha256_update(&whole, &f->size, sizeof(f->size));
+	sha256_final(&whole, key);
+	if (!hashset_add(&v->files, key))
+		goto out;
+	sha256_init(&whole);
+	rc = read_whole(v, &list, &whole, &size, &ce);
+	sha256_final(&whole, sum);
+	v->problems += rc < 0;
+	if (rc < 0)
+		printf("snapshot %s: %s: %s\n", m->name, f->path, ce.msg);
+	if (rc)
+		goto out;
+	hex_encode(sum, SHA256_LEN, got);
+	hex_encode(f->sha, SHA256_LEN, want);
+	if (size != f->size)
+		printf("snapshot %s: %s: its chunks add up to %llu bytes, its manifest "
+		       "records %llu\n", m->name, f->path, (unsigned long long)size,
+		       (unsigned long long)f->size);
+	else if (memcmp(sum, f->sha, SHA256_LEN))
+		printf("snapshot %s: %s: its chunks' SHA-256 is %s, its manifest "
+		       "records %s\n", m->name, f->path, got, want);
+	if (size != f->size || memcmp(sum, f->sha, SHA256_LEN)) {
+		v->problems++;
+		v->damaged++;
+	}
+out:
+	sb_release(&list);
+}
+
+static void check_files(struct verify *v, const struct manifest *m)
+{
+	size_t i;
+
+	for (i = 0; v->read_data && i < m->n; i++)
+		if (!m->files[i].is_dir)
+			check_whole(v, m, &m->files[i]);
 }
 
 /*
@@ -197,6 +284,7 @@ static int verify_all(const char *path, int read_data, struct cv_err *e)
 	hashset_init(&v.seen, SHA256_LEN);
 	hashset_init(&v.bad, SHA256_LEN);
 	hashset_init(&v.here, SHA256_LEN);
+	hashset_init(&v.files, SHA256_LEN);
 	sb_init(&v.buf, 0);
 	if (!(rc = repo_list_snapshots(&v.r, &names, &n, e)))
 		rc = repo_refresh(&v.r, e); /* packs a backup beside added */
@@ -216,6 +304,8 @@ static int verify_all(const char *path, int read_data, struct cv_err *e)
 			hashset_release(&v.here);
 			hashset_init(&v.here, SHA256_LEN);
 			rc = walk_snapshot(&v.r, &m, check_chunk, &v, 0, e);
+			if (!rc)
+				check_files(&v, &m);
 			if (!rc)
 				report_again(&v, &m);
 		}
@@ -240,6 +330,7 @@ static int verify_all(const char *path, int read_data, struct cv_err *e)
 	hashset_release(&v.seen);
 	hashset_release(&v.bad);
 	hashset_release(&v.here);
+	hashset_release(&v.files);
 	sb_release(&v.buf);
 	free(v.pack_gone);
 	repo_close(&v.r, NULL);
@@ -262,13 +353,16 @@ static int verify_run(int argc, char **argv)
 const struct cli_cmd cmd_verify = {
 	.name = "verify",
 	.usage = "verify REPO [--read-data] [--lock-wait S]",
-	.summary = "Check a repository: its indexes, that every pack is there, and that\n"
-		   "every chunk of every snapshot is present. Each problem is printed\n"
-		   "with its snapshot, file and offset, and every other snapshot that\n"
-		   "needs the same chunk is named too; exit 3 when one is damaged or\n"
-		   "missing, 2 when what is left could not be read (I/O errors).",
+	.summary = "Check a repository: its indexes, every snapshot manifest's checksum,\n"
+		   "that every pack is there, and that every chunk of every snapshot is\n"
+		   "present. Each problem is printed with its snapshot, file and offset,\n"
+		   "and every other snapshot that needs the same chunk is named too;\n"
+		   "exit 3 when one is damaged or missing, 2 when what is left could not\n"
+		   "be read (I/O errors).",
 	.options = "  --read-data       also read every chunk, decompress it and check\n"
-		   "                    its SHA-256\n" CLI_LOCK_WAIT_HELP,
+		   "                    its SHA-256, and check that each file's chunks\n"
+		   "                    make its recorded size and SHA-256\n"
+		   CLI_LOCK_WAIT_HELP,
 	.run = verify_run,
 	.lock_wait = 1,
 };

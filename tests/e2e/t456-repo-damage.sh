@@ -66,4 +66,19 @@ grep -q "snapshot $snap: no files list" "$T/stdout" || fail "$(cat "$T/stdout")"
 expect_fail 3 "$CV" restore "$T/R" "$snap" "$T/out"
 grep -q "snapshot $snap: no files list" "$T/stderr" || fail "$(cat "$T/stderr")"
 [ ! -e "$T/out" ] || [ -z "$(ls -A "$T/out")" ] || fail "restored something"
+# ... one digit of a file's sha256 changed, or its size: reading the data
+# finds it, and names the snapshot and file
+db='f = next(f for f in m["files"] if f["path"] == "chroma.sqlite3"); '
+fresh
+old_manifest "$db"'f["sha256"] = ("1" if f["sha256"][0] != "1" else "2") + f["sha256"][1:]'
+expect_ok "$CV" verify "$T/R" # what is there is all it checks
+expect_fail 3 "$CV" verify --read-data "$T/R"
+grep -q "snapshot $snap: chroma.sqlite3: its chunks' SHA-256 is [0-9a-f]*, its manifest records" \
+	"$T/stdout" || fail "$(cat "$T/stdout")"
+grep -q "1 problems" "$T/stdout" || fail "$(cat "$T/stdout")"
+fresh
+old_manifest "$db"'f["size"] += 1'
+expect_fail 3 "$CV" verify --read-data "$T/R"
+grep -q "snapshot $snap: chroma.sqlite3: its chunks add up to [0-9]* bytes, its manifest records" \
+	"$T/stdout" || fail "$(cat "$T/stdout")"
 echo "manifests: changed ones found, old ones read"
