@@ -171,6 +171,24 @@ static int forget(struct repo *r, struct snap *s, size_t n, int dry_run,
 	return rc;
 }
 
+/*
+ * Whether every index was read: the chunks in the pack of one that was not
+ * are unknown, so a kept snapshot may need them, and its pack must not go.
+ */
+static int indexes_read(const struct repo *r, struct cv_err *e)
+{
+	struct cv_err ie = { 0 };
+	int rc = repo_indexes_ok(r, &ie);
+
+	if (rc)
+		cv_errf(e, rc, "%s: nothing pruned: which chunks its pack holds is "
+			"unknown (verify names the snapshots that need them); put back "
+			"a good copy of the index, or move it and its pack out of "
+			"packs/ and run a backup, which stores the chunks it finds "
+			"missing again", ie.msg);
+	return rc;
+}
+
 static int prune_all(const char *path, const struct policy *p, struct cv_err *e)
 {
 	struct gc_stats gs;
@@ -183,7 +201,7 @@ static int prune_all(const char *path, const struct policy *p, struct cv_err *e)
 	if ((rc = repo_open(path, STORE_EXCLUSIVE, &r, e)))
 		return rc;
 	hashset_init(&keep, SHA256_LEN);
-	if (!(rc = load_snaps(&r, &s, &n, e))) {
+	if (!(rc = indexes_read(&r, e)) && !(rc = load_snaps(&r, &s, &n, e))) {
 		apply_by_source(s, n, p);
 		/* what the kept snapshots need is known before anything is removed */
 		rc = mark_kept(&r, s, n, &keep, e);
@@ -261,7 +279,8 @@ const struct cli_cmd cmd_prune = {
 	.summary = "Forget the snapshots the policy does not keep, then delete chunks no\n"
 		   "kept snapshot references (packs holding some are rewritten first).\n"
 		   "The policy applies to each source (host and directory) on its own.\n"
-		   "A crash at any moment never loses a chunk a kept snapshot needs.",
+		   "A crash at any moment never loses a chunk a kept snapshot needs.\n"
+		   "Nothing is pruned while a pack index cannot be read (exit 3).",
 	.options =
 		"  --keep-last N     the newest N snapshots of each source\n"
 		"  --keep-daily N    the newest snapshot of each of the N latest days\n"

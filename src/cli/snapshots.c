@@ -62,6 +62,9 @@ static int list_all(const char *path, int as_json, struct cv_err *e)
 
 	if ((rc = repo_open(path, STORE_READ, &r, e)))
 		goto out;
+	for (i = 0; i < r.nbad; i++) /* listing needs no chunk: said, not failed */
+		fprintf(stderr, "chromavault snapshots: warning: %s (verify names what "
+			"it affects)\n", r.bad[i].err.msg);
 	rc = repo_list_snapshots(&r, &names, &n, e);
 	for (i = 0; !rc && i < n; i++) {
 		struct cv_err me = { 0 };

@@ -87,7 +87,9 @@ static int check_chunk(void *ctx, const struct manifest *m,
 		char msg[200];
 
 		if (!loc)
-			snprintf(msg, sizeof(msg), "chunk %s is missing", hex);
+			snprintf(msg, sizeof(msg), "chunk %s is missing%s", hex,
+				 v->r.nbad ? " (or in a pack whose index cannot be "
+					     "read, above)" : "");
 		else if (v->pack_gone[loc->pack] == PACK_UNREAD)
 			snprintf(msg, sizeof(msg), "chunk %s: its pack %s cannot be "
 				 "read", hex, v->r.packs[loc->pack]);
@@ -231,6 +233,23 @@ static int index_gone(struct verify *v, size_t i)
 	return stat(path, &st) && errno == ENOENT;
 }
 
+/*
+ * Indexes that could not be read: their packs' chunks are not found, and
+ * each one a snapshot needs is named as missing.
+ */
+static void report_bad_indexes(struct verify *v)
+{
+	size_t i;
+
+	for (i = 0; i < v->r.nbad; i++) {
+		printf("%s: the chunks of its pack cannot be found\n",
+		       v->r.bad[i].err.msg);
+		v->problems++;
+		if (v->r.bad[i].err.code != CV_EIO)
+			v->damaged++;
+	}
+}
+
 /* Without --read-data: each pack is there and long enough. */
 static void check_packs(struct verify *v)
 {
@@ -289,8 +308,10 @@ static int verify_all(const char *path, int read_data, struct cv_err *e)
 	if (!(rc = repo_list_snapshots(&v.r, &names, &n, e)))
 		rc = repo_refresh(&v.r, e); /* packs a backup beside added */
 	v.pack_gone = xcalloc(v.r.npacks + 1, 1);
-	if (!rc)
+	if (!rc) {
+		report_bad_indexes(&v);
 		check_packs(&v);
+	}
 	for (i = 0; !rc && i < n; i++) {
 		struct cv_err me = { 0 };
 

@@ -96,6 +96,17 @@ struct repo {
 	size_t nmoves, capmoves;
 	int level;
 	struct repo_stats stats;
+	/*
+	 * Indexes that could not be read (damaged, or a read failed): the
+	 * others are loaded, so a snapshot none of whose chunks is only in
+	 * their packs is still read, and a backup stores such chunks again.
+	 * What their packs hold is unknown: prune refuses (repo_indexes_ok).
+	 */
+	struct bad_index {
+		char *name;           /* NAME.idx */
+		struct cv_err err;    /* why, naming the file */
+	} *bad;
+	size_t nbad;
 };
 
 /*
@@ -104,7 +115,10 @@ struct repo {
  * this call's own, not another process having made it first.
  */
 int repo_init(const char *path, int *made, struct cv_err *e);
-/* Open and lock (store_lock's modes), load every index. */
+/*
+ * Open and lock (store_lock's modes), load every index; one that cannot be
+ * read does not fail the open, it is listed in r->bad.
+ */
 int repo_open(const char *path, enum store_mode mode, struct repo *r,
 	      struct cv_err *e);
 /*
@@ -113,6 +127,8 @@ int repo_open(const char *path, enum store_mode mode, struct repo *r,
  * this: a snapshot is renamed in only after its packs and their indexes.
  */
 int repo_refresh(struct repo *r, struct cv_err *e);
+/* 0 if every index was read, else an error naming the (first) bad one. */
+int repo_indexes_ok(const struct repo *r, struct cv_err *e);
 /* Compression: zstd level and threads (-1: one per CPU); before any put. */
 void repo_set_compression(struct repo *r, int level, int threads);
 /* Finish the open pack (writable) and close. */

@@ -23,6 +23,7 @@
 #include "repo/manifest.h"
 #include "repo/repo.h"
 #include "repo/walk.h"
+#include "util/bytes.h"
 #include "util/fsutil.h"
 #include "util/xalloc.h"
 
@@ -945,6 +946,90 @@ static void test_walk_after_missing(void **state)
 	repo_close(&r, NULL);
 }
 
+/* Read a pack's index, let edit change it, write it back with its checksum. */
+static void edit_index(const char *pack, void (*edit)(uint8_t *p, size_t n),
+		       int fix_sum)
+{
+	char path[512];
+	uint8_t buf[4096];
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/packs/%s.idx", dir, pack);
+	f = fopen(path, "r+b");
+	assert_non_null(f);
+	n = fread(buf, 1, sizeof(buf), f);
+	edit(buf, n);
+	if (fix_sum)
+		sha256(buf, n - SHA256_LEN, buf + n - SHA256_LEN);
+	rewind(f);
+	assert_int_equal(fwrite(buf, 1, n, f), n);
+	fclose(f);
+}
+
+static void flip_a_byte(uint8_t *p, size_t n)
+{
+	p[30] ^= 1;
+}
+
+/* The last frame's flags made ones no version has (its checksum made again). */
+static void bad_last_flags(uint8_t *p, size_t n)
+{
+	uint64_t nf = load_u64(p + 8);
+
+	assert_true(nf >= 2);
+	store_u32(p + 24 + (nf - 1) * 12 + 8, 2);
+}
+
+/*
+ * An index that cannot be read leaves the others read: its pack's chunks are
+ * not found, and it is remembered (which prune refuses on). One whose
+ * checksum matches but whose entries do not add up adds none of them.
+ */
+static void test_bad_index(void **state)
+{
+	struct repo r;
+	struct cv_err e = { 0 };
+	uint8_t a[SHA256_LEN], b[SHA256_LEN], c[SHA256_LEN];
+	char pa[128], pb[128];
+
+	(void)state;
+	assert_int_equal(repo_open(dir, STORE_APPEND, &r, &e), 0);
+	put_text(&r, "in the first pack", a);
+	assert_int_equal(repo_flush(&r, &e), 0);
+	snprintf(pa, sizeof(pa), "%s", r.packs[r.npacks - 1]);
+	sha256("in lane 1", 9, b);
+	assert_int_equal(repo_put_delta(&r, 1, b, "in lane 1", 9, NULL, NULL, 0, &e), 0);
+	put_text(&r, "in the second pack, lane 0", c);
+	assert_int_equal(repo_flush(&r, &e), 0);
+	snprintf(pb, sizeof(pb), "%s", r.packs[r.npacks - 1]);
+	assert_string_not_equal(pa, pb);
+	repo_close(&r, NULL);
+
+	edit_index(pb, flip_a_byte, 0);
+	assert_int_equal(repo_open(dir, STORE_READ, &r, &e), 0);
+	assert_int_equal(r.nbad, 1);
+	assert_non_null(strstr(r.bad[0].err.msg, "checksum mismatch"));
+	assert_non_null(repo_find(&r, a));
+	assert_null(repo_find(&r, b));
+	assert_int_equal(repo_indexes_ok(&r, &e), CV_ECORRUPT);
+	assert_non_null(strstr(e.msg, pb));
+	cv_err_clear(&e);
+	assert_int_equal(repo_refresh(&r, &e), 0); /* not read again, nor twice */
+	assert_int_equal(r.nbad, 1);
+	repo_close(&r, NULL);
+
+	edit_index(pb, flip_a_byte, 0); /* as it was */
+	edit_index(pb, bad_last_flags, 1);
+	assert_int_equal(repo_open(dir, STORE_READ, &r, &e), 0);
+	assert_int_equal(r.nbad, 1);
+	assert_non_null(strstr(r.bad[0].err.msg, "inconsistent entries"));
+	assert_null(repo_find(&r, b));
+	assert_null(repo_find(&r, c));
+	assert_int_equal(r.npacks, 1);
+	repo_close(&r, NULL);
+}
+
 static void test_cutter(void **state)
 {
 	struct cutter fixed = { 4096, 4096 }, alt = { 132, 1544 };
@@ -979,6 +1064,7 @@ int main(void)
 		cmocka_unit_test(test_manifest_required),
 		cmocka_unit_test_setup_teardown(test_manifest_checksum, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_walk_after_missing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_index, setup, teardown),
 		cmocka_unit_test(test_cutter),
 	};
 
