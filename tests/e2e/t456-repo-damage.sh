@@ -81,6 +81,19 @@ old_manifest "$db"'f["size"] += 1'
 expect_fail 3 "$CV" verify --read-data "$T/R"
 grep -q "snapshot $snap: chroma.sqlite3: its chunks add up to [0-9]* bytes, its manifest records" \
 	"$T/stdout" || fail "$(cat "$T/stdout")"
+# ... without host, time, source or Chroma version: listed, not left out
+fresh
+old_manifest 'for k in ("host", "time", "source", "chroma_version", "collections"): del m[k]'
+expect_ok "$CV" snapshots "$T/R"
+grep -q "^$snap  ?  ?  0 records  [0-9]* bytes  Chroma ?$" "$T/stdout" || fail "$(cat "$T/stdout")"
+expect_ok "$CV" snapshots --json "$T/R"
+python3 - "$T/stdout" "$snap" <<'PY' || fail "$(cat "$T/stdout")"
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert len(s) == 1 and s[0]["id"] == sys.argv[2], s
+assert all(s[0][k] is None for k in ("host", "time", "source", "chroma_version")), s
+PY
+expect_ok "$CV" verify "$T/R"
 echo "manifests: changed ones found, old ones read"
 
 # A pack index damaged. S1 holds the source changed one way (pack P1), S2 the
