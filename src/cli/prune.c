@@ -3,6 +3,7 @@
  * forget snapshots outside the policy, then delete the chunks no kept
  * snapshot references.
  */
+#include <dirent.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -172,6 +173,47 @@ static int forget(struct repo *r, struct snap *s, size_t n, int dry_run,
 }
 
 /*
+ * Say what clean_leftovers would remove in dir ("" for the repository's own
+ * folder): names holding part (beginning with it: prefix), as
+ * store_clean_tmp and rm_prefixed choose them.
+ */
+static void say_leftovers(const char *path, const char *dir, const char *part,
+			  int prefix)
+{
+	struct strbuf p = STRBUF_INIT;
+	struct dirent *de;
+	DIR *d;
+
+	sb_addf(&p, "%s/%s", path, dir);
+	d = opendir(p.buf);
+	while (d && (de = readdir(d))) {
+		if (prefix ? strncmp(de->d_name, part, strlen(part)) :
+			     !strstr(de->d_name, part))
+			continue;
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			printf("dry run: would remove %s%s%s (left by an interrupted "
+			       "run)\n", dir, *dir ? "/" : "", de->d_name);
+	}
+	if (d)
+		closedir(d);
+	sb_release(&p);
+}
+
+/* What killed runs left: temporary files, a backup's staging copy. */
+static void clean_leftovers(struct repo *r, const char *path, int dry_run)
+{
+	if (dry_run) { /* it removes nothing: it says what it would */
+		say_leftovers(path, "packs", ".tmp.", 0);
+		say_leftovers(path, "snapshots", ".tmp.", 0);
+		say_leftovers(path, "", "staging.tmp.", 1);
+		return;
+	}
+	store_clean_tmp(&r->st, "packs");
+	store_clean_tmp(&r->st, "snapshots");
+	rm_prefixed(path, "staging.tmp."); /* a killed backup's copy */
+}
+
+/*
  * Whether every index was read: the chunks in the pack of one that was not
  * are unknown, so a kept snapshot may need them, and its pack must not go.
  */
@@ -211,9 +253,7 @@ static int prune_all(const char *path, const struct policy *p, struct cv_err *e)
 	if (!rc)
 		rc = repo_gc(&r, &keep, p->dry_run, &gs, e);
 	if (!rc) {
-		store_clean_tmp(&r.st, "packs");
-		store_clean_tmp(&r.st, "snapshots");
-		rm_prefixed(path, "staging.tmp."); /* a killed backup's copy */
+		clean_leftovers(&r, path, p->dry_run);
 		printf("%s%llu chunks unreferenced: %llu packs removed, %llu rewritten\n",
 		       p->dry_run ? "dry run: " : "", (unsigned long long)gs.chunks_removed,
 		       (unsigned long long)gs.packs_removed,
