@@ -208,24 +208,23 @@ static int read_index(struct repo *r, const char *name, uint8_t **buf,
 		return rc;
 	v1 = *n >= 8 && !memcmp(*buf, IDX_MAGIC_V1, 8);
 	if (*n < 24 + SHA256_LEN || (!v1 && memcmp(*buf, IDX_MAGIC, 8))) {
-		rc = cv_errf(e, CV_ECORRUPT, "%s/%s: not a pack index", r->st.root, name);
+		cv_errf(e, CV_ECORRUPT, "%s/%s: not a pack index", r->st.root, name);
 		goto fail;
 	}
 	sha256(*buf, *n - SHA256_LEN, sum);
 	if (memcmp(sum, *buf + *n - SHA256_LEN, SHA256_LEN)) {
-		rc = cv_errf(e, CV_ECORRUPT, "%s/%s: checksum mismatch", r->st.root, name);
+		cv_errf(e, CV_ECORRUPT, "%s/%s: checksum mismatch", r->st.root, name);
 		goto fail;
 	}
 	if (!v1 && load_v2(NULL, *buf, *n - SHA256_LEN, 0)) {
-		rc = cv_errf(e, CV_ECORRUPT, "%s/%s: inconsistent entries", r->st.root,
-			     name);
+		cv_errf(e, CV_ECORRUPT, "%s/%s: inconsistent entries", r->st.root, name);
 		goto fail;
 	}
 	return 0;
 fail:
 	free(*buf);
 	*buf = NULL;
-	return rc;
+	return CV_ECORRUPT;
 }
 
 static int load_index(struct repo *r, const char *file, struct cv_err *e)
