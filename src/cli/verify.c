@@ -333,9 +333,9 @@ static int verify_all(const char *path, int read_data, struct cv_err *e)
 		manifest_release(&m);
 	}
 	if (!rc && v.unsealed) /* not a problem: they are as their backup wrote them */
-		printf("%zu snapshot manifest%s carry no checksum (written before "
+		printf("%zu snapshot manifest%s no checksum (written before "
 		       "version 3): read, not checked\n", v.unsealed,
-		       v.unsealed == 1 ? "" : "s");
+		       v.unsealed == 1 ? " carries" : "s carry");
 	if (!rc)
 		printf("%zu snapshots, %zu packs, %llu chunks %s: %zu problems\n", n,
 		       v.r.npacks, (unsigned long long)v.chunks,

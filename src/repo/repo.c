@@ -1248,12 +1248,16 @@ static int remove_packs(struct repo *r, size_t np, const size_t *kept,
 int repo_gc(struct repo *r, const struct hashset *keep, int dry_run,
 	    struct gc_stats *st, struct cv_err *e)
 {
-	size_t np = r->npacks, i, *kept = xcalloc(np + 1, sizeof(size_t));
-	size_t *total = xcalloc(np + 1, sizeof(size_t));
+	size_t np = r->npacks, i, *kept, *total;
 	struct strbuf buf = STRBUF_INIT;
 	int rc;
 
 	memset(st, 0, sizeof(*st));
+	/* keep may lack chunks only an unreadable index's pack holds */
+	if ((rc = repo_indexes_ok(r, e)))
+		return rc;
+	kept = xcalloc(np + 1, sizeof(size_t));
+	total = xcalloc(np + 1, sizeof(size_t));
 	pack_counts(r, keep, kept, total);
 	rc = remove_packs(r, np, kept, total, 0, dry_run, st, e);
 	for (i = 0; !rc && !dry_run && i < r->n; i++) {

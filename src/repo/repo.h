@@ -226,7 +226,8 @@ struct gc_stats {
 /*
  * Keep only the chunks in keep: packs with none of them are deleted, packs
  * with some are rewritten first and deleted after. A crash at any point
- * leaves every kept chunk in some pack with an index.
+ * leaves every kept chunk in some pack with an index. Refused while an
+ * index could not be read (r->bad).
  */
 int repo_gc(struct repo *r, const struct hashset *keep, int dry_run,
 	    struct gc_stats *st, struct cv_err *e);

@@ -54,7 +54,7 @@ grep -q "checksum mismatch" "$T/stdout" || fail "$(cat "$T/stdout")"
 fresh
 old_manifest "pass"
 expect_ok "$CV" verify --read-data "$T/R"
-grep -q "1 snapshot manifest carry no checksum" "$T/stdout" || fail "$(cat "$T/stdout")"
+grep -q "^1 snapshot manifest carries no checksum" "$T/stdout" || fail "$(cat "$T/stdout")"
 expect_ok "$CV" restore "$T/R" "$snap" "$T/out"
 diff -r "$T/src" "$T/out" >&2 || fail "the old manifest restores otherwise"
 

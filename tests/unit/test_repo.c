@@ -991,7 +991,9 @@ static void test_bad_index(void **state)
 	struct repo r;
 	struct cv_err e = { 0 };
 	uint8_t a[SHA256_LEN], b[SHA256_LEN], c[SHA256_LEN];
-	char pa[128], pb[128];
+	char pa[128], pb[128], path[512];
+	struct hashset keep;
+	struct gc_stats gs;
 
 	(void)state;
 	assert_int_equal(repo_open(dir, STORE_APPEND, &r, &e), 0);
@@ -1018,6 +1020,15 @@ static void test_bad_index(void **state)
 	assert_int_equal(repo_refresh(&r, &e), 0); /* not read again, nor twice */
 	assert_int_equal(r.nbad, 1);
 	repo_close(&r, NULL);
+	/* gc itself refuses: what that pack holds is unknown */
+	assert_int_equal(repo_open(dir, STORE_EXCLUSIVE, &r, &e), 0);
+	hashset_init(&keep, SHA256_LEN);
+	hashset_add(&keep, a);
+	assert_int_equal(repo_gc(&r, &keep, 0, &gs, &e), CV_ECORRUPT);
+	hashset_release(&keep);
+	repo_close(&r, NULL);
+	snprintf(path, sizeof(path), "%s/packs/%s.pack", dir, pb);
+	assert_int_equal(access(path, F_OK), 0);
 
 	edit_index(pb, flip_a_byte, 0); /* as it was */
 	edit_index(pb, bad_last_flags, 1);
