@@ -1005,11 +1005,13 @@ static char *with_index_warning(const struct repo *r, const char *json)
 
 	if (!r->nbad)
 		return NULL;
-	if (!json_is_object(m = json_loads(json, 0, NULL))) {
+	m = json_loads(json, 0, NULL); /* json_is_* evaluate their argument twice */
+	if (!json_is_object(m)) {
 		json_decref(m);
 		return NULL;
 	}
-	if (!json_is_array(w = json_object_get(m, "warnings")))
+	w = json_object_get(m, "warnings");
+	if (!json_is_array(w))
 		json_object_set_new(m, "warnings", w = json_array());
 	for (i = 0; i < r->nbad; i++)
 		sb_addf(&sb, "%s%s", i ? "; " : "", r->bad[i].err.msg);
