@@ -3,6 +3,7 @@
  * forget snapshots outside the policy, then delete the chunks no kept
  * snapshot references.
  */
+#include <dirent.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,7 +100,7 @@ static char *source_of(const struct manifest *m)
 }
 
 static int add_chunk(void *ctx, const struct manifest *m,
-		     const struct mf_file *f, long long off,
+		     const struct mf_file *f, const struct walk_at *at,
 		     const uint8_t *hash, struct cv_err *e)
 {
 	hashset_add(ctx, hash);
@@ -171,6 +172,65 @@ static int forget(struct repo *r, struct snap *s, size_t n, int dry_run,
 	return rc;
 }
 
+/*
+ * Say what clean_leftovers would remove in dir ("" for the repository's own
+ * folder): names holding part (beginning with it: prefix), as
+ * store_clean_tmp and rm_prefixed choose them.
+ */
+static void say_leftovers(const char *path, const char *dir, const char *part,
+			  int prefix)
+{
+	struct strbuf p = STRBUF_INIT;
+	struct dirent *de;
+	DIR *d;
+
+	sb_addf(&p, "%s/%s", path, dir);
+	d = opendir(p.buf);
+	while (d && (de = readdir(d))) {
+		if (prefix ? strncmp(de->d_name, part, strlen(part)) :
+			     !strstr(de->d_name, part))
+			continue;
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			printf("dry run: would remove %s%s%s (left by an interrupted "
+			       "run)\n", dir, *dir ? "/" : "", de->d_name);
+	}
+	if (d)
+		closedir(d);
+	sb_release(&p);
+}
+
+/* What killed runs left: temporary files, a backup's staging copy. */
+static void clean_leftovers(struct repo *r, const char *path, int dry_run)
+{
+	if (dry_run) { /* it removes nothing: it says what it would */
+		say_leftovers(path, "packs", ".tmp.", 0);
+		say_leftovers(path, "snapshots", ".tmp.", 0);
+		say_leftovers(path, "", "staging.tmp.", 1);
+		return;
+	}
+	store_clean_tmp(&r->st, "packs");
+	store_clean_tmp(&r->st, "snapshots");
+	rm_prefixed(path, "staging.tmp."); /* a killed backup's copy */
+}
+
+/*
+ * Whether every index was read: the chunks in the pack of one that was not
+ * are unknown, so a kept snapshot may need them, and its pack must not go.
+ */
+static int indexes_read(const struct repo *r, struct cv_err *e)
+{
+	struct cv_err ie = { 0 };
+	int rc = repo_indexes_ok(r, &ie);
+
+	if (rc)
+		cv_errf(e, rc, "%s: nothing pruned: which chunks its pack holds is "
+			"unknown (verify names the snapshots that need them); put back "
+			"a good copy of the index, or move it and its pack out of "
+			"packs/ and run a backup, which stores the chunks it finds "
+			"missing again", ie.msg);
+	return rc;
+}
+
 static int prune_all(const char *path, const struct policy *p, struct cv_err *e)
 {
 	struct gc_stats gs;
@@ -183,7 +243,7 @@ static int prune_all(const char *path, const struct policy *p, struct cv_err *e)
 	if ((rc = repo_open(path, STORE_EXCLUSIVE, &r, e)))
 		return rc;
 	hashset_init(&keep, SHA256_LEN);
-	if (!(rc = load_snaps(&r, &s, &n, e))) {
+	if (!(rc = indexes_read(&r, e)) && !(rc = load_snaps(&r, &s, &n, e))) {
 		apply_by_source(s, n, p);
 		/* what the kept snapshots need is known before anything is removed */
 		rc = mark_kept(&r, s, n, &keep, e);
@@ -193,9 +253,7 @@ static int prune_all(const char *path, const struct policy *p, struct cv_err *e)
 	if (!rc)
 		rc = repo_gc(&r, &keep, p->dry_run, &gs, e);
 	if (!rc) {
-		store_clean_tmp(&r.st, "packs");
-		store_clean_tmp(&r.st, "snapshots");
-		rm_prefixed(path, "staging.tmp."); /* a killed backup's copy */
+		clean_leftovers(&r, path, p->dry_run);
 		printf("%s%llu chunks unreferenced: %llu packs removed, %llu rewritten\n",
 		       p->dry_run ? "dry run: " : "", (unsigned long long)gs.chunks_removed,
 		       (unsigned long long)gs.packs_removed,
@@ -261,7 +319,8 @@ const struct cli_cmd cmd_prune = {
 	.summary = "Forget the snapshots the policy does not keep, then delete chunks no\n"
 		   "kept snapshot references (packs holding some are rewritten first).\n"
 		   "The policy applies to each source (host and directory) on its own.\n"
-		   "A crash at any moment never loses a chunk a kept snapshot needs.",
+		   "A crash at any moment never loses a chunk a kept snapshot needs.\n"
+		   "Nothing is pruned while a pack index cannot be read (exit 3).",
 	.options =
 		"  --keep-last N     the newest N snapshots of each source\n"
 		"  --keep-daily N    the newest snapshot of each of the N latest days\n"

@@ -12,6 +12,15 @@
 #include "repo/repo.h"
 #include "util/banned.h"
 
+/* A member of the manifest, or null: an old or hand-made one may lack it. */
+static json_t *member(const struct manifest *m, const char *key)
+{
+	json_t *v = json_object_get(m->root, key);
+
+	return v ? json_incref(v) : json_null();
+}
+
+/* NULL only if jansson cannot build it (out of memory): checked anyway. */
 static json_t *summary(const struct manifest *m)
 {
 	json_t *colls = json_object_get(m->root, "collections"), *c;
@@ -23,14 +32,23 @@ static json_t *summary(const struct manifest *m)
 		records += json_integer_value(json_object_get(c, "records"));
 	for (i = 0; i < m->n; i++)
 		bytes += (json_int_t)m->files[i].size;
-	return json_pack("{s:s, s:O, s:O, s:O, s:O, s:I, s:I, s:O, s:o}", "id", m->name,
-			 "time", json_object_get(m->root, "time"),
-			 "host", json_object_get(m->root, "host"),
-			 "source", json_object_get(m->root, "source"),
-			 "chroma_version", json_object_get(m->root, "chroma_version"),
-			 "records", records, "bytes", bytes, "collections", colls,
+	return json_pack("{s:s, s:o, s:o, s:o, s:o, s:I, s:I, s:o, s:o}", "id", m->name,
+			 "time", member(m, "time"), "host", member(m, "host"),
+			 "source", member(m, "source"),
+			 "chroma_version", member(m, "chroma_version"),
+			 "records", records, "bytes", bytes,
+			 "collections", json_is_array(colls) ? json_incref(colls)
+							     : json_array(),
 			 "warnings", json_is_array(warnings) ? json_incref(warnings)
 							     : json_array());
+}
+
+/* A string member, or "?" when the manifest has none. */
+static const char *str(const json_t *s, const char *key)
+{
+	const char *v = json_string_value(json_object_get(s, key));
+
+	return v ? v : "?";
 }
 
 /* One line a snapshot, then what its backup warned of, indented. */
@@ -39,15 +57,13 @@ static void print_line(const json_t *s)
 	const json_t *w;
 	size_t i;
 
-	printf("%s  %s  %s  %lld records  %lld bytes  Chroma %s\n",
-	       json_string_value(json_object_get(s, "id")),
-	       json_string_value(json_object_get(s, "time")),
-	       json_string_value(json_object_get(s, "source")),
+	printf("%s  %s  %s  %lld records  %lld bytes  Chroma %s\n", str(s, "id"),
+	       str(s, "time"), str(s, "source"),
 	       (long long)json_integer_value(json_object_get(s, "records")),
 	       (long long)json_integer_value(json_object_get(s, "bytes")),
-	       json_string_value(json_object_get(s, "chroma_version")));
+	       str(s, "chroma_version"));
 	json_array_foreach(json_object_get(s, "warnings"), i, w)
-		printf("    warning: %s\n", json_string_value(w));
+		printf("    warning: %s\n", json_is_string(w) ? json_string_value(w) : "?");
 }
 
 static int list_all(const char *path, int as_json, struct cv_err *e)
@@ -62,6 +78,9 @@ static int list_all(const char *path, int as_json, struct cv_err *e)
 
 	if ((rc = repo_open(path, STORE_READ, &r, e)))
 		goto out;
+	for (i = 0; i < r.nbad; i++) /* listing needs no chunk: said, not failed */
+		fprintf(stderr, "chromavault snapshots: warning: %s (verify names what "
+			"it affects)\n", r.bad[i].err.msg);
 	rc = repo_list_snapshots(&r, &names, &n, e);
 	for (i = 0; !rc && i < n; i++) {
 		struct cv_err me = { 0 };
@@ -72,7 +91,13 @@ static int list_all(const char *path, int as_json, struct cv_err *e)
 			bad++;
 			continue;
 		}
-		json_array_append_new(all, summary(&m));
+		if (!(s = summary(&m))) { /* listed by name, and counted */
+			fprintf(stderr, "chromavault snapshots: snapshot %s: cannot "
+				"summarise its manifest\n", names[i]);
+			s = json_pack("{s:s}", "id", names[i]);
+			bad++;
+		}
+		json_array_append_new(all, s);
 		manifest_release(&m);
 	}
 	repo_close(&r, NULL);

@@ -25,28 +25,44 @@ struct verify {
 	struct hashset seen;   /* chunks already checked */
 	struct hashset bad;    /* of them, missing or damaged */
 	struct hashset here;   /* bad ones this snapshot has met */
+	struct hashset files;  /* files checked whole: list, size and sha256 */
 	size_t again;          /* of them, reported under an earlier snapshot */
-	const char *again_path; /* the first of them: its file and offset */
-	long long again_off;
+	const char *again_path; /* the first of them: its file and place */
+	struct walk_at again_at;
 	struct strbuf buf;
 	uint8_t *pack_gone;    /* per pack: PACK_GONE, PACK_UNREAD or 0 */
 	size_t problems;
 	size_t damaged;        /* of them, damage found (not an I/O error) */
+	size_t unsealed;       /* manifests written without a checksum */
 	uint64_t chunks;
 };
 
+/*
+ * Where a chunk is: its offset, or, after a chunk of unknown length (not in
+ * the repository), its place in the list and the least offset it can have.
+ */
+static void print_at(const struct walk_at *at)
+{
+	if (at->off < 0)
+		printf("chunk list");
+	else if (at->exact)
+		printf("offset %lld", at->off);
+	else
+		printf("chunk %zu, at or after offset %lld", at->idx, at->off);
+}
+
 static void problem(struct verify *v, const struct manifest *m,
-		    const struct mf_file *f, long long off, const char *what)
+		    const struct mf_file *f, const struct walk_at *at,
+		    const char *what)
 {
 	v->problems++;
-	if (off < 0)
-		printf("snapshot %s: %s: chunk list: %s\n", m->name, f->path, what);
-	else
-		printf("snapshot %s: %s at offset %lld: %s\n", m->name, f->path, off, what);
+	printf("snapshot %s: %s%s", m->name, f->path, at->off < 0 ? ": " : " at ");
+	print_at(at);
+	printf(": %s\n", what);
 }
 
 static int check_chunk(void *ctx, const struct manifest *m,
-		       const struct mf_file *f, long long off,
+		       const struct mf_file *f, const struct walk_at *at,
 		       const uint8_t *hash, struct cv_err *e)
 {
 	struct verify *v = ctx;
@@ -59,7 +75,7 @@ static int check_chunk(void *ctx, const struct manifest *m,
 		if (hashset_has(&v->bad, hash) && hashset_add(&v->here, hash) &&
 		    !v->again++) {
 			v->again_path = f->path;
-			v->again_off = off;
+			v->again_at = *at;
 		}
 		return 0;
 	}
@@ -71,28 +87,116 @@ static int check_chunk(void *ctx, const struct manifest *m,
 		char msg[200];
 
 		if (!loc)
-			snprintf(msg, sizeof(msg), "chunk %s is missing", hex);
+			snprintf(msg, sizeof(msg), "chunk %s is missing%s", hex,
+				 v->r.nbad ? " (or in a pack whose index cannot be "
+					     "read, above)" : "");
 		else if (v->pack_gone[loc->pack] == PACK_UNREAD)
 			snprintf(msg, sizeof(msg), "chunk %s: its pack %s cannot be "
 				 "read", hex, v->r.packs[loc->pack]);
 		else
 			snprintf(msg, sizeof(msg), "chunk %s: its pack %s is missing "
 				 "or truncated", hex, v->r.packs[loc->pack]);
-		problem(v, m, f, off, msg);
+		problem(v, m, f, at, msg);
 		if (!loc || v->pack_gone[loc->pack] != PACK_UNREAD)
 			v->damaged++;
 		hashset_add(&v->bad, hash);
 		hashset_add(&v->here, hash);
 		return 0;
 	}
-	if ((v->read_data || off < 0) && repo_get(&v->r, hash, &v->buf, &ce)) {
-		problem(v, m, f, off, ce.msg);
+	if ((v->read_data || at->off < 0) && repo_get(&v->r, hash, &v->buf, &ce)) {
+		problem(v, m, f, at, ce.msg);
 		if (ce.code != CV_EIO)
 			v->damaged++;
 		hashset_add(&v->bad, hash);
 		hashset_add(&v->here, hash);
 	}
 	return 0;
+}
+
+/*
+ * Hash f's chunks in order into whole and add up their lengths: 1 if a chunk
+ * is missing or bad (named by the walk), 0 when all were read, else an error
+ * of reading one again.
+ */
+static int read_whole(struct verify *v, const struct strbuf *list,
+		      struct sha256 *whole, uint64_t *size, struct cv_err *e)
+{
+	const struct chunk_loc *loc;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < list->len / SHA256_LEN; i++) {
+		const uint8_t *h = (const uint8_t *)list->buf + i * SHA256_LEN;
+
+		if (hashset_has(&v->bad, h) || !(loc = repo_find(&v->r, h)))
+			return 1;
+		sb_reset(&v->buf);
+		/* each chunk's own hash was checked by the walk */
+		if ((rc = repo_append_unchecked(&v->r, &v->r.rd, loc, h, &v->buf, e)))
+			return rc;
+		sha256_update(whole, v->buf.buf, v->buf.len);
+		*size += v->buf.len;
+	}
+	return 0;
+}
+
+/*
+ * With --read-data: f's chunks, concatenated, are its recorded size and
+ * sha256 (what restore checks). A file with the same list, size and hash
+ * as one checked before (unchanged between snapshots) is not read again.
+ */
+static void check_whole(struct verify *v, const struct manifest *m,
+			const struct mf_file *f)
+{
+	struct strbuf list = STRBUF_INIT;
+	struct cv_err ce = { 0 };
+	struct sha256 whole;
+	uint8_t key[SHA256_LEN], sum[SHA256_LEN];
+	char want[2 * SHA256_LEN + 1], got[2 * SHA256_LEN + 1];
+	uint64_t size = 0;
+	int rc;
+
+	if (mf_file_list(&v->r, f, &list, &ce)) /* named by the walk */
+		goto out;
+	sha256_init(&whole);
+	sha256_update(&whole, list.buf, list.len);
+	sha256_update(&whole, f->sha, SHA256_LEN);
+	sha256_update(&whole, &f->size, sizeof(f->size));
+	sha256_final(&whole, key);
+	if (!hashset_add(&v->files, key))
+		goto out;
+	sha256_init(&whole);
+	rc = read_whole(v, &list, &whole, &size, &ce);
+	sha256_final(&whole, sum);
+	v->problems += rc < 0;
+	if (rc < 0)
+		printf("snapshot %s: %s: %s\n", m->name, f->path, ce.msg);
+	if (rc)
+		goto out;
+	hex_encode(sum, SHA256_LEN, got);
+	hex_encode(f->sha, SHA256_LEN, want);
+	if (size != f->size)
+		printf("snapshot %s: %s: its chunks add up to %llu bytes, its manifest "
+		       "records %llu\n", m->name, f->path, (unsigned long long)size,
+		       (unsigned long long)f->size);
+	else if (memcmp(sum, f->sha, SHA256_LEN))
+		printf("snapshot %s: %s: its chunks' SHA-256 is %s, its manifest "
+		       "records %s\n", m->name, f->path, got, want);
+	if (size != f->size || memcmp(sum, f->sha, SHA256_LEN)) {
+		v->problems++;
+		v->damaged++;
+	}
+out:
+	sb_release(&list);
+}
+
+static void check_files(struct verify *v, const struct manifest *m)
+{
+	size_t i;
+
+	for (i = 0; v->read_data && i < m->n; i++)
+		if (!m->files[i].is_dir)
+			check_whole(v, m, &m->files[i]);
 }
 
 /*
@@ -106,10 +210,13 @@ static void report_again(struct verify *v, const struct manifest *m)
 	v->problems++;
 	printf("snapshot %s: %zu chunk%s reported above, the first in %s ", m->name,
 	       v->again, v->again == 1 ? "" : "s", v->again_path);
-	if (v->again_off < 0)
+	if (v->again_at.off < 0)
 		printf("(its chunk list)\n");
-	else
-		printf("at offset %lld\n", v->again_off);
+	else {
+		printf("at ");
+		print_at(&v->again_at);
+		printf("\n");
+	}
 	v->again = 0;
 }
 
@@ -124,6 +231,23 @@ static int index_gone(struct verify *v, size_t i)
 
 	snprintf(path, sizeof(path), "%s/packs/%s.idx", v->r.st.root, v->r.packs[i]);
 	return stat(path, &st) && errno == ENOENT;
+}
+
+/*
+ * Indexes that could not be read: their packs' chunks are not found, and
+ * each one a snapshot needs is named as missing.
+ */
+static void report_bad_indexes(struct verify *v)
+{
+	size_t i;
+
+	for (i = 0; i < v->r.nbad; i++) {
+		printf("%s: the chunks of its pack cannot be found\n",
+		       v->r.bad[i].err.msg);
+		v->problems++;
+		if (v->r.bad[i].err.code != CV_EIO)
+			v->damaged++;
+	}
 }
 
 /* Without --read-data: each pack is there and long enough. */
@@ -179,12 +303,15 @@ static int verify_all(const char *path, int read_data, struct cv_err *e)
 	hashset_init(&v.seen, SHA256_LEN);
 	hashset_init(&v.bad, SHA256_LEN);
 	hashset_init(&v.here, SHA256_LEN);
+	hashset_init(&v.files, SHA256_LEN);
 	sb_init(&v.buf, 0);
 	if (!(rc = repo_list_snapshots(&v.r, &names, &n, e)))
 		rc = repo_refresh(&v.r, e); /* packs a backup beside added */
 	v.pack_gone = xcalloc(v.r.npacks + 1, 1);
-	if (!rc)
+	if (!rc) {
+		report_bad_indexes(&v);
 		check_packs(&v);
+	}
 	for (i = 0; !rc && i < n; i++) {
 		struct cv_err me = { 0 };
 
@@ -194,14 +321,21 @@ static int verify_all(const char *path, int read_data, struct cv_err *e)
 			if (me.code != CV_EIO)
 				v.damaged++;
 		} else {
+			v.unsealed += !m.sealed;
 			hashset_release(&v.here);
 			hashset_init(&v.here, SHA256_LEN);
 			rc = walk_snapshot(&v.r, &m, check_chunk, &v, 0, e);
+			if (!rc)
+				check_files(&v, &m);
 			if (!rc)
 				report_again(&v, &m);
 		}
 		manifest_release(&m);
 	}
+	if (!rc && v.unsealed) /* not a problem: they are as their backup wrote them */
+		printf("%zu snapshot manifest%s no checksum (written before "
+		       "version 3): read, not checked\n", v.unsealed,
+		       v.unsealed == 1 ? " carries" : "s carry");
 	if (!rc)
 		printf("%zu snapshots, %zu packs, %llu chunks %s: %zu problems\n", n,
 		       v.r.npacks, (unsigned long long)v.chunks,
@@ -217,6 +351,7 @@ static int verify_all(const char *path, int read_data, struct cv_err *e)
 	hashset_release(&v.seen);
 	hashset_release(&v.bad);
 	hashset_release(&v.here);
+	hashset_release(&v.files);
 	sb_release(&v.buf);
 	free(v.pack_gone);
 	repo_close(&v.r, NULL);
@@ -239,13 +374,16 @@ static int verify_run(int argc, char **argv)
 const struct cli_cmd cmd_verify = {
 	.name = "verify",
 	.usage = "verify REPO [--read-data] [--lock-wait S]",
-	.summary = "Check a repository: its indexes, that every pack is there, and that\n"
-		   "every chunk of every snapshot is present. Each problem is printed\n"
-		   "with its snapshot, file and offset, and every other snapshot that\n"
-		   "needs the same chunk is named too; exit 3 when one is damaged or\n"
-		   "missing, 2 when what is left could not be read (I/O errors).",
+	.summary = "Check a repository: its indexes, every snapshot manifest's checksum,\n"
+		   "that every pack is there, and that every chunk of every snapshot is\n"
+		   "present. Each problem is printed with its snapshot, file and offset,\n"
+		   "and every other snapshot that needs the same chunk is named too;\n"
+		   "exit 3 when one is damaged or missing, 2 when what is left could not\n"
+		   "be read (I/O errors).",
 	.options = "  --read-data       also read every chunk, decompress it and check\n"
-		   "                    its SHA-256\n" CLI_LOCK_WAIT_HELP,
+		   "                    its SHA-256, and check that each file's chunks\n"
+		   "                    make its recorded size and SHA-256\n"
+		   CLI_LOCK_WAIT_HELP,
 	.run = verify_run,
 	.lock_wait = 1,
 };

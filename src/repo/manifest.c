@@ -340,10 +340,19 @@ static int parse_hashes(json_t *arr, uint8_t **out, size_t *n)
 	return json_is_array(arr) ? 0 : -1;
 }
 
+/* Absent, or an integer: the first manifests had no mode or mtime_ns. */
+static int int_or_absent(const json_t *o, const char *key)
+{
+	const json_t *v = json_object_get(o, key);
+
+	return !v || json_is_integer(v);
+}
+
 static int parse_file(json_t *o, struct mf_file *f, const char *name, size_t i,
 		      struct cv_err *e)
 {
 	json_t *patch = json_object_get(o, "patch");
+	json_t *size = json_object_get(o, "size");
 	const char *sha = json_string_value(json_object_get(o, "sha256"));
 
 	memset(f, 0, sizeof(*f));
@@ -352,12 +361,20 @@ static int parse_file(json_t *o, struct mf_file *f, const char *name, size_t i,
 	f->is_dir = json_is_true(json_object_get(o, "dir"));
 	f->mode = (unsigned)json_integer_value(json_object_get(o, "mode"));
 	f->mtime_ns = json_integer_value(json_object_get(o, "mtime_ns"));
-	f->size = (uint64_t)json_integer_value(json_object_get(o, "size"));
-	if (!f->path || strstr(f->path, "..") || f->path[0] == '/')
+	f->size = (uint64_t)json_integer_value(size);
+	if (!json_is_object(o) || !f->path || !*f->path || strstr(f->path, "..") ||
+	    f->path[0] == '/')
 		return cv_errf(e, CV_ECORRUPT, "snapshot %s: file %zu has a bad path",
 			       name, i);
+	if (!int_or_absent(o, "mode") || !int_or_absent(o, "mtime_ns"))
+		return cv_errf(e, CV_ECORRUPT, "snapshot %s: %s: bad mode or mtime_ns",
+			       name, f->path);
 	if (f->is_dir)
 		return 0;
+	/* restore writes exactly size bytes, which must hash to sha256 */
+	if (!json_is_integer(size) || json_integer_value(size) < 0)
+		return cv_errf(e, CV_ECORRUPT, "snapshot %s: %s: no size", name,
+			       f->path);
 	if (!sha || hex_decode(sha, f->sha, SHA256_LEN) ||
 	    parse_hashes(json_object_get(o, "lists"), &f->segs, &f->nsegs))
 		return cv_errf(e, CV_ECORRUPT, "snapshot %s: %s: bad sha256 or lists",
@@ -370,6 +387,25 @@ static int parse_file(json_t *o, struct mf_file *f, const char *name, size_t i,
 	    !json_is_integer(json_object_get(o, "chunks")) || f->nchunks > UINT32_MAX)
 		return cv_errf(e, CV_ECORRUPT, "snapshot %s: %s: bad patch or chunks",
 			       name, f->path);
+	return 0;
+}
+
+/*
+ * The manifest's checksum: any change after it was written (a path renamed,
+ * a hash edited) is found here, before a restore or verify uses it.
+ */
+static int check_seal(const char *name, const char *json, struct manifest *m,
+		      struct cv_err *e)
+{
+	json_int_t version = json_integer_value(json_object_get(m->root, "version"));
+
+	if (repo_snapshot_sealed(json, &m->sealed))
+		return cv_errf(e, CV_ECORRUPT, "snapshot %s: checksum mismatch (the "
+			       "manifest was changed or damaged after it was written)",
+			       name);
+	if (!m->sealed && version >= MF_SEALED_SINCE)
+		return cv_errf(e, CV_ECORRUPT, "snapshot %s: a version %lld manifest "
+			       "without its checksum", name, (long long)version);
 	return 0;
 }
 
@@ -392,8 +428,17 @@ int manifest_parse(const char *name, const char *json, struct manifest *m,
 		manifest_release(m);
 		return rc;
 	}
+	if ((rc = check_seal(name, json, m, e))) {
+		manifest_release(m);
+		return rc;
+	}
 	m->time = json_integer_value(json_object_get(m->root, "unix_time"));
 	files = json_object_get(m->root, "files");
+	if (!json_is_array(files)) { /* else a restore of nothing would succeed */
+		rc = cv_errf(e, CV_ECORRUPT, "snapshot %s: no files list", name);
+		manifest_release(m);
+		return rc;
+	}
 	m->files = xcalloc(json_array_size(files) + 1, sizeof(*m->files));
 	json_array_foreach(files, i, o) {
 		if ((rc = parse_file(o, &m->files[i], name, i, e)))

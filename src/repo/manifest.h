@@ -24,6 +24,8 @@
 #define MF_PATCH_ENTRY 36
 #define MF_PATCH_MAX_FRACTION 4
 #define MF_PATCH_MIN_CHUNKS 64
+/* The manifest version from which a checksum is part of every manifest. */
+#define MF_SEALED_SINCE 3
 
 struct mf_file {
 	const char *path;
@@ -47,9 +49,14 @@ struct manifest {
 	struct mf_file *files;
 	size_t n;
 	int64_t time;         /* seconds since the epoch */
+	int sealed;           /* its checksum matched; 0: written without one */
 };
 
-/* Parse; errors name the snapshot and leave m empty (released). */
+/*
+ * Parse; errors name the snapshot and leave m empty (released). A manifest
+ * whose checksum does not match is an error; one of version 3 or later
+ * must carry one, older ones are read without (m->sealed 0).
+ */
 int manifest_parse(const char *name, const char *json, struct manifest *m,
 		   struct cv_err *e);
 void manifest_release(struct manifest *m);

@@ -151,7 +151,10 @@ static int load_v1(struct repo *r, const uint8_t *p, size_t n, uint32_t pack)
 	return 0;
 }
 
-/* Version 2: frame entries, then chunk entries in frame order. */
+/*
+ * Version 2: frame entries, then chunk entries in frame order. With r NULL
+ * only checked, so that an inconsistent index adds no entry at all.
+ */
 static int load_v2(struct repo *r, const uint8_t *p, size_t n, uint32_t pack)
 {
 	uint64_t nf = load_u64(p + 8), nc = load_u64(p + 16), off = 8, k = 0, content;
@@ -184,45 +187,94 @@ static int load_v2(struct repo *r, const uint8_t *p, size_t n, uint32_t pack)
 			loc.uoff = uoff;
 			loc.ord = (uint16_t)j;
 			uoff += loc.ulen;
-			tab_add(r, &loc);
-			r->pack_entries[pack]++;
+			if (r) {
+				tab_add(r, &loc);
+				r->pack_entries[pack]++;
+			}
 		}
 		off += loc.clen;
 	}
 	return k == nc ? 0 : -1;
 }
 
+/* The index's bytes, checked: magic, checksum, consistent entries. */
+static int read_index(struct repo *r, const char *name, uint8_t **buf,
+		      size_t *n, struct cv_err *e)
+{
+	uint8_t sum[SHA256_LEN];
+	int rc, v1;
+
+	if ((rc = store_get(&r->st, name, 1u << 30, buf, n, e)))
+		return rc;
+	v1 = *n >= 8 && !memcmp(*buf, IDX_MAGIC_V1, 8);
+	if (*n < 24 + SHA256_LEN || (!v1 && memcmp(*buf, IDX_MAGIC, 8))) {
+		cv_errf(e, CV_ECORRUPT, "%s/%s: not a pack index", r->st.root, name);
+		goto fail;
+	}
+	sha256(*buf, *n - SHA256_LEN, sum);
+	if (memcmp(sum, *buf + *n - SHA256_LEN, SHA256_LEN)) {
+		cv_errf(e, CV_ECORRUPT, "%s/%s: checksum mismatch", r->st.root, name);
+		goto fail;
+	}
+	if (!v1 && load_v2(NULL, *buf, *n - SHA256_LEN, 0)) {
+		cv_errf(e, CV_ECORRUPT, "%s/%s: inconsistent entries", r->st.root, name);
+		goto fail;
+	}
+	return 0;
+fail:
+	free(*buf);
+	*buf = NULL;
+	return CV_ECORRUPT;
+}
+
 static int load_index(struct repo *r, const char *file, struct cv_err *e)
 {
 	char name[256];
-	uint8_t *buf, sum[SHA256_LEN];
+	uint8_t *buf;
 	size_t n;
 	uint32_t pack;
 	int rc, v1;
 
 	snprintf(name, sizeof(name), "packs/%s", file);
-	if ((rc = store_get(&r->st, name, 1u << 30, &buf, &n, e)))
+	if ((rc = read_index(r, name, &buf, &n, e)))
 		return rc;
-	v1 = n >= 8 && !memcmp(buf, IDX_MAGIC_V1, 8);
-	if (n < 24 + SHA256_LEN || (!v1 && memcmp(buf, IDX_MAGIC, 8))) {
-		free(buf);
-		return cv_errf(e, CV_ECORRUPT, "%s/%s: not a pack index", r->st.root, name);
-	}
-	sha256(buf, n - SHA256_LEN, sum);
-	if (memcmp(sum, buf + n - SHA256_LEN, SHA256_LEN)) {
-		free(buf);
-		return cv_errf(e, CV_ECORRUPT, "%s/%s: checksum mismatch", r->st.root, name);
-	}
-	file = strrchr(name, '/') + 1;
+	v1 = !memcmp(buf, IDX_MAGIC_V1, 8);
 	name[strlen(name) - 4] = '\0'; /* drop ".idx" */
-	pack = add_pack_name(r, file);
+	pack = add_pack_name(r, strrchr(name, '/') + 1);
 	rc = v1 ? load_v1(r, buf, n - SHA256_LEN, pack) :
 		  load_v2(r, buf, n - SHA256_LEN, pack);
 	free(buf);
-	if (rc)
+	if (rc) /* v1 checks its count before adding; v2 was checked whole */
 		return cv_errf(e, CV_ECORRUPT, "%s/%s.idx: inconsistent entries",
 			       r->st.root, name);
 	return 0;
+}
+
+static int is_bad_index(const struct repo *r, const char *file)
+{
+	size_t i;
+
+	for (i = 0; i < r->nbad; i++)
+		if (!strcmp(r->bad[i].name, file))
+			return 1;
+	return 0;
+}
+
+/*
+ * Load one index; one that cannot be read is remembered (repo.h) and the
+ * others are loaded: every chunk not in its pack is still found. One gone
+ * since the listing was removed by a failed backup, with its pack.
+ */
+static void load_or_remember(struct repo *r, const char *file)
+{
+	struct cv_err ie = { 0 };
+	int rc = load_index(r, file, &ie);
+
+	if (!rc || rc == CV_ENOTFOUND)
+		return;
+	r->bad = xrealloc(r->bad, (r->nbad + 1) * sizeof(*r->bad));
+	r->bad[r->nbad].name = xstrdup(file);
+	r->bad[r->nbad++].err = ie;
 }
 
 static int load_indexes(struct repo *r, struct cv_err *e)
@@ -240,12 +292,11 @@ static int load_indexes(struct repo *r, struct cv_err *e)
 	}
 	tab_reserve(r, (size_t)(bytes / IDX_CHUNK)); /* at most this many entries */
 	for (i = 0; i < n; i++) {
-		if (!rc)
-			rc = load_index(r, names[i], e);
+		load_or_remember(r, names[i]);
 		free(names[i]);
 	}
 	free(names);
-	return rc;
+	return 0;
 }
 
 int repo_refresh(struct repo *r, struct cv_err *e)
@@ -261,12 +312,22 @@ int repo_refresh(struct repo *r, struct cv_err *e)
 		for (known = 0, k = 0; !known && k < r->npacks; k++)
 			known = strlen(r->packs[k]) == len &&
 				!strncmp(r->packs[k], names[i], len);
-		if (!rc && !known)
-			rc = load_index(r, names[i], e);
+		if (!known && !is_bad_index(r, names[i]))
+			load_or_remember(r, names[i]);
 		free(names[i]);
 	}
 	free(names);
-	return rc;
+	return 0;
+}
+
+int repo_indexes_ok(const struct repo *r, struct cv_err *e)
+{
+	if (!r->nbad)
+		return 0;
+	cv_errf(e, r->bad[0].err.code, "%s", r->bad[0].err.msg);
+	if (r->nbad > 1)
+		cv_err_prefix(e, "%zu pack indexes cannot be read, the first", r->nbad);
+	return e->code;
 }
 
 /* ---- open, close ---- */
@@ -408,6 +469,9 @@ int repo_close(struct repo *r, struct cv_err *e)
 		store_abort(&r->pf);
 	for (i = 0; i < r->npacks; i++)
 		free(r->packs[i]);
+	for (i = 0; i < r->nbad; i++)
+		free(r->bad[i].name);
+	free(r->bad);
 	free(r->packs);
 	free(r->pack_entries);
 	free(r->locs);
@@ -919,13 +983,98 @@ int repo_get_list(struct repo *r, const uint8_t *segs, size_t nsegs,
 
 /* ---- manifests ---- */
 
+/*
+ * A manifest's checksum (version 3) is its first member, over every byte
+ * after it: the file stays one JSON object, and the bytes hashed are the
+ * bytes read, with nothing to canonicalise.
+ */
+#define SEAL_HEAD "{\"manifest_sha256\":\""
+#define SEAL_LEN (sizeof(SEAL_HEAD) - 1 + 2 * SHA256_LEN + 2) /* hex, then "," */
+
+/*
+ * A snapshot written while indexes could not be read says so among its
+ * warnings: the chunks found only in their packs were stored again. NULL
+ * when every index was read (or json is not an object). Caller frees.
+ */
+static char *with_index_warning(const struct repo *r, const char *json)
+{
+	struct strbuf sb = STRBUF_INIT;
+	json_t *m, *w;
+	char *text;
+	size_t i;
+
+	if (!r->nbad)
+		return NULL;
+	m = json_loads(json, 0, NULL); /* json_is_* evaluate their argument twice */
+	if (!json_is_object(m)) {
+		json_decref(m);
+		return NULL;
+	}
+	w = json_object_get(m, "warnings");
+	if (!json_is_array(w))
+		json_object_set_new(m, "warnings", w = json_array());
+	for (i = 0; i < r->nbad; i++)
+		sb_addf(&sb, "%s%s", i ? "; " : "", r->bad[i].err.msg);
+	sb_adds(&sb, ": the chunks of this snapshot found only in that pack were "
+		"stored again");
+	json_array_append_new(w, json_string(sb.buf));
+	text = json_dumps(m, JSON_COMPACT);
+	json_decref(m);
+	sb_release(&sb);
+	return text;
+}
+
 int repo_put_snapshot(struct repo *r, const char *name, const char *json,
 		      struct cv_err *e)
 {
-	char path[256];
+	struct strbuf sb = STRBUF_INIT;
+	char path[256], hex[2 * SHA256_LEN + 1];
+	char *warned = with_index_warning(r, json);
+	uint8_t sum[SHA256_LEN];
+	size_t n;
+	int rc;
 
+	json = warned ? warned : json;
+	n = strlen(json);
+
+	/* an object with a member, compact: what follows its "{" is sealed */
+	if (n < 2 || json[0] != '{' || json[1] != '"') {
+		free(warned);
+		return cv_errf(e, CV_EUSAGE, "snapshot %s: the manifest does not "
+			       "begin with a member", name);
+	}
+	sha256(json + 1, n - 1, sum);
+	hex_encode(sum, SHA256_LEN, hex);
+	sb_grow(&sb, SEAL_LEN + n);
+	sb_adds(&sb, SEAL_HEAD);
+	sb_adds(&sb, hex);
+	sb_adds(&sb, "\",");
+	sb_add(&sb, json + 1, n - 1);
 	snprintf(path, sizeof(path), "snapshots/%s.json", name);
-	return store_put(&r->st, path, json, strlen(json), e);
+	rc = store_put(&r->st, path, sb.buf, sb.len, e);
+	sb_release(&sb);
+	free(warned);
+	return rc;
+}
+
+int repo_snapshot_sealed(const char *text, int *sealed)
+{
+	const char *at = text + sizeof(SEAL_HEAD) - 1;
+	char hex[2 * SHA256_LEN + 1];
+	uint8_t sum[SHA256_LEN], want[SHA256_LEN];
+
+	*sealed = !strncmp(text, SEAL_HEAD, sizeof(SEAL_HEAD) - 1);
+	if (!*sealed)
+		return 0;
+	if (strnlen(text, SEAL_LEN) < SEAL_LEN ||
+	    memcmp(at + 2 * SHA256_LEN, "\",", 2))
+		return CV_ECORRUPT;
+	memcpy(hex, at, 2 * SHA256_LEN);
+	hex[2 * SHA256_LEN] = '\0';
+	if (hex_decode(hex, want, SHA256_LEN))
+		return CV_ECORRUPT;
+	sha256(text + SEAL_LEN, strlen(text + SEAL_LEN), sum);
+	return memcmp(sum, want, SHA256_LEN) ? CV_ECORRUPT : 0;
 }
 
 int repo_list_snapshots(struct repo *r, char ***names, size_t *n,
@@ -1101,12 +1250,16 @@ static int remove_packs(struct repo *r, size_t np, const size_t *kept,
 int repo_gc(struct repo *r, const struct hashset *keep, int dry_run,
 	    struct gc_stats *st, struct cv_err *e)
 {
-	size_t np = r->npacks, i, *kept = xcalloc(np + 1, sizeof(size_t));
-	size_t *total = xcalloc(np + 1, sizeof(size_t));
+	size_t np = r->npacks, i, *kept, *total;
 	struct strbuf buf = STRBUF_INIT;
 	int rc;
 
 	memset(st, 0, sizeof(*st));
+	/* keep may lack chunks only an unreadable index's pack holds */
+	if ((rc = repo_indexes_ok(r, e)))
+		return rc;
+	kept = xcalloc(np + 1, sizeof(size_t));
+	total = xcalloc(np + 1, sizeof(size_t));
 	pack_counts(r, keep, kept, total);
 	rc = remove_packs(r, np, kept, total, 0, dry_run, st, e);
 	for (i = 0; !rc && !dry_run && i < r->n; i++) {

@@ -16,7 +16,8 @@
 #include "util/sha256.h"
 #include "util/strbuf.h"
 
-#define REPO_VERSION 2
+/* 3: manifests carry a checksum; version 1 and 2 repositories are read */
+#define REPO_VERSION 3
 #define REPO_LIST_SEGMENT 1024
 #define PACK_PENDING (UINT32_MAX - 1) /* put, still being compressed */
 /*
@@ -95,6 +96,17 @@ struct repo {
 	size_t nmoves, capmoves;
 	int level;
 	struct repo_stats stats;
+	/*
+	 * Indexes that could not be read (damaged, or a read failed): the
+	 * others are loaded, so a snapshot none of whose chunks is only in
+	 * their packs is still read, and a backup stores such chunks again.
+	 * What their packs hold is unknown: prune refuses (repo_indexes_ok).
+	 */
+	struct bad_index {
+		char *name;           /* NAME.idx */
+		struct cv_err err;    /* why, naming the file */
+	} *bad;
+	size_t nbad;
 };
 
 /*
@@ -103,7 +115,10 @@ struct repo {
  * this call's own, not another process having made it first.
  */
 int repo_init(const char *path, int *made, struct cv_err *e);
-/* Open and lock (store_lock's modes), load every index. */
+/*
+ * Open and lock (store_lock's modes), load every index; one that cannot be
+ * read does not fail the open, it is listed in r->bad.
+ */
 int repo_open(const char *path, enum store_mode mode, struct repo *r,
 	      struct cv_err *e);
 /*
@@ -112,6 +127,8 @@ int repo_open(const char *path, enum store_mode mode, struct repo *r,
  * this: a snapshot is renamed in only after its packs and their indexes.
  */
 int repo_refresh(struct repo *r, struct cv_err *e);
+/* 0 if every index was read, else an error naming the (first) bad one. */
+int repo_indexes_ok(const struct repo *r, struct cv_err *e);
 /* Compression: zstd level and threads (-1: one per CPU); before any put. */
 void repo_set_compression(struct repo *r, int level, int threads);
 /* Finish the open pack (writable) and close. */
@@ -184,9 +201,17 @@ int repo_put_list(struct repo *r, const uint8_t *hashes, size_t n,
 int repo_get_list(struct repo *r, const uint8_t *segs, size_t nsegs,
 		  struct strbuf *out, struct cv_err *e);
 
-/* Snapshot manifests: snapshots/NAME.json. */
+/*
+ * Snapshot manifests: snapshots/NAME.json. json is a compact JSON object;
+ * it is written with its checksum as its first member (REPOSITORY.md).
+ */
 int repo_put_snapshot(struct repo *r, const char *name, const char *json,
 		      struct cv_err *e);
+/*
+ * Whether a manifest's text carries a checksum (*sealed) and, if so, whether
+ * it matches: 0, or CV_ECORRUPT when the text was changed after writing.
+ */
+int repo_snapshot_sealed(const char *text, int *sealed);
 int repo_list_snapshots(struct repo *r, char ***names, size_t *n,
 			struct cv_err *e);
 /* Caller frees *json. */
@@ -201,7 +226,8 @@ struct gc_stats {
 /*
  * Keep only the chunks in keep: packs with none of them are deleted, packs
  * with some are rewritten first and deleted after. A crash at any point
- * leaves every kept chunk in some pack with an index.
+ * leaves every kept chunk in some pack with an index. Refused while an
+ * index could not be read (r->bad).
  */
 int repo_gc(struct repo *r, const struct hashset *keep, int dry_run,
 	    struct gc_stats *st, struct cv_err *e);

@@ -30,12 +30,47 @@ static int segments_read(struct repo *r, const struct mf_file *f)
 
 /* Strict: which chunk a delta needs could not be read. */
 static int base_unknown(const struct manifest *m, const struct mf_file *f,
-			long long off, struct cv_err *why, struct cv_err *e)
+			const struct walk_at *at, struct cv_err *why,
+			struct cv_err *e)
 {
 	*e = *why;
-	cv_err_prefix(e, "snapshot %s, %s, offset %lld: the base of a delta cannot "
-		      "be read", m->name, f->path, off);
+	cv_err_prefix(e, "snapshot %s, %s, chunk %zu, offset %s%lld: the base of "
+		      "a delta cannot be read", m->name, f->path, at->idx,
+		      at->exact ? "" : "at or after ", at->off);
 	return e->code ? e->code : CV_EIO;
+}
+
+/* The file's chunks, each with its place, and the bases of its deltas. */
+static int walk_list(struct repo *r, const struct manifest *m,
+		     const struct mf_file *f, const struct strbuf *list,
+		     walk_fn fn, void *ctx, int strict, struct cv_err *e)
+{
+	struct walk_at at = { 0, 0, 1, 0 }, bat;
+	struct cv_err ignored = { 0 };
+	const struct chunk_loc *loc;
+	uint8_t base[SHA256_LEN];
+	int rc = 0;
+
+	for (; !rc && at.idx < list->len / SHA256_LEN; at.idx++) {
+		const uint8_t *h = (const uint8_t *)list->buf + at.idx * SHA256_LEN;
+
+		rc = fn(ctx, m, f, &at, h, e);
+		loc = repo_find(r, h);
+		cv_err_clear(&ignored);
+		bat = at;
+		bat.base = 1;
+		if (!rc && loc && (loc->flags & CHUNK_DELTA)) {
+			if (!repo_delta_base(r, loc, base, &ignored))
+				rc = fn(ctx, m, f, &bat, base, e);
+			else if (strict)
+				rc = base_unknown(m, f, &at, &ignored, e);
+		}
+		if (loc)
+			at.off += loc->ulen;
+		else
+			at.exact = 0; /* what follows is at least this far on */
+	}
+	return rc;
 }
 
 static int walk_file(struct repo *r, const struct manifest *m,
@@ -43,15 +78,13 @@ static int walk_file(struct repo *r, const struct manifest *m,
 		     struct cv_err *e)
 {
 	struct strbuf list = STRBUF_INIT;
-	struct cv_err ignored = { 0 }, le = { 0 };
-	const struct chunk_loc *loc;
-	uint8_t base[SHA256_LEN];
-	long long off = 0;
+	struct cv_err le = { 0 };
+	struct walk_at seg = { -1, 0, 1, 0 };
 	size_t i;
 	int rc = 0;
 
-	for (i = 0; !rc && i < f->nsegs + f->npsegs; i++)
-		rc = fn(ctx, m, f, -1, segment(f, i), e);
+	for (i = 0; !rc && i < f->nsegs + f->npsegs; i++, seg.idx++)
+		rc = fn(ctx, m, f, &seg, segment(f, i), e);
 	if (!rc && mf_file_list(r, f, &list, &le) && (strict || segments_read(r, f))) {
 		*e = le; /* readable segments that do not make a list */
 		cv_err_prefix(e, "snapshot %s", m->name);
@@ -59,20 +92,8 @@ static int walk_file(struct repo *r, const struct manifest *m,
 	} else if (le.code) {
 		sb_reset(&list); /* an unreadable segment: fn was told about it */
 	}
-	for (i = 0; !rc && i < list.len / SHA256_LEN; i++) {
-		const uint8_t *h = (const uint8_t *)list.buf + i * SHA256_LEN;
-
-		rc = fn(ctx, m, f, off, h, e);
-		loc = repo_find(r, h);
-		cv_err_clear(&ignored);
-		if (!rc && loc && (loc->flags & CHUNK_DELTA)) {
-			if (!repo_delta_base(r, loc, base, &ignored))
-				rc = fn(ctx, m, f, off, base, e); /* needed to read it */
-			else if (strict)
-				rc = base_unknown(m, f, off, &ignored, e);
-		}
-		off += loc ? loc->ulen : 0;
-	}
+	if (!rc)
+		rc = walk_list(r, m, f, &list, fn, ctx, strict, e);
 	sb_release(&list);
 	return rc;
 }

@@ -9,9 +9,21 @@
 #include "repo/manifest.h"
 #include "repo/repo.h"
 
+/* Where a chunk is in its file. */
+struct walk_at {
+	long long off;  /* its offset; -1: a list or patch segment */
+	size_t idx;     /* its place in the file's chunk list */
+	/*
+	 * off is exact; 0 when an earlier chunk of the file is not in the
+	 * repository, so its length is unknown: the chunk is at or after off.
+	 */
+	int exact;
+	int base;       /* the base of the delta chunk at idx (needed to read it) */
+};
+
 /* Called per chunk; list and patch segments are reported with off = -1. */
 typedef int (*walk_fn)(void *ctx, const struct manifest *m,
-		       const struct mf_file *f, long long off,
+		       const struct mf_file *f, const struct walk_at *at,
 		       const uint8_t *hash, struct cv_err *e);
 
 /*

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # prune: the policy keeps what it says, for each source on its own, --dry-run
-# removes nothing, chunks only the dropped snapshots used are deleted, and a
-# prune killed at any moment leaves every kept snapshot restorable.
+# removes nothing (not even what killed runs left, which it names), chunks
+# only the dropped snapshots used are deleted, and a prune killed at any
+# moment leaves every kept snapshot restorable.
 . "$(dirname "$0")/lib.sh"
 setup
 
@@ -48,9 +49,22 @@ expect_ok "$CV" prune --keep-last 2 --dry-run "$R"
 grep -q "^keep .*todo-davmateo" "$T/stdout" || fail "the other source's only snapshot is not kept"
 [ "$(tree_hash "$R")" = "$before" ] || fail "--dry-run changed the repository"
 expect_fail 1 "$CV" prune "$R"
+# what killed runs left: --dry-run says it, and leaves it
+touch "$R/packs/abc.pack.tmp.99999" "$R/snapshots/x.json.tmp.99999"
+mkdir -p "$R/staging.tmp.99999/sub" && touch "$R/staging.tmp.99999/sub/f"
+expect_ok "$CV" prune --keep-last 2 --dry-run "$R"
+for f in packs/abc.pack.tmp.99999 snapshots/x.json.tmp.99999 staging.tmp.99999/sub/f; do
+	[ -e "$R/$f" ] || fail "--dry-run removed $f"
+done
+grep -q "^dry run: would remove packs/abc.pack.tmp.99999 " "$T/stdout" &&
+	grep -q "^dry run: would remove snapshots/x.json.tmp.99999 " "$T/stdout" &&
+	grep -q "^dry run: would remove staging.tmp.99999 " "$T/stdout" ||
+	fail "--dry-run does not say what it would remove: $(cat "$T/stdout")"
 
 size_before=$(du -sb "$R/packs" | cut -f1)
 expect_ok "$CV" prune --keep-last 2 "$R"
+[ ! -e "$R/packs/abc.pack.tmp.99999" ] && [ ! -e "$R/snapshots/x.json.tmp.99999" ] &&
+	[ ! -e "$R/staging.tmp.99999" ] || fail "prune left what killed runs left"
 expect_ok "$CV" snapshots --json "$R"
 [ "$(count)" -eq 3 ] || fail "expected 3 snapshots kept"
 grep -q '"source": ".*todo-davmateo' "$T/stdout" || fail "the other source lost its snapshot"

@@ -22,6 +22,8 @@
 #include "repo/chunker.h"
 #include "repo/manifest.h"
 #include "repo/repo.h"
+#include "repo/walk.h"
+#include "util/bytes.h"
 #include "util/fsutil.h"
 #include "util/xalloc.h"
 
@@ -165,7 +167,8 @@ static void test_lists_and_snapshots(void **state)
 	free(names[0]);
 	free(names);
 	assert_int_equal(repo_get_snapshot(&r, "s1", &json, &e), 0);
-	assert_string_equal(json, "{\"x\":1}");
+	assert_string_equal(json, "{\"manifest_sha256\":\"0dd50d358793f2ede6b9679aa952"
+			    "89775b4ef3276be2011f8d2666e27f9a1110\",\"x\":1}");
 	free(json);
 	assert_int_equal(repo_get_snapshot(&r, "nope", &json, &e), CV_ENOTFOUND);
 	repo_close(&r, NULL);
@@ -748,6 +751,296 @@ static void test_takeable(void **state)
 	repo_close(&r, NULL);
 }
 
+/* parse must fail, naming the snapshot and what is wrong */
+static void parse_fails(const char *text, const char *what)
+{
+	struct cv_err e = { 0 };
+	struct manifest m;
+
+	assert_int_equal(manifest_parse("s1", text, &m, &e), CV_ECORRUPT);
+	assert_non_null(strstr(e.msg, "snapshot s1"));
+	if (!strstr(e.msg, what))
+		fail_msg("%s: expected \"%s\"", e.msg, what);
+	assert_null(m.files);
+}
+
+#define MF_HEAD "{\"format\":\"chromavault-snapshot\","
+#define MF_SHA "\"sha256\":\"" \
+	"00000000000000000000000000000000000000000000000000000000000000aa\""
+
+/* A manifest without its file list, or a file without what restore needs. */
+static void test_manifest_required(void **state)
+{
+	struct cv_err e = { 0 };
+	struct manifest m;
+
+	(void)state;
+	assert_int_equal(manifest_parse("s1", MF_HEAD "\"files\":[{\"path\":\"d\","
+					"\"dir\":true},{\"path\":\"d/f\",\"size\":0,"
+					MF_SHA ",\"lists\":[]}]}", &m, &e), 0);
+	assert_int_equal(m.n, 2);
+	manifest_release(&m);
+	parse_fails(MF_HEAD "\"version\":2}", "no files list");
+	parse_fails(MF_HEAD "\"filez\":[]}", "no files list");
+	parse_fails(MF_HEAD "\"files\":{}}", "no files list");
+	parse_fails(MF_HEAD "\"files\":[{\"dir\":true}]}", "file 0 has a bad path");
+	parse_fails(MF_HEAD "\"files\":[3]}", "file 0 has a bad path");
+	parse_fails(MF_HEAD "\"files\":[{\"path\":\"f\"," MF_SHA ",\"lists\":[]}]}",
+		    "f: no size");
+	parse_fails(MF_HEAD "\"files\":[{\"path\":\"f\",\"size\":\"1\"," MF_SHA
+		    ",\"lists\":[]}]}", "f: no size");
+	parse_fails(MF_HEAD "\"files\":[{\"path\":\"f\",\"size\":1,\"lists\":[]}]}",
+		    "f: bad sha256 or lists");
+	parse_fails(MF_HEAD "\"files\":[{\"path\":\"f\",\"size\":1," MF_SHA "}]}",
+		    "f: bad sha256 or lists");
+	parse_fails(MF_HEAD "\"files\":[{\"path\":\"f\",\"size\":1,\"mode\":\"x\","
+		    MF_SHA ",\"lists\":[]}]}", "f: bad mode or mtime_ns");
+}
+
+/* Write text as snapshot s1 as it is, without a checksum added. */
+static void put_raw_snapshot(const char *text)
+{
+	char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/snapshots/s1.json", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* Replace the first from in snapshot s1's file with to (as long). */
+static void edit_snapshot(const char *from, const char *to)
+{
+	char path[128], buf[4096], *at;
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/snapshots/s1.json", dir);
+	f = fopen(path, "r");
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	at = strstr(buf, from);
+	assert_non_null(at);
+	memcpy(at, to, strlen(to));
+	put_raw_snapshot(buf);
+}
+
+static void load_fails(struct repo *r, const char *what)
+{
+	struct cv_err e = { 0 };
+	struct manifest m;
+
+	assert_int_equal(manifest_load(r, "s1", &m, &e), CV_ECORRUPT);
+	if (!strstr(e.msg, what) || !strstr(e.msg, "snapshot s1"))
+		fail_msg("%s: expected \"%s\"", e.msg, what);
+}
+
+#define MF_V(v) MF_HEAD "\"version\":" #v ",\"files\":[{\"path\":\"chroma.sqlite3\"," \
+	"\"size\":0," MF_SHA ",\"lists\":[]}]}"
+
+/*
+ * A manifest carries its checksum: any byte changed after it was written is
+ * found; one written before checksums is read, and said to carry none.
+ */
+static void test_manifest_checksum(void **state)
+{
+	struct cv_err e = { 0 };
+	struct manifest m;
+	struct repo r;
+
+	(void)state;
+	assert_int_equal(repo_open(dir, 1, &r, &e), 0);
+	assert_int_equal(repo_put_snapshot(&r, "s1", MF_V(3), &e), 0);
+	assert_int_equal(manifest_load(&r, "s1", &m, &e), 0);
+	assert_int_equal(m.sealed, 1);
+	assert_string_equal(m.files[0].path, "chroma.sqlite3");
+	manifest_release(&m);
+
+	edit_snapshot("chroma.sqlite3", "chroma.sqlite4");
+	load_fails(&r, "checksum mismatch");
+	assert_int_equal(repo_put_snapshot(&r, "s1", MF_V(3), &e), 0);
+	edit_snapshot("aa\"", "ab\"");
+	load_fails(&r, "checksum mismatch");
+	assert_int_equal(repo_put_snapshot(&r, "s1", MF_V(3), &e), 0);
+	edit_snapshot("manifest_sha256\":\"", "manifest_sha256\":\"x");
+	load_fails(&r, "checksum mismatch");
+
+	/* version 3 without one: the checksum's member itself was damaged */
+	put_raw_snapshot(MF_V(3));
+	load_fails(&r, "a version 3 manifest without its checksum");
+	assert_int_equal(repo_put_snapshot(&r, "s1", MF_V(3), &e), 0);
+	edit_snapshot("manifest_sha256", "manifest_sha257");
+	load_fails(&r, "a version 3 manifest without its checksum");
+
+	/* written before manifests carried one */
+	put_raw_snapshot(MF_V(2));
+	assert_int_equal(manifest_load(&r, "s1", &m, &e), 0);
+	assert_int_equal(m.sealed, 0);
+	manifest_release(&m);
+	assert_int_equal(repo_put_snapshot(&r, "s2", "[]", &e), CV_EUSAGE);
+	repo_close(&r, NULL);
+}
+
+struct seen_at {
+	struct walk_at at[8];
+	size_t n;
+};
+
+static int record_at(void *ctx, const struct manifest *m, const struct mf_file *f,
+		     const struct walk_at *at, const uint8_t *hash, struct cv_err *e)
+{
+	struct seen_at *s = ctx;
+
+	if (at->off >= 0 && s->n < 8)
+		s->at[s->n++] = *at;
+	return 0;
+}
+
+/*
+ * After a chunk the repository does not hold (its length unknown), the walk
+ * gives the chunks that follow their place in the list and the least offset
+ * they can have, not an exact offset it does not know.
+ */
+static void test_walk_after_missing(void **state)
+{
+	static const char *const text[] = { "first, 16 bytes.", "not stored",
+					    "22 bytes, the third...", "fourth" };
+	uint8_t list[4 * SHA256_LEN];
+	struct strbuf segs = STRBUF_INIT, json = STRBUF_INIT;
+	char hex[2 * SHA256_LEN + 1];
+	struct cv_err e = { 0 };
+	struct seen_at seen = { .n = 0 };
+	struct manifest m;
+	struct repo r;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(repo_open(dir, 1, &r, &e), 0);
+	for (i = 0; i < 4; i++) {
+		sha256(text[i], strlen(text[i]), list + i * SHA256_LEN);
+		if (i != 1)
+			put_text(&r, text[i], list + i * SHA256_LEN);
+	}
+	assert_int_equal(repo_put_list(&r, list, 4, &segs, &e), 0);
+	assert_int_equal(repo_flush(&r, &e), 0);
+	hex_encode((const uint8_t *)segs.buf, SHA256_LEN, hex);
+	sb_addf(&json, MF_HEAD "\"files\":[{\"path\":\"f\",\"size\":53," MF_SHA
+		",\"lists\":[\"%s\"]}]}", hex);
+	assert_int_equal(manifest_parse("s1", json.buf, &m, &e), 0);
+	assert_int_equal(walk_snapshot(&r, &m, record_at, &seen, 0, &e), 0);
+	assert_int_equal(seen.n, 4);
+	assert_true(seen.at[0].exact && seen.at[0].off == 0);
+	assert_true(seen.at[1].exact && seen.at[1].off == 16); /* the missing one */
+	for (i = 2; i < 4; i++) {
+		assert_false(seen.at[i].exact);
+		assert_int_equal(seen.at[i].idx, i);
+	}
+	assert_int_equal(seen.at[2].off, 16);
+	assert_int_equal(seen.at[3].off, 16 + 22);
+	manifest_release(&m);
+	sb_release(&segs);
+	sb_release(&json);
+	repo_close(&r, NULL);
+}
+
+/* Read a pack's index, let edit change it, write it back with its checksum. */
+static void edit_index(const char *pack, void (*edit)(uint8_t *p, size_t n),
+		       int fix_sum)
+{
+	char path[512];
+	uint8_t buf[4096];
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/packs/%s.idx", dir, pack);
+	f = fopen(path, "r+b");
+	assert_non_null(f);
+	n = fread(buf, 1, sizeof(buf), f);
+	edit(buf, n);
+	if (fix_sum)
+		sha256(buf, n - SHA256_LEN, buf + n - SHA256_LEN);
+	rewind(f);
+	assert_int_equal(fwrite(buf, 1, n, f), n);
+	fclose(f);
+}
+
+static void flip_a_byte(uint8_t *p, size_t n)
+{
+	p[30] ^= 1;
+}
+
+/* The last frame's flags made ones no version has (its checksum made again). */
+static void bad_last_flags(uint8_t *p, size_t n)
+{
+	uint64_t nf = load_u64(p + 8);
+
+	assert_true(nf >= 2);
+	store_u32(p + 24 + (nf - 1) * 12 + 8, 2);
+}
+
+/*
+ * An index that cannot be read leaves the others read: its pack's chunks are
+ * not found, and it is remembered (which prune refuses on). One whose
+ * checksum matches but whose entries do not add up adds none of them.
+ */
+static void test_bad_index(void **state)
+{
+	struct repo r;
+	struct cv_err e = { 0 };
+	uint8_t a[SHA256_LEN], b[SHA256_LEN], c[SHA256_LEN];
+	char pa[128], pb[128], path[512];
+	struct hashset keep;
+	struct gc_stats gs;
+
+	(void)state;
+	assert_int_equal(repo_open(dir, STORE_APPEND, &r, &e), 0);
+	put_text(&r, "in the first pack", a);
+	assert_int_equal(repo_flush(&r, &e), 0);
+	snprintf(pa, sizeof(pa), "%s", r.packs[r.npacks - 1]);
+	sha256("in lane 1", 9, b);
+	assert_int_equal(repo_put_delta(&r, 1, b, "in lane 1", 9, NULL, NULL, 0, &e), 0);
+	put_text(&r, "in the second pack, lane 0", c);
+	assert_int_equal(repo_flush(&r, &e), 0);
+	snprintf(pb, sizeof(pb), "%s", r.packs[r.npacks - 1]);
+	assert_string_not_equal(pa, pb);
+	repo_close(&r, NULL);
+
+	edit_index(pb, flip_a_byte, 0);
+	assert_int_equal(repo_open(dir, STORE_READ, &r, &e), 0);
+	assert_int_equal(r.nbad, 1);
+	assert_non_null(strstr(r.bad[0].err.msg, "checksum mismatch"));
+	assert_non_null(repo_find(&r, a));
+	assert_null(repo_find(&r, b));
+	assert_int_equal(repo_indexes_ok(&r, &e), CV_ECORRUPT);
+	assert_non_null(strstr(e.msg, pb));
+	cv_err_clear(&e);
+	assert_int_equal(repo_refresh(&r, &e), 0); /* not read again, nor twice */
+	assert_int_equal(r.nbad, 1);
+	repo_close(&r, NULL);
+	/* gc itself refuses: what that pack holds is unknown */
+	assert_int_equal(repo_open(dir, STORE_EXCLUSIVE, &r, &e), 0);
+	hashset_init(&keep, SHA256_LEN);
+	hashset_add(&keep, a);
+	assert_int_equal(repo_gc(&r, &keep, 0, &gs, &e), CV_ECORRUPT);
+	hashset_release(&keep);
+	repo_close(&r, NULL);
+	snprintf(path, sizeof(path), "%s/packs/%s.pack", dir, pb);
+	assert_int_equal(access(path, F_OK), 0);
+
+	edit_index(pb, flip_a_byte, 0); /* as it was */
+	edit_index(pb, bad_last_flags, 1);
+	assert_int_equal(repo_open(dir, STORE_READ, &r, &e), 0);
+	assert_int_equal(r.nbad, 1);
+	assert_non_null(strstr(r.bad[0].err.msg, "inconsistent entries"));
+	assert_null(repo_find(&r, b));
+	assert_null(repo_find(&r, c));
+	assert_int_equal(r.npacks, 1);
+	repo_close(&r, NULL);
+}
+
 static void test_cutter(void **state)
 {
 	struct cutter fixed = { 4096, 4096 }, alt = { 132, 1544 };
@@ -779,6 +1072,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_list_patches, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reads_version1_packs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_takeable, setup, teardown),
+		cmocka_unit_test(test_manifest_required),
+		cmocka_unit_test_setup_teardown(test_manifest_checksum, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_walk_after_missing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_index, setup, teardown),
 		cmocka_unit_test(test_cutter),
 	};
 
