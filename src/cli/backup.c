@@ -389,6 +389,26 @@ static char *source_name(const char *dir, const struct backup_opts *o,
 	return name;
 }
 
+/*
+ * Pack indexes that could not be read (repo_open goes on without them): the
+ * chunks found only in their packs were stored again, which the snapshot's
+ * warnings say, and so does this run.
+ */
+static void note_bad_indexes(const struct repo *r, json_t *warnings)
+{
+	struct strbuf sb = STRBUF_INIT;
+	size_t i;
+
+	if (!r->nbad)
+		return;
+	for (i = 0; i < r->nbad; i++)
+		sb_addf(&sb, "%s%s", i ? "; " : "", r->bad[i].err.msg);
+	sb_adds(&sb, ": the chunks of this snapshot found only in that pack were "
+		"stored again");
+	json_array_append_new(warnings, json_string(sb.buf));
+	sb_release(&sb);
+}
+
 /* Whether the manifest name may be in place (its write failed late, say). */
 static int snapshot_written(struct repo *r, const char *name)
 {
@@ -452,6 +472,9 @@ static int backup_one(const char *dir, const char *path,
 	if (!rc)
 		rc = repo_flush(&r, e);
 	if (!rc) {
+		if (!st.warnings)
+			st.warnings = json_array();
+		note_bad_indexes(&r, st.warnings);
 		snapshot_name(name, sizeof(name));
 		m = manifest_json(source, name, t, &st, &w);
 		text = m ? json_dumps(m, JSON_COMPACT) : NULL;

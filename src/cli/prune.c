@@ -63,8 +63,9 @@ static void apply_policy(struct snap *s, size_t n, const struct policy *p)
 }
 
 /*
- * The policy applies to the snapshots of each source (host and directory)
- * on its own, so backups of one directory never crowd out another's.
+ * The policy applies to the snapshots of each source (host and directory,
+ * or the name backup --source gave) on its own, so backups of one
+ * directory never crowd out another's.
  */
 static void apply_by_source(struct snap *s, size_t n, const struct policy *p)
 {
@@ -318,7 +319,8 @@ const struct cli_cmd cmd_prune = {
 		 "                          [--lock-wait S]",
 	.summary = "Forget the snapshots the policy does not keep, then delete chunks no\n"
 		   "kept snapshot references (packs holding some are rewritten first).\n"
-		   "The policy applies to each source (host and directory) on its own.\n"
+		   "The policy applies to each source (host and directory, or the name\n"
+		   "backup --source gave) on its own.\n"
 		   "A crash at any moment never loses a chunk a kept snapshot needs.\n"
 		   "Nothing is pruned while a pack index cannot be read (exit 3).",
 	.options =

@@ -166,6 +166,11 @@ static int plan_units(struct rfile *f, size_t nchunks, uint64_t *size,
 		if (!loc) {
 			hex_encode(f->hashes + i * SHA256_LEN, SHA256_LEN, hex);
 			*size = off + len;
+			if (repo_indexes_ok(f->r, e)) { /* the likely cause, then */
+				cv_err_prefix(e, "chunk %s: not in any index read; "
+					      "one could not be", hex);
+				return CV_ECORRUPT;
+			}
 			return cv_errf(e, CV_ECORRUPT, "chunk %s: not in the repository", hex);
 		}
 		if (!f->nu || len >= UNIT_BYTES) {

@@ -991,58 +991,19 @@ int repo_get_list(struct repo *r, const uint8_t *segs, size_t nsegs,
 #define SEAL_HEAD "{\"manifest_sha256\":\""
 #define SEAL_LEN (sizeof(SEAL_HEAD) - 1 + 2 * SHA256_LEN + 2) /* hex, then "," */
 
-/*
- * A snapshot written while indexes could not be read says so among its
- * warnings: the chunks found only in their packs were stored again. NULL
- * when every index was read (or json is not an object). Caller frees.
- */
-static char *with_index_warning(const struct repo *r, const char *json)
-{
-	struct strbuf sb = STRBUF_INIT;
-	json_t *m, *w;
-	char *text;
-	size_t i;
-
-	if (!r->nbad)
-		return NULL;
-	m = json_loads(json, 0, NULL); /* json_is_* evaluate their argument twice */
-	if (!json_is_object(m)) {
-		json_decref(m);
-		return NULL;
-	}
-	w = json_object_get(m, "warnings");
-	if (!json_is_array(w))
-		json_object_set_new(m, "warnings", w = json_array());
-	for (i = 0; i < r->nbad; i++)
-		sb_addf(&sb, "%s%s", i ? "; " : "", r->bad[i].err.msg);
-	sb_adds(&sb, ": the chunks of this snapshot found only in that pack were "
-		"stored again");
-	json_array_append_new(w, json_string(sb.buf));
-	text = json_dumps(m, JSON_COMPACT);
-	json_decref(m);
-	sb_release(&sb);
-	return text;
-}
-
 int repo_put_snapshot(struct repo *r, const char *name, const char *json,
 		      struct cv_err *e)
 {
 	struct strbuf sb = STRBUF_INIT;
 	char path[256], hex[2 * SHA256_LEN + 1];
-	char *warned = with_index_warning(r, json);
 	uint8_t sum[SHA256_LEN];
-	size_t n;
+	size_t n = strlen(json);
 	int rc;
 
-	json = warned ? warned : json;
-	n = strlen(json);
-
 	/* an object with a member, compact: what follows its "{" is sealed */
-	if (n < 2 || json[0] != '{' || json[1] != '"') {
-		free(warned);
+	if (n < 2 || json[0] != '{' || json[1] != '"')
 		return cv_errf(e, CV_EUSAGE, "snapshot %s: the manifest does not "
 			       "begin with a member", name);
-	}
 	sha256(json + 1, n - 1, sum);
 	hex_encode(sum, SHA256_LEN, hex);
 	sb_grow(&sb, SEAL_LEN + n);
@@ -1053,7 +1014,6 @@ int repo_put_snapshot(struct repo *r, const char *name, const char *json,
 	snprintf(path, sizeof(path), "snapshots/%s.json", name);
 	rc = store_put(&r->st, path, sb.buf, sb.len, e);
 	sb_release(&sb);
-	free(warned);
 	return rc;
 }
 

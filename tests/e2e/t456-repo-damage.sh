@@ -149,6 +149,8 @@ grep -q ' problems$' "$T/stdout" || fail "no summary: $(cat "$T/stdout")"
 expect_ok "$CV" restore "$T/R" "$s1" "$T/out1"
 diff -r "$T/s1" "$T/out1" >&2 || fail "S1 restores otherwise"
 expect_fail 3 "$CV" restore "$T/R" "$s3" "$T/out3"
+grep -q "not in any index read; one could not be: .*$p2: checksum mismatch" "$T/stderr" ||
+	fail "restore does not name the index: $(cat "$T/stderr")"
 
 before=$(tree_hash "$T/R")
 expect_fail 3 "$CV" prune --keep-last 1 "$T/R"
@@ -159,6 +161,8 @@ expect_fail 3 "$CV" prune --keep-last 1 --dry-run "$T/R"
 
 # backup goes on, stores what it cannot find again, and its snapshot says so
 expect_ok "$CV" backup "$T/src" "$T/R"
+grep -q "warning: .*$p2: checksum mismatch: the chunks of this snapshot found only in that pack were stored again" \
+	"$T/stderr" || fail "backup does not say it: $(cat "$T/stderr")"
 s4=$(ls "$T/R/snapshots" | tail -1) && s4=${s4%.json}
 expect_ok "$CV" snapshots "$T/R"
 grep -q "warning: .*$p2: checksum mismatch: the chunks of this snapshot found only in that pack were stored again" \
