@@ -46,7 +46,6 @@ struct cap {
 	struct stat root_stamp; /* WAL mode: the root before its last listing */
 	struct stat db_st;      /* chroma.sqlite3's device and inode */
 	const struct lc_known *known; /* what need not be copied, or NULL */
-	uint64_t warm_left;     /* what may still be read into the page cache */
 };
 
 struct copied {
@@ -960,30 +959,42 @@ static int db_is_wal(struct cv_db *db)
 	return wal;
 }
 
-/*
- * The file rel of the root, read into the page cache (page_in), as far as
- * c->warm_left goes.
- */
-static void warm_file(struct cap *c, const char *rel, const struct stat *st)
+/* Reading into the page cache: what may still be read, and what was. */
+struct warm {
+	const char *root;
+	uint64_t size;          /* the database's, for its thread */
+	uint64_t left;
+	uint64_t paged;
+};
+
+/* The file rel of the root, read into the page cache (page_in), w->left at most. */
+static void warm_file(struct warm *w, const char *rel, uint64_t size)
 {
 	struct strbuf p = STRBUF_INIT;
-	uint64_t size = (uint64_t)st->st_size;
 	int64_t n;
 	int fd;
 
-	sb_addf(&p, "%s/%s", c->root, rel);
+	sb_addf(&p, "%s/%s", w->root, rel);
 	fd = open(p.buf, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	if (fd >= 0 && (n = page_in(fd, size < c->warm_left ? size : c->warm_left)) > 0) {
-		c->st->bytes_paged_in += (uint64_t)n;
-		c->warm_left -= (uint64_t)n < c->warm_left ? (uint64_t)n : c->warm_left;
+	if (fd >= 0 && (n = page_in(fd, size < w->left ? size : w->left)) > 0) {
+		w->paged += (uint64_t)n;
+		w->left -= (uint64_t)n < w->left ? (uint64_t)n : w->left;
 	}
 	if (fd >= 0)
 		close(fd);
 	sb_release(&p);
 }
 
+static void *warm_db(void *arg)
+{
+	struct warm *w = arg;
+
+	warm_file(w, "chroma.sqlite3", w->size);
+	return NULL;
+}
+
 /* A folder's files, unless known has every one of them (it is then kept). */
-static void warm_folder(struct cap *c, const char *rel)
+static void warm_folder(const struct cap *c, struct warm *w, const char *rel)
 {
 	struct strbuf path = STRBUF_INIT, frel = STRBUF_INIT, bad = STRBUF_INIT;
 	struct stamps s = { 0 };
@@ -996,7 +1007,7 @@ static void warm_folder(struct cap *c, const char *rel)
 				continue;
 			sb_reset(&frel);
 			sb_addf(&frel, "%s/%s", rel, s.v[i].name);
-			warm_file(c, frel.buf, &s.v[i].st);
+			warm_file(w, frel.buf, (uint64_t)s.v[i].st.st_size);
 		}
 	}
 	stamps_release(&s);
@@ -1005,29 +1016,15 @@ static void warm_folder(struct cap *c, const char *rel)
 	sb_release(&bad);
 }
 
-/*
- * What the attempt under the lock is going to copy, read into the page cache
- * before it, so that Chroma's writers are not held while the disk is read:
- * a 310 MB database out of the cache held them 1.1 s, and 0.09 s once read
- * in. The database and the folders known has are left alone, as they will
- * not be copied. At most half the memory available is read in: more would
- * push out what was read first, and then be read twice. Best effort: what
- * fails here, the copy finds again.
- */
-static void warm_sources(struct cap *c)
+/* Everything of the root but the database, into w. */
+static void warm_rest(const struct cap *c, struct warm *w)
 {
 	struct strbuf p = STRBUF_INIT;
 	struct dirent *de;
 	struct stat st;
-	DIR *d;
+	DIR *d = opendir(c->root);
 
-	c->warm_left = mem_available() / 2;
-	/* no transaction yet: closing a descriptor of the database drops no lock */
-	if (!stat(c->db.path, &st) && !known_file(c, "chroma.sqlite3", &st))
-		warm_file(c, "chroma.sqlite3", &st);
-	if (!(d = opendir(c->root)))
-		return;
-	while ((de = readdir(d))) {
+	while (d && (de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
 		    is_database(de->d_name))
 			continue;
@@ -1036,12 +1033,45 @@ static void warm_sources(struct cap *c)
 		if (stat(p.buf, &st) || is_db_file(c, &st))
 			continue;
 		if (S_ISDIR(st.st_mode))
-			warm_folder(c, de->d_name);
+			warm_folder(c, w, de->d_name);
 		else if (S_ISREG(st.st_mode))
-			warm_file(c, de->d_name, &st);
+			warm_file(w, de->d_name, (uint64_t)st.st_size);
 	}
-	closedir(d);
+	if (d)
+		closedir(d);
 	sb_release(&p);
+}
+
+/*
+ * What the attempt under the lock is going to copy, read into the page cache
+ * before it, so that Chroma's writers are not held while the disk is read:
+ * for the benchmark's 484 MB directory out of the cache, 0.12-0.13 s instead
+ * of 0.38-0.46 s. The database and the folders known has are left alone, as
+ * they will not be copied. The database is read by a thread of its own, as
+ * the copy does it. At most half the memory available is read in: more
+ * would push out what was read first, and then be read twice. Best effort:
+ * what fails here, the copy finds again.
+ */
+static void warm_sources(struct cap *c)
+{
+	uint64_t budget = mem_available() / 2;
+	struct warm db = { c->root, 0, 0, 0 }, rest = { c->root, 0, budget, 0 };
+	struct stat st;
+	pthread_t th;
+	int threaded = 0;
+
+	/* no transaction yet: closing a descriptor of the database drops no lock */
+	if (!stat(c->db.path, &st) && !known_file(c, "chroma.sqlite3", &st)) {
+		db.size = (uint64_t)st.st_size;
+		db.left = db.size < budget ? db.size : budget;
+		rest.left = budget - db.left;
+		if (!(threaded = !thread_start(&th, warm_db, &db)))
+			warm_db(&db);
+	}
+	warm_rest(c, &rest);
+	if (threaded)
+		pthread_join(th, NULL);
+	c->st->bytes_paged_in += db.paged + rest.paged;
 }
 
 /*
