@@ -390,23 +390,20 @@ static char *source_name(const char *dir, const struct backup_opts *o,
 }
 
 /*
- * Pack indexes that could not be read (repo_open goes on without them): the
- * chunks found only in their packs were stored again, which the snapshot's
- * warnings say, and so does this run.
+ * No backup while a pack index cannot be read: the chunks only its pack
+ * holds would be taken for missing and stored again, while a delta found
+ * elsewhere could still lean on a base in that pack; and a pack written
+ * again under the same name would replace the one whose index is damaged.
  */
-static void note_bad_indexes(const struct repo *r, json_t *warnings)
+static int indexes_read(const struct repo *r, struct cv_err *e)
 {
-	struct strbuf sb = STRBUF_INIT;
-	size_t i;
+	struct cv_err ie = { 0 };
+	int rc = repo_indexes_ok(r, &ie);
 
-	if (!r->nbad)
-		return;
-	for (i = 0; i < r->nbad; i++)
-		sb_addf(&sb, "%s%s", i ? "; " : "", r->bad[i].err.msg);
-	sb_adds(&sb, ": the chunks of this snapshot found only in that pack were "
-		"stored again");
-	json_array_append_new(warnings, json_string(sb.buf));
-	sb_release(&sb);
+	if (rc)
+		cv_errf(e, rc, "%s: no backup made: put back a good copy of the "
+			"index (verify names the snapshots that need its pack)", ie.msg);
+	return rc;
 }
 
 /* Whether the manifest name may be in place (its write failed late, say). */
@@ -447,6 +444,11 @@ static int backup_one(const char *dir, const char *path,
 		free(source);
 		return rc;
 	}
+	if ((rc = indexes_read(&r, e))) {
+		repo_close(&r, NULL);
+		free(source);
+		return rc;
+	}
 	have_prev = !load_previous(&r, source, &prev);
 	mfw_init(&w, &r, have_prev ? &prev : NULL);
 	if (!o->from_tar)
@@ -472,9 +474,6 @@ static int backup_one(const char *dir, const char *path,
 	if (!rc)
 		rc = repo_flush(&r, e);
 	if (!rc) {
-		if (!st.warnings)
-			st.warnings = json_array();
-		note_bad_indexes(&r, st.warnings);
 		snapshot_name(name, sizeof(name));
 		m = manifest_json(source, name, t, &st, &w);
 		text = m ? json_dumps(m, JSON_COMPACT) : NULL;
@@ -571,7 +570,8 @@ const struct cli_cmd cmd_backup = {
 		   "whose files all are, are not even copied. What is to be copied\n"
 		   "is read into the page cache before the transaction begins, so\n"
 		   "Chroma's writers are not held while the disk is read.\n"
-		   "Links in DIR are followed; REPO may not be inside DIR.",
+		   "Links in DIR are followed; REPO may not be inside DIR. No backup\n"
+		   "is made while a pack index of REPO cannot be read (exit 3).",
 	.options = "  --json            summary as JSON: files (files_unchanged: taken\n"
 		   "                    from the last snapshot), bytes read (bytes_paged_in:\n"
 		   "                    those not in the page cache, read in before the\n"

@@ -38,7 +38,8 @@ void cli_print_warnings(const struct cli_cmd *c, const char *when,
 
 	json_array_foreach(warnings, i, w)
 		fprintf(stderr, "chromavault %s: warning: %s%s%s\n", c->name,
-			when ? when : "", when ? ": " : "", json_string_value(w));
+			when ? when : "", when ? ": " : "",
+			json_is_string(w) ? json_string_value(w) : "(not text)");
 }
 
 int cli_usage_error(const struct cli_cmd *c, const char *fmt, ...)

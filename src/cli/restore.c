@@ -277,11 +277,19 @@ static int restore_data(struct repo *r, const struct manifest *m,
 	uint64_t size = 0, bad = 0;
 	int rc;
 
+	if ((rc = mf_file_list(r, mf, &list, e))) {
+		struct cv_err ie = { 0 };
+
+		if (repo_indexes_ok(r, &ie))
+			cv_err_prefix(e, "%s (its pack may hold it)", ie.msg);
+		cv_err_prefix(e, "snapshot %s: %s: its chunk list", m->name, mf->path);
+		sb_release(&list);
+		return rc;
+	}
 	pthread_mutex_init(&f.mu, NULL);
 	pthread_cond_init(&f.cv, NULL);
-	rc = mf_file_list(r, mf, &list, e);
 	f.hashes = (const uint8_t *)list.buf;
-	if (!rc && !(rc = plan_units(&f, list.len / SHA256_LEN, &size, e)))
+	if (!(rc = plan_units(&f, list.len / SHA256_LEN, &size, e)))
 		rc = restore_pass(&f, 0, sum, &bad, e);
 	else
 		bad = size;

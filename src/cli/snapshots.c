@@ -2,6 +2,7 @@
  * `chromavault snapshots REPO [--json]`: the snapshots of a repository.
  */
 #include <jansson.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,8 +31,9 @@ static json_t *summary(const struct manifest *m)
 
 	json_array_foreach(colls, i, c)
 		records += json_integer_value(json_object_get(c, "records"));
-	for (i = 0; i < m->n; i++)
-		bytes += (json_int_t)m->files[i].size;
+	for (i = 0; i < m->n; i++) /* sizes are at most INT64_MAX: saturated */
+		bytes = (uint64_t)(INT64_MAX - bytes) < m->files[i].size ? INT64_MAX :
+			bytes + (json_int_t)m->files[i].size;
 	return json_pack("{s:s, s:o, s:o, s:o, s:o, s:I, s:I, s:o, s:o}", "id", m->name,
 			 "time", member(m, "time"), "host", member(m, "host"),
 			 "source", member(m, "source"),

@@ -366,7 +366,7 @@ static int parse_file(json_t *o, struct mf_file *f, const char *name, size_t i,
 	    f->path[0] == '/')
 		return cv_errf(e, CV_ECORRUPT, "snapshot %s: file %zu has a bad path",
 			       name, i);
-	if (!int_or_absent(o, "mode") || !int_or_absent(o, "mtime_ns"))
+	if (!int_or_absent(o, "mode") || !int_or_absent(o, "mtime_ns") || f->mtime_ns < 0)
 		return cv_errf(e, CV_ECORRUPT, "snapshot %s: %s: bad mode or mtime_ns",
 			       name, f->path);
 	if (f->is_dir)
@@ -409,6 +409,29 @@ static int check_seal(const char *name, const char *json, struct manifest *m,
 	return 0;
 }
 
+static int cmp_path(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Each path once: restore could not make a second entry of the same name. */
+static int unique_paths(const struct manifest *m, struct cv_err *e)
+{
+	const char **p = xcalloc(m->n + 1, sizeof(*p));
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < m->n; i++)
+		p[i] = m->files[i].path;
+	qsort(p, m->n, sizeof(*p), cmp_path);
+	for (i = 1; !rc && i < m->n; i++)
+		if (!strcmp(p[i - 1], p[i]))
+			rc = cv_errf(e, CV_ECORRUPT, "snapshot %s: %s: listed twice",
+				     m->name, p[i]);
+	free(p);
+	return rc;
+}
+
 int manifest_parse(const char *name, const char *json, struct manifest *m,
 		   struct cv_err *e)
 {
@@ -445,6 +468,8 @@ int manifest_parse(const char *name, const char *json, struct manifest *m,
 			break;
 		m->n++;
 	}
+	if (!rc && (rc = unique_paths(m, e)))
+		m->n--; /* released below, as a partial entry would be */
 	if (rc) {
 		m->n++; /* the partial entry too */
 		manifest_release(m);

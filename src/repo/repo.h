@@ -99,8 +99,8 @@ struct repo {
 	/*
 	 * Indexes that could not be read (damaged, or a read failed): the
 	 * others are loaded, so a snapshot none of whose chunks is only in
-	 * their packs is still read, and a backup stores such chunks again.
-	 * What their packs hold is unknown: prune refuses (repo_indexes_ok).
+	 * their packs is still read. What their packs hold is unknown: backup
+	 * and prune refuse (repo_indexes_ok).
 	 */
 	struct bad_index {
 		char *name;           /* NAME.idx */

@@ -795,6 +795,12 @@ static void test_manifest_required(void **state)
 		    "f: bad sha256 or lists");
 	parse_fails(MF_HEAD "\"files\":[{\"path\":\"f\",\"size\":1,\"mode\":\"x\","
 		    MF_SHA ",\"lists\":[]}]}", "f: bad mode or mtime_ns");
+	/* what restore could not do: a time before 1970, a name twice */
+	parse_fails(MF_HEAD "\"files\":[{\"path\":\"f\",\"size\":1,\"mtime_ns\":-1,"
+		    MF_SHA ",\"lists\":[]}]}", "f: bad mode or mtime_ns");
+	parse_fails(MF_HEAD "\"files\":[{\"path\":\"f\",\"size\":0," MF_SHA
+		    ",\"lists\":[]},{\"path\":\"g\",\"dir\":true},{\"path\":\"f\","
+		    "\"dir\":true}]}", "f: listed twice");
 }
 
 /* Write text as snapshot s1 as it is, without a checksum added. */
