@@ -401,8 +401,8 @@ static int indexes_read(const struct repo *r, struct cv_err *e)
 	int rc = repo_indexes_ok(r, &ie);
 
 	if (rc)
-		cv_errf(e, rc, "%s: no backup made: put back a good copy of the "
-			"index (verify names the snapshots that need its pack)", ie.msg);
+		cv_errf(e, rc, "%s: no backup made: put back a good copy of it "
+			"(verify names the snapshots that need its pack)", ie.msg);
 	return rc;
 }
 

@@ -225,8 +225,8 @@ static int indexes_read(const struct repo *r, struct cv_err *e)
 
 	if (rc)
 		cv_errf(e, rc, "%s: nothing pruned: which chunks its pack holds is "
-			"unknown: put back a good copy of the index (verify names "
-			"the snapshots that need its pack)", ie.msg);
+			"unknown: put back a good copy of it (verify names the "
+			"snapshots that need its pack)", ie.msg);
 	return rc;
 }
 

@@ -130,7 +130,10 @@ static uint32_t add_pack_name(struct repo *r, const char *name)
 
 /* ---- indexes ---- */
 
-/* Version 1: 48-byte entries, each chunk its own frame. */
+/*
+ * Version 1: 48-byte entries, each chunk its own frame. With r NULL only
+ * checked.
+ */
 static int load_v1(struct repo *r, const uint8_t *p, size_t n, uint32_t pack)
 {
 	size_t count = (size_t)load_u64(p + 8), i;
@@ -145,8 +148,10 @@ static int load_v1(struct repo *r, const uint8_t *p, size_t n, uint32_t pack)
 		loc.off = load_u64(p + 32);
 		loc.clen = load_u32(p + 40);
 		loc.ulen = loc.fulen = load_u32(p + 44);
-		tab_add(r, &loc);
-		r->pack_entries[pack]++;
+		if (r) {
+			tab_add(r, &loc);
+			r->pack_entries[pack]++;
+		}
 	}
 	return 0;
 }
@@ -216,7 +221,8 @@ static int read_index(struct repo *r, const char *name, uint8_t **buf,
 		cv_errf(e, CV_ECORRUPT, "%s/%s: checksum mismatch", r->st.root, name);
 		goto fail;
 	}
-	if (!v1 && load_v2(NULL, *buf, *n - SHA256_LEN, 0)) {
+	if (v1 ? load_v1(NULL, *buf, *n - SHA256_LEN, 0) :
+		 load_v2(NULL, *buf, *n - SHA256_LEN, 0)) {
 		cv_errf(e, CV_ECORRUPT, "%s/%s: inconsistent entries", r->st.root, name);
 		goto fail;
 	}
@@ -225,6 +231,26 @@ fail:
 	free(*buf);
 	*buf = NULL;
 	return CV_ECORRUPT;
+}
+
+/*
+ * The pack of the index name ("packs/NAME.idx") is there. A pack is renamed
+ * into place before its index is written, and its index removed before it:
+ * a pack missing beside its index is lost, unless the index went too
+ * meanwhile (a failed backup's, removed: CV_ENOTFOUND). Its size is not
+ * checked here (verify --read-data reads it).
+ */
+static int pack_there(struct repo *r, const char *name, struct cv_err *e)
+{
+	char pack[300];
+
+	snprintf(pack, sizeof(pack), "%.*s.pack", (int)(strlen(name) - 4), name);
+	if (store_may_exist(&r->st, pack))
+		return 0;
+	if (!store_may_exist(&r->st, name))
+		return CV_ENOTFOUND;
+	return cv_errf(e, CV_ECORRUPT, "%s/%s: missing, though its index is there",
+		       r->st.root, pack);
 }
 
 static int load_index(struct repo *r, const char *file, struct cv_err *e)
@@ -238,6 +264,10 @@ static int load_index(struct repo *r, const char *file, struct cv_err *e)
 	snprintf(name, sizeof(name), "packs/%s", file);
 	if ((rc = read_index(r, name, &buf, &n, e)))
 		return rc;
+	if ((rc = pack_there(r, name, e))) {
+		free(buf);
+		return rc;
+	}
 	v1 = !memcmp(buf, IDX_MAGIC_V1, 8);
 	name[strlen(name) - 4] = '\0'; /* drop ".idx" */
 	pack = add_pack_name(r, strrchr(name, '/') + 1);

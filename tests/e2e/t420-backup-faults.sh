@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Repository faults: a flipped byte in a pack and a missing pack are named by
 # verify --read-data (with every snapshot that needs the chunk) and by
-# restore (which leaves no target behind); a backup killed at any moment
+# restore (which leaves no target behind), and a backup refuses to build on
+# a missing pack; a backup killed at any moment
 # leaves a repository that verifies, and the next backup works; an
 # unreadable manifest is named and stops only prune; a full disk gives a
 # clear error and changes nothing.
@@ -92,6 +93,12 @@ expect_fail 3 "$CV" verify --read-data "$R"
 every_snapshot_named
 expect_fail 3 "$CV" restore "$R" latest "$T/out"
 [ ! -e "$T/out" ] || fail "failed restore left a target"
+# no backup on top of it: it would trust the index of a pack that is gone
+before=$(tree_hash "$R")
+expect_fail 3 "$CV" backup "$other" "$R"
+grep -q "$(basename "$pack"): missing, though its index is there: no backup made" \
+	"$T/stderr" || fail "backup beside a missing pack: $(cat "$T/stderr")"
+[ "$(tree_hash "$R")" = "$before" ] || fail "a refused backup changed the repository"
 mv "$T/pack.away" "$pack"
 
 # kill -9 at different moments of a backup

@@ -163,7 +163,7 @@ expect_fail 3 "$CV" prune --keep-last 1 --dry-run "$T/R"
 # replace the one whose index is damaged, and a delta found elsewhere could
 # lean on a base only that pack holds
 expect_fail 3 "$CV" backup "$T/src" "$T/R"
-grep -q "$p2: checksum mismatch: no backup made: put back a good copy of the index" \
+grep -q "$p2: checksum mismatch: no backup made: put back a good copy of it" \
 	"$T/stderr" || fail "$(cat "$T/stderr")"
 [ "$(tree_hash "$T/R")" = "$before" ] || fail "a refused backup changed the repository"
 # the way out both name: a good copy of the index
