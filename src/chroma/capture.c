@@ -757,35 +757,67 @@ static int copy_entry(struct cap *c, const char *name, const struct strbuf *path
 }
 
 /*
- * Everything but the database: segment folders checked, the rest as is.
- * Links are followed, and what they lead to is copied.
+ * Call fn for each entry of the root but the database and its journal, with
+ * its path and its stat (links followed: an index folder may be a link to
+ * another disk), or NULL when it cannot be stat'ed; until fn returns
+ * non-zero (what it returned). EACH_UNLISTED (errno set) when the root
+ * cannot be listed.
  */
-static int copy_rest(struct cap *c, int max_retries, struct cv_err *e)
+#define EACH_UNLISTED 1
+static int each_entry(const struct cap *c,
+		      int (*fn)(void *arg, const char *name, struct strbuf *path,
+				const struct stat *st),
+		      void *arg)
 {
 	struct strbuf p = STRBUF_INIT;
 	struct dirent *de;
 	struct stat st;
-	DIR *d;
+	DIR *d = opendir(c->root);
 	int rc = 0;
 
-	stat(c->root, &c->root_stamp); /* WAL mode: entries changed since? */
-	if (!(d = opendir(c->root)))
-		return cv_errno(e, CV_EIO, "%s: cannot list", c->root);
+	if (!d)
+		return EACH_UNLISTED;
 	while (!rc && (de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
 		    is_database(de->d_name))
 			continue;
 		sb_reset(&p);
 		sb_addf(&p, "%s/%s", c->root, de->d_name);
-		/* followed: an index folder may be a link to another disk */
-		if (stat(p.buf, &st)) {
-			rc = unreadable(c, de->d_name, &p, e);
-			continue;
-		}
-		rc = copy_entry(c, de->d_name, &p, &st, max_retries, e);
+		rc = fn(arg, de->d_name, &p, stat(p.buf, &st) ? NULL : &st);
 	}
 	closedir(d);
 	sb_release(&p);
+	return rc;
+}
+
+struct copy_rest {
+	struct cap *c;
+	int max_retries;
+	struct cv_err *e;
+};
+
+static int copy_rest_entry(void *arg, const char *name, struct strbuf *path,
+			   const struct stat *st)
+{
+	struct copy_rest *x = arg;
+
+	if (!st)
+		return unreadable(x->c, name, path, x->e);
+	return copy_entry(x->c, name, path, st, x->max_retries, x->e);
+}
+
+/*
+ * Everything but the database: segment folders checked, the rest as is.
+ * Links are followed, and what they lead to is copied.
+ */
+static int copy_rest(struct cap *c, int max_retries, struct cv_err *e)
+{
+	struct copy_rest x = { c, max_retries, e };
+	int rc;
+
+	stat(c->root, &c->root_stamp); /* WAL mode: entries changed since? */
+	if ((rc = each_entry(c, copy_rest_entry, &x)) == EACH_UNLISTED)
+		return cv_errno(e, CV_EIO, "%s: cannot list", c->root);
 	return rc;
 }
 
@@ -1016,30 +1048,24 @@ static void warm_folder(const struct cap *c, struct warm *w, const char *rel)
 	sb_release(&bad);
 }
 
-/* Everything of the root but the database, into w. */
-static void warm_rest(const struct cap *c, struct warm *w)
-{
-	struct strbuf p = STRBUF_INIT;
-	struct dirent *de;
-	struct stat st;
-	DIR *d = opendir(c->root);
+struct warm_rest {
+	const struct cap *c;
+	struct warm *w;
+};
 
-	while (d && (de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
-		    is_database(de->d_name))
-			continue;
-		sb_reset(&p);
-		sb_addf(&p, "%s/%s", c->root, de->d_name);
-		if (stat(p.buf, &st) || is_db_file(c, &st))
-			continue;
-		if (S_ISDIR(st.st_mode))
-			warm_folder(c, w, de->d_name);
-		else if (S_ISREG(st.st_mode))
-			warm_file(w, de->d_name, (uint64_t)st.st_size);
-	}
-	if (d)
-		closedir(d);
-	sb_release(&p);
+/* An entry of the root but the database, into w. */
+static int warm_entry(void *arg, const char *name, struct strbuf *path,
+		      const struct stat *st)
+{
+	struct warm_rest *x = arg;
+
+	if (!st || is_db_file(x->c, st))
+		return 0;
+	if (S_ISDIR(st->st_mode))
+		warm_folder(x->c, x->w, name);
+	else if (S_ISREG(st->st_mode))
+		warm_file(x->w, name, (uint64_t)st->st_size);
+	return 0;
 }
 
 /*
@@ -1068,7 +1094,7 @@ static void warm_sources(struct cap *c)
 		if (!(threaded = !thread_start(&th, warm_db, &db)))
 			warm_db(&db);
 	}
-	warm_rest(c, &rest);
+	each_entry(c, warm_entry, &(struct warm_rest){ c, &rest });
 	if (threaded)
 		pthread_join(th, NULL);
 	c->st->bytes_paged_in += db.paged + rest.paged;

@@ -175,9 +175,7 @@ static int open_or_init(const char *path, struct repo *r, int *created,
 	if ((rc = repo_open(path, STORE_APPEND, r, e)))
 		return rc;
 	/* left by an interrupted backup; the lock says none is running */
-	store_clean_tmp(&r->st, "packs");
-	store_clean_tmp(&r->st, "snapshots");
-	rm_prefixed(path, "staging.tmp.");
+	repo_clean_leftovers(r, NULL);
 	return 0;
 }
 
@@ -389,22 +387,6 @@ static char *source_name(const char *dir, const struct backup_opts *o,
 	return name;
 }
 
-/*
- * No backup while a pack index cannot be read: the chunks only its pack
- * holds would be taken for missing and stored again, while a delta found
- * elsewhere could still lean on a base in that pack; and a pack written
- * again under the same name would replace the one whose index is damaged.
- */
-static int indexes_read(const struct repo *r, struct cv_err *e)
-{
-	struct cv_err ie = { 0 };
-	int rc = repo_indexes_ok(r, &ie);
-
-	if (rc)
-		cv_errf(e, rc, "%s: no backup made: put back a good copy of it "
-			"(verify names the snapshots that need its pack)", ie.msg);
-	return rc;
-}
 
 /* Whether the manifest name may be in place (its write failed late, say). */
 static int snapshot_written(struct repo *r, const char *name)
@@ -444,7 +426,10 @@ static int backup_one(const char *dir, const char *path,
 		free(source);
 		return rc;
 	}
-	if ((rc = indexes_read(&r, e))) {
+	/* with an index unread, the chunks only its pack holds would be taken
+	 * for missing while a delta found elsewhere still leans on a base in
+	 * it, and a pack written again under its name would replace it */
+	if ((rc = repo_indexes_needed(&r, "no backup made", e))) {
 		repo_close(&r, NULL);
 		free(source);
 		return rc;

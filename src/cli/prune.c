@@ -3,7 +3,6 @@
  * forget snapshots outside the policy, then delete the chunks no kept
  * snapshot references.
  */
-#include <dirent.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -173,61 +172,10 @@ static int forget(struct repo *r, struct snap *s, size_t n, int dry_run,
 	return rc;
 }
 
-/*
- * Say what clean_leftovers would remove in dir ("" for the repository's own
- * folder): names holding part (beginning with it: prefix), as
- * store_clean_tmp and rm_prefixed choose them.
- */
-static void say_leftovers(const char *path, const char *dir, const char *part,
-			  int prefix)
+/* With --dry-run, what a killed run left is named, not removed. */
+static void would_remove(const char *path)
 {
-	struct strbuf p = STRBUF_INIT;
-	struct dirent *de;
-	DIR *d;
-
-	sb_addf(&p, "%s/%s", path, dir);
-	d = opendir(p.buf);
-	while (d && (de = readdir(d))) {
-		if (prefix ? strncmp(de->d_name, part, strlen(part)) :
-			     !strstr(de->d_name, part))
-			continue;
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-			printf("dry run: would remove %s%s%s (left by an interrupted "
-			       "run)\n", dir, *dir ? "/" : "", de->d_name);
-	}
-	if (d)
-		closedir(d);
-	sb_release(&p);
-}
-
-/* What killed runs left: temporary files, a backup's staging copy. */
-static void clean_leftovers(struct repo *r, const char *path, int dry_run)
-{
-	if (dry_run) { /* it removes nothing: it says what it would */
-		say_leftovers(path, "packs", ".tmp.", 0);
-		say_leftovers(path, "snapshots", ".tmp.", 0);
-		say_leftovers(path, "", "staging.tmp.", 1);
-		return;
-	}
-	store_clean_tmp(&r->st, "packs");
-	store_clean_tmp(&r->st, "snapshots");
-	rm_prefixed(path, "staging.tmp."); /* a killed backup's copy */
-}
-
-/*
- * Whether every index was read: the chunks in the pack of one that was not
- * are unknown, so a kept snapshot may need them, and its pack must not go.
- */
-static int indexes_read(const struct repo *r, struct cv_err *e)
-{
-	struct cv_err ie = { 0 };
-	int rc = repo_indexes_ok(r, &ie);
-
-	if (rc)
-		cv_errf(e, rc, "%s: nothing pruned: which chunks its pack holds is "
-			"unknown: put back a good copy of it (verify names the "
-			"snapshots that need its pack)", ie.msg);
-	return rc;
+	printf("dry run: would remove %s (left by an interrupted run)\n", path);
 }
 
 static int prune_all(const char *path, const struct policy *p, struct cv_err *e)
@@ -242,7 +190,11 @@ static int prune_all(const char *path, const struct policy *p, struct cv_err *e)
 	if ((rc = repo_open(path, STORE_EXCLUSIVE, &r, e)))
 		return rc;
 	hashset_init(&keep, SHA256_LEN);
-	if (!(rc = indexes_read(&r, e)) && !(rc = load_snaps(&r, &s, &n, e))) {
+	/* the chunks in an unread index's pack are unknown: a kept snapshot
+	 * may need them, so that pack must not go */
+	if (!(rc = repo_indexes_needed(&r, "nothing pruned: which chunks its pack "
+				       "holds is unknown", e)) &&
+	    !(rc = load_snaps(&r, &s, &n, e))) {
 		apply_by_source(s, n, p);
 		/* what the kept snapshots need is known before anything is removed */
 		rc = mark_kept(&r, s, n, &keep, e);
@@ -252,7 +204,7 @@ static int prune_all(const char *path, const struct policy *p, struct cv_err *e)
 	if (!rc)
 		rc = repo_gc(&r, &keep, p->dry_run, &gs, e);
 	if (!rc) {
-		clean_leftovers(&r, path, p->dry_run);
+		repo_clean_leftovers(&r, p->dry_run ? would_remove : NULL);
 		printf("%s%llu chunks unreferenced: %llu packs removed, %llu rewritten\n",
 		       p->dry_run ? "dry run: " : "", (unsigned long long)gs.chunks_removed,
 		       (unsigned long long)gs.packs_removed,

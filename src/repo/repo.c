@@ -360,6 +360,25 @@ int repo_indexes_ok(const struct repo *r, struct cv_err *e)
 	return e->code;
 }
 
+int repo_indexes_needed(const struct repo *r, const char *refused,
+			struct cv_err *e)
+{
+	struct cv_err ie = { 0 };
+	int rc = repo_indexes_ok(r, &ie);
+
+	if (rc)
+		cv_errf(e, rc, "%s: %s: put back a good copy of it (verify names the "
+			"snapshots that need its pack)", ie.msg, refused);
+	return rc;
+}
+
+void repo_clean_leftovers(struct repo *r, void (*would)(const char *path))
+{
+	store_clean_tmp(&r->st, "packs", would);
+	store_clean_tmp(&r->st, "snapshots", would);
+	rm_prefixed(r->st.root, "staging.tmp.", would); /* a killed backup's copy */
+}
+
 /* ---- open, close ---- */
 
 /* Whether the config in place holds text (this call's, by its random id). */

@@ -100,7 +100,7 @@ struct repo {
 	 * Indexes that could not be read (damaged, or a read failed): the
 	 * others are loaded, so a snapshot none of whose chunks is only in
 	 * their packs is still read. What their packs hold is unknown: backup
-	 * and prune refuse (repo_indexes_ok).
+	 * and prune refuse (repo_indexes_needed).
 	 */
 	struct bad_index {
 		char *name;           /* NAME.idx */
@@ -129,8 +129,20 @@ int repo_open(const char *path, enum store_mode mode, struct repo *r,
 int repo_refresh(struct repo *r, struct cv_err *e);
 /* 0 if every index was read, else an error naming the (first) bad one. */
 int repo_indexes_ok(const struct repo *r, struct cv_err *e);
+/*
+ * The same for a command that refuses then (backup, prune): the message
+ * says what was refused ("nothing pruned") and the way out.
+ */
+int repo_indexes_needed(const struct repo *r, const char *refused,
+			struct cv_err *e);
 /* Compression: zstd level and threads (-1: one per CPU); before any put. */
 void repo_set_compression(struct repo *r, int level, int threads);
+/*
+ * Remove what killed runs left: temporary pack, index and manifest files,
+ * and a backup's staging copy. Only with the lock that keeps writers out.
+ * With would, nothing is removed: would is told each path.
+ */
+void repo_clean_leftovers(struct repo *r, void (*would)(const char *path));
 /* Finish the open pack (writable) and close. */
 int repo_close(struct repo *r, struct cv_err *e);
 

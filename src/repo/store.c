@@ -492,7 +492,7 @@ int store_remove(struct store *s, const char *name, struct cv_err *e)
 	return rc;
 }
 
-void store_clean_tmp(struct store *s, const char *dir)
+void store_clean_tmp(struct store *s, const char *dir, void (*would)(const char *path))
 {
 	struct strbuf sb = STRBUF_INIT;
 	char *p = path_of(s, dir);
@@ -504,7 +504,10 @@ void store_clean_tmp(struct store *s, const char *dir)
 			continue;
 		sb_reset(&sb);
 		sb_addf(&sb, "%s/%s", p, de->d_name);
-		unlink(sb.buf);
+		if (would)
+			would(sb.buf);
+		else
+			unlink(sb.buf);
 	}
 	if (d)
 		closedir(d);

@@ -89,7 +89,10 @@ int store_list(struct store *s, const char *dir, const char *suffix,
 int store_remove(struct store *s, const char *name, struct cv_err *e);
 /* 0 only when name is known not to exist (stat says ENOENT). */
 int store_may_exist(struct store *s, const char *name);
-/* Remove temp files left by interrupted writes. */
-void store_clean_tmp(struct store *s, const char *dir);
+/*
+ * Remove temp files left by interrupted writes in dir; with would, nothing
+ * is removed: would is told each path.
+ */
+void store_clean_tmp(struct store *s, const char *dir, void (*would)(const char *path));
 
 #endif

@@ -34,7 +34,7 @@ void rm_tree(const char *path)
 	nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-void rm_prefixed(const char *dir, const char *prefix)
+void rm_prefixed(const char *dir, const char *prefix, void (*would)(const char *path))
 {
 	struct strbuf p = STRBUF_INIT;
 	struct dirent *de;
@@ -47,7 +47,10 @@ void rm_prefixed(const char *dir, const char *prefix)
 			continue;
 		sb_reset(&p);
 		sb_addf(&p, "%s/%s", dir, de->d_name);
-		rm_tree(p.buf);
+		if (would)
+			would(p.buf);
+		else
+			rm_tree(p.buf);
 	}
 	if (d)
 		closedir(d);

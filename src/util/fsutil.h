@@ -19,8 +19,11 @@ static inline int64_t ts_ns(const struct timespec *t)
 /* Remove a tree (files first), not following links. Best effort. */
 void rm_tree(const char *path);
 
-/* Remove every entry of dir whose name starts with prefix (trees too); "" empties dir. */
-void rm_prefixed(const char *dir, const char *prefix);
+/*
+ * Remove every entry of dir whose name starts with prefix (trees too); ""
+ * empties dir. With would, nothing is removed: would is told each path.
+ */
+void rm_prefixed(const char *dir, const char *prefix, void (*would)(const char *path));
 
 /*
  * 1 if path, which need not exist yet, is dir or lies inside it (links

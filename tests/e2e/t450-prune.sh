@@ -56,9 +56,9 @@ expect_ok "$CV" prune --keep-last 2 --dry-run "$R"
 for f in packs/abc.pack.tmp.99999 snapshots/x.json.tmp.99999 staging.tmp.99999/sub/f; do
 	[ -e "$R/$f" ] || fail "--dry-run removed $f"
 done
-grep -q "^dry run: would remove packs/abc.pack.tmp.99999 " "$T/stdout" &&
-	grep -q "^dry run: would remove snapshots/x.json.tmp.99999 " "$T/stdout" &&
-	grep -q "^dry run: would remove staging.tmp.99999 " "$T/stdout" ||
+grep -q "^dry run: would remove .*/packs/abc.pack.tmp.99999 " "$T/stdout" &&
+	grep -q "^dry run: would remove .*/snapshots/x.json.tmp.99999 " "$T/stdout" &&
+	grep -q "^dry run: would remove .*/staging.tmp.99999 " "$T/stdout" ||
 	fail "--dry-run does not say what it would remove: $(cat "$T/stdout")"
 
 size_before=$(du -sb "$R/packs" | cut -f1)
