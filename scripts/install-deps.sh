@@ -6,7 +6,7 @@ set -euo pipefail
 pkgs=(
 	build-essential pkg-config g++
 	libsqlite3-dev libjansson-dev libzstd-dev libssl-dev libcurl4-openssl-dev
-	libcmocka-dev libdragonbox-dev
+	libcmocka-dev libdragonbox-dev libxxhash-dev
 	sqlite3 zstd jq curl ca-certificates python3
 	clang libclang-rt-14-dev cppcheck clang-tidy
 	debian-archive-keyring nginx-light openssl time strace

@@ -16,6 +16,7 @@
 #include "chroma/db.h"
 #include "chroma/livecopy.h"
 #include "cli/cli.h"
+#include "repo/fpcache.h"
 #include "repo/manifest.h"
 #include "repo/repo.h"
 #include "util/fsutil.h"
@@ -193,7 +194,7 @@ static void report(const struct backup_opts *o, const char *name,
 			bytes += json_integer_value(json_object_get(f, "size"));
 		}
 	if (o->as_json) {
-		j = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, "
+		j = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, "
 			      "s:i, s:f}", "snapshot", name, "files", nfiles,
 			      "files_unchanged", (json_int_t)w->unchanged, "bytes", bytes,
 			      "bytes_read", (json_int_t)st->bytes_read,
@@ -202,6 +203,7 @@ static void report(const struct backup_opts *o, const char *name,
 			      "bytes_stored", (json_int_t)rs->bytes_stored,
 			      "chunks_new", (json_int_t)rs->chunks_new,
 			      "chunks_delta", (json_int_t)rs->chunks_delta,
+			      "chunks_known", (json_int_t)w->chunks_known,
 			      "lock_ms", st->lock_ms, "retries", st->retries,
 			      "seconds", secs);
 		json_dumpf(j, stdout, JSON_COMPACT);
@@ -399,6 +401,25 @@ static int snapshot_written(struct repo *r, const char *name)
 	return store_may_exist(&r->st, p);
 }
 
+/*
+ * The new snapshot's fingerprints replace those of the last one of its
+ * source; only a later backup's speed depends on them.
+ */
+static void keep_fingerprints(struct repo *r, struct fp_writer *fpw,
+			      const char *name, const struct manifest *prev,
+			      const char *source)
+{
+	const char *ps = prev ? json_string_value(json_object_get(prev->root,
+								  "source")) : NULL;
+	struct cv_err e = { 0 };
+
+	if (!fpw_commit(r, fpw, name, ps && !strcmp(ps, source) ? prev->name : NULL, &e))
+		return;
+	fprintf(stderr, "chromavault backup: warning: %s; the next backup hashes "
+		"every chunk again\n", e.msg);
+	cv_err_clear(&e);
+}
+
 static int backup_one(const char *dir, const char *path,
 		      const struct backup_opts *o, struct cv_err *e)
 {
@@ -410,6 +431,8 @@ static int backup_one(const char *dir, const char *path,
 	struct strbuf root = STRBUF_INIT;
 	struct progress prog = { 0 };
 	struct manifest prev = { 0 };
+	struct fp_cache fpc;
+	struct fp_writer fpw;
 	int have_prev;
 	char name[64] = "", *text, staging[4096];
 	double t0 = now_sec();
@@ -435,7 +458,11 @@ static int backup_one(const char *dir, const char *path,
 		return rc;
 	}
 	have_prev = !load_previous(&r, source, &prev);
+	fpc_load(&r, have_prev ? prev.name : NULL, &fpc);
+	fpw_init(&fpw, fpc.seed);
 	mfw_init(&w, &r, have_prev ? &prev : NULL);
+	w.fpc = &fpc;
+	w.fpw = &fpw;
 	if (!o->from_tar)
 		mfw_find_takeable(&w, k_same, (void *)dir); /* not under the lock */
 	snprintf(staging, sizeof(staging), "%s/staging.tmp.%ld", path, (long)getpid());
@@ -466,6 +493,8 @@ static int backup_one(const char *dir, const char *path,
 		     cv_errf(e, CV_EIO, "snapshot %s: its manifest cannot be made", name);
 		free(text);
 	}
+	if (!rc)
+		keep_fingerprints(&r, &fpw, name, have_prev ? &prev : NULL, source);
 	if (!rc) {
 		cli_print_warnings(&cmd_backup, NULL, st.warnings);
 		report(o, name, &st, &r.stats, &w, now_sec() - t0);
@@ -478,6 +507,8 @@ static int backup_one(const char *dir, const char *path,
 	json_decref(st.stamps);
 	json_decref(st.kept);
 	mfw_release(&w);
+	fpw_release(&fpw);
+	fpc_release(&fpc);
 	manifest_release(&prev);
 	free(source);
 	if (rc && created)
@@ -552,17 +583,23 @@ const struct cli_cmd cmd_backup = {
 		   "whose device, inode, size, mtime and ctime are those the\n"
 		   "previous snapshot recorded is taken from it without being\n"
 		   "chunked and hashed again; the database, and an index folder\n"
-		   "whose files all are, are not even copied. What is to be copied\n"
-		   "is read into the page cache before the transaction begins, so\n"
-		   "Chroma's writers are not held while the disk is read.\n"
+		   "whose files all are, are not even copied. A chunk of a changed\n"
+		   "file whose fingerprint (XXH3, REPO/cache) is the one the last\n"
+		   "snapshot had at the same place is taken to be that chunk and not\n"
+		   "hashed again; each file's SHA-256 is computed from every byte.\n"
+		   "What is to be copied is read into the page cache before the\n"
+		   "transaction begins, so Chroma's writers are not held while the\n"
+		   "disk is read.\n"
 		   "Links in DIR are followed; REPO may not be inside DIR. No backup\n"
 		   "is made while a pack index of REPO cannot be read (exit 3).",
 	.options = "  --json            summary as JSON: files (files_unchanged: taken\n"
 		   "                    from the last snapshot), bytes read (bytes_paged_in:\n"
 		   "                    those not in the page cache, read in before the\n"
 		   "                    lock), new and stored, new chunks and how many of\n"
-		   "                    them are deltas of the previous snapshot's, how\n"
-		   "                    long Chroma's writers were held (lock_ms), seconds\n"
+		   "                    them are deltas of the previous snapshot's,\n"
+		   "                    chunks known by their fingerprint (chunks_known),\n"
+		   "                    how long Chroma's writers were held (lock_ms),\n"
+		   "                    seconds\n"
 		   "  --from-tar FILE   read the directory from a tar stream (- for stdin):\n"
 		   "                    docker cp CONTAINER:/chroma/chroma - | chromavault\n"
 		   "                    backup --from-tar - REPO; entries with \"..\" or\n"

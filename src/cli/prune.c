@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "repo/fpcache.h"
 #include "repo/manifest.h"
 #include "repo/repo.h"
 #include "repo/walk.h"
@@ -167,7 +168,8 @@ static int forget(struct repo *r, struct snap *s, size_t n, int dry_run,
 		if (s[i].keep || dry_run)
 			continue;
 		snprintf(path, sizeof(path), "snapshots/%s.json", s[i].name);
-		rc = store_remove(&r->st, path, e);
+		if (!(rc = store_remove(&r->st, path, e)))
+			fpc_remove(r, s[i].name);
 	}
 	return rc;
 }
@@ -267,8 +269,9 @@ const struct cli_cmd cmd_prune = {
 	.name = "prune",
 	.usage = "prune REPO [--keep-last N] [--keep-daily N] [--keep-weekly N] [--dry-run]\n"
 		 "                          [--lock-wait S]",
-	.summary = "Forget the snapshots the policy does not keep, then delete chunks no\n"
-		   "kept snapshot references (packs holding some are rewritten first).\n"
+	.summary = "Forget the snapshots the policy does not keep (and their fingerprint\n"
+		   "caches), then delete chunks no kept snapshot references (packs\n"
+		   "holding some are rewritten first).\n"
 		   "The policy applies to each source (host and directory, or the name\n"
 		   "backup --source gave) on its own.\n"
 		   "A crash at any moment never loses a chunk a kept snapshot needs.\n"

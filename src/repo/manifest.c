@@ -25,6 +25,7 @@ void mfw_init(struct mf_writer *w, struct repo *r, const struct manifest *prev)
 	sb_init(&w->prev_list, 0);
 	sb_init(&w->prev_base, 0);
 	sb_init(&w->base, 0);
+	sb_init(&w->fps, 0);
 	bg_init(&w->hasher);
 }
 
@@ -42,6 +43,7 @@ void mfw_release(struct mf_writer *w)
 	sb_release(&w->prev_list);
 	sb_release(&w->prev_base);
 	sb_release(&w->base);
+	sb_release(&w->fps);
 	bg_release(&w->hasher);
 	memset(w, 0, sizeof(*w));
 }
@@ -160,8 +162,12 @@ int mfw_has(const struct mf_writer *w, const char *rel, const json_t *src)
 
 int mfw_unchanged(struct mf_writer *w, const char *rel)
 {
+	const struct fp_entry *f;
+
 	if (!mfw_has(w, rel, src_stat(w, rel)))
 		return 0;
+	if (w->fpw && w->fpc && (f = fpc_entry(w->fpc, rel)))
+		fpw_copy(w->fpw, f); /* the same list: its fingerprints hold */
 	json_array_append_new(w->files, json_deep_copy(manifest_find(w->prev, rel)->json));
 	w->unchanged++;
 	return 1;
@@ -182,6 +188,10 @@ int mfw_file_begin(struct mf_writer *w, const char *rel, const struct stat *st,
 	w->size = 0;
 	w->two_kinds = cut->a != cut->b;
 	prev_list(w, rel);
+	sb_reset(&w->fps);
+	w->prev_fps = w->fpc && w->prev_file ?
+		      fpc_find(w->fpc, rel, (const uint8_t *)w->prev_list.buf,
+			       w->prev_list.len / SHA256_LEN) : NULL;
 	return 0;
 }
 
@@ -190,6 +200,30 @@ static void hash_whole(void *arg)
 	struct mf_writer *w = arg;
 
 	sha256_update(&w->whole, w->job.p, w->job.n);
+}
+
+/*
+ * The SHA-256 of chunk idx (n bytes at p): the one at the same place in the
+ * previous snapshot when the fingerprints there are equal, else computed.
+ */
+static void chunk_hash(struct mf_writer *w, size_t idx, const uint8_t *p,
+		       size_t n, uint8_t h[SHA256_LEN])
+{
+	uint8_t fp[FP_LEN];
+
+	if (!w->fpw) {
+		sha256(p, n, h);
+		return;
+	}
+	fp_of(w->fpw->seed, p, n, fp);
+	sb_add(&w->fps, fp, FP_LEN);
+	if (w->prev_fps && idx < w->prev_list.len / SHA256_LEN &&
+	    !memcmp(w->prev_fps + idx * FP_LEN, fp, FP_LEN)) {
+		memcpy(h, w->prev_list.buf + idx * SHA256_LEN, SHA256_LEN);
+		w->chunks_known++;
+		return;
+	}
+	sha256(p, n, h);
 }
 
 /*
@@ -209,7 +243,7 @@ int mfw_chunks(struct mf_writer *w, const uint8_t *p, const size_t *lens,
 	w->job = (struct hash_job){ p, total };
 	bg_start(&w->hasher, hash_whole, w);
 	for (i = 0; !rc && i < n; p += lens[i], i++) {
-		sha256(p, lens[i], h);
+		chunk_hash(w, at + i, p, lens[i], h);
 		sb_add(&w->hashes, h, SHA256_LEN);
 		rc = put_chunk(w, at + i, h, p, lens[i], e);
 	}
@@ -317,6 +351,10 @@ int mfw_file_end(struct mf_writer *w, struct cv_err *e)
 	uint8_t sum[SHA256_LEN];
 	int rc = write_list(w, e);
 
+	if (w->fpw)
+		fpw_add(w->fpw, json_string_value(json_object_get(w->cur, "path")),
+			(const uint8_t *)w->hashes.buf, w->hashes.len / SHA256_LEN,
+			(const uint8_t *)w->fps.buf);
 	sha256_final(&w->whole, sum);
 	hex_encode(sum, SHA256_LEN, hex);
 	json_object_set_new(w->cur, "size", json_integer((json_int_t)w->size));

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "repo/chunker.h"
+#include "repo/fpcache.h"
 #include "repo/repo.h"
 #include "util/bgtask.h"
 #include "util/err.h"
@@ -96,6 +97,15 @@ struct mf_writer {
 	json_t *takeable;          /* {path: src}: prev's files it may take */
 	uint64_t unchanged;        /* files taken from prev, not read */
 	struct progress *progress; /* NULL: none */
+	/*
+	 * Fingerprints (fpcache.h): prev's, and the new snapshot's, or both
+	 * NULL: every chunk is hashed.
+	 */
+	const struct fp_cache *fpc;
+	struct fp_writer *fpw;
+	const uint8_t *prev_fps;   /* this file's in fpc, matching prev_list */
+	struct strbuf fps;         /* this file's so far */
+	uint64_t chunks_known;     /* chunks recognised by their fingerprint */
 };
 
 /* prev: the last snapshot, whose lists new ones may patch (or NULL). */

@@ -376,6 +376,7 @@ void repo_clean_leftovers(struct repo *r, void (*would)(const char *path))
 {
 	store_clean_tmp(&r->st, "packs", would);
 	store_clean_tmp(&r->st, "snapshots", would);
+	store_clean_tmp(&r->st, "cache", would);
 	rm_prefixed(r->st.root, "staging.tmp.", would); /* a killed backup's copy */
 }
 

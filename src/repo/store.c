@@ -492,6 +492,19 @@ int store_remove(struct store *s, const char *name, struct cv_err *e)
 	return rc;
 }
 
+int store_mkdir(struct store *s, const char *dir, struct cv_err *e)
+{
+	char *p = path_of(s, dir);
+	int rc = 0;
+
+	if (mkdir(p, 0755) && errno != EEXIST)
+		rc = cv_errno(e, CV_EIO, "%s: cannot create", p);
+	else if (sync_parent(p))
+		rc = cv_errno(e, CV_EIO, "%s: made, but its folder cannot be synced", p);
+	free(p);
+	return rc;
+}
+
 void store_clean_tmp(struct store *s, const char *dir, void (*would)(const char *path))
 {
 	struct strbuf sb = STRBUF_INIT;

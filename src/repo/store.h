@@ -87,6 +87,8 @@ int store_pread(struct store *s, const char *name, uint64_t off, void *buf,
 int store_list(struct store *s, const char *dir, const char *suffix,
 	       char ***names, size_t *n, struct cv_err *e);
 int store_remove(struct store *s, const char *name, struct cv_err *e);
+/* Make folder dir of the store, unless it is there. */
+int store_mkdir(struct store *s, const char *dir, struct cv_err *e);
 /* 0 only when name is known not to exist (stat says ENOENT). */
 int store_may_exist(struct store *s, const char *name);
 /*

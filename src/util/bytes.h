@@ -29,4 +29,9 @@ static inline void store_u32(uint8_t *p, uint32_t v)
 	memcpy(p, &v, 4);
 }
 
+static inline void store_u64(uint8_t *p, uint64_t v)
+{
+	memcpy(p, &v, 8);
+}
+
 #endif

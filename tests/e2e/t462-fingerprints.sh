@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# The fingerprint cache: an incremental backup takes the SHA-256 of a chunk
+# whose fingerprint is the one at its place in the last snapshot, and hashes
+# the rest; every snapshot restores byte-identical. Only the newest
+# snapshot's cache of a source is kept, prune removes a removed snapshot's,
+# and a cache that is missing, damaged or of other chunk lists is not used.
+. "$(dirname "$0")/lib.sh"
+setup
+
+F=$(fixtures_dir) # else the bundled sample
+src=$T/src R=$T/repo
+if [ -n "$F" ]; then
+	cp -r "$F/movie-suggestion-sumanhiremath/db" "$src"
+else
+	cp -r "$ROOT/sample/chroma-data" "$src"
+fi
+chmod -R u+w "$src"
+sleep 3.2 # index files settled: taken from the last snapshot, only the database read
+
+field() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$T/backup.json" "$1"; }
+backup() { expect_ok "$CV" backup --json "$@" && cp "$T/stdout" "$T/backup.json"; }
+edit() { # rewrite some string metadata in place: a few pages change
+	python3 - "$src/chroma.sqlite3" "$1" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+n = db.execute("UPDATE embedding_metadata SET string_value = string_value || ?"
+               " WHERE rowid % 40 = ? AND string_value IS NOT NULL",
+               (" (edit %s)" % sys.argv[2], int(sys.argv[2]))).rowcount
+db.commit()
+assert n > 0, "nothing to edit"
+PY
+}
+caches() { ls "$R/cache" | tr '\n' ' ' | sed 's/ $//'; }
+pages=$(($(stat -c %s "$src/chroma.sqlite3") / 4096))
+# back up after an edit; the latest snapshot must restore byte-identical
+backup_edited() {
+	edit "$1"
+	backup "$src" "$R"
+	expect_ok "$CV" restore "$R" latest "$T/r$1"
+	diff -r "$src" "$T/r$1" >&2 || fail "snapshot after edit $1 differs"
+}
+
+backup "$src" "$R"
+[ "$(field chunks_known)" -eq 0 ] || fail "a first backup knew chunks"
+[ "$(caches)" = "$(field snapshot).fp" ] || fail "cache/ holds '$(caches)'"
+
+backup_edited 1
+known=$(field chunks_known)
+[ "$known" -gt $((pages / 2)) ] ||
+	fail "$known chunks known by their fingerprint, of a database of $pages pages"
+[ "$(field chunks_delta)" -gt 0 ] || fail "changed pages were not found"
+[ "$(caches)" = "$(field snapshot).fp" ] || fail "the last snapshot's cache was kept: $(caches)"
+cp "$R/cache/$(caches)" "$T/old.fp"
+
+# damaged: not used, and written again whole
+last=$(caches)
+python3 - "$R/cache/$last" <<'PY'
+import sys
+p = sys.argv[1]
+b = bytearray(open(p, "rb").read())
+b[len(b) // 2] ^= 0x01
+open(p, "wb").write(b)
+PY
+backup_edited 2
+[ "$(field chunks_known)" -eq 0 ] || fail "a damaged cache was used ($(field chunks_known) chunks)"
+[ "$(caches)" = "$(field snapshot).fp" ] || fail "cache/ holds '$(caches)' after a damaged one"
+
+# of other chunk lists (the database's of the snapshot before): not used
+mv "$T/old.fp" "$R/cache/$(caches)"
+backup_edited 3
+[ "$(field chunks_known)" -eq 0 ] ||
+	fail "fingerprints of other chunk lists were used ($(field chunks_known) chunks)"
+
+# missing: every chunk hashed, and the next backup has one again
+rm -r "$R/cache"
+backup_edited 4
+[ "$(field chunks_known)" -eq 0 ] || fail "chunks known without a cache"
+backup_edited 5
+[ "$(field chunks_known)" -gt $((pages / 2)) ] || fail "the cache was not made again"
+expect_ok "$CV" verify --read-data "$R"
+
+# another source has its own; prune removes a removed snapshot's
+cp -r "$src" "$T/src2"
+backup "$T/src2" "$R"
+[ "$(ls "$R/cache" | wc -l)" -eq 2 ] || fail "cache/ holds '$(caches)' for two sources"
+expect_ok "$CV" prune --keep-last 1 "$R"
+for f in "$R"/cache/*; do
+	[ -f "$R/snapshots/$(basename "$f" .fp).json" ] || fail "prune left $(basename "$f")"
+done
+[ "$(ls "$R/cache" | wc -l)" -eq 2 ] || fail "prune removed a kept snapshot's cache: '$(caches)'"
+backup_edited 6
+[ "$(field chunks_known)" -gt $((pages / 2)) ] || fail "no chunks known after prune"
+echo "chunks known by their fingerprint are hashed no more; every snapshot restores exactly"

@@ -1,0 +1,252 @@
+/*
+ * Unit tests for repo/fpcache.c: fingerprints written and read back, given
+ * only for the very chunk list they were taken with; an entry carried over;
+ * the last snapshot's cache replaced; a damaged, truncated or inconsistent
+ * cache ignored; the fingerprint depends on every byte, the length and the
+ * seed.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "repo/fpcache.h"
+#include "repo/repo.h"
+#include "util/bytes.h"
+#include "util/fsutil.h"
+#include "util/sha256.h"
+
+static char dir[64];
+
+static int setup(void **state)
+{
+	struct cv_err e = { 0 };
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/cv-test-fpc-XXXXXX");
+	if (!mkdtemp(dir))
+		return -1;
+	rmdir(dir);
+	return repo_init(dir, NULL, &e);
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	rm_tree(dir);
+	return 0;
+}
+
+/* n hashes and fingerprints, each made of its index and salt */
+static void make(uint8_t *list, uint8_t *fps, size_t n, int salt)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		memset(list + i * SHA256_LEN, (int)(i * 7 + (size_t)salt), SHA256_LEN);
+		memset(fps + i * FP_LEN, (int)(i * 13 + (size_t)salt), FP_LEN);
+	}
+}
+
+static void write_cache(struct repo *r, const char *snap, const char *prev,
+			uint64_t seed, const uint8_t *list, const uint8_t *fps,
+			size_t n)
+{
+	struct fp_writer w;
+	struct cv_err e = { 0 };
+
+	fpw_init(&w, seed);
+	fpw_add(&w, "chroma.sqlite3", list, n, fps);
+	fpw_add(&w, "c/data_level0.bin", list, 1, fps);
+	assert_int_equal(fpw_commit(r, &w, snap, prev, &e), 0);
+	fpw_release(&w);
+}
+
+static char *cache_path(const char *snap)
+{
+	static char p[256];
+
+	snprintf(p, sizeof(p), "%s/cache/%s.fp", dir, snap);
+	return p;
+}
+
+static void test_round_trip(void **state)
+{
+	uint8_t list[4 * SHA256_LEN], other[4 * SHA256_LEN], fps[4 * FP_LEN],
+		ofps[4 * FP_LEN];
+	struct fp_cache c;
+	struct repo r;
+	struct cv_err e = { 0 };
+	const uint8_t *got;
+
+	(void)state;
+	make(list, fps, 4, 1);
+	make(other, ofps, 4, 2);
+	assert_int_equal(repo_open(dir, STORE_APPEND, &r, &e), 0);
+	write_cache(&r, "S1", NULL, 0x1234, list, fps, 4);
+	assert_int_equal(fpc_load(&r, "S1", &c), 0);
+	assert_true(c.seed == 0x1234);
+	assert_int_equal(c.n, 2);
+	got = fpc_find(&c, "chroma.sqlite3", list, 4);
+	assert_non_null(got);
+	assert_memory_equal(got, fps, sizeof(fps));
+	got = fpc_find(&c, "c/data_level0.bin", list, 1);
+	assert_non_null(got);
+	assert_memory_equal(got, fps, FP_LEN);
+	/* only for the list they were taken with */
+	assert_null(fpc_find(&c, "chroma.sqlite3", other, 4));
+	assert_null(fpc_find(&c, "chroma.sqlite3", list, 3));
+	memcpy(other, list, 3 * SHA256_LEN);
+	assert_null(fpc_find(&c, "chroma.sqlite3", other, 4));
+	assert_null(fpc_find(&c, "c/data_level0.bin", list, 4));
+	assert_null(fpc_find(&c, "nothing", list, 4));
+	fpc_release(&c);
+	/* no cache: empty, with a seed of its own */
+	assert_int_not_equal(fpc_load(&r, "S9", &c), 0);
+	assert_int_equal(c.n, 0);
+	assert_null(fpc_find(&c, "chroma.sqlite3", list, 4));
+	fpc_release(&c);
+	assert_int_not_equal(fpc_load(&r, NULL, &c), 0);
+	fpc_release(&c);
+	repo_close(&r, NULL);
+}
+
+static void test_copy_replaces_last(void **state)
+{
+	uint8_t list[4 * SHA256_LEN], fps[4 * FP_LEN];
+	struct fp_cache c, c2;
+	struct fp_writer w;
+	struct repo r;
+	struct cv_err e = { 0 };
+	struct stat st;
+
+	(void)state;
+	make(list, fps, 4, 3);
+	assert_int_equal(repo_open(dir, STORE_APPEND, &r, &e), 0);
+	write_cache(&r, "S1", NULL, 77, list, fps, 4);
+	assert_int_equal(fpc_load(&r, "S1", &c), 0);
+	fpw_init(&w, c.seed);
+	fpw_copy(&w, fpc_entry(&c, "chroma.sqlite3"));
+	assert_int_equal(fpw_commit(&r, &w, "S2", "S1", &e), 0);
+	fpw_release(&w);
+	assert_int_not_equal(stat(cache_path("S1"), &st), 0);
+	assert_int_equal(fpc_load(&r, "S2", &c2), 0);
+	assert_int_equal(c2.n, 1);
+	assert_true(c2.seed == 77);
+	assert_non_null(fpc_find(&c2, "chroma.sqlite3", list, 4));
+	assert_null(fpc_entry(&c2, "c/data_level0.bin"));
+	fpc_release(&c);
+	fpc_release(&c2);
+	/* a removed snapshot's cache goes with it */
+	fpc_remove(&r, "S2");
+	assert_int_not_equal(stat(cache_path("S2"), &st), 0);
+	repo_close(&r, NULL);
+}
+
+static void rewrite(const char *path, const uint8_t *p, size_t n)
+{
+	FILE *f = fopen(path, "wb");
+
+	assert_non_null(f);
+	assert_int_equal(fwrite(p, 1, n, f), n);
+	fclose(f);
+}
+
+static uint8_t *slurp(const char *path, size_t *n)
+{
+	FILE *f = fopen(path, "rb");
+	uint8_t *buf;
+
+	assert_non_null(f);
+	fseek(f, 0, SEEK_END);
+	*n = (size_t)ftell(f);
+	fseek(f, 0, SEEK_SET);
+	buf = malloc(*n);
+	assert_int_equal(fread(buf, 1, *n, f), *n);
+	fclose(f);
+	return buf;
+}
+
+static void test_damage_ignored(void **state)
+{
+	uint8_t list[4 * SHA256_LEN], fps[4 * FP_LEN], *buf;
+	struct fp_cache c;
+	struct repo r;
+	struct cv_err e = { 0 };
+	size_t n, at;
+
+	(void)state;
+	make(list, fps, 4, 5);
+	assert_int_equal(repo_open(dir, STORE_APPEND, &r, &e), 0);
+	write_cache(&r, "S1", NULL, 5, list, fps, 4);
+	buf = slurp(cache_path("S1"), &n);
+	/* any byte flipped */
+	for (at = 0; at < n; at += 7) {
+		buf[at] ^= 0x40;
+		rewrite(cache_path("S1"), buf, n);
+		assert_int_not_equal(fpc_load(&r, "S1", &c), 0);
+		assert_int_equal(c.n, 0);
+		fpc_release(&c);
+		buf[at] ^= 0x40;
+	}
+	/* cut short */
+	rewrite(cache_path("S1"), buf, n - 1);
+	assert_int_not_equal(fpc_load(&r, "S1", &c), 0);
+	fpc_release(&c);
+	/* checksummed, but it claims more files than it holds */
+	store_u32(buf + 16, 3);
+	sha256(buf, n - SHA256_LEN, buf + n - SHA256_LEN);
+	rewrite(cache_path("S1"), buf, n);
+	assert_int_not_equal(fpc_load(&r, "S1", &c), 0);
+	assert_int_equal(c.n, 0);
+	fpc_release(&c);
+	/* and as written, it loads */
+	store_u32(buf + 16, 2);
+	sha256(buf, n - SHA256_LEN, buf + n - SHA256_LEN);
+	rewrite(cache_path("S1"), buf, n);
+	assert_int_equal(fpc_load(&r, "S1", &c), 0);
+	fpc_release(&c);
+	free(buf);
+	repo_close(&r, NULL);
+}
+
+static void test_fingerprint(void **state)
+{
+	uint8_t page[4096], a[FP_LEN], b[FP_LEN];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(page); i++)
+		page[i] = (uint8_t)(i * 31);
+	fp_of(9, page, sizeof(page), a);
+	fp_of(9, page, sizeof(page), b);
+	assert_memory_equal(a, b, FP_LEN);
+	fp_of(10, page, sizeof(page), b);
+	assert_memory_not_equal(a, b, FP_LEN);
+	fp_of(9, page, sizeof(page) - 1, b);
+	assert_memory_not_equal(a, b, FP_LEN);
+	for (i = 0; i < sizeof(page); i += 509) {
+		page[i] ^= 1;
+		fp_of(9, page, sizeof(page), b);
+		assert_memory_not_equal(a, b, FP_LEN);
+		page[i] ^= 1;
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_copy_replaces_last, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_damage_ignored, setup, teardown),
+		cmocka_unit_test(test_fingerprint),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
