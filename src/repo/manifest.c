@@ -195,11 +195,23 @@ int mfw_file_begin(struct mf_writer *w, const char *rel, const struct stat *st,
 	return 0;
 }
 
+/*
+ * The second thread's part of a run: the whole-file hash, and, for a file
+ * the last snapshot has no fingerprints of, the chunks' fingerprints (which
+ * only the next backup uses).
+ */
 static void hash_whole(void *arg)
 {
 	struct mf_writer *w = arg;
+	const uint8_t *p = w->job.p;
+	uint8_t fp[FP_LEN];
+	size_t i;
 
 	sha256_update(&w->whole, w->job.p, w->job.n);
+	for (i = 0; w->job.lens && i < w->job.nlens; p += w->job.lens[i++]) {
+		fp_of(w->fpw->seed, p, w->job.lens[i], fp);
+		sb_add(&w->fps, fp, FP_LEN);
+	}
 }
 
 /*
@@ -211,13 +223,13 @@ static void chunk_hash(struct mf_writer *w, size_t idx, const uint8_t *p,
 {
 	uint8_t fp[FP_LEN];
 
-	if (!w->fpw) {
+	if (!w->prev_fps) { /* fingerprinted beside, if at all */
 		sha256(p, n, h);
 		return;
 	}
 	fp_of(w->fpw->seed, p, n, fp);
 	sb_add(&w->fps, fp, FP_LEN);
-	if (w->prev_fps && idx < w->prev_list.len / SHA256_LEN &&
+	if (idx < w->prev_list.len / SHA256_LEN &&
 	    !memcmp(w->prev_fps + idx * FP_LEN, fp, FP_LEN)) {
 		memcpy(h, w->prev_list.buf + idx * SHA256_LEN, SHA256_LEN);
 		w->chunks_known++;
@@ -240,7 +252,7 @@ int mfw_chunks(struct mf_writer *w, const uint8_t *p, const size_t *lens,
 
 	for (i = 0; i < n; i++)
 		total += lens[i];
-	w->job = (struct hash_job){ p, total };
+	w->job = (struct hash_job){ p, total, w->fpw && !w->prev_fps ? lens : NULL, n };
 	bg_start(&w->hasher, hash_whole, w);
 	for (i = 0; !rc && i < n; p += lens[i], i++) {
 		chunk_hash(w, at + i, p, lens[i], h);

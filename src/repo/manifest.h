@@ -89,6 +89,8 @@ struct mf_writer {
 	struct hash_job {
 		const uint8_t *p;
 		size_t n;
+		const size_t *lens; /* and the chunks' fingerprints, or NULL */
+		size_t nlens;
 	} job;
 	int two_kinds;             /* the file's cut alternates two kinds */
 	uint64_t size;
@@ -104,7 +106,8 @@ struct mf_writer {
 	const struct fp_cache *fpc;
 	struct fp_writer *fpw;
 	const uint8_t *prev_fps;   /* this file's in fpc, matching prev_list */
-	struct strbuf fps;         /* this file's so far */
+	struct strbuf fps;         /* this file's so far (by the second thread
+				      when prev_fps is NULL) */
 	uint64_t chunks_known;     /* chunks recognised by their fingerprint */
 };
 
