@@ -126,7 +126,7 @@ static int all_present(struct repo *r, const uint8_t *h, size_t n)
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		if (!repo_find(r, h + i * SHA256_LEN))
+		if (!repo_readable(r, repo_find(r, h + i * SHA256_LEN)))
 			return 0;
 	return 1;
 }

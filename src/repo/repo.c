@@ -87,8 +87,13 @@ static struct chunk_loc *tab_add(struct repo *r, const struct chunk_loc *loc)
 		tab_grow(r);
 	i = tab_slot(r, loc->hash);
 	if (r->slots[i]) {
-		r->locs[(uint32_t)r->slots[i] - 1] = *loc;
-		return &r->locs[(uint32_t)r->slots[i] - 1];
+		struct chunk_loc *old = &r->locs[(uint32_t)r->slots[i] - 1];
+
+		/* in two packs: the whole copy reads without a base */
+		if (!(old->flags & CHUNK_DELTA) && (loc->flags & CHUNK_DELTA))
+			return old;
+		*old = *loc;
+		return old;
 	}
 	if (r->n == r->capl) {
 		r->capl = r->capl ? 2 * r->capl : 4096;
@@ -496,6 +501,8 @@ int repo_open(const char *path, enum store_mode mode, struct repo *r,
 	sb_init(&r->idx, 0);
 	sb_init(&r->idx_frames, 0);
 	repo_reader_init(&r->rd);
+	hashset_init(&r->frames_ok, FRAME_KEY);
+	hashset_init(&r->frames_bad, FRAME_KEY);
 	if ((rc = store_open(&r->st, path, 0, e)) || (rc = check_config(r, e)) ||
 	    (rc = store_lock(&r->st, mode, e)) || (rc = load_indexes(r, e)))
 		goto fail;
@@ -527,6 +534,8 @@ int repo_close(struct repo *r, struct cv_err *e)
 	free(r->locs);
 	free(r->slots);
 	free(r->moves);
+	hashset_release(&r->frames_ok);
+	hashset_release(&r->frames_bad);
 	sb_release(&r->idx);
 	sb_release(&r->idx_frames);
 	repo_reader_release(&r->rd);
@@ -721,6 +730,69 @@ static int added(struct repo *r, unsigned lane, const uint8_t *hash, size_t n,
 	return submit_if_full(r, lane, e);
 }
 
+/* A delta frame's key in the frames_ok and frames_bad sets. */
+static void frame_key(const struct chunk_loc *loc, uint8_t key[FRAME_KEY])
+{
+	uint64_t x = loc->off ^ (uint64_t)loc->pack << 40;
+
+	x += 0x9e3779b97f4a7c15ull; /* splitmix64: the first 8 bytes pick a slot */
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+	x ^= x >> 31;
+	memset(key, 0, FRAME_KEY);
+	memcpy(key, &x, 8);
+	memcpy(key + 8, &loc->pack, 4);
+	memcpy(key + 16, &loc->off, 8);
+}
+
+/* Whether every base of loc's delta frame is in the repository, whole. */
+static int bases_present(struct repo *r, const struct chunk_loc *loc)
+{
+	struct cv_err ignored = { 0 };
+	const struct chunk_loc *bl;
+	uint8_t cnt[4], *head = NULL;
+	char name[256];
+	uint32_t n = 0, i;
+	int ok;
+
+	snprintf(name, sizeof(name), "packs/%s.pack", r->packs[loc->pack]);
+	ok = !store_pread_in(&r->st, &r->rd.rds, name, loc->off, cnt, 4, &ignored);
+	if (ok) {
+		n = load_u32(cnt);
+		ok = n > loc->ord && n <= MAX_FRAME_CHUNKS &&
+		     4 + (size_t)n * SHA256_LEN <= loc->clen;
+	}
+	if (ok) {
+		head = xmalloc((size_t)n * SHA256_LEN);
+		ok = !store_pread_in(&r->st, &r->rd.rds, name, loc->off + 4, head,
+				     (size_t)n * SHA256_LEN, &ignored);
+	}
+	for (i = 0; ok && i < n; i++) {
+		bl = repo_find(r, head + (size_t)i * SHA256_LEN);
+		ok = bl && !(bl->flags & CHUNK_DELTA);
+	}
+	free(head);
+	cv_err_clear(&ignored);
+	return ok;
+}
+
+int repo_readable(struct repo *r, const struct chunk_loc *loc)
+{
+	uint8_t key[FRAME_KEY];
+	int ok;
+
+	if (!loc || !(loc->flags & CHUNK_DELTA) || loc->pack == PACK_PENDING)
+		return loc != NULL;
+	frame_key(loc, key);
+	if (hashset_has(&r->frames_ok, key))
+		return 1;
+	if (hashset_has(&r->frames_bad, key))
+		return 0;
+	ok = bases_present(r, loc);
+	hashset_add(ok ? &r->frames_ok : &r->frames_bad, key);
+	return ok;
+}
+
 int repo_can_be_base(const struct repo *r, const uint8_t hash[SHA256_LEN])
 {
 	const struct chunk_loc *bl = repo_find(r, hash);
@@ -760,8 +832,8 @@ int repo_put_delta(struct repo *r, unsigned lane, const uint8_t hash[SHA256_LEN]
 {
 	r->stats.chunks_seen++;
 	r->stats.bytes_seen += n;
-	if (repo_find(r, hash))
-		return 0;
+	if (repo_readable(r, repo_find(r, hash)))
+		return 0; /* else new, or a delta whose base is gone: stored again */
 	if (base && !repo_can_be_base(r, base))
 		base = NULL;
 	return put_new(r, lane % REPO_LANES, hash, p, n, base, bp, bn, e);

@@ -107,7 +107,11 @@ struct repo {
 		struct cv_err err;    /* why, naming the file */
 	} *bad;
 	size_t nbad;
+	/* delta frames whose bases were looked up (repo_readable) */
+	struct hashset frames_ok, frames_bad;
 };
+
+#define FRAME_KEY 24
 
 /*
  * Make a repository at path (which must not exist or be empty). *made, when
@@ -152,13 +156,22 @@ int repo_put(struct repo *r, const uint8_t hash[SHA256_LEN], const void *p,
 /* 1 if hash is a stored whole chunk, which a delta can be made against. */
 int repo_can_be_base(const struct repo *r, const uint8_t hash[SHA256_LEN]);
 /*
- * Store a chunk unless present, in lane (< REPO_LANES), as a delta against
- * base (a stored chunk that is not a delta itself, whose content is
- * bp[0..bn)) when it is new; whole when base is NULL or cannot be one.
+ * Store a chunk unless present and readable, in lane (< REPO_LANES), as a
+ * delta against base (a stored chunk that is not a delta itself, whose
+ * content is bp[0..bn)) when it is new; whole when base is NULL or cannot
+ * be one.
  */
 int repo_put_delta(struct repo *r, unsigned lane, const uint8_t hash[SHA256_LEN],
 		   const void *p, size_t n, const uint8_t *base,
 		   const void *bp, size_t bn, struct cv_err *e);
+/*
+ * Whether the chunk at loc (NULL: not in the repository) can be read: a
+ * delta only while every base of its frame is in the repository, whole. A
+ * pack and its index removed by hand take the bases of later deltas with
+ * them; a backup then stores such a chunk again (repo_put_delta) rather
+ * than a snapshot that cannot be restored. Frames are looked up once.
+ */
+int repo_readable(struct repo *r, const struct chunk_loc *loc);
 /* The base of a delta chunk (loc->flags has CHUNK_DELTA). */
 int repo_delta_base(struct repo *r, const struct chunk_loc *loc,
 		    uint8_t base[SHA256_LEN], struct cv_err *e);

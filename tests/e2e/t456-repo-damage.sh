@@ -2,7 +2,8 @@
 # A damaged repository: what verify finds and how restore, snapshots, backup
 # and prune go on. A manifest changed after it was written (its checksum), one
 # written before manifests carried a checksum, and one missing what restore
-# needs.
+# needs. A pack and its index removed by hand: the deltas whose bases they
+# held are stored again by the next backup, which restores.
 . "$(dirname "$0")/lib.sh"
 setup
 
@@ -173,4 +174,30 @@ expect_ok "$CV" prune --keep-last 1 "$T/R"
 expect_ok "$CV" verify --read-data "$T/R"
 expect_ok "$CV" restore "$T/R" latest "$T/out4"
 diff -r "$T/src" "$T/out4" >&2 || fail "the last snapshot restores otherwise"
-echo "a damaged pack index: the rest of the repository is read"
+
+# the packs of a first snapshot removed, pack and index, after a second
+# snapshot stored deltas against its chunks: a third backup of the same
+# directory does not take those deltas, whose bases are gone
+rm -rf "$T/RD" "$T/src3"
+cp -r "$T/src" "$T/src3"
+expect_ok "$CV" backup "$T/src3" "$T/RD"
+first_packs=$(ls "$T/RD/packs/" | sed -n 's/\.idx$//p')
+python3 - "$T/src3/chroma.sqlite3" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+n = db.execute("UPDATE embedding_metadata SET string_value = string_value || ' (edit)'"
+               " WHERE rowid % 40 = 1 AND string_value IS NOT NULL").rowcount
+db.commit()
+assert n > 0
+PY
+expect_ok "$CV" backup --json "$T/src3" "$T/RD"
+python3 -c 'import json,sys; sys.exit(json.load(open(sys.argv[1]))["chunks_delta"] == 0)' "$T/stdout" ||
+	fail "the second backup stored no deltas"
+for p in $first_packs; do rm "$T/RD/packs/$p.pack" "$T/RD/packs/$p.idx"; done
+expect_ok "$CV" backup "$T/src3" "$T/RD"
+expect_ok "$CV" restore "$T/RD" latest "$T/out5"
+diff -r "$T/src3" "$T/out5" >&2 || fail "the backup after packs were removed restores otherwise"
+expect_fail 3 "$CV" verify "$T/RD" # the first two snapshots lost chunks
+expect_ok "$CV" prune --keep-last 1 "$T/RD"
+expect_ok "$CV" verify --read-data "$T/RD"
+echo "a damaged pack index: the rest of the repository is read; deltas whose bases are gone are stored again"

@@ -454,6 +454,82 @@ static void test_delta_chunks(void **state)
 }
 
 /*
+ * A delta whose base's pack and index are gone is not readable: storing the
+ * chunk again stores it whole, and the whole copy is the one read from then
+ * on, whichever index is loaded last (variant k of the content). 1 if the
+ * delta's index was loaded last.
+ */
+static int delta_base_gone(const char *root, unsigned k)
+{
+	char base[80], v2[80], name[700], *pack, *whole;
+	uint8_t hb[SHA256_LEN], h2[SHA256_LEN];
+	struct strbuf out = STRBUF_INIT;
+	struct repo r;
+	struct cv_err e = { 0 };
+	int delta_last;
+
+	snprintf(base, sizeof(base), "page %u: one two three four five six seven", k);
+	snprintf(v2, sizeof(v2), "page %u: one two THREE four five six seven", k);
+	assert_int_equal(repo_init(root, NULL, &e), 0);
+	assert_int_equal(repo_open(root, 1, &r, &e), 0);
+	put_text(&r, base, hb);
+	assert_int_equal(repo_flush(&r, &e), 0);
+	pack = strdup(r.packs[repo_find(&r, hb)->pack]);
+	sha256(v2, strlen(v2), h2);
+	assert_int_equal(repo_put_delta(&r, 0, h2, v2, strlen(v2), hb, base,
+					strlen(base), &e), 0);
+	assert_int_equal(repo_close(&r, &e), 0);
+
+	assert_int_equal(repo_open(root, 1, &r, &e), 0);
+	assert_true(repo_find(&r, h2)->flags & CHUNK_DELTA);
+	assert_true(repo_readable(&r, repo_find(&r, h2)));
+	repo_close(&r, NULL);
+	snprintf(name, sizeof(name), "%s/packs/%s.pack", root, pack);
+	assert_int_equal(unlink(name), 0);
+	snprintf(name, sizeof(name), "%s/packs/%s.idx", root, pack);
+	assert_int_equal(unlink(name), 0);
+
+	assert_int_equal(repo_open(root, 1, &r, &e), 0);
+	assert_null(repo_find(&r, hb));
+	assert_true(repo_find(&r, h2)->flags & CHUNK_DELTA);
+	assert_false(repo_readable(&r, repo_find(&r, h2)));
+	assert_false(repo_readable(&r, repo_find(&r, h2))); /* remembered */
+	assert_int_equal(repo_put_delta(&r, 0, h2, v2, strlen(v2), NULL, NULL, 0, &e), 0);
+	assert_int_equal(r.stats.chunks_new, 1);
+	assert_int_equal(repo_flush(&r, &e), 0);
+	whole = strdup(r.packs[repo_find(&r, h2)->pack]);
+	assert_int_equal(repo_close(&r, &e), 0);
+
+	assert_int_equal(repo_open(root, 0, &r, &e), 0);
+	assert_int_equal(r.npacks, 2); /* the delta's pack, and the whole copy's */
+	delta_last = strcmp(r.packs[0], whole) == 0; /* indexes load in name order */
+	assert_false(repo_find(&r, h2)->flags & CHUNK_DELTA);
+	assert_true(repo_readable(&r, repo_find(&r, h2)));
+	assert_int_equal(repo_get(&r, h2, &out, &e), 0);
+	assert_int_equal(out.len, strlen(v2));
+	assert_memory_equal(out.buf, v2, out.len);
+	repo_close(&r, NULL);
+	sb_release(&out);
+	free(pack);
+	free(whole);
+	return delta_last;
+}
+
+static void test_delta_base_gone(void **state)
+{
+	char root[300];
+	unsigned k, delta_last = 0;
+
+	(void)state;
+	for (k = 0; k < 8; k++) {
+		snprintf(root, sizeof(root), "%s/v%u", dir, k);
+		delta_last += (unsigned)delta_base_gone(root, k);
+	}
+	/* both orders were met */
+	assert_true(delta_last > 0 && delta_last < 8);
+}
+
+/*
  * Chunks of two kinds, put alternately into the two lanes, are framed by
  * lane: reading back one kind decompresses only its own frames.
  */
@@ -1064,6 +1140,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_put_get_dedup, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_delta_base_gone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refresh, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lists_and_snapshots, setup, teardown),
