@@ -65,7 +65,8 @@ static void print_line(const json_t *s)
 	       (long long)json_integer_value(json_object_get(s, "bytes")),
 	       str(s, "chroma_version"));
 	json_array_foreach(json_object_get(s, "warnings"), i, w)
-		printf("    warning: %s\n", json_is_string(w) ? json_string_value(w) : "?");
+		printf("    warning: %s\n", json_is_string(w) ? json_string_value(w) :
+		       "(not text)");
 }
 
 static int list_all(const char *path, int as_json, struct cv_err *e)
