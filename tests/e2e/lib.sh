@@ -64,6 +64,21 @@ fixtures_dir() {
 	return 0
 }
 
+# edit_metadata DB N: rewrite every 40th string metadata value (rowid % 40
+# == N) of chroma.sqlite3 DB in place, as Chroma's updates do, so pages
+# change without moving.
+edit_metadata() {
+	python3 - "$1" "$2" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+n = db.execute("UPDATE embedding_metadata SET string_value = string_value || ?"
+               " WHERE rowid % 40 = ? AND string_value IS NOT NULL",
+               (" (edit %s)" % sys.argv[2], int(sys.argv[2]))).rowcount
+db.commit()
+assert n > 0, "nothing to edit"
+PY
+}
+
 # A loopback port nobody listens on now.
 free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'

@@ -182,14 +182,7 @@ rm -rf "$T/RD" "$T/src3"
 cp -r "$T/src" "$T/src3"
 expect_ok "$CV" backup "$T/src3" "$T/RD"
 first_packs=$(ls "$T/RD/packs/" | sed -n 's/\.idx$//p')
-python3 - "$T/src3/chroma.sqlite3" <<'PY'
-import sqlite3, sys
-db = sqlite3.connect(sys.argv[1])
-n = db.execute("UPDATE embedding_metadata SET string_value = string_value || ' (edit)'"
-               " WHERE rowid % 40 = 1 AND string_value IS NOT NULL").rowcount
-db.commit()
-assert n > 0
-PY
+edit_metadata "$T/src3/chroma.sqlite3" 1
 expect_ok "$CV" backup --json "$T/src3" "$T/RD"
 python3 -c 'import json,sys; sys.exit(json.load(open(sys.argv[1]))["chunks_delta"] == 0)' "$T/stdout" ||
 	fail "the second backup stored no deltas"

@@ -33,19 +33,7 @@ for p in sys.argv[1:]:
 }
 cached() { fincore -b -n -o RES "$1" 2>/dev/null | tr -d ' ' | grep . || echo unknown; }
 field() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$T/stdout" "$1"; }
-# edit N: rewrite every 40th string metadata value in place, as Chroma's
-# updates do, so pages change without moving
-edit() {
-	python3 - "$src/chroma.sqlite3" "$1" <<'PY'
-import sqlite3, sys
-db = sqlite3.connect(sys.argv[1])
-n = db.execute("UPDATE embedding_metadata SET string_value = string_value || ?"
-               " WHERE rowid % 40 = ? AND string_value IS NOT NULL",
-               (" (edit %s)" % sys.argv[2], int(sys.argv[2]))).rowcount
-db.commit()
-assert n > 0, "nothing to edit"
-PY
-}
+edit() { edit_metadata "$src/chroma.sqlite3" "$1"; }
 
 expect_ok "$CV" backup --json "$src" "$R"
 full=$(field bytes_stored)

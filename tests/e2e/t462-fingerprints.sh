@@ -19,17 +19,7 @@ sleep 3.2 # index files settled: taken from the last snapshot, only the database
 
 field() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$T/backup.json" "$1"; }
 backup() { expect_ok "$CV" backup --json "$@" && cp "$T/stdout" "$T/backup.json"; }
-edit() { # rewrite some string metadata in place: a few pages change
-	python3 - "$src/chroma.sqlite3" "$1" <<'PY'
-import sqlite3, sys
-db = sqlite3.connect(sys.argv[1])
-n = db.execute("UPDATE embedding_metadata SET string_value = string_value || ?"
-               " WHERE rowid % 40 = ? AND string_value IS NOT NULL",
-               (" (edit %s)" % sys.argv[2], int(sys.argv[2]))).rowcount
-db.commit()
-assert n > 0, "nothing to edit"
-PY
-}
+edit() { edit_metadata "$src/chroma.sqlite3" "$1"; }
 caches() { ls "$R/cache" | tr '\n' ' ' | sed 's/ $//'; }
 pages=$(($(stat -c %s "$src/chroma.sqlite3") / 4096))
 # back up after an edit; the latest snapshot must restore byte-identical
