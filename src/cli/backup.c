@@ -33,6 +33,7 @@ struct backup_opts {
 	int as_json;
 	const char *from_tar;  /* a tar file, "-" for stdin, or NULL */
 	const char *source;    /* --source, or NULL */
+	int rehash;            /* --rehash: no fingerprint trusted */
 };
 
 static int s_dir(void *ctx, const char *rel, const struct stat *st, struct cv_err *e)
@@ -420,6 +421,19 @@ static void keep_fingerprints(struct repo *r, struct fp_writer *fpw,
 	cv_err_clear(&e);
 }
 
+/* The user's fingerprint key; without one, every chunk is hashed. */
+static int fingerprint_key(struct fp_key *key)
+{
+	struct cv_err e = { 0 };
+
+	if (!fp_key_load(key, &e))
+		return 1;
+	fprintf(stderr, "chromavault backup: warning: %s; every chunk is hashed\n",
+		e.msg);
+	cv_err_clear(&e);
+	return 0;
+}
+
 static int backup_one(const char *dir, const char *path,
 		      const struct backup_opts *o, struct cv_err *e)
 {
@@ -431,8 +445,10 @@ static int backup_one(const char *dir, const char *path,
 	struct strbuf root = STRBUF_INIT;
 	struct progress prog = { 0 };
 	struct manifest prev = { 0 };
-	struct fp_cache fpc;
-	struct fp_writer fpw;
+	struct fp_key key;
+	struct fp_cache fpc = { 0 };
+	struct fp_writer fpw = { 0 };
+	int have_key;
 	int have_prev;
 	char name[64] = "", *text, staging[4096];
 	double t0 = now_sec();
@@ -458,11 +474,14 @@ static int backup_one(const char *dir, const char *path,
 		return rc;
 	}
 	have_prev = !load_previous(&r, source, &prev);
-	fpc_load(&r, have_prev ? prev.name : NULL, &fpc);
-	fpw_init(&fpw, fpc.seed);
 	mfw_init(&w, &r, have_prev ? &prev : NULL);
-	w.fpc = &fpc;
-	w.fpw = &fpw;
+	if ((have_key = fingerprint_key(&key))) {
+		if (!o->rehash)
+			fpc_load(&r, have_prev ? prev.name : NULL, &key, &fpc);
+		fpw_init(&fpw, &key);
+		w.fpc = &fpc;
+		w.fpw = &fpw;
+	}
 	if (!o->from_tar)
 		mfw_find_takeable(&w, k_same, (void *)dir); /* not under the lock */
 	snprintf(staging, sizeof(staging), "%s/staging.tmp.%ld", path, (long)getpid());
@@ -493,7 +512,7 @@ static int backup_one(const char *dir, const char *path,
 		     cv_errf(e, CV_EIO, "snapshot %s: its manifest cannot be made", name);
 		free(text);
 	}
-	if (!rc)
+	if (!rc && have_key)
 		keep_fingerprints(&r, &fpw, name, have_prev ? &prev : NULL, source);
 	if (!rc) {
 		cli_print_warnings(&cmd_backup, NULL, st.warnings);
@@ -507,7 +526,8 @@ static int backup_one(const char *dir, const char *path,
 	json_decref(st.stamps);
 	json_decref(st.kept);
 	mfw_release(&w);
-	fpw_release(&fpw);
+	if (have_key)
+		fpw_release(&fpw);
 	fpc_release(&fpc);
 	manifest_release(&prev);
 	free(source);
@@ -521,6 +541,7 @@ static const struct option backup_longopts[] = {
 	{ "json", no_argument, NULL, 'j' },
 	{ "from-tar", required_argument, NULL, 't' },
 	{ "source", required_argument, NULL, 's' },
+	{ "rehash", no_argument, NULL, 'r' },
 	{ "lock-wait", required_argument, NULL, 'W' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -528,7 +549,7 @@ static const struct option backup_longopts[] = {
 
 static int backup_run(int argc, char **argv)
 {
-	struct backup_opts o = { 0, NULL, NULL };
+	struct backup_opts o = { 0, NULL, NULL, 0 };
 	struct cv_err e = { 0 };
 	int ch, rc;
 
@@ -536,6 +557,8 @@ static int backup_run(int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "", backup_longopts, NULL)) != -1) {
 		if (ch == 'j') {
 			o.as_json = 1;
+		} else if (ch == 'r') {
+			o.rehash = 1;
 		} else if (ch == 't') {
 			o.from_tar = optarg;
 		} else if (ch == 's') {
@@ -571,8 +594,9 @@ static int backup_run(int argc, char **argv)
 
 const struct cli_cmd cmd_backup = {
 	.name = "backup",
-	.usage = "backup DIR REPO [--json] [--source NAME] [--lock-wait S] |\n"
-		 "       chromavault backup --from-tar FILE|- REPO [--json] [--source NAME]",
+	.usage = "backup DIR REPO [--json] [--source NAME] [--rehash] [--lock-wait S] |\n"
+		 "       chromavault backup --from-tar FILE|- REPO [--json] [--source NAME]\n"
+		 "                          [--rehash]",
 	.summary = "Back up a persist directory into a repository (created when it\n"
 		   "does not exist), consistently while Chroma keeps running: one\n"
 		   "SQLite read transaction covers the copy of the database pages and\n"
@@ -584,9 +608,10 @@ const struct cli_cmd cmd_backup = {
 		   "previous snapshot recorded is taken from it without being\n"
 		   "chunked and hashed again; the database, and an index folder\n"
 		   "whose files all are, are not even copied. A chunk of a changed\n"
-		   "file whose fingerprint (XXH3, REPO/cache) is the one the last\n"
-		   "snapshot had at the same place is taken to be that chunk and not\n"
-		   "hashed again; each file's SHA-256 is computed from every byte.\n"
+		   "file whose fingerprint (XXH3 keyed by a secret in\n"
+		   "~/.config/chromavault, REPO/cache) is the one the last snapshot\n"
+		   "had at the same place is taken to be that chunk and not hashed\n"
+		   "again; each file's SHA-256 is computed from every byte.\n"
 		   "What is to be copied is read into the page cache before the\n"
 		   "transaction begins, so Chroma's writers are not held while the\n"
 		   "disk is read.\n"
@@ -612,7 +637,11 @@ const struct cli_cmd cmd_backup = {
 		   "                    and a backup builds on the last one of its\n"
 		   "                    source; give each stream from standard input\n"
 		   "                    its own (docker cp ... - | chromavault backup\n"
-		   "                    --from-tar - --source CONTAINER REPO)\n" CLI_LOCK_WAIT_HELP,
+		   "                    --from-tar - --source CONTAINER REPO)\n"
+		   "  --rehash          hash every chunk with SHA-256, trusting no\n"
+		   "                    fingerprint (XXH3 is not a cryptographic hash:\n"
+		   "                    for data from writers who may know the key)\n"
+		   CLI_LOCK_WAIT_HELP,
 	.run = backup_run,
 	.lock_wait = 1,
 };

@@ -180,6 +180,12 @@ static void would_remove(const char *path)
 	printf("dry run: would remove %s (left by an interrupted run)\n", path);
 }
 
+static void would_remove_cache(const char *path)
+{
+	printf("dry run: would remove %s (the fingerprint cache of a snapshot that "
+	       "is gone)\n", path);
+}
+
 static int prune_all(const char *path, const struct policy *p, struct cv_err *e)
 {
 	struct gc_stats gs;
@@ -207,6 +213,7 @@ static int prune_all(const char *path, const struct policy *p, struct cv_err *e)
 		rc = repo_gc(&r, &keep, p->dry_run, &gs, e);
 	if (!rc) {
 		repo_clean_leftovers(&r, p->dry_run ? would_remove : NULL);
+		fpc_sweep(&r, p->dry_run ? would_remove_cache : NULL);
 		printf("%s%llu chunks unreferenced: %llu packs removed, %llu rewritten\n",
 		       p->dry_run ? "dry run: " : "", (unsigned long long)gs.chunks_removed,
 		       (unsigned long long)gs.packs_removed,

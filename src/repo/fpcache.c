@@ -1,7 +1,7 @@
 /*
  * The fingerprint cache (see fpcache.h). cache/<snapshot>.fp is
  *
- *   "CVFP0001", u64 seed, u32 file count,
+ *   "CVFP0002", 16-byte key id, u32 file count,
  *   per file: u16 path length, path, SHA-256 of its chunk list, u32 chunk
  *             count n, n × 16-byte fingerprints,
  *   SHA-256 of everything before it,
@@ -10,40 +10,132 @@
  */
 #include "repo/fpcache.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
 
 #include "util/bytes.h"
+#include "util/fsutil.h"
+#include "util/strbuf.h"
 #include "util/xalloc.h"
 #include "util/banned.h"
 
-static const uint8_t fp_magic[8] = { 'C', 'V', 'F', 'P', '0', '0', '0', '1' };
-#define FP_HEAD (8 + 8 + 4)
+static const uint8_t fp_magic[8] = { 'C', 'V', 'F', 'P', '0', '0', '0', '2' };
+#define FP_HEAD (8 + FP_KEY_ID + 4)
+#define FP_ENTRY_MIN (2 + SHA256_LEN + 4)
 #define FP_MAX_BYTES ((size_t)1 << 31)
 
-void fp_of(uint64_t seed, const void *p, size_t n, uint8_t out[FP_LEN])
+void fp_of(const struct fp_key *k, const void *p, size_t n, uint8_t out[FP_LEN])
 {
-	XXH128_hash_t h = XXH3_128bits_withSeed(p, n, seed);
+	XXH128_hash_t h = XXH3_128bits_withSecret(p, n, k->secret, sizeof(k->secret));
 
 	memcpy(out, &h.low64, 8);
 	memcpy(out + 8, &h.high64, 8);
 }
 
-static uint64_t random_seed(void)
+/* $XDG_CONFIG_HOME/chromavault, else ~/.config/chromavault; 0 if neither. */
+static int key_dir(struct strbuf *dir)
 {
-	struct timespec ts;
-	uint64_t s;
+	const char *x = getenv("XDG_CONFIG_HOME"), *h = getenv("HOME");
 
-	if (getrandom(&s, sizeof(s), 0) == (ssize_t)sizeof(s))
-		return s;
-	clock_gettime(CLOCK_REALTIME, &ts); /* no entropy source */
-	return (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ull ^ (uint64_t)ts.tv_sec ^
-	       (uint64_t)getpid() << 32;
+	if (x && *x)
+		sb_addf(dir, "%s/chromavault", x);
+	else if (h && *h)
+		sb_addf(dir, "%s/.config/chromavault", h);
+	return dir->len > 0;
+}
+
+/* mkdir -p, the folders made 0700. */
+static int make_dirs(char *path)
+{
+	char *s;
+
+	for (s = path + 1; (s = strchr(s, '/')); s++) {
+		*s = '\0';
+		if (mkdir(path, 0700) && errno != EEXIST) {
+			*s = '/';
+			return -1;
+		}
+		*s = '/';
+	}
+	return mkdir(path, 0700) && errno != EEXIST ? -1 : 0;
+}
+
+static int read_key(const char *path, struct fp_key *k, struct cv_err *e)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	uint8_t sum[SHA256_LEN], extra;
+	ssize_t n;
+
+	if (fd < 0)
+		return cv_errno(e, errno == ENOENT ? CV_ENOTFOUND : CV_EIO, "%s: cannot "
+				"read", path);
+	n = read(fd, k->secret, sizeof(k->secret));
+	if (n == (ssize_t)sizeof(k->secret) && read(fd, &extra, 1) == 0) {
+		close(fd);
+		sha256(k->secret, sizeof(k->secret), sum);
+		memcpy(k->id, sum, FP_KEY_ID);
+		return 0;
+	}
+	close(fd);
+	return cv_errf(e, CV_ECORRUPT, "%s: not a fingerprint key (%d random bytes "
+		       "expected)", path, FP_SECRET);
+}
+
+/* A new key, linked into place unless another backup made one first. */
+static int make_key(const char *dir, const char *path, struct cv_err *e)
+{
+	struct strbuf tmp = STRBUF_INIT;
+	uint8_t secret[FP_SECRET];
+	int fd, rc = 0;
+
+	sb_addf(&tmp, "%s.tmp.%ld", path, (long)getpid());
+	if (getrandom(secret, sizeof(secret), 0) != (ssize_t)sizeof(secret))
+		rc = cv_errno(e, CV_EIO, "no random bytes for a fingerprint key");
+	else if ((fd = open(tmp.buf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
+		rc = cv_errno(e, CV_EIO, "%s: cannot create", tmp.buf);
+	else {
+		if (write(fd, secret, sizeof(secret)) != (ssize_t)sizeof(secret) || fsync(fd))
+			rc = cv_errno(e, CV_EIO, "%s: cannot write", tmp.buf);
+		close(fd);
+		if (!rc && link(tmp.buf, path) && errno != EEXIST)
+			rc = cv_errno(e, CV_EIO, "%s: cannot create", path);
+		unlink(tmp.buf);
+		if (!rc && sync_parent(path))
+			rc = cv_errno(e, CV_EIO, "%s: cannot sync", dir);
+	}
+	sb_release(&tmp);
+	return rc;
+}
+
+int fp_key_load(struct fp_key *k, struct cv_err *e)
+{
+	struct strbuf dir = STRBUF_INIT, path = STRBUF_INIT;
+	int rc;
+
+	if (!key_dir(&dir)) {
+		sb_release(&dir);
+		return cv_errf(e, CV_EUSAGE, "neither XDG_CONFIG_HOME nor HOME is set: "
+			       "no place for the fingerprint key");
+	}
+	sb_addf(&path, "%s/fingerprint.key", dir.buf);
+	rc = read_key(path.buf, k, e);
+	if (rc == CV_ENOTFOUND) {
+		cv_err_clear(e);
+		if (make_dirs(dir.buf))
+			rc = cv_errno(e, CV_EIO, "%s: cannot create", dir.buf);
+		else if (!(rc = make_key(dir.buf, path.buf, e)))
+			rc = read_key(path.buf, k, e);
+	}
+	sb_release(&dir);
+	sb_release(&path);
+	return rc;
 }
 
 static void cache_name(char *out, size_t n, const char *snapshot)
@@ -59,6 +151,8 @@ static int parse_files(struct fp_cache *c, const uint8_t *p, const uint8_t *end,
 	uint16_t plen;
 	uint32_t i;
 
+	if (count > (size_t)(end - p) / FP_ENTRY_MIN)
+		return -1; /* more files than the bytes could hold */
 	c->files = xcalloc(count ? count : 1, sizeof(*c->files));
 	for (i = 0; i < count; i++) {
 		f = &c->files[c->n];
@@ -82,7 +176,8 @@ static int parse_files(struct fp_cache *c, const uint8_t *p, const uint8_t *end,
 	return p == end ? 0 : -1;
 }
 
-int fpc_load(struct repo *r, const char *snapshot, struct fp_cache *c)
+int fpc_load(struct repo *r, const char *snapshot, const struct fp_key *k,
+	     struct fp_cache *c)
 {
 	struct cv_err ignored = { 0 };
 	uint8_t sum[SHA256_LEN], *buf = NULL;
@@ -91,24 +186,24 @@ int fpc_load(struct repo *r, const char *snapshot, struct fp_cache *c)
 
 	memset(c, 0, sizeof(*c));
 	if (!snapshot)
-		goto none;
+		return -1;
 	cache_name(name, sizeof(name), snapshot);
 	if (store_get(&r->st, name, FP_MAX_BYTES, &buf, &n, &ignored) ||
-	    n < FP_HEAD + SHA256_LEN || memcmp(buf, fp_magic, 8))
-		goto none;
+	    n < FP_HEAD + SHA256_LEN || memcmp(buf, fp_magic, 8) ||
+	    memcmp(buf + 8, k->id, FP_KEY_ID))
+		goto none; /* none, or taken with another key */
 	sha256(buf, n - SHA256_LEN, sum);
 	if (memcmp(sum, buf + n - SHA256_LEN, SHA256_LEN))
 		goto none;
 	c->buf = buf;
-	c->seed = load_u64(buf + 8);
-	if (!parse_files(c, buf + FP_HEAD, buf + n - SHA256_LEN, load_u32(buf + 16)))
+	if (!parse_files(c, buf + FP_HEAD, buf + n - SHA256_LEN,
+			 load_u32(buf + 8 + FP_KEY_ID)))
 		return 0;
 	fpc_release(c);
 	buf = NULL;
 none:
 	free(buf);
 	cv_err_clear(&ignored);
-	c->seed = random_seed();
 	return -1;
 }
 
@@ -145,16 +240,16 @@ const uint8_t *fpc_find(const struct fp_cache *c, const char *path,
 	return memcmp(sum, f->list_sha, SHA256_LEN) ? NULL : f->fps;
 }
 
-void fpw_init(struct fp_writer *w, uint64_t seed)
+void fpw_init(struct fp_writer *w, const struct fp_key *k)
 {
 	uint8_t head[FP_HEAD];
 
 	memset(w, 0, sizeof(*w));
-	w->seed = seed;
+	w->key = k;
 	sb_init(&w->out, 0);
 	memcpy(head, fp_magic, 8);
-	store_u64(head + 8, seed);
-	store_u32(head + 16, 0); /* the count, set at commit */
+	memcpy(head + 8, k->id, FP_KEY_ID);
+	store_u32(head + 8 + FP_KEY_ID, 0); /* the count, set at commit */
 	sb_add(&w->out, head, sizeof(head));
 }
 
@@ -203,7 +298,7 @@ int fpw_commit(struct repo *r, struct fp_writer *w, const char *snapshot,
 	char name[256];
 	int rc;
 
-	store_u32((uint8_t *)w->out.buf + 16, w->count);
+	store_u32((uint8_t *)w->out.buf + 8 + FP_KEY_ID, w->count);
 	sha256(w->out.buf, w->out.len, sum);
 	sb_add(&w->out, sum, SHA256_LEN);
 	cache_name(name, sizeof(name), snapshot);
@@ -223,4 +318,31 @@ void fpc_remove(struct repo *r, const char *snapshot)
 	cache_name(name, sizeof(name), snapshot);
 	if (store_may_exist(&r->st, name) && store_remove(&r->st, name, &ignored))
 		cv_err_clear(&ignored);
+}
+
+void fpc_sweep(struct repo *r, void (*would)(const char *path))
+{
+	struct cv_err ignored = { 0 };
+	struct strbuf full = STRBUF_INIT;
+	char **names = NULL, path[300];
+	size_t n = 0, i;
+
+	if (store_list(&r->st, "cache", ".fp", &names, &n, &ignored))
+		n = 0;
+	for (i = 0; i < n; i++) {
+		names[i][strlen(names[i]) - 3] = '\0';
+		snprintf(path, sizeof(path), "snapshots/%s.json", names[i]);
+		if (strlen(names[i]) < 128 && !store_may_exist(&r->st, path)) {
+			sb_reset(&full);
+			sb_addf(&full, "%s/cache/%s.fp", r->st.root, names[i]);
+			if (would)
+				would(full.buf);
+			else
+				fpc_remove(r, names[i]);
+		}
+		free(names[i]);
+	}
+	free(names);
+	sb_release(&full);
+	cv_err_clear(&ignored);
 }

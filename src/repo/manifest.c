@@ -209,7 +209,7 @@ static void hash_whole(void *arg)
 
 	sha256_update(&w->whole, w->job.p, w->job.n);
 	for (i = 0; w->job.lens && i < w->job.nlens; p += w->job.lens[i++]) {
-		fp_of(w->fpw->seed, p, w->job.lens[i], fp);
+		fp_of(w->fpw->key, p, w->job.lens[i], fp);
 		sb_add(&w->fps, fp, FP_LEN);
 	}
 }
@@ -227,7 +227,7 @@ static void chunk_hash(struct mf_writer *w, size_t idx, const uint8_t *p,
 		sha256(p, n, h);
 		return;
 	}
-	fp_of(w->fpw->seed, p, n, fp);
+	fp_of(w->fpw->key, p, n, fp);
 	sb_add(&w->fps, fp, FP_LEN);
 	if (idx < w->prev_list.len / SHA256_LEN &&
 	    !memcmp(w->prev_fps + idx * FP_LEN, fp, FP_LEN)) {

@@ -745,33 +745,56 @@ static void frame_key(const struct chunk_loc *loc, uint8_t key[FRAME_KEY])
 	memcpy(key + 16, &loc->off, 8);
 }
 
+/*
+ * The base hashes of loc's delta frame, every chunk's, in chunk order, into
+ * out (replacing it): the frame decompresses only with all of them.
+ */
+static int frame_bases(struct repo *r, struct store_readers *rs,
+		       const struct chunk_loc *loc, struct strbuf *out,
+		       struct cv_err *e)
+{
+	char name[256];
+	uint8_t cnt[4];
+	uint32_t n;
+	int rc;
+
+	snprintf(name, sizeof(name), "packs/%s.pack", r->packs[loc->pack]);
+	sb_reset(out);
+	if ((rc = store_pread_in(&r->st, rs, name, loc->off, cnt, 4, e)))
+		return rc;
+	n = load_u32(cnt);
+	if (n <= loc->ord || n > MAX_FRAME_CHUNKS ||
+	    4 + (size_t)n * SHA256_LEN > loc->clen)
+		return cv_errf(e, CV_ECORRUPT, "%s/%s: offset %llu: bad delta frame "
+			       "header", r->st.root, name, (unsigned long long)loc->off);
+	sb_grow(out, (size_t)n * SHA256_LEN);
+	if ((rc = store_pread_in(&r->st, rs, name, loc->off + 4, out->buf,
+				 (size_t)n * SHA256_LEN, e)))
+		return rc;
+	sb_setlen(out, (size_t)n * SHA256_LEN);
+	return 0;
+}
+
+int repo_delta_bases(struct repo *r, const struct chunk_loc *loc,
+		     struct strbuf *out, struct cv_err *e)
+{
+	return frame_bases(r, &r->rd.rds, loc, out, e);
+}
+
 /* Whether every base of loc's delta frame is in the repository, whole. */
 static int bases_present(struct repo *r, const struct chunk_loc *loc)
 {
 	struct cv_err ignored = { 0 };
+	struct strbuf head = STRBUF_INIT;
 	const struct chunk_loc *bl;
-	uint8_t cnt[4], *head = NULL;
-	char name[256];
-	uint32_t n = 0, i;
-	int ok;
+	size_t i;
+	int ok = !frame_bases(r, &r->rd.rds, loc, &head, &ignored);
 
-	snprintf(name, sizeof(name), "packs/%s.pack", r->packs[loc->pack]);
-	ok = !store_pread_in(&r->st, &r->rd.rds, name, loc->off, cnt, 4, &ignored);
-	if (ok) {
-		n = load_u32(cnt);
-		ok = n > loc->ord && n <= MAX_FRAME_CHUNKS &&
-		     4 + (size_t)n * SHA256_LEN <= loc->clen;
-	}
-	if (ok) {
-		head = xmalloc((size_t)n * SHA256_LEN);
-		ok = !store_pread_in(&r->st, &r->rd.rds, name, loc->off + 4, head,
-				     (size_t)n * SHA256_LEN, &ignored);
-	}
-	for (i = 0; ok && i < n; i++) {
-		bl = repo_find(r, head + (size_t)i * SHA256_LEN);
+	for (i = 0; ok && i < head.len / SHA256_LEN; i++) {
+		bl = repo_find(r, (const uint8_t *)head.buf + i * SHA256_LEN);
 		ok = bl && !(bl->flags & CHUNK_DELTA);
 	}
-	free(head);
+	sb_release(&head);
 	cv_err_clear(&ignored);
 	return ok;
 }
@@ -781,8 +804,9 @@ int repo_readable(struct repo *r, const struct chunk_loc *loc)
 	uint8_t key[FRAME_KEY];
 	int ok;
 
-	if (!loc || !(loc->flags & CHUNK_DELTA) || loc->pack == PACK_PENDING)
-		return loc != NULL;
+	if (!loc || !(loc->flags & CHUNK_DELTA) || loc->pack == PACK_PENDING ||
+	    loc->pack >= r->first_new)
+		return loc != NULL; /* written by this handle, its bases checked */
 	frame_key(loc, key);
 	if (hashset_has(&r->frames_ok, key))
 		return 1;
@@ -912,42 +936,33 @@ int repo_delta_base(struct repo *r, const struct chunk_loc *loc,
  * bases' contents, concatenated into rd->base; *skip is the header's size.
  */
 static int load_bases(struct repo *r, struct repo_reader *rd,
-		      const struct chunk_loc *loc, const char *name, size_t *skip,
+		      const struct chunk_loc *loc, size_t *skip,
 		      struct cv_err *e)
 {
 	struct strbuf head = STRBUF_INIT;
 	const struct chunk_loc *bl;
 	char hex[2 * SHA256_LEN + 1];
-	uint8_t cnt[4];
-	uint32_t n, i;
-	int rc = store_pread_in(&r->st, &rd->rds, name, loc->off, cnt, 4, e);
+	size_t n, i;
+	int rc = frame_bases(r, &rd->rds, loc, &head, e);
 
-	n = rc ? 0 : load_u32(cnt);
-	if (!rc && (n <= loc->ord || n > MAX_FRAME_CHUNKS ||
-		    4 + (size_t)n * SHA256_LEN > loc->clen))
-		rc = cv_errf(e, CV_ECORRUPT, "%s/%s: offset %llu: bad delta frame "
-			     "header", r->st.root, name, (unsigned long long)loc->off);
-	if (!rc) {
-		sb_grow(&head, (size_t)n * SHA256_LEN);
-		rc = store_pread_in(&r->st, &rd->rds, name, loc->off + 4, head.buf,
-				    (size_t)n * SHA256_LEN, e);
-	}
+	n = rc ? 0 : head.len / SHA256_LEN;
 	sb_reset(&rd->base);
 	for (i = 0; !rc && i < n; i++) {
-		const uint8_t *h = (const uint8_t *)head.buf + (size_t)i * SHA256_LEN;
+		const uint8_t *h = (const uint8_t *)head.buf + i * SHA256_LEN;
 
 		bl = repo_find(r, h);
 		hex_encode(h, SHA256_LEN, hex);
 		if (!bl || (bl->flags & CHUNK_DELTA))
-			rc = cv_errf(e, CV_ECORRUPT, "%s/%s: offset %llu: base chunk %s "
-				     "%s", r->st.root, name, (unsigned long long)loc->off,
-				     hex, bl ? "is a delta itself" : "is not in the repository");
+			rc = cv_errf(e, CV_ECORRUPT, "%s/packs/%s.pack: offset %llu: base "
+				     "chunk %s %s", r->st.root, r->packs[loc->pack],
+				     (unsigned long long)loc->off, hex, bl ?
+				     "is a delta itself" : "is not in the repository");
 		else if ((rc = repo_get_in(r, rd, h, &rd->tmp, e)))
 			cv_err_prefix(e, "base chunk %s", hex);
 		else
 			sb_add(&rd->base, rd->tmp.buf, rd->tmp.len);
 	}
-	*skip = 4 + (size_t)n * SHA256_LEN;
+	*skip = 4 + n * SHA256_LEN;
 	sb_release(&head);
 	return rc;
 }
@@ -968,7 +983,7 @@ static int load_frame(struct repo *r, struct repo_reader *rd,
 			return 0;
 		}
 	snprintf(name, sizeof(name), "packs/%s.pack", r->packs[loc->pack]);
-	rc = loc->flags & CHUNK_DELTA ? load_bases(r, rd, loc, name, &skip, e) : 0;
+	rc = loc->flags & CHUNK_DELTA ? load_bases(r, rd, loc, &skip, e) : 0;
 	fc = &rd->fc[rd->fc_next++ % REPO_FRAME_CACHE];
 	fc->pack = UINT32_MAX;
 	sb_reset(&rd->zbuf);

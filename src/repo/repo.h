@@ -172,6 +172,12 @@ int repo_put_delta(struct repo *r, unsigned lane, const uint8_t hash[SHA256_LEN]
  * than a snapshot that cannot be restored. Frames are looked up once.
  */
 int repo_readable(struct repo *r, const struct chunk_loc *loc);
+/*
+ * The bases of a delta chunk's frame, every chunk's, concatenated into out:
+ * reading any chunk of the frame needs all of them.
+ */
+int repo_delta_bases(struct repo *r, const struct chunk_loc *loc,
+		     struct strbuf *out, struct cv_err *e);
 /* The base of a delta chunk (loc->flags has CHUNK_DELTA). */
 int repo_delta_base(struct repo *r, const struct chunk_loc *loc,
 		    uint8_t base[SHA256_LEN], struct cv_err *e);

@@ -40,15 +40,45 @@ static int base_unknown(const struct manifest *m, const struct mf_file *f,
 	return e->code ? e->code : CV_EIO;
 }
 
+/*
+ * The bases of the delta frame loc is in, each a base of the chunk at at:
+ * the frame decompresses only with every chunk's base, so they all are
+ * (prune keeps them; one it dropped made a kept delta unreadable). A frame
+ * met just before is passed over.
+ */
+static int walk_bases(struct repo *r, const struct manifest *m,
+		      const struct mf_file *f, const struct walk_at *at,
+		      const struct chunk_loc *loc, struct chunk_loc *last,
+		      struct strbuf *bases, walk_fn fn, void *ctx, int strict,
+		      struct cv_err *e)
+{
+	struct walk_at bat = *at;
+	struct cv_err why = { 0 };
+	size_t k;
+	int rc = 0;
+
+	if (loc->pack == last->pack && loc->off == last->off)
+		return 0;
+	*last = *loc;
+	bat.base = 1;
+	if (repo_delta_bases(r, loc, bases, &why)) {
+		last->pack = UINT32_MAX; /* not read: not passed over */
+		return strict ? base_unknown(m, f, at, &why, e) : 0;
+	}
+	for (k = 0; !rc && k < bases->len / SHA256_LEN; k++)
+		rc = fn(ctx, m, f, &bat, (const uint8_t *)bases->buf + k * SHA256_LEN, e);
+	return rc;
+}
+
 /* The file's chunks, each with its place, and the bases of its deltas. */
 static int walk_list(struct repo *r, const struct manifest *m,
 		     const struct mf_file *f, const struct strbuf *list,
 		     walk_fn fn, void *ctx, int strict, struct cv_err *e)
 {
-	struct walk_at at = { 0, 0, 1, 0 }, bat;
-	struct cv_err ignored = { 0 };
+	struct walk_at at = { 0, 0, 1, 0 };
+	struct strbuf bases = STRBUF_INIT;
+	struct chunk_loc last = { .pack = UINT32_MAX };
 	const struct chunk_loc *loc;
-	uint8_t base[SHA256_LEN];
 	int rc = 0;
 
 	for (; !rc && at.idx < list->len / SHA256_LEN; at.idx++) {
@@ -56,20 +86,15 @@ static int walk_list(struct repo *r, const struct manifest *m,
 
 		rc = fn(ctx, m, f, &at, h, e);
 		loc = repo_find(r, h);
-		cv_err_clear(&ignored);
-		bat = at;
-		bat.base = 1;
-		if (!rc && loc && (loc->flags & CHUNK_DELTA)) {
-			if (!repo_delta_base(r, loc, base, &ignored))
-				rc = fn(ctx, m, f, &bat, base, e);
-			else if (strict)
-				rc = base_unknown(m, f, &at, &ignored, e);
-		}
+		if (!rc && loc && (loc->flags & CHUNK_DELTA))
+			rc = walk_bases(r, m, f, &at, loc, &last, &bases, fn, ctx,
+					strict, e);
 		if (loc)
 			at.off += loc->ulen;
 		else
 			at.exact = 0; /* what follows is at least this far on */
 	}
+	sb_release(&bases);
 	return rc;
 }
 

@@ -18,7 +18,11 @@ struct walk_at {
 	 * repository, so its length is unknown: the chunk is at or after off.
 	 */
 	int exact;
-	int base;       /* the base of the delta chunk at idx (needed to read it) */
+	/*
+	 * a base of the delta frame of the chunk at idx (that chunk's, or
+	 * another's of the frame: reading it needs them all)
+	 */
+	int base;
 };
 
 /* Called per chunk; list and patch segments are reported with off = -1. */

@@ -25,6 +25,7 @@ cleanup() {
 # chromavault binary must be built unless --no-cv.
 setup() {
 	T=$(mktemp -d "${TMPDIR:-/tmp}/cv-e2e.XXXXXX")
+	export XDG_CONFIG_HOME=$T/xdg # backup's fingerprint key: the test's own
 	trap cleanup EXIT
 	trap 'exit 143' TERM
 	trap 'exit 130' INT

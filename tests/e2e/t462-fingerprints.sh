@@ -2,8 +2,9 @@
 # The fingerprint cache: an incremental backup takes the SHA-256 of a chunk
 # whose fingerprint is the one at its place in the last snapshot, and hashes
 # the rest; every snapshot restores byte-identical. Only the newest
-# snapshot's cache of a source is kept, prune removes a removed snapshot's,
-# and a cache that is missing, damaged or of other chunk lists is not used.
+# snapshot's cache of a source is kept, prune removes a removed snapshot's
+# (and one whose snapshot is gone), and a cache that is missing, damaged, of
+# other chunk lists or of another key is not used; --rehash uses none.
 . "$(dirname "$0")/lib.sh"
 setup
 
@@ -18,14 +19,17 @@ chmod -R u+w "$src"
 sleep 3.2 # index files settled: taken from the last snapshot, only the database read
 
 field() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$T/backup.json" "$1"; }
-backup() { expect_ok "$CV" backup --json "$@" && cp "$T/stdout" "$T/backup.json"; }
+backup() {
+	expect_ok "$CV" backup --json "$@" && cp "$T/stdout" "$T/backup.json" &&
+		cp "$T/stderr" "$T/backup.err"
+}
 edit() { edit_metadata "$src/chroma.sqlite3" "$1"; }
 caches() { ls "$R/cache" | tr '\n' ' ' | sed 's/ $//'; }
 pages=$(($(stat -c %s "$src/chroma.sqlite3") / 4096))
 # back up after an edit; the latest snapshot must restore byte-identical
 backup_edited() {
 	edit "$1"
-	backup "$src" "$R"
+	backup "${@:2}" "$src" "$R"
 	expect_ok "$CV" restore "$R" latest "$T/r$1"
 	diff -r "$src" "$T/r$1" >&2 || fail "snapshot after edit $1 differs"
 }
@@ -80,4 +84,26 @@ done
 [ "$(ls "$R/cache" | wc -l)" -eq 2 ] || fail "prune removed a kept snapshot's cache: '$(caches)'"
 backup_edited 6
 [ "$(field chunks_known)" -gt $((pages / 2)) ] || fail "no chunks known after prune"
+
+# --rehash: no fingerprint trusted, and a cache written for the next one
+backup_edited 7 --rehash
+[ "$(field chunks_known)" -eq 0 ] || fail "--rehash knew $(field chunks_known) chunks"
+backup_edited 8
+[ "$(field chunks_known)" -gt $((pages / 2)) ] || fail "no cache after --rehash"
+# another key (another user's): its cache is not used
+key=$XDG_CONFIG_HOME/chromavault/fingerprint.key
+[ "$(stat -c %a "$key")" = 600 ] || fail "the key is not private: $(stat -c %a "$key")"
+XDG_CONFIG_HOME=$T/xdg2 backup_edited 9
+[ "$(field chunks_known)" -eq 0 ] || fail "a cache taken with another key was used"
+# no place for a key: a warning, and every chunk hashed
+XDG_CONFIG_HOME=$src/chroma.sqlite3 backup_edited 10
+[ "$(field chunks_known)" -eq 0 ] || fail "chunks known without a key"
+grep -q "warning: .*every chunk is hashed" "$T/backup.err" || fail "no warning without a key"
+# a cache whose snapshot is gone goes with the next prune
+cp "$R/cache/$(ls "$R/cache" | head -1)" "$R/cache/20000101T000000.000000Z-00000000.fp"
+expect_ok "$CV" prune --keep-last 1 --dry-run "$R"
+grep -q "would remove .*20000101T000000.000000Z-00000000.fp" "$T/stdout" ||
+	fail "prune --dry-run did not name the stray cache"
+expect_ok "$CV" prune --keep-last 1 "$R"
+[ ! -e "$R/cache/20000101T000000.000000Z-00000000.fp" ] || fail "prune left a stray cache"
 echo "chunks known by their fingerprint are hashed no more; every snapshot restores exactly"

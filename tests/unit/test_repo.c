@@ -515,6 +515,47 @@ static int delta_base_gone(const char *root, unsigned k)
 	return delta_last;
 }
 
+/*
+ * A delta this handle wrote into its open pack is readable: putting the
+ * chunk again stores nothing.
+ */
+static void test_delta_in_open_pack(void **state)
+{
+	static const char base[] = "page 3: one two three four five six seven";
+	static const char v2[] = "page 3: one two THREE four five six seven";
+	uint8_t hb[SHA256_LEN], h2[SHA256_LEN], h[SHA256_LEN];
+	uint8_t *big = malloc(64 * 1024);
+	const struct chunk_loc *loc;
+	struct repo r;
+	struct cv_err e = { 0 };
+	uint64_t before;
+	size_t i, k;
+
+	(void)state;
+	assert_int_equal(repo_open(dir, 1, &r, &e), 0);
+	put_text(&r, base, hb);
+	assert_int_equal(repo_flush(&r, &e), 0);
+	sha256(v2, strlen(v2), h2);
+	assert_int_equal(repo_put_delta(&r, 0, h2, v2, strlen(v2), hb, base,
+					strlen(base), &e), 0);
+	/* enough after it that its batch is written to the pack */
+	for (i = 0; i < 300 && repo_find(&r, h2)->pack == PACK_PENDING; i++) {
+		for (k = 0; k < 64 * 1024; k++)
+			big[k] = (uint8_t)(rand() >> 7);
+		sha256(big, 64 * 1024, h);
+		assert_int_equal(repo_put(&r, h, big, 64 * 1024, &e), 0);
+	}
+	loc = repo_find(&r, h2);
+	assert_true(loc->pack != PACK_PENDING && (loc->flags & CHUNK_DELTA));
+	assert_true(r.pack_open);
+	assert_true(repo_readable(&r, loc));
+	before = r.stats.chunks_new;
+	assert_int_equal(repo_put_delta(&r, 0, h2, v2, strlen(v2), NULL, NULL, 0, &e), 0);
+	assert_int_equal(r.stats.chunks_new, before);
+	assert_int_equal(repo_close(&r, &e), 0);
+	free(big);
+}
+
 static void test_delta_base_gone(void **state)
 {
 	char root[300];
@@ -1028,6 +1069,75 @@ static void test_walk_after_missing(void **state)
 	repo_close(&r, NULL);
 }
 
+static int keep_hash(void *ctx, const struct manifest *m, const struct mf_file *f,
+		     const struct walk_at *at, const uint8_t *hash, struct cv_err *e)
+{
+	hashset_add(ctx, hash);
+	return 0;
+}
+
+/*
+ * A kept delta shares its frame with a delta no snapshot keeps, whose base
+ * is alone in its pack: the walk keeps that base too, since the frame reads
+ * only with every base, and gc (which removes unkept packs first, then
+ * reads what it moves) keeps the delta readable. Dropping it made gc fail
+ * half done, the kept delta unreadable.
+ */
+static void test_gc_keeps_frame_bases(void **state)
+{
+	static const char b1[] = "page 1: alpha beta gamma delta epsilon zeta eta";
+	static const char b2[] = "page 2: one two three four five six seven eight";
+	static const char x[] = "page 1: alpha beta GAMMA delta epsilon zeta eta";
+	static const char y[] = "page 2: one two THREE four five six seven eight";
+	uint8_t h1[SHA256_LEN], h2[SHA256_LEN], hx[SHA256_LEN], hy[SHA256_LEN];
+	struct strbuf segs = STRBUF_INIT, json = STRBUF_INIT, out = STRBUF_INIT;
+	char hex[2 * SHA256_LEN + 1];
+	struct gc_stats gs;
+	struct hashset keep;
+	struct cv_err e = { 0 };
+	struct manifest m;
+	struct repo r;
+
+	(void)state;
+	assert_int_equal(repo_open(dir, 1, &r, &e), 0);
+	put_text(&r, b1, h1);
+	assert_int_equal(repo_flush(&r, &e), 0);
+	put_text(&r, b2, h2);
+	assert_int_equal(repo_flush(&r, &e), 0);
+	sha256(x, strlen(x), hx);
+	sha256(y, strlen(y), hy);
+	assert_int_equal(repo_put_delta(&r, 0, hx, x, strlen(x), h1, b1, strlen(b1), &e), 0);
+	assert_int_equal(repo_put_delta(&r, 0, hy, y, strlen(y), h2, b2, strlen(b2), &e), 0);
+	assert_int_equal(repo_put_list(&r, hx, 1, &segs, &e), 0);
+	assert_int_equal(repo_close(&r, &e), 0);
+
+	assert_int_equal(repo_open(dir, STORE_EXCLUSIVE, &r, &e), 0);
+	assert_true(repo_find(&r, hx)->off == repo_find(&r, hy)->off); /* one frame */
+	hex_encode((const uint8_t *)segs.buf, SHA256_LEN, hex);
+	sb_addf(&json, MF_HEAD "\"files\":[{\"path\":\"f\",\"size\":%zu," MF_SHA
+		",\"lists\":[\"%s\"]}]}", strlen(x), hex);
+	assert_int_equal(manifest_parse("s1", json.buf, &m, &e), 0);
+	hashset_init(&keep, SHA256_LEN);
+	assert_int_equal(walk_snapshot(&r, &m, keep_hash, &keep, 1, &e), 0);
+	assert_true(hashset_has(&keep, hx) && hashset_has(&keep, h1));
+	assert_true(hashset_has(&keep, h2)); /* y's base: the frame needs it */
+	assert_false(hashset_has(&keep, hy));
+	assert_int_equal(repo_gc(&r, &keep, 0, &gs, &e), 0);
+	assert_int_equal(repo_close(&r, &e), 0);
+
+	assert_int_equal(repo_open(dir, 0, &r, &e), 0);
+	assert_int_equal(repo_get(&r, hx, &out, &e), 0);
+	assert_int_equal(out.len, strlen(x));
+	assert_memory_equal(out.buf, x, out.len);
+	assert_null(repo_find(&r, hy));
+	repo_close(&r, NULL);
+	manifest_release(&m);
+	hashset_release(&keep);
+	sb_release(&segs);
+	sb_release(&json);
+	sb_release(&out);
+}
+
 /* Read a pack's index, let edit change it, write it back with its checksum. */
 static void edit_index(const char *pack, void (*edit)(uint8_t *p, size_t n),
 		       int fix_sum)
@@ -1141,6 +1251,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_put_get_dedup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delta_base_gone, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_delta_in_open_pack, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gc_keeps_frame_bases, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refresh, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lists_and_snapshots, setup, teardown),
