@@ -638,9 +638,12 @@ const struct cli_cmd cmd_backup = {
 		   "                    source; give each stream from standard input\n"
 		   "                    its own (docker cp ... - | chromavault backup\n"
 		   "                    --from-tar - --source CONTAINER REPO)\n"
-		   "  --rehash          hash every chunk with SHA-256, trusting no\n"
+		   "  --rehash          hash every chunk read with SHA-256, trusting no\n"
 		   "                    fingerprint (XXH3 is not a cryptographic hash:\n"
-		   "                    for data from writers who may know the key)\n"
+		   "                    for databases whose raw bytes untrusted writers\n"
+		   "                    choose); files unchanged since the last snapshot\n"
+		   "                    (device, inode, size, mtime, ctime) are still\n"
+		   "                    taken from it, unread\n"
 		   CLI_LOCK_WAIT_HELP,
 	.run = backup_run,
 	.lock_wait = 1,

@@ -39,12 +39,15 @@ void fp_of(const struct fp_key *k, const void *p, size_t n, uint8_t out[FP_LEN])
 	memcpy(out + 8, &h.high64, 8);
 }
 
-/* $XDG_CONFIG_HOME/chromavault, else ~/.config/chromavault; 0 if neither. */
+/*
+ * $XDG_CONFIG_HOME/chromavault, else ~/.config/chromavault; 0 if neither.
+ * A relative XDG_CONFIG_HOME is ignored, as the XDG specification says.
+ */
 static int key_dir(struct strbuf *dir)
 {
 	const char *x = getenv("XDG_CONFIG_HOME"), *h = getenv("HOME");
 
-	if (x && *x)
+	if (x && *x == '/')
 		sb_addf(dir, "%s/chromavault", x);
 	else if (h && *h)
 		sb_addf(dir, "%s/.config/chromavault", h);

@@ -730,8 +730,7 @@ static int added(struct repo *r, unsigned lane, const uint8_t *hash, size_t n,
 	return submit_if_full(r, lane, e);
 }
 
-/* A delta frame's key in the frames_ok and frames_bad sets. */
-static void frame_key(const struct chunk_loc *loc, uint8_t key[FRAME_KEY])
+void repo_frame_key(const struct chunk_loc *loc, uint8_t key[FRAME_KEY])
 {
 	uint64_t x = loc->off ^ (uint64_t)loc->pack << 40;
 
@@ -807,7 +806,7 @@ int repo_readable(struct repo *r, const struct chunk_loc *loc)
 	if (!loc || !(loc->flags & CHUNK_DELTA) || loc->pack == PACK_PENDING ||
 	    loc->pack >= r->first_new)
 		return loc != NULL; /* written by this handle, its bases checked */
-	frame_key(loc, key);
+	repo_frame_key(loc, key);
 	if (hashset_has(&r->frames_ok, key))
 		return 1;
 	if (hashset_has(&r->frames_bad, key))

@@ -111,7 +111,10 @@ struct repo {
 	struct hashset frames_ok, frames_bad;
 };
 
+/* A key naming loc's frame (pack and offset), for a hashset of frames. */
 #define FRAME_KEY 24
+struct chunk_loc;
+void repo_frame_key(const struct chunk_loc *loc, uint8_t key[FRAME_KEY]);
 
 /*
  * Make a repository at path (which must not exist or be empty). *made, when

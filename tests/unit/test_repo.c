@@ -1138,6 +1138,66 @@ static void test_gc_keeps_frame_bases(void **state)
 	sb_release(&out);
 }
 
+/*
+ * A list segment is a chunk like any other, stored once: one with the bytes
+ * of a data chunk stored as a delta is that delta, and the walk keeps its
+ * base too (gc removed it, and the file's list could not be read).
+ */
+static void test_gc_keeps_segment_base(void **state)
+{
+	static const char z[] = "some file content that is one chunk long";
+	uint8_t hz[SHA256_LEN], hb[SHA256_LEN], hd[SHA256_LEN], bb[SHA256_LEN];
+	struct strbuf segs = STRBUF_INIT, json = STRBUF_INIT, out = STRBUF_INIT;
+	char hex[2 * SHA256_LEN + 1];
+	struct gc_stats gs;
+	struct hashset keep;
+	struct cv_err e = { 0 };
+	struct manifest m;
+	struct repo r;
+
+	(void)state;
+	assert_int_equal(repo_open(dir, 1, &r, &e), 0);
+	put_text(&r, z, hz);
+	assert_int_equal(repo_flush(&r, &e), 0);
+	memcpy(bb, hz, SHA256_LEN);
+	bb[5] ^= 0x55; /* a 32-byte chunk close to hz's digest: the base */
+	sha256(bb, SHA256_LEN, hb);
+	assert_int_equal(repo_put(&r, hb, bb, SHA256_LEN, &e), 0);
+	assert_int_equal(repo_flush(&r, &e), 0);
+	/* a 32-byte data chunk holding the digest hz, a delta of bb */
+	sha256(hz, SHA256_LEN, hd);
+	assert_int_equal(repo_put_delta(&r, 0, hd, hz, SHA256_LEN, hb, bb,
+					SHA256_LEN, &e), 0);
+	assert_int_equal(repo_close(&r, &e), 0);
+
+	assert_int_equal(repo_open(dir, STORE_EXCLUSIVE, &r, &e), 0);
+	assert_true(repo_find(&r, hd)->flags & CHUNK_DELTA);
+	/* a file of the one chunk z: its list segment is the delta hd */
+	assert_int_equal(repo_put_list(&r, hz, 1, &segs, &e), 0);
+	assert_memory_equal(segs.buf, hd, SHA256_LEN);
+	assert_int_equal(repo_flush(&r, &e), 0);
+	hex_encode((const uint8_t *)segs.buf, SHA256_LEN, hex);
+	sb_addf(&json, MF_HEAD "\"files\":[{\"path\":\"f\",\"size\":%zu," MF_SHA
+		",\"lists\":[\"%s\"]}]}", strlen(z), hex);
+	assert_int_equal(manifest_parse("s1", json.buf, &m, &e), 0);
+	hashset_init(&keep, SHA256_LEN);
+	assert_int_equal(walk_snapshot(&r, &m, keep_hash, &keep, 1, &e), 0);
+	assert_true(hashset_has(&keep, hd) && hashset_has(&keep, hz));
+	assert_true(hashset_has(&keep, hb));
+	assert_int_equal(repo_gc(&r, &keep, 0, &gs, &e), 0);
+	assert_int_equal(repo_close(&r, &e), 0);
+
+	assert_int_equal(repo_open(dir, 0, &r, &e), 0);
+	assert_int_equal(mf_file_list(&r, &m.files[0], &out, &e), 0);
+	assert_memory_equal(out.buf, hz, SHA256_LEN);
+	repo_close(&r, NULL);
+	manifest_release(&m);
+	hashset_release(&keep);
+	sb_release(&segs);
+	sb_release(&json);
+	sb_release(&out);
+}
+
 /* Read a pack's index, let edit change it, write it back with its checksum. */
 static void edit_index(const char *pack, void (*edit)(uint8_t *p, size_t n),
 		       int fix_sum)
@@ -1253,6 +1313,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_delta_base_gone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delta_in_open_pack, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gc_keeps_frame_bases, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gc_keeps_segment_base, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refresh, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lists_and_snapshots, setup, teardown),
