@@ -65,6 +65,20 @@ fixtures_dir() {
 	return 0
 }
 
+# writable_source DEST: a persist directory to change, a real-world one
+# (movie-suggestion-sumanhiremath) when the fixtures are there, else the
+# bundled sample.
+writable_source() {
+	local f
+	f=$(fixtures_dir)
+	if [ -n "$f" ]; then
+		cp -r "$f/movie-suggestion-sumanhiremath/db" "$1"
+	else
+		cp -r "$ROOT/sample/chroma-data" "$1"
+	fi
+	chmod -R u+w "$1"
+}
+
 # edit_metadata DB N: rewrite every 40th string metadata value (rowid % 40
 # == N) of chroma.sqlite3 DB in place, as Chroma's updates do, so pages
 # change without moving.

@@ -13,14 +13,8 @@
 . "$(dirname "$0")/lib.sh"
 setup
 
-F=$(fixtures_dir) # else the bundled sample
 src=$T/src R=$T/repo
-if [ -n "$F" ]; then
-	cp -r "$F/movie-suggestion-sumanhiremath/db" "$src"
-else
-	cp -r "$ROOT/sample/chroma-data" "$src"
-fi
-chmod -R u+w "$src"
+writable_source "$src"
 
 # out of the page cache where the filesystem lets it go (not tmpfs)
 evict() {

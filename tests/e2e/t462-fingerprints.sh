@@ -8,14 +8,8 @@
 . "$(dirname "$0")/lib.sh"
 setup
 
-F=$(fixtures_dir) # else the bundled sample
 src=$T/src R=$T/repo
-if [ -n "$F" ]; then
-	cp -r "$F/movie-suggestion-sumanhiremath/db" "$src"
-else
-	cp -r "$ROOT/sample/chroma-data" "$src"
-fi
-chmod -R u+w "$src"
+writable_source "$src"
 sleep 3.2 # index files settled: taken from the last snapshot, only the database read
 
 field() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$T/backup.json" "$1"; }

@@ -1077,6 +1077,29 @@ static int keep_hash(void *ctx, const struct manifest *m, const struct mf_file *
 }
 
 /*
+ * A snapshot of one file of size bytes whose list is the one segment seg:
+ * parsed into m, walked (strictly, as prune does) into keep, then gc keeping
+ * that; r open exclusively.
+ */
+static void keep_and_gc(struct repo *r, const uint8_t *seg, size_t size,
+			struct manifest *m, struct hashset *keep)
+{
+	struct strbuf json = STRBUF_INIT;
+	char hex[2 * SHA256_LEN + 1];
+	struct gc_stats gs;
+	struct cv_err e = { 0 };
+
+	hex_encode(seg, SHA256_LEN, hex);
+	sb_addf(&json, MF_HEAD "\"files\":[{\"path\":\"f\",\"size\":%zu," MF_SHA
+		",\"lists\":[\"%s\"]}]}", size, hex);
+	assert_int_equal(manifest_parse("s1", json.buf, m, &e), 0);
+	hashset_init(keep, SHA256_LEN);
+	assert_int_equal(walk_snapshot(r, m, keep_hash, keep, 1, &e), 0);
+	assert_int_equal(repo_gc(r, keep, 0, &gs, &e), 0);
+	sb_release(&json);
+}
+
+/*
  * A kept delta shares its frame with a delta no snapshot keeps, whose base
  * is alone in its pack: the walk keeps that base too, since the frame reads
  * only with every base, and gc (which removes unkept packs first, then
@@ -1090,9 +1113,7 @@ static void test_gc_keeps_frame_bases(void **state)
 	static const char x[] = "page 1: alpha beta GAMMA delta epsilon zeta eta";
 	static const char y[] = "page 2: one two THREE four five six seven eight";
 	uint8_t h1[SHA256_LEN], h2[SHA256_LEN], hx[SHA256_LEN], hy[SHA256_LEN];
-	struct strbuf segs = STRBUF_INIT, json = STRBUF_INIT, out = STRBUF_INIT;
-	char hex[2 * SHA256_LEN + 1];
-	struct gc_stats gs;
+	struct strbuf segs = STRBUF_INIT, out = STRBUF_INIT;
 	struct hashset keep;
 	struct cv_err e = { 0 };
 	struct manifest m;
@@ -1113,16 +1134,10 @@ static void test_gc_keeps_frame_bases(void **state)
 
 	assert_int_equal(repo_open(dir, STORE_EXCLUSIVE, &r, &e), 0);
 	assert_true(repo_find(&r, hx)->off == repo_find(&r, hy)->off); /* one frame */
-	hex_encode((const uint8_t *)segs.buf, SHA256_LEN, hex);
-	sb_addf(&json, MF_HEAD "\"files\":[{\"path\":\"f\",\"size\":%zu," MF_SHA
-		",\"lists\":[\"%s\"]}]}", strlen(x), hex);
-	assert_int_equal(manifest_parse("s1", json.buf, &m, &e), 0);
-	hashset_init(&keep, SHA256_LEN);
-	assert_int_equal(walk_snapshot(&r, &m, keep_hash, &keep, 1, &e), 0);
+	keep_and_gc(&r, (const uint8_t *)segs.buf, strlen(x), &m, &keep);
 	assert_true(hashset_has(&keep, hx) && hashset_has(&keep, h1));
 	assert_true(hashset_has(&keep, h2)); /* y's base: the frame needs it */
 	assert_false(hashset_has(&keep, hy));
-	assert_int_equal(repo_gc(&r, &keep, 0, &gs, &e), 0);
 	assert_int_equal(repo_close(&r, &e), 0);
 
 	assert_int_equal(repo_open(dir, 0, &r, &e), 0);
@@ -1134,7 +1149,6 @@ static void test_gc_keeps_frame_bases(void **state)
 	manifest_release(&m);
 	hashset_release(&keep);
 	sb_release(&segs);
-	sb_release(&json);
 	sb_release(&out);
 }
 
@@ -1147,9 +1161,7 @@ static void test_gc_keeps_segment_base(void **state)
 {
 	static const char z[] = "some file content that is one chunk long";
 	uint8_t hz[SHA256_LEN], hb[SHA256_LEN], hd[SHA256_LEN], bb[SHA256_LEN];
-	struct strbuf segs = STRBUF_INIT, json = STRBUF_INIT, out = STRBUF_INIT;
-	char hex[2 * SHA256_LEN + 1];
-	struct gc_stats gs;
+	struct strbuf segs = STRBUF_INIT, out = STRBUF_INIT;
 	struct hashset keep;
 	struct cv_err e = { 0 };
 	struct manifest m;
@@ -1176,15 +1188,9 @@ static void test_gc_keeps_segment_base(void **state)
 	assert_int_equal(repo_put_list(&r, hz, 1, &segs, &e), 0);
 	assert_memory_equal(segs.buf, hd, SHA256_LEN);
 	assert_int_equal(repo_flush(&r, &e), 0);
-	hex_encode((const uint8_t *)segs.buf, SHA256_LEN, hex);
-	sb_addf(&json, MF_HEAD "\"files\":[{\"path\":\"f\",\"size\":%zu," MF_SHA
-		",\"lists\":[\"%s\"]}]}", strlen(z), hex);
-	assert_int_equal(manifest_parse("s1", json.buf, &m, &e), 0);
-	hashset_init(&keep, SHA256_LEN);
-	assert_int_equal(walk_snapshot(&r, &m, keep_hash, &keep, 1, &e), 0);
+	keep_and_gc(&r, (const uint8_t *)segs.buf, strlen(z), &m, &keep);
 	assert_true(hashset_has(&keep, hd) && hashset_has(&keep, hz));
 	assert_true(hashset_has(&keep, hb));
-	assert_int_equal(repo_gc(&r, &keep, 0, &gs, &e), 0);
 	assert_int_equal(repo_close(&r, &e), 0);
 
 	assert_int_equal(repo_open(dir, 0, &r, &e), 0);
@@ -1194,7 +1200,6 @@ static void test_gc_keeps_segment_base(void **state)
 	manifest_release(&m);
 	hashset_release(&keep);
 	sb_release(&segs);
-	sb_release(&json);
 	sb_release(&out);
 }
 
