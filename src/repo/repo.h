@@ -113,7 +113,6 @@ struct repo {
 
 /* A key naming loc's frame (pack and offset), for a hashset of frames. */
 #define FRAME_KEY 24
-struct chunk_loc;
 void repo_frame_key(const struct chunk_loc *loc, uint8_t key[FRAME_KEY]);
 
 /*
