@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <dirent.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +13,7 @@
 
 #include "cli/cli.h"
 #include "repo/manifest.h"
+#include "repo/readback.h"
 #include "repo/repo.h"
 #include "util/fsutil.h"
 #include "util/progress.h"
@@ -22,43 +22,15 @@
 #include "util/banned.h"
 
 /*
- * A file is restored in units of consecutive chunks: worker threads read and
- * decompress the chunks of a unit and write it at its offset; the units are
- * hashed in order for the whole-file check by whichever worker finishes the
- * unit that is due (one at a time), so none waits for its turn.
- *
+ * Each file is read back by readback.h's workers and written unit by unit.
  * The file's SHA-256, recorded by the backup from the bytes it cut into
  * chunks, matches only if every chunk came back as it was, so the chunks are
  * not hashed one by one as well; when it does not match, the file is
  * restored again with every chunk checked, to name the one that is damaged.
  */
-#define UNIT_BYTES (4u << 20)
-#define MAX_WORKERS 8
-
-struct unit {
-	size_t first, n;       /* chunks [first, first + n) of the list */
-	uint64_t off;          /* in the file */
-	struct strbuf data;
-	int done, rc;
-	uint64_t bad_off;      /* where it failed */
-	struct cv_err err;
-};
-
-struct rfile {
-	struct repo *r;
-	const uint8_t *hashes;
-	const struct chunk_loc **locs; /* each chunk's, looked up once */
+struct out_file {
 	int fd;
 	const char *path;
-	struct unit *u;
-	size_t nu, next, hashed, window;
-	struct sha256 *whole;  /* the whole-file hash, fed in unit order */
-	struct unit *failed;   /* the first unit, in order, that failed */
-	uint64_t prog_start;   /* the progress count before the file */
-	int check;             /* hash every chunk too */
-	int stop, hashing;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
 };
 
 static struct progress prog;
@@ -82,184 +54,38 @@ static int pwrite_all(int fd, const void *p, size_t n, uint64_t off)
 	return 0;
 }
 
-static void run_unit(struct rfile *f, struct repo_reader *rd, struct unit *u)
+static int put_unit(void *ctx, const void *p, size_t n, uint64_t off,
+		    struct cv_err *e)
 {
-	size_t i;
+	const struct out_file *o = ctx;
 
-	for (i = 0; !u->rc && i < u->n; i++) {
-		u->bad_off = u->off + u->data.len;
-		u->rc = (f->check ? repo_append_at : repo_append_unchecked)(
-			f->r, rd, f->locs[u->first + i],
-			f->hashes + (u->first + i) * SHA256_LEN, &u->data, &u->err);
-	}
-	if (!u->rc && pwrite_all(f->fd, u->data.buf, u->data.len, u->off))
-		u->rc = cv_errno(&u->err, CV_EIO, "%s: write failed", f->path);
+	if (pwrite_all(o->fd, p, n, off))
+		return cv_errno(e, CV_EIO, "%s: write failed", o->path);
 	/* start writing it out now, so the fsync at the end has less to wait for */
-	if (!u->rc)
-		sync_file_range(f->fd, (off_t)u->off, (off_t)u->data.len,
-				SYNC_FILE_RANGE_WRITE);
-}
-
-/* With the lock held: hash the units whose turn has come, one thread at a time. */
-static void hash_due(struct rfile *f)
-{
-	struct unit *u;
-
-	while (!f->hashing && !f->stop && f->hashed < f->nu && f->u[f->hashed].done) {
-		u = &f->u[f->hashed];
-		if (u->rc) {
-			f->failed = u;
-			f->stop = 1;
-			break;
-		}
-		f->hashing = 1;
-		pthread_mutex_unlock(&f->mu);
-		sha256_update(f->whole, u->data.buf, u->data.len);
-		prog_done += u->data.len;
-		progress_update(&prog, prog_done);
-		sb_release(&u->data);
-		pthread_mutex_lock(&f->mu);
-		f->hashing = 0;
-		f->hashed++;
-	}
-	pthread_cond_broadcast(&f->cv);
-}
-
-static void *worker(void *arg)
-{
-	struct rfile *f = arg;
-	struct repo_reader rd;
-	struct unit *u;
-
-	repo_reader_init(&rd);
-	pthread_mutex_lock(&f->mu);
-	for (;;) {
-		while (!f->stop && f->next < f->nu && f->next >= f->hashed + f->window)
-			pthread_cond_wait(&f->cv, &f->mu);
-		if (f->stop || f->next >= f->nu)
-			break;
-		u = &f->u[f->next++];
-		pthread_mutex_unlock(&f->mu);
-		run_unit(f, &rd, u);
-		pthread_mutex_lock(&f->mu);
-		u->done = 1;
-		hash_due(f);
-	}
-	pthread_mutex_unlock(&f->mu);
-	repo_reader_release(&rd);
-	return NULL;
-}
-
-/* Cut the list into units; a chunk missing from every index is an error. */
-static int plan_units(struct rfile *f, size_t nchunks, uint64_t *size,
-		      struct cv_err *e)
-{
-	const struct chunk_loc *loc;
-	uint64_t off = 0, len = 0;
-	size_t i, cap = 0;
-	char hex[2 * SHA256_LEN + 1];
-
-	f->nu = 0;
-	f->locs = xcalloc(nchunks + 1, sizeof(const struct chunk_loc *));
-	for (i = 0; i < nchunks; i++) {
-		loc = f->locs[i] = repo_find(f->r, f->hashes + i * SHA256_LEN);
-		if (!loc) {
-			hex_encode(f->hashes + i * SHA256_LEN, SHA256_LEN, hex);
-			*size = off + len;
-			if (repo_indexes_ok(f->r, e)) { /* the likely cause, then */
-				cv_err_prefix(e, "chunk %s: not in any index read; "
-					      "one could not be", hex);
-				return CV_ECORRUPT;
-			}
-			return cv_errf(e, CV_ECORRUPT, "chunk %s: not in the repository", hex);
-		}
-		if (!f->nu || len >= UNIT_BYTES) {
-			if (f->nu == cap) {
-				cap = cap ? 2 * cap : 16;
-				f->u = xrealloc(f->u, cap * sizeof(*f->u));
-			}
-			off += len;
-			len = 0;
-			memset(&f->u[f->nu], 0, sizeof(f->u[0]));
-			f->u[f->nu].first = i;
-			f->u[f->nu].off = off;
-			f->nu++;
-		}
-		f->u[f->nu - 1].n++;
-		len += loc->ulen;
-	}
-	*size = off + len;
+	sync_file_range(o->fd, (off_t)off, (off_t)n, SYNC_FILE_RANGE_WRITE);
 	return 0;
 }
 
-/* Wait until every unit is hashed, or one failed (the first in order wins). */
-static int wait_units(struct rfile *f, uint64_t *bad, struct cv_err *e)
+static void unit_hashed(void *ctx, uint64_t bytes)
 {
-	int rc = 0;
-
-	pthread_mutex_lock(&f->mu);
-	while (!f->stop && f->hashed < f->nu)
-		pthread_cond_wait(&f->cv, &f->mu);
-	if (f->failed) {
-		rc = f->failed->rc;
-		*e = f->failed->err;
-		*bad = f->failed->bad_off;
-	}
-	pthread_mutex_unlock(&f->mu);
-	return rc;
+	prog_done += bytes;
+	progress_update(&prog, prog_done);
 }
 
-static size_t worker_count(size_t units)
+/* One pass over the file's chunks: written, and hashed whole into rb->sha. */
+static int restore_pass(struct readback *rb, int check, uint64_t *bad,
+			struct cv_err *e)
 {
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-	size_t w = n < 1 ? 1 : (size_t)n;
-
-	w = w > MAX_WORKERS ? MAX_WORKERS : w;
-	return w < units ? w : (units ? units : 1);
-}
-
-static int run_workers(struct rfile *f, struct sha256 *whole, uint64_t *bad,
-		       struct cv_err *e)
-{
-	pthread_t th[MAX_WORKERS];
-	size_t nw = worker_count(f->nu), started = 0, i;
+	uint64_t start = prog_done;
 	int rc;
 
-	f->window = 2 * nw + 2;
-	f->whole = whole;
-	for (i = 0; i < nw; i++)
-		if (!thread_start(&th[started], worker, f))
-			started++;
-	if (!started)
-		worker(f); /* no thread: this one reads, writes and hashes it all */
-	rc = wait_units(f, bad, e);
-	for (i = 0; i < started; i++)
-		pthread_join(th[i], NULL);
-	for (i = 0; i < f->nu; i++)
-		sb_release(&f->u[i].data);
-	return rc;
-}
-
-/* One pass over the file's units: written, and hashed whole into sum. */
-static int restore_pass(struct rfile *f, int check, uint8_t sum[SHA256_LEN],
-			uint64_t *bad, struct cv_err *e)
-{
-	struct sha256 whole;
-	size_t i;
-	int rc;
-
-	for (i = 0; i < f->nu; i++) {
-		f->u[i].done = f->u[i].rc = 0;
-		cv_err_clear(&f->u[i].err);
-	}
-	f->next = f->hashed = 0;
-	f->stop = f->hashing = 0;
-	f->failed = NULL;
-	f->check = check;
-	prog_done = f->prog_start; /* a second pass is not counted twice */
-	sha256_init(&whole);
-	rc = run_workers(f, &whole, bad, e);
-	sha256_final(&whole, sum);
+	readback_release(rb);
+	rb->check_all = check;
+	rc = readback_run(rb, e);
+	if (rc)
+		*bad = rb->nfails ? rb->fails[0].off : rb->size;
+	if (check)
+		prog_done = start; /* a second pass is not counted twice */
 	return rc;
 }
 
@@ -272,9 +98,10 @@ static int restore_data(struct repo *r, const struct manifest *m,
 			struct cv_err *e)
 {
 	struct strbuf list = STRBUF_INIT;
-	struct rfile f = { .r = r, .fd = fd, .path = path, .prog_start = prog_done };
-	uint8_t sum[SHA256_LEN] = { 0 };
-	uint64_t size = 0, bad = 0;
+	struct out_file o = { fd, path };
+	struct readback rb = { .r = r, .put = put_unit, .hashed = unit_hashed,
+			       .ctx = &o };
+	uint64_t start = prog_done, bad = 0;
 	int rc;
 
 	if ((rc = mf_file_list(r, mf, &list, e))) {
@@ -286,24 +113,23 @@ static int restore_data(struct repo *r, const struct manifest *m,
 		sb_release(&list);
 		return rc;
 	}
-	pthread_mutex_init(&f.mu, NULL);
-	pthread_cond_init(&f.cv, NULL);
-	f.hashes = (const uint8_t *)list.buf;
-	if (!(rc = plan_units(&f, list.len / SHA256_LEN, &size, e)))
-		rc = restore_pass(&f, 0, sum, &bad, e);
-	else
-		bad = size;
-	if (!rc && (size != mf->size || memcmp(sum, mf->sha, SHA256_LEN)) &&
-	    !(rc = restore_pass(&f, 1, sum, &bad, e)))
-		rc = cv_errf(e, CV_ECORRUPT, "snapshot %s: %s: restored content does "
-			     "not match its recorded size and sha256", m->name, mf->path);
-	else if (rc)
+	rb.hashes = (const uint8_t *)list.buf;
+	rb.n = list.len / SHA256_LEN;
+	rc = restore_pass(&rb, 0, &bad, e);
+	if (!rc && (rb.size != mf->size || memcmp(rb.sha, mf->sha, SHA256_LEN))) {
+		prog_done = start;
+		if (!(rc = restore_pass(&rb, 1, &bad, e)))
+			rc = cv_errf(e, CV_ECORRUPT, "snapshot %s: %s: restored content "
+				     "does not match its recorded size and sha256",
+				     m->name, mf->path);
+		else
+			cv_err_prefix(e, "snapshot %s: %s at offset %llu", m->name,
+				      mf->path, (unsigned long long)bad);
+	} else if (rc) {
 		cv_err_prefix(e, "snapshot %s: %s at offset %llu", m->name, mf->path,
 			      (unsigned long long)bad);
-	free(f.u);
-	free(f.locs);
-	pthread_mutex_destroy(&f.mu);
-	pthread_cond_destroy(&f.cv);
+	}
+	readback_release(&rb);
 	sb_release(&list);
 	return rc;
 }

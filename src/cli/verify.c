@@ -12,6 +12,7 @@
 
 #include "cli/cli.h"
 #include "repo/manifest.h"
+#include "repo/readback.h"
 #include "repo/repo.h"
 #include "repo/walk.h"
 #include "util/xalloc.h"
@@ -26,6 +27,8 @@ struct verify {
 	struct hashset bad;    /* of them, missing or damaged */
 	struct hashset here;   /* bad ones this snapshot has met */
 	struct hashset files;  /* files checked whole: list, size and sha256 */
+	struct hashset fresh;  /* --read-data: this snapshot's chunks first met */
+	struct hashset claimed; /* of them, those a file's pass hashes */
 	size_t again;          /* of them, reported under an earlier snapshot */
 	const char *again_path; /* the first of them: its file and place */
 	struct walk_at again_at;
@@ -103,6 +106,10 @@ static int check_chunk(void *ctx, const struct manifest *m,
 		hashset_add(&v->here, hash);
 		return 0;
 	}
+	if (v->read_data && at->off >= 0 && !at->base) {
+		hashset_add(&v->fresh, hash); /* hashed by its file's pass */
+		return 0;
+	}
 	if ((v->read_data || at->off < 0) && repo_get(&v->r, hash, &v->buf, &ce)) {
 		problem(v, m, f, at, ce.msg);
 		if (ce.code != CV_EIO)
@@ -113,37 +120,126 @@ static int check_chunk(void *ctx, const struct manifest *m,
 	return 0;
 }
 
-/*
- * Hash f's chunks in order into whole and add up their lengths: 1 if a chunk
- * is missing or bad (named by the walk), 0 when all were read, else an error
- * of reading one again.
- */
-static int read_whole(struct verify *v, const struct strbuf *list,
-		      struct sha256 *whole, uint64_t *size, struct cv_err *e)
+/* A chunk found bad by a file's pass or check: named, once. */
+static void chunk_bad(struct verify *v, const struct manifest *m,
+		      const struct mf_file *f, const struct walk_at *at,
+		      const uint8_t *hash, const struct cv_err *ce)
 {
+	if (!hashset_add(&v->bad, hash))
+		return; /* named already */
+	hashset_add(&v->here, hash);
+	problem(v, m, f, at, ce->msg);
+	if (ce->code != CV_EIO)
+		v->damaged++;
+}
+
+/* Whether this file's pass hashes chunk h: first met in this snapshot. */
+static int to_hash(struct verify *v, const uint8_t *h)
+{
+	return hashset_has(&v->fresh, h) && hashset_add(&v->claimed, h);
+}
+
+/*
+ * A file with a chunk missing or bad (named already): its other chunks
+ * first met here hashed one by one, each named where it is.
+ */
+static void check_each(struct verify *v, const struct manifest *m,
+		       const struct mf_file *f, const struct strbuf *list)
+{
+	struct walk_at at = { 0, 0, 1, 0 };
 	const struct chunk_loc *loc;
+	const uint8_t *h;
+	struct cv_err ce;
+
+	for (; at.idx < list->len / SHA256_LEN; at.idx++) {
+		h = (const uint8_t *)list->buf + at.idx * SHA256_LEN;
+		loc = repo_find(&v->r, h);
+		cv_err_clear(&ce);
+		if (to_hash(v, h) && repo_get(&v->r, h, &v->buf, &ce))
+			chunk_bad(v, m, f, &at, h, &ce);
+		if (loc)
+			at.off += loc->ulen;
+		else
+			at.exact = 0;
+	}
+}
+
+/* 1 if one of the chunks of list is missing or known bad. */
+static int has_bad(struct verify *v, const struct strbuf *list)
+{
+	const uint8_t *h;
 	size_t i;
-	int rc;
 
 	for (i = 0; i < list->len / SHA256_LEN; i++) {
-		const uint8_t *h = (const uint8_t *)list->buf + i * SHA256_LEN;
-
-		if (hashset_has(&v->bad, h) || !(loc = repo_find(&v->r, h)))
+		h = (const uint8_t *)list->buf + i * SHA256_LEN;
+		if (hashset_has(&v->bad, h) || !repo_find(&v->r, h))
 			return 1;
-		sb_reset(&v->buf);
-		/* each chunk's own hash was checked by the walk */
-		if ((rc = repo_append_unchecked(&v->r, &v->r.rd, loc, h, &v->buf, e)))
-			return rc;
-		sha256_update(whole, v->buf.buf, v->buf.len);
-		*size += v->buf.len;
 	}
 	return 0;
 }
 
+/* The file's size and SHA-256 against its manifest's, after a clean pass. */
+static void check_sum(struct verify *v, const struct manifest *m,
+		      const struct mf_file *f, const struct readback *rb)
+{
+	char want[2 * SHA256_LEN + 1], got[2 * SHA256_LEN + 1];
+
+	hex_encode(rb->sha, SHA256_LEN, got);
+	hex_encode(f->sha, SHA256_LEN, want);
+	if (rb->size != f->size)
+		printf("snapshot %s: %s: its chunks add up to %llu bytes, its manifest "
+		       "records %llu\n", m->name, f->path, (unsigned long long)rb->size,
+		       (unsigned long long)f->size);
+	else if (memcmp(rb->sha, f->sha, SHA256_LEN))
+		printf("snapshot %s: %s: its chunks' SHA-256 is %s, its manifest "
+		       "records %s\n", m->name, f->path, got, want);
+	if (rb->size != f->size || memcmp(rb->sha, f->sha, SHA256_LEN)) {
+		v->problems++;
+		v->damaged++;
+	}
+}
+
 /*
- * With --read-data: f's chunks, concatenated, are its recorded size and
- * sha256 (what restore checks). A file with the same list, size and hash
- * as one checked before (unchanged between snapshots) is not read again.
+ * One pass over the file (readback.h, on every core): each chunk
+ * decompressed, those first met in this snapshot hashed on their own, and
+ * the whole content hashed; each bad chunk named at its offset.
+ */
+static void read_file(struct verify *v, const struct manifest *m,
+		      const struct mf_file *f, const struct strbuf *list)
+{
+	struct readback rb = { .r = &v->r, .keep_going = 1 };
+	struct walk_at at = { 0, 0, 1, 0 };
+	struct cv_err ce = { 0 };
+	uint8_t *check;
+	size_t i;
+
+	rb.hashes = (const uint8_t *)list->buf;
+	rb.n = list->len / SHA256_LEN;
+	check = xcalloc(rb.n + 1, 1);
+	for (i = 0; i < rb.n; i++)
+		check[i] = (uint8_t)to_hash(v, rb.hashes + i * SHA256_LEN);
+	rb.check = check;
+	if (readback_run(&rb, &ce)) { /* not found: named by the walk */
+		v->problems++;
+		printf("snapshot %s: %s: %s\n", m->name, f->path, ce.msg);
+	}
+	for (i = 0; i < rb.nfails; i++) {
+		at.idx = rb.fails[i].idx;
+		at.off = (long long)rb.fails[i].off;
+		chunk_bad(v, m, f, &at, rb.hashes + at.idx * SHA256_LEN,
+			  &rb.fails[i].err);
+	}
+	if (!ce.code && !rb.nfails)
+		check_sum(v, m, f, &rb);
+	readback_release(&rb);
+	free(check);
+}
+
+/*
+ * With --read-data: f's chunks read and, concatenated, its recorded size
+ * and sha256 (what restore checks). A file with the same list, size and
+ * hash as one checked before (unchanged between snapshots) is not read
+ * again.
  */
 static void check_whole(struct verify *v, const struct manifest *m,
 			const struct mf_file *f)
@@ -151,10 +247,7 @@ static void check_whole(struct verify *v, const struct manifest *m,
 	struct strbuf list = STRBUF_INIT;
 	struct cv_err ce = { 0 };
 	struct sha256 whole;
-	uint8_t key[SHA256_LEN], sum[SHA256_LEN];
-	char want[2 * SHA256_LEN + 1], got[2 * SHA256_LEN + 1];
-	uint64_t size = 0;
-	int rc;
+	uint8_t key[SHA256_LEN];
 
 	if (mf_file_list(&v->r, f, &list, &ce)) /* named by the walk */
 		goto out;
@@ -165,27 +258,10 @@ static void check_whole(struct verify *v, const struct manifest *m,
 	sha256_final(&whole, key);
 	if (!hashset_add(&v->files, key))
 		goto out;
-	sha256_init(&whole);
-	rc = read_whole(v, &list, &whole, &size, &ce);
-	sha256_final(&whole, sum);
-	v->problems += rc < 0;
-	if (rc < 0)
-		printf("snapshot %s: %s: %s\n", m->name, f->path, ce.msg);
-	if (rc)
-		goto out;
-	hex_encode(sum, SHA256_LEN, got);
-	hex_encode(f->sha, SHA256_LEN, want);
-	if (size != f->size)
-		printf("snapshot %s: %s: its chunks add up to %llu bytes, its manifest "
-		       "records %llu\n", m->name, f->path, (unsigned long long)size,
-		       (unsigned long long)f->size);
-	else if (memcmp(sum, f->sha, SHA256_LEN))
-		printf("snapshot %s: %s: its chunks' SHA-256 is %s, its manifest "
-		       "records %s\n", m->name, f->path, got, want);
-	if (size != f->size || memcmp(sum, f->sha, SHA256_LEN)) {
-		v->problems++;
-		v->damaged++;
-	}
+	if (has_bad(v, &list))
+		check_each(v, m, f, &list);
+	else
+		read_file(v, m, f, &list);
 out:
 	sb_release(&list);
 }
@@ -304,6 +380,8 @@ static int verify_all(const char *path, int read_data, struct cv_err *e)
 	hashset_init(&v.bad, SHA256_LEN);
 	hashset_init(&v.here, SHA256_LEN);
 	hashset_init(&v.files, SHA256_LEN);
+	hashset_init(&v.fresh, SHA256_LEN);
+	hashset_init(&v.claimed, SHA256_LEN);
 	sb_init(&v.buf, 0);
 	if (!(rc = repo_list_snapshots(&v.r, &names, &n, e)))
 		rc = repo_refresh(&v.r, e); /* packs a backup beside added */
@@ -324,6 +402,10 @@ static int verify_all(const char *path, int read_data, struct cv_err *e)
 			v.unsealed += !m.sealed;
 			hashset_release(&v.here);
 			hashset_init(&v.here, SHA256_LEN);
+			hashset_release(&v.fresh);
+			hashset_init(&v.fresh, SHA256_LEN);
+			hashset_release(&v.claimed);
+			hashset_init(&v.claimed, SHA256_LEN);
 			rc = walk_snapshot(&v.r, &m, check_chunk, &v, 0, e);
 			if (!rc)
 				check_files(&v, &m);
@@ -352,6 +434,8 @@ static int verify_all(const char *path, int read_data, struct cv_err *e)
 	hashset_release(&v.bad);
 	hashset_release(&v.here);
 	hashset_release(&v.files);
+	hashset_release(&v.fresh);
+	hashset_release(&v.claimed);
 	sb_release(&v.buf);
 	free(v.pack_gone);
 	repo_close(&v.r, NULL);

@@ -56,9 +56,10 @@ ls "$T" | grep -q 'out.tmp' && fail "failed restore left its temp folder"
 cp "$T/pack.orig" "$pack"
 expect_ok "$CV" verify --read-data "$R"
 
-# a flipped byte that still decompresses, into the wrong content: bytes that
-# do not compress are stored as they are, so one of them can be found in the
-# pack and changed; restore finds the file's hash wrong and names the chunk
+# flipped bytes that still decompress, into the wrong content: bytes that
+# do not compress are stored as they are, so they can be found in the pack
+# and changed (in the chunks at 0 and 196608, of 64 KiB each); restore finds
+# the file's hash wrong and names the first chunk, verify names both
 mkdir "$T/raw"
 cp -r "$ROOT/sample/chroma-data/." "$T/raw/"
 chmod -R u+w "$T/raw"
@@ -66,24 +67,59 @@ head -c 300000 /dev/urandom >"$T/raw/noise.bin"
 expect_ok "$CV" backup "$T/raw" "$T/raw-repo"
 python3 - "$T/raw/noise.bin" "$T/raw-repo"/packs/*.pack <<'PY' || fail "noise not found in a pack"
 import sys
-want = open(sys.argv[1], "rb").read()[200000:200064]
+noise = open(sys.argv[1], "rb").read()
+left = [noise[20000:20064], noise[200000:200064]]
 for pack in sys.argv[2:]:
     data = bytearray(open(pack, "rb").read())
-    at = data.find(want)
-    if at >= 0:
-        data[at + 10] ^= 0x01
-        open(pack, "wb").write(data)
-        sys.exit(0)
-sys.exit(1)
+    for want in list(left):
+        at = data.find(want)
+        if at >= 0:
+            data[at + 10] ^= 0x01
+            left.remove(want)
+    open(pack, "wb").write(data)
+sys.exit(1 if left else 0)
 PY
 expect_fail 3 "$CV" restore "$T/raw-repo" latest "$T/raw-out"
 grep -q "noise.bin at offset [0-9]*: chunk [0-9a-f]*: .*pack: offset [0-9]*: wrong content" \
 	"$T/stderr" || fail "restore does not name the damaged chunk: $(cat "$T/stderr")"
 [ ! -e "$T/raw-out" ] || fail "failed restore left a target"
 ls "$T" | grep -q 'raw-out.tmp' && fail "failed restore left its temp folder"
+grep -q "noise.bin at offset 0: chunk" "$T/stderr" ||
+	fail "restore does not name the first damaged chunk: $(cat "$T/stderr")"
 expect_fail 3 "$CV" verify --read-data "$T/raw-repo"
-grep -q "noise.bin at offset [0-9]*: .*wrong content" "$T/stdout" ||
-	fail "verify does not name the damaged chunk: $(cat "$T/stdout")"
+for off in 0 196608; do
+	grep -q "noise.bin at offset $off: .*wrong content" "$T/stdout" ||
+		fail "verify does not name the damaged chunk at $off: $(cat "$T/stdout")"
+done
+grep -q ": 2 problems$" "$T/stdout" || fail "verify: $(cat "$T/stdout")"
+# ... a chunk two snapshots share, and one only the second has: the second
+# snapshot's file, which holds a chunk named under the first, still has its
+# own damaged chunk named
+expect_ok "$CV" backup "$T/raw" "$T/raw2"
+head -c 100000 /dev/urandom | dd of="$T/raw/noise.bin" bs=1 seek=200000 conv=notrunc status=none
+expect_ok "$CV" backup "$T/raw" "$T/raw2"
+python3 - "$T/raw/noise.bin" "$T/raw2"/packs/*.pack <<'PY' || fail "noise not found in a pack"
+import sys
+noise = open(sys.argv[1], "rb").read()
+left = [noise[20000:20064], noise[200000:200064]]
+for pack in sys.argv[2:]:
+    data = bytearray(open(pack, "rb").read())
+    for want in list(left):
+        at = data.find(want)
+        if at >= 0:
+            data[at + 10] ^= 0x01
+            left.remove(want)
+    open(pack, "wb").write(data)
+sys.exit(1 if left else 0)
+PY
+expect_fail 3 "$CV" verify --read-data "$T/raw2"
+s1=$(ls "$T/raw2/snapshots" | sed -n 1p | sed 's/\.json$//')
+s2=$(ls "$T/raw2/snapshots" | sed -n 2p | sed 's/\.json$//')
+grep -q "^snapshot $s1: noise.bin at offset 0: .*wrong content" "$T/stdout" &&
+	grep -q "^snapshot $s2: noise.bin at offset 196608: .*wrong content" "$T/stdout" &&
+	grep -q "^snapshot $s2: 1 chunk reported above, the first in noise.bin at offset 0$" \
+		"$T/stdout" && grep -q ": 3 problems$" "$T/stdout" ||
+	fail "verify, a file with a chunk named before: $(cat "$T/stdout")"
 
 # a missing pack
 mv "$pack" "$T/pack.away"

@@ -1,0 +1,277 @@
+/*
+ * Unit tests for repo/readback.c: a file of several units read back in
+ * order, whole-file hash and size; damaged chunks named by place and offset,
+ * all of them or the first; a chunk no index holds; per-chunk checks.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "repo/readback.h"
+#include "repo/repo.h"
+#include "util/fsutil.h"
+#include "util/xalloc.h"
+
+#define NCHUNKS 200
+#define CHUNK (64u * 1024) /* 12.5 MiB in all: several units */
+
+static char dir[64];
+static uint8_t *content;               /* NCHUNKS * CHUNK bytes */
+static uint8_t hashes[NCHUNKS * SHA256_LEN];
+
+/* Bytes that do not compress, so each is found in the pack as it is. */
+static void fill(uint8_t *p, size_t n, uint64_t seed)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		seed ^= seed << 13;
+		seed ^= seed >> 7;
+		seed ^= seed << 17;
+		p[i] = (uint8_t)(seed >> 24);
+	}
+}
+
+static int setup(void **state)
+{
+	struct cv_err e = { 0 };
+	struct repo r;
+	size_t i;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/cv-test-readback-XXXXXX");
+	if (!mkdtemp(dir))
+		return -1;
+	rmdir(dir);
+	if (repo_init(dir, NULL, &e) || repo_open(dir, 1, &r, &e))
+		return -1;
+	content = xmalloc((size_t)NCHUNKS * CHUNK);
+	fill(content, (size_t)NCHUNKS * CHUNK, 88172645463325252ull);
+	for (i = 0; i < NCHUNKS; i++) {
+		sha256(content + i * CHUNK, CHUNK, hashes + i * SHA256_LEN);
+		if (repo_put(&r, hashes + i * SHA256_LEN, content + i * CHUNK, CHUNK, &e))
+			return -1;
+	}
+	if (repo_flush(&r, &e) || repo_close(&r, &e))
+		return -1;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	rm_tree(dir);
+	free(content);
+	return 0;
+}
+
+struct sink {
+	uint8_t *out;
+	uint64_t hashed;
+	int calls;
+};
+
+static int put(void *ctx, const void *p, size_t n, uint64_t off, struct cv_err *e)
+{
+	struct sink *s = ctx;
+
+	assert_true(off + n <= (uint64_t)NCHUNKS * CHUNK);
+	memcpy(s->out + off, p, n);
+	return 0;
+}
+
+static void hashed(void *ctx, uint64_t bytes)
+{
+	struct sink *s = ctx;
+
+	s->hashed += bytes;
+	s->calls++;
+}
+
+/* Flip one byte in the middle of chunk i where the pack holds it. */
+static void damage(struct repo *r, size_t i)
+{
+	const uint8_t *want = content + i * CHUNK + CHUNK / 2;
+	char path[512];
+	uint8_t *p;
+	size_t n, k;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/packs/%s.pack", dir, r->packs[0]);
+	f = fopen(path, "r+b");
+	assert_non_null(f);
+	fseek(f, 0, SEEK_END);
+	n = (size_t)ftell(f);
+	rewind(f);
+	p = xmalloc(n);
+	assert_int_equal(fread(p, 1, n, f), n);
+	for (k = 0; k + 64 <= n && memcmp(p + k, want, 64); k++)
+		;
+	assert_true(k + 64 <= n);
+	fseek(f, (long)k, SEEK_SET);
+	fputc(p[k] ^ 0x40, f);
+	fclose(f);
+	free(p);
+}
+
+static void open_rb(struct repo *r, struct readback *rb, struct sink *s)
+{
+	struct cv_err e = { 0 };
+
+	assert_int_equal(repo_open(dir, 0, r, &e), 0);
+	memset(rb, 0, sizeof(*rb));
+	memset(s, 0, sizeof(*s));
+	s->out = xcalloc((size_t)NCHUNKS * CHUNK, 1);
+	rb->r = r;
+	rb->hashes = hashes;
+	rb->n = NCHUNKS;
+	rb->put = put;
+	rb->hashed = hashed;
+	rb->ctx = s;
+}
+
+static void close_rb(struct repo *r, struct readback *rb, struct sink *s)
+{
+	readback_release(rb);
+	free(s->out);
+	repo_close(r, NULL);
+}
+
+static void test_round_trip(void **state)
+{
+	struct repo r;
+	struct readback rb;
+	struct sink s;
+	struct cv_err e = { 0 };
+	uint8_t sum[SHA256_LEN];
+
+	(void)state;
+	open_rb(&r, &rb, &s);
+	rb.check_all = 1;
+	assert_int_equal(readback_run(&rb, &e), 0);
+	assert_int_equal(rb.nfails, 0);
+	assert_int_equal(rb.size, (uint64_t)NCHUNKS * CHUNK);
+	assert_memory_equal(s.out, content, (size_t)NCHUNKS * CHUNK);
+	sha256(content, (size_t)NCHUNKS * CHUNK, sum);
+	assert_memory_equal(rb.sha, sum, SHA256_LEN);
+	assert_int_equal(s.hashed, (uint64_t)NCHUNKS * CHUNK);
+	assert_true(s.calls >= 3); /* in units, not at once */
+	close_rb(&r, &rb, &s);
+}
+
+/* Going on: both damaged chunks named at their offsets; the hash is off. */
+static void test_keep_going(void **state)
+{
+	struct repo r;
+	struct readback rb;
+	struct sink s;
+	struct cv_err e = { 0 };
+	uint8_t sum[SHA256_LEN];
+
+	(void)state;
+	open_rb(&r, &rb, &s);
+	damage(&r, 3);
+	damage(&r, 150);
+	rb.check_all = 1;
+	rb.keep_going = 1;
+	assert_int_equal(readback_run(&rb, &e), 0);
+	assert_int_equal(rb.nfails, 2);
+	assert_int_equal(rb.fails[0].idx, 3);
+	assert_int_equal(rb.fails[0].off, 3 * CHUNK);
+	assert_int_equal(rb.fails[1].idx, 150);
+	assert_int_equal(rb.fails[1].off, 150ull * CHUNK);
+	assert_non_null(strstr(rb.fails[1].err.msg, "wrong content"));
+	sha256(content, (size_t)NCHUNKS * CHUNK, sum);
+	assert_memory_not_equal(rb.sha, sum, SHA256_LEN);
+	close_rb(&r, &rb, &s);
+}
+
+/* Stopping: the first damaged chunk, in file order, is the error. */
+static void test_stop_at_first(void **state)
+{
+	struct repo r;
+	struct readback rb;
+	struct sink s;
+	struct cv_err e = { 0 };
+
+	(void)state;
+	open_rb(&r, &rb, &s);
+	damage(&r, 120);
+	damage(&r, 121);
+	rb.check_all = 1;
+	assert_int_equal(readback_run(&rb, &e), CV_ECORRUPT);
+	assert_int_equal(rb.nfails, 1);
+	assert_int_equal(rb.fails[0].idx, 120);
+	assert_int_equal(rb.fails[0].off, 120ull * CHUNK);
+	assert_non_null(strstr(e.msg, "wrong content"));
+	close_rb(&r, &rb, &s);
+}
+
+/* Only the chunks marked are hashed: another damaged one is read as it is. */
+static void test_checks_marked(void **state)
+{
+	struct repo r;
+	struct readback rb;
+	struct sink s;
+	struct cv_err e = { 0 };
+	uint8_t check[NCHUNKS] = { 0 };
+	uint8_t sum[SHA256_LEN];
+
+	(void)state;
+	open_rb(&r, &rb, &s);
+	damage(&r, 10);
+	damage(&r, 20);
+	check[20] = 1;
+	rb.check = check;
+	rb.keep_going = 1;
+	assert_int_equal(readback_run(&rb, &e), 0);
+	assert_int_equal(rb.nfails, 1);
+	assert_int_equal(rb.fails[0].idx, 20);
+	assert_int_not_equal(memcmp(s.out + 10 * CHUNK, content + 10 * CHUNK, CHUNK), 0);
+	sha256(content, (size_t)NCHUNKS * CHUNK, sum);
+	assert_memory_not_equal(rb.sha, sum, SHA256_LEN);
+	close_rb(&r, &rb, &s);
+}
+
+/* A chunk no index holds: nothing read, its place named. */
+static void test_not_found(void **state)
+{
+	struct repo r;
+	struct readback rb;
+	struct sink s;
+	struct cv_err e = { 0 };
+	uint8_t list[3 * SHA256_LEN];
+
+	(void)state;
+	open_rb(&r, &rb, &s);
+	memcpy(list, hashes, 2 * SHA256_LEN);
+	memset(list + 2 * SHA256_LEN, 0x5a, SHA256_LEN);
+	rb.hashes = list;
+	rb.n = 3;
+	assert_int_equal(readback_run(&rb, &e), CV_ECORRUPT);
+	assert_non_null(strstr(e.msg, "not in the repository"));
+	assert_int_equal(rb.nfails, 1);
+	assert_int_equal(rb.fails[0].idx, 2);
+	assert_int_equal(rb.fails[0].off, 2 * CHUNK);
+	assert_int_equal(s.hashed, 0);
+	close_rb(&r, &rb, &s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_keep_going, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stop_at_first, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_checks_marked, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_not_found, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
