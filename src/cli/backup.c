@@ -424,9 +424,12 @@ static void keep_fingerprints(struct repo *r, struct fp_writer *fpw,
 /* The user's fingerprint key; without one, every chunk is hashed. */
 static int fingerprint_key(struct fp_key *key)
 {
-	struct cv_err e = { 0 };
+	struct cv_err e = { 0 }, warn = { 0 };
+	int rc = fp_key_load(key, &warn, &e);
 
-	if (!fp_key_load(key, &e))
+	if (warn.code)
+		fprintf(stderr, "chromavault backup: warning: %s\n", warn.msg);
+	if (!rc)
 		return 1;
 	fprintf(stderr, "chromavault backup: warning: %s; every chunk is hashed\n",
 		e.msg);

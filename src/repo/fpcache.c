@@ -91,7 +91,25 @@ static int read_key(const char *path, struct fp_key *k, struct cv_err *e)
 		       "expected)", path, FP_SECRET);
 }
 
-/* A new key, linked into place unless another backup made one first. */
+/*
+ * The new key file at path unless another backup made one first (0 then
+ * too): a link, or where the filesystem has none (FAT, exFAT), a rename
+ * that does not replace.
+ */
+static int put_in_place(const char *tmp, const char *path)
+{
+	if (!link(tmp, path) || errno == EEXIST)
+		return 0;
+	if (errno != EPERM && errno != EOPNOTSUPP && errno != ENOSYS &&
+	    errno != EMLINK)
+		return -1;
+	if (!renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) ||
+	    errno == EEXIST)
+		return 0;
+	return -1;
+}
+
+/* A new key, put in place unless another backup made one first. */
 static int make_key(const char *dir, const char *path, struct cv_err *e)
 {
 	struct strbuf tmp = STRBUF_INIT;
@@ -107,7 +125,7 @@ static int make_key(const char *dir, const char *path, struct cv_err *e)
 		if (write(fd, secret, sizeof(secret)) != (ssize_t)sizeof(secret) || fsync(fd))
 			rc = cv_errno(e, CV_EIO, "%s: cannot write", tmp.buf);
 		close(fd);
-		if (!rc && link(tmp.buf, path) && errno != EEXIST)
+		if (!rc && put_in_place(tmp.buf, path))
 			rc = cv_errno(e, CV_EIO, "%s: cannot create", path);
 		unlink(tmp.buf);
 		if (!rc && sync_parent(path))
@@ -117,7 +135,28 @@ static int make_key(const char *dir, const char *path, struct cv_err *e)
 	return rc;
 }
 
-int fp_key_load(struct fp_key *k, struct cv_err *e)
+/*
+ * A key file that is not a key (damaged, or written by hand) moved aside,
+ * so that a new one is made: the key only speeds backups up, and one no
+ * cache was made with costs one backup that hashes every chunk.
+ */
+static int move_aside(const char *path, struct cv_err *why, struct cv_err *warn,
+		      struct cv_err *e)
+{
+	struct strbuf bad = STRBUF_INIT;
+	int rc = 0;
+
+	sb_addf(&bad, "%s.bad", path);
+	if (rename(path, bad.buf) && errno != ENOENT)
+		rc = cv_errno(e, CV_EIO, "%s (cannot move it to %s)", why->msg, bad.buf);
+	else
+		cv_errf(warn, CV_ECORRUPT, "%s: moved to %s, and a new key made",
+			why->msg, bad.buf);
+	sb_release(&bad);
+	return rc;
+}
+
+int fp_key_load(struct fp_key *k, struct cv_err *warn, struct cv_err *e)
 {
 	struct strbuf dir = STRBUF_INIT, path = STRBUF_INIT;
 	int rc;
@@ -129,6 +168,13 @@ int fp_key_load(struct fp_key *k, struct cv_err *e)
 	}
 	sb_addf(&path, "%s/fingerprint.key", dir.buf);
 	rc = read_key(path.buf, k, e);
+	if (rc == CV_ECORRUPT) {
+		struct cv_err why = *e;
+
+		cv_err_clear(e);
+		if (!(rc = move_aside(path.buf, &why, warn, e)))
+			rc = CV_ENOTFOUND;
+	}
 	if (rc == CV_ENOTFOUND) {
 		cv_err_clear(e);
 		if (make_dirs(dir.buf))

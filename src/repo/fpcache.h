@@ -35,7 +35,11 @@ struct fp_key {
 	uint8_t id[FP_KEY_ID];
 };
 
-int fp_key_load(struct fp_key *k, struct cv_err *e);
+/*
+ * Read the key, or make it. A file there that is not a key is moved to
+ * fingerprint.key.bad and a new key made; warn then says so (its code set).
+ */
+int fp_key_load(struct fp_key *k, struct cv_err *warn, struct cv_err *e);
 
 /* One file's fingerprints, bound to the chunk list they were taken with. */
 struct fp_entry {

@@ -93,6 +93,29 @@ XDG_CONFIG_HOME=$T/xdg2 backup_edited 9
 XDG_CONFIG_HOME=$src/chroma.sqlite3 backup_edited 10
 [ "$(field chunks_known)" -eq 0 ] || fail "chunks known without a key"
 grep -q "warning: .*every chunk is hashed" "$T/backup.err" || fail "no warning without a key"
+# a key file that is not a key: moved aside with a warning, and a new key
+# made, which the next backup's cache is taken with
+printf 'short' >"$key"
+backup_edited 11
+grep -q "warning: $key: not a fingerprint key.*: moved to $key.bad, and a new key made" \
+	"$T/backup.err" || fail "a damaged key: $(cat "$T/backup.err")"
+[ "$(stat -c %s "$key")" = 192 ] && [ "$(cat "$key.bad")" = short ] ||
+	fail "the damaged key was not replaced"
+backup_edited 12
+[ "$(field chunks_known)" -gt $((pages / 2)) ] || fail "no chunks known with the new key"
+[ ! -s "$T/backup.err" ] || fail "a warning with a good key: $(cat "$T/backup.err")"
+# a filesystem without hard links: the key is renamed into place
+if strace -f -o /dev/null true 2>/dev/null; then
+	expect_ok env XDG_CONFIG_HOME="$T/xdg3" strace -f -o /dev/null -e trace=link \
+		-e inject=link:error=EPERM "$CV" backup "$src" "$T/repo3"
+	k3=$T/xdg3/chromavault/fingerprint.key
+	[ "$(stat -c %s:%a "$k3")" = 192:600 ] || fail "no key made without links"
+	[ "$(ls "$T/xdg3/chromavault")" = fingerprint.key ] ||
+		fail "left beside the key: $(ls "$T/xdg3/chromavault")"
+	! grep -q warning "$T/stderr" || fail "a warning: $(cat "$T/stderr")"
+else
+	echo "skipped: a filesystem without hard links (strace cannot trace here)"
+fi
 # a cache whose snapshot is gone goes with the next prune
 cp "$R/cache/$(ls "$R/cache" | head -1)" "$R/cache/20000101T000000.000000Z-00000000.fp"
 expect_ok "$CV" prune --keep-last 1 --dry-run "$R"

@@ -308,24 +308,34 @@ static void test_sweep(void **state)
 static void test_key(void **state)
 {
 	struct fp_key k1, k2;
-	struct cv_err e = { 0 };
+	struct cv_err e = { 0 }, warn = { 0 };
 	struct stat st;
-	char home[128], path[256];
+	char home[128], path[256], bad[260];
 
 	(void)state;
 	snprintf(home, sizeof(home), "%s/xdg", dir);
 	setenv("XDG_CONFIG_HOME", home, 1);
-	assert_int_equal(fp_key_load(&k1, &e), 0);
+	assert_int_equal(fp_key_load(&k1, &warn, &e), 0);
+	assert_int_equal(warn.code, 0);
 	snprintf(path, sizeof(path), "%s/chromavault/fingerprint.key", home);
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
 	assert_int_equal(st.st_size, FP_SECRET);
-	assert_int_equal(fp_key_load(&k2, &e), 0); /* read back, not made again */
+	assert_int_equal(fp_key_load(&k2, &warn, &e), 0); /* read back, not made again */
 	assert_memory_equal(&k1, &k2, sizeof(k1));
-	/* not a key: refused, not replaced */
+	assert_int_equal(warn.code, 0);
+	/* not a key: moved aside, with a warning, and a new key made */
 	assert_int_equal(truncate(path, 10), 0);
-	assert_int_not_equal(fp_key_load(&k2, &e), 0);
-	assert_non_null(strstr(e.msg, "not a fingerprint key"));
+	assert_int_equal(fp_key_load(&k2, &warn, &e), 0);
+	assert_int_not_equal(warn.code, 0);
+	assert_non_null(strstr(warn.msg, "not a fingerprint key"));
+	assert_non_null(strstr(warn.msg, "fingerprint.key.bad"));
+	assert_memory_not_equal(&k1, &k2, sizeof(k1));
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_size, FP_SECRET);
+	snprintf(bad, sizeof(bad), "%s.bad", path);
+	assert_int_equal(stat(bad, &st), 0);
+	assert_int_equal(st.st_size, 10);
 	unsetenv("XDG_CONFIG_HOME");
 }
 
