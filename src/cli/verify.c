@@ -90,7 +90,9 @@ static int check_chunk(void *ctx, const struct manifest *m,
 		char msg[200];
 
 		if (!loc)
-			snprintf(msg, sizeof(msg), "chunk %s is missing%s", hex,
+			snprintf(msg, sizeof(msg), "chunk %s%s is missing%s", hex,
+				 at->base ? ", a base its delta frame is compressed "
+					    "against," : "",
 				 v->r.nbad ? " (or in a pack whose index cannot be "
 					     "read, above)" : "");
 		else if (v->pack_gone[loc->pack] == PACK_UNREAD)

@@ -186,7 +186,18 @@ edit_metadata "$T/src3/chroma.sqlite3" 1
 expect_ok "$CV" backup --json "$T/src3" "$T/RD"
 python3 -c 'import json,sys; sys.exit(json.load(open(sys.argv[1]))["chunks_delta"] == 0)' "$T/stdout" ||
 	fail "the second backup stored no deltas"
+# the same bytes again, with no snapshot to build on (their manifests moved
+# away for it): a whole list of its own, in a new pack, of the first
+# snapshot's chunks and the second's deltas
+mv "$T/RD/snapshots" "$T/RD-snapshots" && mkdir "$T/RD/snapshots"
+expect_ok "$CV" backup --source t456-other "$T/src3" "$T/RD"
+mv "$T/RD-snapshots"/* "$T/RD/snapshots/"
+other=$(ls "$T/RD/snapshots" | tail -1) && other=${other%.json}
 for p in $first_packs; do rm "$T/RD/packs/$p.pack" "$T/RD/packs/$p.idx"; done
+expect_fail 3 "$CV" verify "$T/RD"
+grep -q "^snapshot $other: chroma.sqlite3 at offset [0-9]*: chunk [0-9a-f]*, a base its delta frame is compressed against, is missing$" \
+	"$T/stdout" || fail "a missing base is not named as one: $(cat "$T/stdout")"
+rm "$T/RD/snapshots/$other.json" # forgotten: prune keeps one a source
 expect_ok "$CV" backup "$T/src3" "$T/RD"
 expect_ok "$CV" restore "$T/RD" latest "$T/out5"
 diff -r "$T/src3" "$T/out5" >&2 || fail "the backup after packs were removed restores otherwise"
