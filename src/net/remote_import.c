@@ -7,6 +7,7 @@
  */
 #include "net/remote_import.h"
 
+#include <arpa/inet.h>
 #include <assert.h>
 #include <ctype.h>
 #include <errno.h>
@@ -382,14 +383,43 @@ static int check_dest(struct imp *x, const struct lines *l, struct cv_err *e)
 	return rc;
 }
 
-/* Chroma's rule: 3 to 512 of [a-zA-Z0-9._-], a letter or digit at each end. */
+/*
+ * Chroma's rule for collection and database names (1.5, checked against the
+ * server): 3 to 512 of [a-zA-Z0-9._-], a letter or digit at each end, no
+ * "..", and not an IPv4 address.
+ */
+#define NAME_RULE "3 to 512 of a-z A-Z 0-9 . _ -, a letter or digit at each " \
+		  "end, no \"..\", not an IPv4 address"
+
 static int name_ok(const char *s)
 {
 	size_t n = strlen(s);
+	unsigned char addr[4];
 
 	return n >= 3 && n <= 512 && strspn(s, "abcdefghijklmnopqrstuvwxyz"
 					    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n &&
-	       isalnum((unsigned char)s[0]) && isalnum((unsigned char)s[n - 1]);
+	       isalnum((unsigned char)s[0]) && isalnum((unsigned char)s[n - 1]) &&
+	       !strstr(s, "..") && inet_pton(AF_INET, s, addr) != 1;
+}
+
+/* A tenant's name: Chroma asks only for 3 characters at least. */
+static int tenant_ok(const char *s)
+{
+	return strlen(s) >= 3;
+}
+
+/* The tenant and database a header names, which Chroma would refuse. */
+static int place_ok(const struct imp *x, const struct lines *l, struct cv_err *e)
+{
+	if (!tenant_ok(x->cur.tenant))
+		return cv_errf(e, CV_ECORRUPT, "%s:%llu: tenant \"%s\": Chroma takes "
+			       "names of 3 characters or more", l->path,
+			       (unsigned long long)l->lineno, x->cur.tenant);
+	if (!name_ok(x->cur.database))
+		return cv_errf(e, CV_ECORRUPT, "%s:%llu: database \"%s\": Chroma takes "
+			       NAME_RULE, l->path, (unsigned long long)l->lineno,
+			       x->cur.database);
+	return 0;
 }
 
 /* A header line switches the current collection. */
@@ -405,7 +435,7 @@ static int take_header(struct imp *x, const struct lines *l, json_t *hdr,
 		return bad_line(l, e, "%s:%llu: %s", "format newer than this chromavault");
 	if (!x->o->collection && !name_ok(name))
 		return bad_line(l, e, "%s:%llu: %s", "collection name that Chroma refuses "
-				"(3 to 512 of a-z A-Z 0-9 . _ -, a letter or digit at each end)");
+				"(" NAME_RULE ")");
 	if (json_is_string(space) && strcmp(json_string_value(space), "l2") &&
 	    strcmp(json_string_value(space), "cosine") && strcmp(json_string_value(space), "ip"))
 		return bad_line(l, e, "%s:%llu: %s", "space that Chroma's index does not "
@@ -428,7 +458,7 @@ static int take_header(struct imp *x, const struct lines *l, json_t *hdr,
 			       (unsigned long long)l->lineno);
 	target_reset(&x->cur, x->o->collection ? x->o->collection : name, hdr);
 	target_place(x, hdr);
-	return x->sending ? 0 : check_dest(x, l, e);
+	return x->sending ? 0 : place_ok(x, l, e) ? e->code : check_dest(x, l, e);
 }
 
 static void batch_new(struct imp *x)
@@ -1176,6 +1206,21 @@ static int read_progress(struct imp *x, struct cv_err *e)
 	return rc;
 }
 
+/* The names DEST gives, which Chroma would refuse: a usage error. */
+static int dest_ok(const struct import_opts *o, struct cv_err *e)
+{
+	if (o->collection && !name_ok(o->collection))
+		return cv_errf(e, CV_EUSAGE, "collection name \"%s\": Chroma takes "
+			       NAME_RULE, o->collection);
+	if (o->database && !name_ok(o->database))
+		return cv_errf(e, CV_EUSAGE, "database \"%s\": Chroma takes " NAME_RULE,
+			       o->database);
+	if (o->tenant && !tenant_ok(o->tenant))
+		return cv_errf(e, CV_EUSAGE, "tenant \"%s\": Chroma takes names of 3 "
+			       "characters or more", o->tenant);
+	return 0;
+}
+
 int remote_import(const struct import_opts *o, struct import_stats *st,
 		  struct cv_err *e)
 {
@@ -1200,12 +1245,8 @@ int remote_import(const struct import_opts *o, struct import_stats *st,
 	sb_init(&x.batch_lines, 0);
 	sb_addf(&x.progress_path, "%s.import-progress", o->input);
 	x.input_size = stat(o->input, &sb) ? -1 : (long long)sb.st_size;
-	if (o->collection && !name_ok(o->collection)) {
-		rc = cv_errf(e, CV_EUSAGE, "collection name \"%s\": Chroma takes 3 to 512 "
-			     "of a-z A-Z 0-9 . _ -, a letter or digit at each end",
-			     o->collection);
+	if ((rc = dest_ok(o, e)))
 		goto out;
-	}
 	rc = pass(&x, 0, e); /* everything is checked before anything is sent */
 	if (!rc && o->check_only) /* the collections the file would go to */
 		st->collections = x.dests.n ? x.dests.n : o->collection != NULL;

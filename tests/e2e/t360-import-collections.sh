@@ -40,6 +40,34 @@ grep -q 'bad-space.jsonl:1: space that Chroma' "$T/stderr" || fail "$(cat "$T/st
 sed '1s/"name": "same"/"name": "-x"/' "$T/twodb.jsonl" >"$T/bad-name.jsonl"
 expect_fail 3 "$CV" import "$CHROMA_URL" -i "$T/bad-name.jsonl" --check
 grep -q 'bad-name.jsonl:1: collection name that Chroma refuses' "$T/stderr" || fail "$(cat "$T/stderr")"
+# database and tenant names: the check refuses exactly what the server does
+# (asked directly, for each name)
+server_takes() { # server_takes tenants|databases NAME
+	local path=/api/v2/tenants
+	[ "$1" = databases ] && path=$path/default_tenant/databases
+	curl -s -o /dev/null -w '%{http_code}' -X POST -H 'content-type: application/json' \
+		-d "{\"name\": \"$2\"}" "$CHROMA_URL$path" | grep -Eq '^(200|409)$' # 409: it exists
+}
+for kind in databases tenants; do
+	for name in abc x.y 1.2.3 999.1.1.1 01.2.3.4 ab a..b 1.2.3.4 -ab ab_ "a b" "é-ü" aß.c; do
+		field=${kind%s}
+		python3 - "$T/place.jsonl" "$field" "$name" <<'PY'
+import json, sys
+h = {"format": 1, "name": "same", "dimension": 2, "space": "l2", "metadata": None}
+h[sys.argv[2]] = sys.argv[3]
+open(sys.argv[1], "w").write(json.dumps({"_collection": h}) + "\n")
+PY
+		if server_takes "$kind" "$name"; then
+			expect_ok "$CV" import "$CHROMA_URL" -i "$T/place.jsonl" --check
+		else
+			expect_fail 3 "$CV" import "$CHROMA_URL" -i "$T/place.jsonl" --check
+			grep -q "place.jsonl:1: $field \"$name\": Chroma takes" "$T/stderr" ||
+				fail "$field $name: $(cat "$T/stderr")"
+		fi
+	done
+done
+expect_fail 1 "$CV" import "$CHROMA_URL?database=a..b" -i "$T/twodb.jsonl" --check
+grep -q 'database "a..b": Chroma takes' "$T/stderr" || fail "$(cat "$T/stderr")"
 
 # both bound for one database: refused, nothing sent
 expect_fail 3 "$CV" import "$CHROMA_URL?tenant=tenx&database=dbx1" -i "$T/twodb.jsonl"
