@@ -56,17 +56,28 @@ untar_secs=$BEST
 PRE="rm -rf '$out/r'" best "$cv" restore "$out/repo" latest "$out/r"
 restore_secs=$BEST restore_rss=$BEST_RSS
 diff -r "$data" "$out/r" >/dev/null || { echo "restore differs" >&2; exit 1; }
+# checking what is stored: every chunk of the full snapshot read and
+# hashed, against zstd testing the tarball; then of both snapshots
+best zstd -q -t "$out/t.tar.zst"
+ztest_secs=$BEST
+best "$cv" verify --read-data "$out/repo"
+verify_secs=$BEST verify_rss=$BEST_RSS
+best "$cv" verify --read-data "$out/repo-i"
+verify2_secs=$BEST
 
 python3 - "$n" "$dim" "$tar_secs" "$full_secs" "$full_rss" "$full_json" "$incr_secs" \
 	"$incr_json" "$untar_secs" "$restore_secs" "$restore_rss" "$same_secs" "$same_json" \
 	"$(du -sb "$data" | cut -f1)" "$(stat -c %s "$out/t.tar.zst")" \
-	"$repo_bytes" "$repo_i_bytes" "$cache_bytes" <<'PY' | tee -a bench/RESULTS.md
+	"$repo_bytes" "$repo_i_bytes" "$cache_bytes" "$ztest_secs" "$verify_secs" \
+	"$verify_rss" "$verify2_secs" <<'PY' | tee -a bench/RESULTS.md
 import json, os, sys, datetime
 (n, dim, tar, full, full_rss, full_j, incr, incr_j, untar, rest, rest_rss,
- same, same_j, size, tarsize, repo_b, repo_i_b, cache_b) = sys.argv[1:]
+ same, same_j, size, tarsize, repo_b, repo_i_b, cache_b, ztest, verify,
+ verify_rss, verify2) = sys.argv[1:]
 repo_b, repo_i_b = int(repo_b), int(repo_i_b)
 f, i, u = json.loads(full_j), json.loads(incr_j), json.loads(same_j)
-tar, full, incr, untar, rest, same = map(float, (tar, full, incr, untar, rest, same))
+tar, full, incr, untar, rest, same, ztest, verify, verify2 = map(
+    float, (tar, full, incr, untar, rest, same, ztest, verify, verify2))
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 print(f"\n### backup {n} × {dim} cosine ({int(size)/1e6:.0f} MB directory) — {datetime.date.today()}\n")
 print(f"machine: {os.cpu_count()} × {cpu}; command: `bash bench/backup.sh {n} {dim}` (best of 3 each)\n")
@@ -79,5 +90,6 @@ print(f"| fingerprint cache (`cache/`: the last snapshot's of each source) | | {
 print(f"| incremental: time | {full:.2f} s (full) | {incr:.2f} s | {100*incr/full:.0f}% | ≤ 10% |")
 print(f"| the same directory again, unchanged: time | {full:.2f} s (full) | {same:.2f} s ({u['files_unchanged']} of {u['files']} files taken from the last snapshot, {u['bytes_stored']} bytes stored) | {100*same/full:.0f}% | |")
 print(f"| restore, s | `zstd -d | tar x`: {untar:.2f} | {rest:.2f} (peak RSS {int(rest_rss)/1024:.0f} MiB) | {rest/untar:.2f}× | ≤ 1.2× |")
+print(f"| `verify --read-data`, s | `zstd -t` of the tarball: {ztest:.2f} | {verify:.2f} (peak RSS {int(verify_rss)/1024:.0f} MiB); with the incremental snapshot too: {verify2:.2f} | {verify/ztest:.2f}× | |")
 print(f"| Chroma's writers held by the read lock | | full {f['lock_ms']:.0f} ms, incremental {i['lock_ms']:.0f} ms | | ≤ 1 s |")
 PY

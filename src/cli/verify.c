@@ -27,8 +27,12 @@ struct verify {
 	struct hashset bad;    /* of them, missing or damaged */
 	struct hashset here;   /* bad ones this snapshot has met */
 	struct hashset files;  /* files checked whole: list, size and sha256 */
-	struct hashset fresh;  /* --read-data: this snapshot's chunks first met */
-	struct hashset claimed; /* of them, those a file's pass hashes */
+	/*
+	 * --read-data: per file of the snapshot, a byte per chunk, set for the
+	 * chunks first met there, which that file's pass hashes
+	 */
+	struct strbuf *fresh;
+	size_t nfresh;
 	size_t again;          /* of them, reported under an earlier snapshot */
 	const char *again_path; /* the first of them: its file and place */
 	struct walk_at again_at;
@@ -62,6 +66,20 @@ static void problem(struct verify *v, const struct manifest *m,
 	printf("snapshot %s: %s%s", m->name, f->path, at->off < 0 ? ": " : " at ");
 	print_at(at);
 	printf(": %s\n", what);
+}
+
+/* Chunk idx of f is first met here: its file's pass hashes it. */
+static void mark_fresh(struct verify *v, const struct manifest *m,
+		       const struct mf_file *f, size_t idx)
+{
+	struct strbuf *fr = &v->fresh[f - m->files];
+
+	if (fr->len <= idx) {
+		sb_grow(fr, idx + 1 - fr->len);
+		memset(fr->buf + fr->len, 0, idx + 1 - fr->len);
+		fr->len = idx + 1;
+	}
+	fr->buf[idx] = 1;
 }
 
 static int check_chunk(void *ctx, const struct manifest *m,
@@ -109,7 +127,7 @@ static int check_chunk(void *ctx, const struct manifest *m,
 		return 0;
 	}
 	if (v->read_data && at->off >= 0 && !at->base) {
-		hashset_add(&v->fresh, hash); /* hashed by its file's pass */
+		mark_fresh(v, m, f, at->idx); /* hashed by its file's pass */
 		return 0;
 	}
 	if ((v->read_data || at->off < 0) && repo_get(&v->r, hash, &v->buf, &ce)) {
@@ -135,10 +153,13 @@ static void chunk_bad(struct verify *v, const struct manifest *m,
 		v->damaged++;
 }
 
-/* Whether this file's pass hashes chunk h: first met in this snapshot. */
-static int to_hash(struct verify *v, const uint8_t *h)
+/* Whether f's chunk i is hashed on its own: first met in f. */
+static int to_hash(const struct verify *v, const struct manifest *m,
+		   const struct mf_file *f, size_t i)
 {
-	return hashset_has(&v->fresh, h) && hashset_add(&v->claimed, h);
+	const struct strbuf *fr = &v->fresh[f - m->files];
+
+	return i < fr->len && fr->buf[i];
 }
 
 /*
@@ -157,7 +178,7 @@ static void check_each(struct verify *v, const struct manifest *m,
 		h = (const uint8_t *)list->buf + at.idx * SHA256_LEN;
 		loc = repo_find(&v->r, h);
 		cv_err_clear(&ce);
-		if (to_hash(v, h) && repo_get(&v->r, h, &v->buf, &ce))
+		if (to_hash(v, m, f, at.idx) && repo_get(&v->r, h, &v->buf, &ce))
 			chunk_bad(v, m, f, &at, h, &ce);
 		if (loc)
 			at.off += loc->ulen;
@@ -219,7 +240,7 @@ static void read_file(struct verify *v, const struct manifest *m,
 	rb.n = list->len / SHA256_LEN;
 	check = xcalloc(rb.n + 1, 1);
 	for (i = 0; i < rb.n; i++)
-		check[i] = (uint8_t)to_hash(v, rb.hashes + i * SHA256_LEN);
+		check[i] = (uint8_t)to_hash(v, m, f, i);
 	rb.check = check;
 	if (readback_run(&rb, &ce)) { /* not found: named by the walk */
 		v->problems++;
@@ -368,6 +389,18 @@ static void check_packs(struct verify *v)
 	free(need);
 }
 
+/* A byte list per file of the next snapshot (n files), all clear. */
+static void fresh_reset(struct verify *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < v->nfresh; i++)
+		sb_release(&v->fresh[i]);
+	free(v->fresh);
+	v->fresh = n ? xcalloc(n, sizeof(*v->fresh)) : NULL;
+	v->nfresh = n;
+}
+
 static int verify_all(const char *path, int read_data, struct cv_err *e)
 {
 	struct verify v = { .read_data = read_data };
@@ -382,8 +415,6 @@ static int verify_all(const char *path, int read_data, struct cv_err *e)
 	hashset_init(&v.bad, SHA256_LEN);
 	hashset_init(&v.here, SHA256_LEN);
 	hashset_init(&v.files, SHA256_LEN);
-	hashset_init(&v.fresh, SHA256_LEN);
-	hashset_init(&v.claimed, SHA256_LEN);
 	sb_init(&v.buf, 0);
 	if (!(rc = repo_list_snapshots(&v.r, &names, &n, e)))
 		rc = repo_refresh(&v.r, e); /* packs a backup beside added */
@@ -404,10 +435,7 @@ static int verify_all(const char *path, int read_data, struct cv_err *e)
 			v.unsealed += !m.sealed;
 			hashset_release(&v.here);
 			hashset_init(&v.here, SHA256_LEN);
-			hashset_release(&v.fresh);
-			hashset_init(&v.fresh, SHA256_LEN);
-			hashset_release(&v.claimed);
-			hashset_init(&v.claimed, SHA256_LEN);
+			fresh_reset(&v, m.n);
 			rc = walk_snapshot(&v.r, &m, check_chunk, &v, 0, e);
 			if (!rc)
 				check_files(&v, &m);
@@ -436,8 +464,7 @@ static int verify_all(const char *path, int read_data, struct cv_err *e)
 	hashset_release(&v.bad);
 	hashset_release(&v.here);
 	hashset_release(&v.files);
-	hashset_release(&v.fresh);
-	hashset_release(&v.claimed);
+	fresh_reset(&v, 0);
 	sb_release(&v.buf);
 	free(v.pack_gone);
 	repo_close(&v.r, NULL);

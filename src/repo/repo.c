@@ -966,6 +966,18 @@ static int load_bases(struct repo *r, struct repo_reader *rd,
 	return rc;
 }
 
+/* Before slot keep is filled: the large frames of the other slots let go. */
+static void drop_large_frames(struct repo_reader *rd, const struct frame_cache *keep)
+{
+	size_t i;
+
+	for (i = 0; i < REPO_FRAME_CACHE; i++)
+		if (&rd->fc[i] != keep && rd->fc[i].buf.alloc > REPO_FRAME_KEEP) {
+			sb_release(&rd->fc[i].buf);
+			rd->fc[i].pack = UINT32_MAX;
+		}
+}
+
 /* The decompressed content of loc's frame, from the cache or the pack. */
 static int load_frame(struct repo *r, struct repo_reader *rd,
 		      const struct chunk_loc *loc, const struct strbuf **out,
@@ -984,6 +996,7 @@ static int load_frame(struct repo *r, struct repo_reader *rd,
 	snprintf(name, sizeof(name), "packs/%s.pack", r->packs[loc->pack]);
 	rc = loc->flags & CHUNK_DELTA ? load_bases(r, rd, loc, &skip, e) : 0;
 	fc = &rd->fc[rd->fc_next++ % REPO_FRAME_CACHE];
+	drop_large_frames(rd, fc);
 	fc->pack = UINT32_MAX;
 	sb_reset(&rd->zbuf);
 	sb_grow(&rd->zbuf, loc->clen);

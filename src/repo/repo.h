@@ -42,8 +42,15 @@ struct chunk_loc {
 /* In a delta frame: compressed against its base (see REPOSITORY.md). */
 #define CHUNK_DELTA 1u
 
-/* Decompressed frames kept for the next reads (restore reads in order). */
-#define REPO_FRAME_CACHE 4
+/*
+ * Decompressed frames kept for the next reads (restore reads in order). A
+ * delta frame's bases span several frames, which the next delta frame
+ * needs again. Of frames larger than REPO_FRAME_KEEP (a pickle stored
+ * whole) only the last one read is kept, so a reader holds at most about
+ * REPO_FRAME_CACHE * REPO_FRAME_KEEP bytes besides it.
+ */
+#define REPO_FRAME_CACHE 16
+#define REPO_FRAME_KEEP (256u << 10)
 struct frame_cache {
 	uint32_t pack;        /* UINT32_MAX: empty */
 	uint64_t off;

@@ -416,6 +416,43 @@ static void test_unchecked_append(void **state)
 	sb_release(&out);
 }
 
+/* Large frames read one after another: a reader keeps only the last. */
+static void test_frame_cache_bound(void **state)
+{
+	struct repo r;
+	struct repo_reader rd;
+	struct cv_err e = { 0 };
+	struct strbuf out = STRBUF_INIT;
+	uint8_t h[6][SHA256_LEN];
+	size_t n = 3 * REPO_FRAME_KEEP, i, k, large;
+	uint8_t *big = xmalloc(n);
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+
+	(void)state;
+	assert_int_equal(repo_open(dir, 1, &r, &e), 0);
+	for (k = 0; k < 6; k++) {
+		for (i = 0; i < n; i++) { /* bytes that do not compress */
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			big[i] = (uint8_t)x;
+		}
+		sha256(big, n, h[k]);
+		assert_int_equal(repo_put(&r, h[k], big, n, &e), 0);
+	}
+	assert_int_equal(repo_flush(&r, &e), 0);
+	repo_reader_init(&rd);
+	for (k = 0; k < 6; k++) {
+		assert_int_equal(repo_get_in(&r, &rd, h[k], &out, &e), 0);
+		assert_int_equal(out.len, n);
+		for (i = 0, large = 0; i < REPO_FRAME_CACHE; i++)
+			large += rd.fc[i].buf.alloc > REPO_FRAME_KEEP;
+		assert_int_equal(large, 1);
+	}
+	repo_reader_release(&rd);
+	repo_close(&r, NULL);
+	sb_release(&out);
+	free(big);
+}
+
 /* A delta chunk reads back through its base, which walks must keep. */
 static void test_delta_chunks(void **state)
 {
@@ -1328,6 +1365,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_damaged_pack, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unchecked_append, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_frame_cache_bound, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delta_chunks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lanes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list_patches, setup, teardown),
