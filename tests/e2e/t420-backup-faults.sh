@@ -60,12 +60,10 @@ expect_ok "$CV" verify --read-data "$R"
 # do not compress are stored as they are, so they can be found in the pack
 # and changed (in the chunks at 0 and 196608, of 64 KiB each); restore finds
 # the file's hash wrong and names the first chunk, verify names both
-mkdir "$T/raw"
-cp -r "$ROOT/sample/chroma-data/." "$T/raw/"
-chmod -R u+w "$T/raw"
-head -c 300000 /dev/urandom >"$T/raw/noise.bin"
-expect_ok "$CV" backup "$T/raw" "$T/raw-repo"
-python3 - "$T/raw/noise.bin" "$T/raw-repo"/packs/*.pack <<'PY' || fail "noise not found in a pack"
+# flip_noise REPO: a bit flipped in REPO's packs where they hold
+# $T/raw/noise.bin's bytes at 20000 and at 200000 as they are
+flip_noise() {
+	python3 - "$T/raw/noise.bin" "$1"/packs/*.pack <<'PY' || fail "noise not found in a pack"
 import sys
 noise = open(sys.argv[1], "rb").read()
 left = [noise[20000:20064], noise[200000:200064]]
@@ -79,6 +77,13 @@ for pack in sys.argv[2:]:
     open(pack, "wb").write(data)
 sys.exit(1 if left else 0)
 PY
+}
+mkdir "$T/raw"
+cp -r "$ROOT/sample/chroma-data/." "$T/raw/"
+chmod -R u+w "$T/raw"
+head -c 300000 /dev/urandom >"$T/raw/noise.bin"
+expect_ok "$CV" backup "$T/raw" "$T/raw-repo"
+flip_noise "$T/raw-repo"
 expect_fail 3 "$CV" restore "$T/raw-repo" latest "$T/raw-out"
 grep -q "noise.bin at offset [0-9]*: chunk [0-9a-f]*: .*pack: offset [0-9]*: wrong content" \
 	"$T/stderr" || fail "restore does not name the damaged chunk: $(cat "$T/stderr")"
@@ -98,20 +103,7 @@ grep -q ": 2 problems$" "$T/stdout" || fail "verify: $(cat "$T/stdout")"
 expect_ok "$CV" backup "$T/raw" "$T/raw2"
 head -c 100000 /dev/urandom | dd of="$T/raw/noise.bin" bs=1 seek=200000 conv=notrunc status=none
 expect_ok "$CV" backup "$T/raw" "$T/raw2"
-python3 - "$T/raw/noise.bin" "$T/raw2"/packs/*.pack <<'PY' || fail "noise not found in a pack"
-import sys
-noise = open(sys.argv[1], "rb").read()
-left = [noise[20000:20064], noise[200000:200064]]
-for pack in sys.argv[2:]:
-    data = bytearray(open(pack, "rb").read())
-    for want in list(left):
-        at = data.find(want)
-        if at >= 0:
-            data[at + 10] ^= 0x01
-            left.remove(want)
-    open(pack, "wb").write(data)
-sys.exit(1 if left else 0)
-PY
+flip_noise "$T/raw2"
 expect_fail 3 "$CV" verify --read-data "$T/raw2"
 s1=$(ls "$T/raw2/snapshots" | sed -n 1p | sed 's/\.json$//')
 s2=$(ls "$T/raw2/snapshots" | sed -n 2p | sed 's/\.json$//')

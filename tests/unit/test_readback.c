@@ -120,157 +120,150 @@ static void damage(struct repo *r, size_t i)
 	free(p);
 }
 
-static void open_rb(struct repo *r, struct readback *rb, struct sink *s)
-{
-	struct cv_err e = { 0 };
+/* What each test reads with: the repository, a pass over every chunk. */
+struct fx {
+	struct repo r;
+	struct readback rb;
+	struct sink s;
+	struct cv_err e;
+};
 
-	assert_int_equal(repo_open(dir, 0, r, &e), 0);
-	memset(rb, 0, sizeof(*rb));
-	memset(s, 0, sizeof(*s));
-	s->out = xcalloc((size_t)NCHUNKS * CHUNK, 1);
-	rb->r = r;
-	rb->hashes = hashes;
-	rb->n = NCHUNKS;
-	rb->put = put;
-	rb->hashed = hashed;
-	rb->ctx = s;
+static int open_fx(void **state)
+{
+	struct fx *f;
+
+	if (setup(state))
+		return -1;
+	f = xcalloc(1, sizeof(*f));
+	if (repo_open(dir, 0, &f->r, &f->e))
+		return -1;
+	f->s.out = xcalloc((size_t)NCHUNKS * CHUNK, 1);
+	f->rb.r = &f->r;
+	f->rb.hashes = hashes;
+	f->rb.n = NCHUNKS;
+	f->rb.put = put;
+	f->rb.hashed = hashed;
+	f->rb.ctx = &f->s;
+	*state = f;
+	return 0;
 }
 
-static void close_rb(struct repo *r, struct readback *rb, struct sink *s)
+static int close_fx(void **state)
 {
-	readback_release(rb);
-	free(s->out);
-	repo_close(r, NULL);
+	struct fx *f = *state;
+
+	readback_release(&f->rb);
+	free(f->s.out);
+	repo_close(&f->r, NULL);
+	free(f);
+	return teardown(state);
+}
+
+/* Failure k names chunk idx, at its offset. */
+static void assert_fail_at(const struct readback *rb, size_t k, size_t idx)
+{
+	assert_true(k < rb->nfails);
+	assert_int_equal(rb->fails[k].idx, idx);
+	assert_int_equal(rb->fails[k].off, (uint64_t)idx * CHUNK);
+}
+
+/* Whether the pass's whole-file hash is the content's. */
+static int whole_matches(const struct readback *rb)
+{
+	uint8_t sum[SHA256_LEN];
+
+	sha256(content, (size_t)NCHUNKS * CHUNK, sum);
+	return !memcmp(rb->sha, sum, SHA256_LEN);
 }
 
 static void test_round_trip(void **state)
 {
-	struct repo r;
-	struct readback rb;
-	struct sink s;
-	struct cv_err e = { 0 };
-	uint8_t sum[SHA256_LEN];
+	struct fx *f = *state;
 
-	(void)state;
-	open_rb(&r, &rb, &s);
-	rb.check_all = 1;
-	assert_int_equal(readback_run(&rb, &e), 0);
-	assert_int_equal(rb.nfails, 0);
-	assert_int_equal(rb.size, (uint64_t)NCHUNKS * CHUNK);
-	assert_memory_equal(s.out, content, (size_t)NCHUNKS * CHUNK);
-	sha256(content, (size_t)NCHUNKS * CHUNK, sum);
-	assert_memory_equal(rb.sha, sum, SHA256_LEN);
-	assert_int_equal(s.hashed, (uint64_t)NCHUNKS * CHUNK);
-	assert_true(s.calls >= 3); /* in units, not at once */
-	close_rb(&r, &rb, &s);
+	f->rb.check_all = 1;
+	assert_int_equal(readback_run(&f->rb, &f->e), 0);
+	assert_int_equal(f->rb.nfails, 0);
+	assert_int_equal(f->rb.size, (uint64_t)NCHUNKS * CHUNK);
+	assert_memory_equal(f->s.out, content, (size_t)NCHUNKS * CHUNK);
+	assert_true(whole_matches(&f->rb));
+	assert_int_equal(f->s.hashed, (uint64_t)NCHUNKS * CHUNK);
+	assert_true(f->s.calls >= 3); /* in units, not at once */
 }
 
 /* Going on: both damaged chunks named at their offsets; the hash is off. */
 static void test_keep_going(void **state)
 {
-	struct repo r;
-	struct readback rb;
-	struct sink s;
-	struct cv_err e = { 0 };
-	uint8_t sum[SHA256_LEN];
+	struct fx *f = *state;
 
-	(void)state;
-	open_rb(&r, &rb, &s);
-	damage(&r, 3);
-	damage(&r, 150);
-	rb.check_all = 1;
-	rb.keep_going = 1;
-	assert_int_equal(readback_run(&rb, &e), 0);
-	assert_int_equal(rb.nfails, 2);
-	assert_int_equal(rb.fails[0].idx, 3);
-	assert_int_equal(rb.fails[0].off, 3 * CHUNK);
-	assert_int_equal(rb.fails[1].idx, 150);
-	assert_int_equal(rb.fails[1].off, 150ull * CHUNK);
-	assert_non_null(strstr(rb.fails[1].err.msg, "wrong content"));
-	sha256(content, (size_t)NCHUNKS * CHUNK, sum);
-	assert_memory_not_equal(rb.sha, sum, SHA256_LEN);
-	close_rb(&r, &rb, &s);
+	damage(&f->r, 3);
+	damage(&f->r, 150);
+	f->rb.check_all = 1;
+	f->rb.keep_going = 1;
+	assert_int_equal(readback_run(&f->rb, &f->e), 0);
+	assert_int_equal(f->rb.nfails, 2);
+	assert_fail_at(&f->rb, 0, 3);
+	assert_fail_at(&f->rb, 1, 150);
+	assert_non_null(strstr(f->rb.fails[1].err.msg, "wrong content"));
+	assert_false(whole_matches(&f->rb));
 }
 
 /* Stopping: the first damaged chunk, in file order, is the error. */
 static void test_stop_at_first(void **state)
 {
-	struct repo r;
-	struct readback rb;
-	struct sink s;
-	struct cv_err e = { 0 };
+	struct fx *f = *state;
 
-	(void)state;
-	open_rb(&r, &rb, &s);
-	damage(&r, 120);
-	damage(&r, 121);
-	rb.check_all = 1;
-	assert_int_equal(readback_run(&rb, &e), CV_ECORRUPT);
-	assert_int_equal(rb.nfails, 1);
-	assert_int_equal(rb.fails[0].idx, 120);
-	assert_int_equal(rb.fails[0].off, 120ull * CHUNK);
-	assert_non_null(strstr(e.msg, "wrong content"));
-	close_rb(&r, &rb, &s);
+	damage(&f->r, 120);
+	damage(&f->r, 121);
+	f->rb.check_all = 1;
+	assert_int_equal(readback_run(&f->rb, &f->e), CV_ECORRUPT);
+	assert_int_equal(f->rb.nfails, 1);
+	assert_fail_at(&f->rb, 0, 120);
+	assert_non_null(strstr(f->e.msg, "wrong content"));
 }
 
 /* Only the chunks marked are hashed: another damaged one is read as it is. */
 static void test_checks_marked(void **state)
 {
-	struct repo r;
-	struct readback rb;
-	struct sink s;
-	struct cv_err e = { 0 };
+	struct fx *f = *state;
 	uint8_t check[NCHUNKS] = { 0 };
-	uint8_t sum[SHA256_LEN];
 
-	(void)state;
-	open_rb(&r, &rb, &s);
-	damage(&r, 10);
-	damage(&r, 20);
+	damage(&f->r, 10);
+	damage(&f->r, 20);
 	check[20] = 1;
-	rb.check = check;
-	rb.keep_going = 1;
-	assert_int_equal(readback_run(&rb, &e), 0);
-	assert_int_equal(rb.nfails, 1);
-	assert_int_equal(rb.fails[0].idx, 20);
-	assert_int_not_equal(memcmp(s.out + 10 * CHUNK, content + 10 * CHUNK, CHUNK), 0);
-	sha256(content, (size_t)NCHUNKS * CHUNK, sum);
-	assert_memory_not_equal(rb.sha, sum, SHA256_LEN);
-	close_rb(&r, &rb, &s);
+	f->rb.check = check;
+	f->rb.keep_going = 1;
+	assert_int_equal(readback_run(&f->rb, &f->e), 0);
+	assert_int_equal(f->rb.nfails, 1);
+	assert_fail_at(&f->rb, 0, 20);
+	assert_int_not_equal(memcmp(f->s.out + 10 * CHUNK, content + 10 * CHUNK, CHUNK), 0);
+	assert_false(whole_matches(&f->rb));
 }
 
 /* A chunk no index holds: nothing read, its place named. */
 static void test_not_found(void **state)
 {
-	struct repo r;
-	struct readback rb;
-	struct sink s;
-	struct cv_err e = { 0 };
+	struct fx *f = *state;
 	uint8_t list[3 * SHA256_LEN];
 
-	(void)state;
-	open_rb(&r, &rb, &s);
 	memcpy(list, hashes, 2 * SHA256_LEN);
 	memset(list + 2 * SHA256_LEN, 0x5a, SHA256_LEN);
-	rb.hashes = list;
-	rb.n = 3;
-	assert_int_equal(readback_run(&rb, &e), CV_ECORRUPT);
-	assert_non_null(strstr(e.msg, "not in the repository"));
-	assert_int_equal(rb.nfails, 1);
-	assert_int_equal(rb.fails[0].idx, 2);
-	assert_int_equal(rb.fails[0].off, 2 * CHUNK);
-	assert_int_equal(s.hashed, 0);
-	close_rb(&r, &rb, &s);
+	f->rb.hashes = list;
+	f->rb.n = 3;
+	assert_int_equal(readback_run(&f->rb, &f->e), CV_ECORRUPT);
+	assert_non_null(strstr(f->e.msg, "not in the repository"));
+	assert_int_equal(f->rb.nfails, 1);
+	assert_fail_at(&f->rb, 0, 2);
+	assert_int_equal(f->s.hashed, 0);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_keep_going, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_stop_at_first, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_checks_marked, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_not_found, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_round_trip, open_fx, close_fx),
+		cmocka_unit_test_setup_teardown(test_keep_going, open_fx, close_fx),
+		cmocka_unit_test_setup_teardown(test_stop_at_first, open_fx, close_fx),
+		cmocka_unit_test_setup_teardown(test_checks_marked, open_fx, close_fx),
+		cmocka_unit_test_setup_teardown(test_not_found, open_fx, close_fx),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
