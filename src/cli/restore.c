@@ -76,7 +76,6 @@ static void unit_hashed(void *ctx, uint64_t bytes)
 static int restore_pass(struct readback *rb, int check, uint64_t *bad,
 			struct cv_err *e)
 {
-	uint64_t start = prog_done;
 	int rc;
 
 	readback_release(rb);
@@ -84,8 +83,6 @@ static int restore_pass(struct readback *rb, int check, uint64_t *bad,
 	rc = readback_run(rb, e);
 	if (rc)
 		*bad = rb->nfails ? rb->fails[0].off : rb->size;
-	if (check)
-		prog_done = start; /* a second pass is not counted twice */
 	return rc;
 }
 
@@ -117,7 +114,7 @@ static int restore_data(struct repo *r, const struct manifest *m,
 	rb.n = list.len / SHA256_LEN;
 	rc = restore_pass(&rb, 0, &bad, e);
 	if (!rc && (rb.size != mf->size || memcmp(rb.sha, mf->sha, SHA256_LEN))) {
-		prog_done = start;
+		prog_done = start; /* a second pass is not counted twice */
 		if (!(rc = restore_pass(&rb, 1, &bad, e)))
 			rc = cv_errf(e, CV_ECORRUPT, "snapshot %s: %s: restored content "
 				     "does not match its recorded size and sha256",

@@ -242,11 +242,12 @@ static void read_file(struct verify *v, const struct manifest *m,
 	for (i = 0; i < rb.n; i++)
 		check[i] = (uint8_t)to_hash(v, m, f, i);
 	rb.check = check;
-	if (readback_run(&rb, &ce)) { /* not found: named by the walk */
+	if (readback_run(&rb, &ce)) { /* not found (has_bad rules it out) */
 		v->problems++;
+		v->damaged++;
 		printf("snapshot %s: %s: %s\n", m->name, f->path, ce.msg);
 	}
-	for (i = 0; i < rb.nfails; i++) {
+	for (i = 0; !ce.code && i < rb.nfails; i++) {
 		at.idx = rb.fails[i].idx;
 		at.off = (long long)rb.fails[i].off;
 		chunk_bad(v, m, f, &at, rb.hashes + at.idx * SHA256_LEN,
@@ -256,6 +257,28 @@ static void read_file(struct verify *v, const struct manifest *m,
 		check_sum(v, m, f, &rb);
 	readback_release(&rb);
 	free(check);
+}
+
+/*
+ * f's chunk list did not read now, though the walk may have read it (an
+ * I/O error since): named, unless the walk named a segment of it already,
+ * as its chunks were left for this pass to hash.
+ */
+static void list_failed(struct verify *v, const struct manifest *m,
+			const struct mf_file *f, const struct cv_err *ce)
+{
+	size_t i;
+
+	for (i = 0; i < f->nsegs; i++)
+		if (hashset_has(&v->bad, f->segs + i * SHA256_LEN))
+			return;
+	for (i = 0; i < f->npsegs; i++)
+		if (hashset_has(&v->bad, f->psegs + i * SHA256_LEN))
+			return;
+	printf("snapshot %s: %s: its chunk list: %s\n", m->name, f->path, ce->msg);
+	v->problems++;
+	if (ce->code != CV_EIO)
+		v->damaged++;
 }
 
 /*
@@ -272,8 +295,10 @@ static void check_whole(struct verify *v, const struct manifest *m,
 	struct sha256 whole;
 	uint8_t key[SHA256_LEN];
 
-	if (mf_file_list(&v->r, f, &list, &ce)) /* named by the walk */
+	if (mf_file_list(&v->r, f, &list, &ce)) {
+		list_failed(v, m, f, &ce);
 		goto out;
+	}
 	sha256_init(&whole);
 	sha256_update(&whole, list.buf, list.len);
 	sha256_update(&whole, f->sha, SHA256_LEN);

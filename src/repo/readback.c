@@ -6,6 +6,7 @@
  */
 #include "repo/readback.h"
 
+#include <assert.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -236,6 +237,7 @@ int readback_run(struct readback *rb, struct cv_err *e)
 	size_t i;
 	int rc;
 
+	assert(!(rb->keep_going && rb->put)); /* a bad chunk shifts what follows */
 	rb->fails = NULL;
 	rb->nfails = 0;
 	rb->size = 0;

@@ -33,7 +33,8 @@ struct readback {
 	/*
 	 * 0: stop at the first bad chunk (fails holds it); 1: note each and go
 	 * on (verify: every one is named). A bad chunk adds nothing to the
-	 * content, so the whole-file hash then does not match.
+	 * content, so the whole-file hash then does not match; for that reason
+	 * keep_going takes no put.
 	 */
 	int keep_going;
 	/* each unit's content at its offset, from any worker; may be NULL */
@@ -53,9 +54,10 @@ struct readback {
 /*
  * Read rb's chunks. Returns 0 when the pass ran to its end (bad chunks are
  * in fails, with keep_going), else the error of the first bad chunk or of
- * put, named by its offset in e. A chunk missing from every index ends it
- * before anything is read (CV_ECORRUPT; rb->size is where it would start).
- * Caller frees the results with readback_release.
+ * put, in e, its place and offset in fails (a failed put: the start of its
+ * unit). A chunk missing from every index ends it before anything is read
+ * (CV_ECORRUPT; rb->size is where it would start). Caller frees the
+ * results with readback_release.
  */
 int readback_run(struct readback *rb, struct cv_err *e);
 void readback_release(struct readback *rb);

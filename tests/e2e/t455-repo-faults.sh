@@ -121,6 +121,17 @@ printf 'X' | dd of="$p2" bs=1 seek=100 conv=notrunc status=none
 expect_fail 3 strace -f -o /dev/null -P "${pack/\/R\//\/R2\/}" -e trace=pread64 \
 	-e inject=pread64:error=EIO "$CV" verify --read-data "$T/R2"
 echo "verify tells an unreadable pack (exit 2) from a damaged one (exit 3)"
+# ... and no single read that fails, wherever it falls, makes it pass a
+# damaged repository
+reads=$(strace -f -c -e trace=pread64 "$CV" verify --read-data "$T/R2" 2>&1 >/dev/null |
+	awk '$NF == "pread64" { print $4 }')
+[ "${reads:-0}" -gt 3 ] || fail "verify read its packs $reads times"
+for k in $(seq 1 "$reads"); do
+	strace -f -o /dev/null -e trace=pread64 -e inject=pread64:error=EIO:when=$k \
+		"$CV" verify --read-data "$T/R2" >"$T/stdout" 2>&1 &&
+		fail "verify passed a damaged repository with read $k failing: $(cat "$T/stdout")"
+done
+echo "verify fails on a damaged repository whichever of its $reads reads fails"
 
 # a new repository whose own folder entry cannot be synced: said, not ignored
 mkdir "$T/parent"
