@@ -15,6 +15,7 @@
 #include "repo/readback.h"
 #include "repo/repo.h"
 #include "repo/walk.h"
+#include "util/progress.h"
 #include "util/xalloc.h"
 #include "util/banned.h"
 
@@ -42,6 +43,8 @@ struct verify {
 	size_t damaged;        /* of them, damage found (not an I/O error) */
 	size_t unsealed;       /* manifests written without a checksum */
 	uint64_t chunks;
+	struct progress prog;  /* --read-data: bytes of the snapshot's files */
+	uint64_t done;
 };
 
 /*
@@ -222,6 +225,14 @@ static void check_sum(struct verify *v, const struct manifest *m,
 	}
 }
 
+static void file_hashed(void *ctx, uint64_t bytes)
+{
+	struct verify *v = ctx;
+
+	v->done += bytes;
+	progress_update(&v->prog, v->done);
+}
+
 /*
  * One pass over the file (readback.h, on every core): each chunk
  * decompressed, those first met in this snapshot hashed on their own, and
@@ -230,7 +241,8 @@ static void check_sum(struct verify *v, const struct manifest *m,
 static void read_file(struct verify *v, const struct manifest *m,
 		      const struct mf_file *f, const struct strbuf *list)
 {
-	struct readback rb = { .r = &v->r, .keep_going = 1 };
+	struct readback rb = { .r = &v->r, .keep_going = 1, .hashed = file_hashed,
+			       .ctx = v };
 	struct walk_at at = { 0, 0, 1, 0 };
 	struct cv_err ce = { 0 };
 	uint8_t *check;
@@ -314,13 +326,30 @@ out:
 	sb_release(&list);
 }
 
-static void check_files(struct verify *v, const struct manifest *m)
+/* With --read-data: every file read whole, with progress on a terminal. */
+static void check_files(struct verify *v, const struct manifest *m, size_t at,
+			size_t of)
 {
+	char what[64];
+	uint64_t total = 0, before;
 	size_t i;
 
-	for (i = 0; v->read_data && i < m->n; i++)
-		if (!m->files[i].is_dir)
-			check_whole(v, m, &m->files[i]);
+	if (!v->read_data)
+		return;
+	for (i = 0; i < m->n; i++)
+		total += m->files[i].is_dir ? 0 : m->files[i].size;
+	snprintf(what, sizeof(what), "verify %zu/%zu", at + 1, of);
+	progress_init(&v->prog, what, total);
+	v->done = 0;
+	for (i = 0; i < m->n; i++) {
+		if (m->files[i].is_dir)
+			continue;
+		before = v->done;
+		check_whole(v, m, &m->files[i]);
+		v->done = before + m->files[i].size; /* read or not */
+		progress_update(&v->prog, v->done);
+	}
+	progress_end(&v->prog);
 }
 
 /*
@@ -463,7 +492,7 @@ static int verify_all(const char *path, int read_data, struct cv_err *e)
 			fresh_reset(&v, m.n);
 			rc = walk_snapshot(&v.r, &m, check_chunk, &v, 0, e);
 			if (!rc)
-				check_files(&v, &m);
+				check_files(&v, &m, i, n);
 			if (!rc)
 				report_again(&v, &m);
 		}
