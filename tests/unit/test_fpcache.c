@@ -23,7 +23,7 @@
 #include "util/fsutil.h"
 #include "util/sha256.h"
 
-static char dir[64];
+#include "tmp_repo.h"
 
 /* A key of n repeated (the id as fp_key_load would set it) */
 static struct fp_key key_of(int n)
@@ -35,25 +35,6 @@ static struct fp_key key_of(int n)
 	sha256(k.secret, sizeof(k.secret), sum);
 	memcpy(k.id, sum, FP_KEY_ID);
 	return k;
-}
-
-static int setup(void **state)
-{
-	struct cv_err e = { 0 };
-
-	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/cv-test-fpc-XXXXXX");
-	if (!mkdtemp(dir))
-		return -1;
-	rmdir(dir);
-	return repo_init(dir, NULL, &e);
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	rm_tree(dir);
-	return 0;
 }
 
 /* n hashes and fingerprints, each made of its index and salt */

@@ -18,10 +18,11 @@
 #include "util/fsutil.h"
 #include "util/xalloc.h"
 
+#include "tmp_repo.h"
+
 #define NCHUNKS 200
 #define CHUNK (64u * 1024) /* 12.5 MiB in all: several units */
 
-static char dir[64];
 static uint8_t *content;               /* NCHUNKS * CHUNK bytes */
 static uint8_t hashes[NCHUNKS * SHA256_LEN];
 
@@ -38,18 +39,14 @@ static void fill(uint8_t *p, size_t n, uint64_t seed)
 	}
 }
 
-static int setup(void **state)
+/* The repository holding the chunks of content, one after another. */
+static int fill_repo(void **state)
 {
 	struct cv_err e = { 0 };
 	struct repo r;
 	size_t i;
 
-	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/cv-test-readback-XXXXXX");
-	if (!mkdtemp(dir))
-		return -1;
-	rmdir(dir);
-	if (repo_init(dir, NULL, &e) || repo_open(dir, 1, &r, &e))
+	if (setup(state) || repo_open(dir, 1, &r, &e))
 		return -1;
 	content = xmalloc((size_t)NCHUNKS * CHUNK);
 	fill(content, (size_t)NCHUNKS * CHUNK, 88172645463325252ull);
@@ -60,14 +57,6 @@ static int setup(void **state)
 	}
 	if (repo_flush(&r, &e) || repo_close(&r, &e))
 		return -1;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	rm_tree(dir);
-	free(content);
 	return 0;
 }
 
@@ -132,7 +121,7 @@ static int open_fx(void **state)
 {
 	struct fx *f;
 
-	if (setup(state))
+	if (fill_repo(state))
 		return -1;
 	f = xcalloc(1, sizeof(*f));
 	if (repo_open(dir, 0, &f->r, &f->e))
@@ -156,6 +145,7 @@ static int close_fx(void **state)
 	free(f->s.out);
 	repo_close(&f->r, NULL);
 	free(f);
+	free(content);
 	return teardown(state);
 }
 

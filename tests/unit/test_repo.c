@@ -27,26 +27,7 @@
 #include "util/fsutil.h"
 #include "util/xalloc.h"
 
-static char dir[64];
-
-static int setup(void **state)
-{
-	struct cv_err e = { 0 };
-
-	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/cv-test-repo-XXXXXX");
-	if (!mkdtemp(dir))
-		return -1;
-	rmdir(dir);
-	return repo_init(dir, NULL, &e);
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	rm_tree(dir);
-	return 0;
-}
+#include "tmp_repo.h"
 
 static void put_text(struct repo *r, const char *s, uint8_t *h)
 {
